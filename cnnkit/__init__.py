@@ -1,0 +1,52 @@
+"""cnnkit: convolutional neural networks from first principles on NumPy, with a Keras API.
+
+``import cnnkit as keras`` and Keras code runs unchanged::
+
+    import cnnkit as keras
+    from cnnkit.layers import Input, Conv2D, Dense, Flatten
+    from cnnkit.models import Model
+"""
+
+__version__ = "0.1.0"
+
+from cnnkit import (
+    activations,
+    applications,
+    backend,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    signal,
+    utils,
+)
+from cnnkit.layers import Input, KerasTensor, Layer
+from cnnkit.models import Model, Sequential
+from cnnkit.autodiff import Variable
+
+__all__ = [
+    "Input",
+    "KerasTensor",
+    "Layer",
+    "Model",
+    "Sequential",
+    "Variable",
+    "__version__",
+    "activations",
+    "applications",
+    "backend",
+    "callbacks",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "signal",
+    "utils",
+]

@@ -1,0 +1,104 @@
+"""The array backend: the one module that knows which array library runs the maths.
+
+Everything else in cnnkit uses ``xp`` from here, never ``numpy`` directly for
+computation, so a CuPy backend can replace it without touching ops or layers.
+
+It also owns the global dtype policy (``float32`` by default, ``float64``
+for gradient checks), the one seeded random generator and the memory budget
+of the convolution workspace.
+
+Example:
+    >>> from cnnkit import backend
+    >>> backend.floatx()
+    'float32'
+    >>> backend.set_seed(0)
+    >>> backend.rng().random(2).shape
+    (2,)
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy
+
+xp = numpy
+
+_FLOATX = "float32"
+_VALID_FLOATX = ("float16", "float32", "float64")
+_RNG = numpy.random.default_rng()
+_CONV_WORKSPACE_BYTES = 64 * 1024 * 1024
+
+
+def floatx() -> str:
+    """The default float dtype of weights and activations (``"float32"``)."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float dtype: ``"float16"``, ``"float32"`` or ``"float64"``."""
+    global _FLOATX
+    value = str(value)
+    if value not in _VALID_FLOATX:
+        raise ValueError(
+            f"Unknown `floatx` value. Expected one of {_VALID_FLOATX}. Received: floatx={value!r}"
+        )
+    _FLOATX = value
+
+
+@contextlib.contextmanager
+def floatx_scope(value: str):
+    """Temporarily change the default float dtype (used by float64 gradient checks)."""
+    old = floatx()
+    set_floatx(value)
+    try:
+        yield
+    finally:
+        set_floatx(old)
+
+
+def set_seed(seed: int | None) -> None:
+    """Re-seed cnnkit's random generator (weights, dropout, shuffling)."""
+    global _RNG
+    _RNG = numpy.random.default_rng(seed)
+
+
+def rng() -> numpy.random.Generator:
+    """The generator every random choice in cnnkit draws from."""
+    return _RNG
+
+
+def conv_workspace_bytes() -> int:
+    """Upper bound, in bytes, of the im2col workspace one convolution may allocate at once."""
+    return _CONV_WORKSPACE_BYTES
+
+
+def set_conv_workspace_bytes(nbytes: int) -> None:
+    """Set the convolution workspace budget (default 64 MiB). Larger batches are chunked."""
+    global _CONV_WORKSPACE_BYTES
+    if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes <= 0:
+        raise ValueError(
+            "Invalid value for argument `nbytes`. Expected a strictly positive integer. "
+            f"Received: nbytes={nbytes!r}"
+        )
+    _CONV_WORKSPACE_BYTES = nbytes
+
+
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix``, then ``prefix_1``, ``prefix_2``... for default layer and model names."""
+    count = _NAME_COUNTS.get(prefix, 0)
+    _NAME_COUNTS[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def clear_session() -> None:
+    """Reset the default names, as ``keras.backend.clear_session()`` does."""
+    _NAME_COUNTS.clear()
+
+
+def to_numpy(x):
+    """Bring an array back to host NumPy (a no-op for the NumPy backend)."""
+    return numpy.asarray(x)

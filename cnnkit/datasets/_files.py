@@ -1,0 +1,298 @@
+"""Shared plumbing of the MNIST-like loaders: where the files are, IDX parsing, hashes, downloads.
+
+The four files of MNIST and Fashion-MNIST are in the IDX format: a big-endian header (magic
+number, then one ``uint32`` per dimension) followed by the raw ``uint8`` values. Images have magic
+2051 (``0x00000803``: unsigned bytes, 3 dimensions) and labels 2049 (``0x00000801``: 1 dimension).
+
+Files are looked for, in this order, in:
+
+1. the cache, ``$CNNKIT_DATA_DIR/<name>/`` when that variable is set, else
+   ``~/.cnnkit/datasets/<name>/``;
+2. the system folders of the dataset (Debian's ``dataset-fashion-mnist`` package installs the four
+   ``.gz`` files directly in ``/usr/share/datasets/fashion-mnist/``);
+3. the official mirror, downloaded into the cache.
+
+A folder is used only when it holds all four files, each either gzip-compressed (``<file>.gz``,
+preferred) or uncompressed (``<file>``). A download goes through ``atomic_write``: a temporary file
+that replaces the target only once its MD5 matches, so the cache never holds a partial file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import sys
+import urllib.request
+import zlib
+from collections.abc import Mapping, Sequence
+
+import numpy
+
+from cnnkit.io_utils import atomic_write
+
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+FILENAMES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+IMAGES_MAGIC = 2051
+LABELS_MAGIC = 2049
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+DOWNLOAD_TIMEOUT = 30.0  # seconds without an answer before a download gives up
+_CHUNK_BYTES = 1 << 20
+
+Splits = tuple[tuple[numpy.ndarray, numpy.ndarray], tuple[numpy.ndarray, numpy.ndarray]]
+
+
+def cache_dir(name: str) -> str:
+    """The cache folder: ``$CNNKIT_DATA_DIR/<name>``, else ``~/.cnnkit/datasets/<name>``."""
+    root = os.environ.get("CNNKIT_DATA_DIR")
+    if root:
+        return os.path.join(os.path.expanduser(root), name)
+    return os.path.join(os.path.expanduser("~"), ".cnnkit", "datasets", name)
+
+
+def find_file(directory: str | os.PathLike, filename: str) -> str | None:
+    """The path of ``<filename>.gz`` in ``directory``, else of ``<filename>``, else ``None``."""
+    for candidate in (filename + ".gz", filename):
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hexadecimal SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _gunzip(raw: bytes, path: str) -> bytes:
+    """Decompress every gzip member of ``raw``; ``ValueError`` naming ``path`` if it is corrupt."""
+    members = []
+    try:
+        while raw:
+            decompressor = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+            members.append(decompressor.decompress(raw))
+            if not decompressor.eof:
+                raise ValueError(
+                    f"{path}: truncated gzip file (the compressed data ends early). "
+                    "Delete it and load again."
+                )
+            raw = decompressor.unused_data
+            if not raw.strip(b"\0"):  # gzip tolerates zero padding after the last member
+                break
+    except zlib.error as e:
+        raise ValueError(f"{path}: corrupt gzip file ({e}). Delete it and load again.") from e
+    return b"".join(members)
+
+
+def read_payload(path: str | os.PathLike) -> bytes:
+    """The uncompressed bytes of ``path``: gunzipped when its name ends in ``.gz``."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    return _gunzip(raw, path) if path.endswith(".gz") else raw
+
+
+def parse_idx(
+    data: bytes,
+    path: str,
+    *,
+    magic: int,
+    item_shape: tuple[int, ...],
+    sha256: str | None = None,
+) -> numpy.ndarray:
+    """Check an IDX header and payload, and return its values as a writable ``uint8`` array.
+
+    Args:
+        data: the uncompressed file content.
+        path: the file's name, for error messages.
+        magic: the expected magic number (2051 for images, 2049 for labels).
+        item_shape: the expected dimensions after the count, e.g. ``(28, 28)`` or ``()``.
+        sha256: the expected SHA-256 of ``data``, or ``None`` to skip that check.
+
+    Returns:
+        An array of shape ``(count, *item_shape)`` and dtype ``uint8``.
+
+    Raises:
+        ValueError: for a wrong magic number, wrong dimensions, a truncated payload or trailing
+            bytes, or a SHA-256 different from ``sha256``; the message names ``path``.
+    """
+    ndim = 1 + len(item_shape)
+    header_bytes = 4 * (1 + ndim)
+    if len(data) < header_bytes:
+        raise ValueError(
+            f"{path}: truncated IDX file: {len(data)} bytes, shorter than its "
+            f"{header_bytes}-byte header."
+        )
+    header = numpy.frombuffer(data, dtype=">u4", count=1 + ndim)
+    if int(header[0]) != magic:
+        raise ValueError(
+            f"{path}: not the expected IDX file: magic number {int(header[0])}, expected {magic}."
+        )
+    count, dims = int(header[1]), tuple(int(d) for d in header[2:])
+    if dims != tuple(item_shape):
+        raise ValueError(f"{path}: unexpected IDX dimensions {dims}, expected {tuple(item_shape)}.")
+    shape = (count, *item_shape)
+    expected_bytes = header_bytes + int(numpy.prod(shape))
+    if len(data) < expected_bytes:
+        raise ValueError(
+            f"{path}: truncated IDX file: the header announces shape {shape} "
+            f"({expected_bytes} bytes) but the data holds only {len(data)} bytes."
+        )
+    if len(data) > expected_bytes:
+        raise ValueError(
+            f"{path}: corrupt IDX file: {len(data) - expected_bytes} unexpected bytes after "
+            f"the {shape} values announced by its header."
+        )
+    if sha256 is not None:
+        received = sha256_hex(data)
+        if received != sha256:
+            raise ValueError(
+                f"{path}: wrong SHA-256 of the uncompressed data: expected {sha256}, "
+                f"received {received}. The file is corrupt or not the official one; "
+                "delete it and load again."
+            )
+    values = numpy.frombuffer(
+        data, dtype=numpy.uint8, count=expected_bytes - header_bytes, offset=header_bytes
+    )
+    return values.reshape(shape).copy()  # a writable array that owns its memory
+
+
+def download(url: str, target: str, md5: str | None, timeout: float | None = None) -> str:
+    """Download ``url`` to ``target`` atomically, checking the MD5 of the downloaded bytes.
+
+    Raises:
+        ValueError: if the MD5 differs from ``md5``; nothing is left at ``target``.
+        OSError, http.client.HTTPException: when the download itself fails.
+    """
+    timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
+    print(f"Downloading {url}", file=sys.stderr)
+    digest = hashlib.md5(usedforsecurity=False)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        os.makedirs(os.path.dirname(target), exist_ok=True)  # only once the mirror answers
+        with atomic_write(target) as f:
+            while chunk := response.read(_CHUNK_BYTES):
+                digest.update(chunk)
+                f.write(chunk)
+            received = digest.hexdigest()
+            if md5 is not None and received != md5:  # raising here discards the temporary file
+                raise ValueError(
+                    f"{url}: wrong MD5 of the downloaded file: expected {md5}, "
+                    f"received {received}. Nothing was written to {target}."
+                )
+    return target
+
+
+def _locate(
+    title: str,
+    name: str,
+    system_dirs: Sequence[str],
+    base_url: str,
+    gz_md5: Mapping[str, str],
+    install_hint: str,
+) -> dict[str, str]:
+    """Find the four files in the cache or a system folder, else download them into the cache."""
+    cache = cache_dir(name)
+    searched = []
+    for directory in (cache, *system_dirs):
+        found = {f: find_file(directory, f) for f in FILENAMES}
+        if all(found.values()):
+            return found
+        missing = [f for f in FILENAMES if found[f] is None]
+        state = "folder absent" if not os.path.isdir(directory) else "missing " + ", ".join(missing)
+        searched.append(f"  {directory} ({state})")
+
+    found = {f: find_file(cache, f) for f in FILENAMES}
+    try:
+        for f in FILENAMES:
+            if found[f] is None:
+                found[f] = download(
+                    base_url + f + ".gz", os.path.join(cache, f + ".gz"), gz_md5.get(f)
+                )
+    except (OSError, http.client.HTTPException) as e:
+        wanted = ", ".join(f + "[.gz]" for f in FILENAMES)
+        raise FileNotFoundError(
+            f"{title} not found. Looked for {wanted} in:\n" + "\n".join(searched) + "\n"
+            "Any one of these fixes it:\n"
+            f"  1. put the four files in {cache} (set CNNKIT_DATA_DIR to use <CNNKIT_DATA_DIR>/"
+            f"{name} instead of ~/.cnnkit/datasets/{name}), or pass load_data(path=<folder>);\n"
+            f"  2. {install_hint};\n"
+            f"  3. allow the download: fetching {base_url} failed: {type(e).__name__}: {e}"
+        ) from e
+    return found
+
+
+def load_mnist_like(
+    *,
+    title: str,
+    name: str,
+    path: str | os.PathLike | None,
+    system_dirs: Sequence[str],
+    base_url: str,
+    gz_md5: Mapping[str, str],
+    payload_sha256: Mapping[str, str],
+    num_train: int,
+    num_test: int,
+    install_hint: str,
+) -> Splits:
+    """Locate, check and parse the four IDX files of an MNIST-like dataset.
+
+    ``path`` names a folder holding the four files; it disables the search and the download.
+    The other arguments are the dataset module's constants (see ``fashion_mnist.py``).
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``, ``uint8`` arrays of shapes
+        ``(num_train, 28, 28)``, ``(num_train,)``, ``(num_test, 28, 28)``, ``(num_test,)``.
+
+    Raises:
+        FileNotFoundError: when no location holds the files and the download fails.
+        ValueError: for a corrupt, truncated or wrong-hash file, or a wrong download MD5.
+    """
+    if path is not None:
+        directory = os.path.expanduser(os.fspath(path))
+        found = {f: find_file(directory, f) for f in FILENAMES}
+        missing = [f + "[.gz]" for f in FILENAMES if found[f] is None]
+        if missing:
+            raise FileNotFoundError(
+                f"{title} files not found in path={directory!r}: missing {', '.join(missing)}."
+            )
+    else:
+        found = _locate(title, name, system_dirs, base_url, gz_md5, install_hint)
+
+    splits = []
+    for images_file, labels_file, count in (
+        (TRAIN_IMAGES, TRAIN_LABELS, num_train),
+        (TEST_IMAGES, TEST_LABELS, num_test),
+    ):
+        images_path, labels_path = found[images_file], found[labels_file]
+        x = parse_idx(
+            read_payload(images_path),
+            images_path,
+            magic=IMAGES_MAGIC,
+            item_shape=IMAGE_SHAPE,
+            sha256=payload_sha256.get(images_file),
+        )
+        y = parse_idx(
+            read_payload(labels_path),
+            labels_path,
+            magic=LABELS_MAGIC,
+            item_shape=(),
+            sha256=payload_sha256.get(labels_file),
+        )
+        if len(x) != len(y):
+            raise ValueError(
+                f"{images_path} holds {len(x)} images but {labels_path} holds {len(y)} labels."
+            )
+        if len(x) != count:
+            raise ValueError(f"{images_path} holds {len(x)} images, expected {count} for {title}.")
+        if len(y) and int(y.max()) >= NUM_CLASSES:
+            raise ValueError(
+                f"{labels_path}: label {int(y.max())} out of range, expected 0..{NUM_CLASSES - 1}."
+            )
+        splits.append((x, y))
+    return splits[0], splits[1]

@@ -1,0 +1,132 @@
+"""Crash-safe file writes shared by the whole library (checkpoints, caches, downloads, reports).
+
+``atomic_write`` writes to a hidden temporary file in the target's folder, flushes and fsyncs it,
+then renames it onto the target with ``os.replace``. Readers therefore see either the old file
+or the complete new one, never a half-written file; if anything raises inside the ``with`` block,
+the temporary file is removed and the previous target is left untouched.
+
+Example:
+    >>> import os, tempfile
+    >>> from cnnkit.io_utils import atomic_write, atomic_write_text
+    >>> folder = tempfile.mkdtemp()
+    >>> target = os.path.join(folder, "weights.bin")
+    >>> with atomic_write(target) as f:
+    ...     _ = f.write(b"\\x00\\x01")
+    >>> atomic_write_text(os.path.join(folder, "notes.txt"), "hello")
+    >>> sorted(os.listdir(folder))
+    ['notes.txt', 'weights.bin']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+_VALID_MODES = ("wb", "w", "wt")
+
+
+def _default_permissions() -> int:
+    """``0o666`` less the process umask: what ``open(path, "w")`` would give a new file."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
+_NEW_FILE_PERMISSIONS = _default_permissions()
+
+
+def _fsync_directory(directory: str) -> None:
+    """Persist the rename itself (POSIX); a no-op where folders cannot be opened (Windows)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike, mode: str = "wb", *, encoding: str | None = None
+) -> Iterator[IO]:
+    """Open a temporary file that replaces ``path`` only when the ``with`` block succeeds.
+
+    The temporary file lives in the same folder as ``path`` (so ``os.replace`` is an atomic
+    rename), is named ``.<basename>.<random>.tmp``, and is flushed and fsynced before the rename.
+    The new file keeps the permissions of the file it replaces, or gets the usual
+    ``0o666 & ~umask``.
+
+    Args:
+        path: the file to create or replace. Its folder must exist.
+        mode: ``"wb"`` (default) for bytes, ``"w"`` or ``"wt"`` for text.
+        encoding: text encoding, text modes only (default ``"utf-8"``).
+
+    Returns:
+        A context manager yielding the open temporary file object.
+
+    Raises:
+        ValueError: for a mode other than ``"wb"``, ``"w"``, ``"wt"``, or an encoding with ``"wb"``.
+        OSError: when the folder does not exist or cannot be written. Any exception raised inside
+            the ``with`` block propagates after the temporary file has been removed.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "log.txt"
+        >>> with atomic_write(target, "w") as f:
+        ...     _ = f.write("epoch 1\\n")
+        >>> target.read_text()
+        'epoch 1\\n'
+    """
+    if mode not in _VALID_MODES:
+        raise ValueError(
+            f"Invalid value for argument `mode`. Expected one of {_VALID_MODES}. "
+            f"Received: mode={mode!r}"
+        )
+    binary = "b" in mode
+    if binary and encoding is not None:
+        raise ValueError(
+            f"Argument `encoding` is only valid in text mode. Received: mode={mode!r}, "
+            f"encoding={encoding!r}"
+        )
+    if not binary and encoding is None:
+        encoding = "utf-8"
+
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        permissions = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        permissions = _NEW_FILE_PERMISSIONS
+
+    fd, tmp_path = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+    )
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp_path, permissions)  # mkstemp creates 0o600
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_path)
+        raise
+    _fsync_directory(directory)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data`` (see ``atomic_write``)."""
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Atomically replace ``path`` with ``text`` encoded as ``encoding`` (see ``atomic_write``)."""
+    with atomic_write(path, "w", encoding=encoding) as f:
+        f.write(text)

@@ -1,0 +1,419 @@
+"""The Layer base class, symbolic tensors and the graph nodes they record.
+
+A layer follows Keras's lifecycle:
+
+* ``__init__`` validates and stores hyper-parameters;
+* ``build(input_shape)`` creates the weights with :meth:`Layer.add_weight`, once,
+  when the input shape is first known;
+* ``call(inputs, training=False)`` computes the output from :class:`~cnnkit.autodiff.Tensor`
+  inputs with differentiable ops;
+* ``get_config()`` returns exactly the constructor arguments.
+
+Calling a layer on a :class:`KerasTensor` (a symbolic tensor made by ``Input``)
+builds it, checks the shape, and records a :class:`Node` in the graph a
+functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from cnnkit import backend
+from cnnkit.autodiff import Tensor, Variable
+from cnnkit.backend import xp
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape (``None`` for unknown sizes), a dtype, and where it came from.
+
+    ``_keras_history`` is ``(layer, node)``: the call that produced it.
+    """
+
+    def __init__(self, shape, dtype=None, name=None, history=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = dtype or backend.floatx()
+        self.name = name
+        self._keras_history = history
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "A symbolic KerasTensor (the output of `Input` or of a layer called on one) has no "
+            "value. Build a `Model` from it and call `model.predict(...)` instead."
+        )
+
+
+class Node:
+    """One call of a layer on symbolic inputs: the edge set of the functional graph."""
+
+    def __init__(self, layer, inputs, outputs, kwargs):
+        self.layer = layer
+        self.inputs = inputs  # the structure the layer was called with (tensor or list)
+        self.input_tensors = _flatten(inputs)
+        self.outputs = outputs
+        self.output_tensors = _flatten(outputs)
+        self.kwargs = kwargs
+
+    @property
+    def parent_nodes(self) -> list[Node]:
+        return [t._keras_history[1] for t in self.input_tensors]
+
+
+class InputSpec:
+    """What a built layer accepts: the rank and the sizes of some axes."""
+
+    def __init__(self, ndim=None, min_ndim=None, axes=None):
+        self.ndim = ndim
+        self.min_ndim = min_ndim
+        self.axes = dict(axes or {})
+
+
+def to_snake_case(name: str) -> str:
+    """``Conv2D`` → ``conv2d``, ``MaxPooling2D`` → ``max_pooling2d`` (Keras's default names)."""
+    snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
+
+
+class Layer:
+    """Base class of all layers.
+
+    Args:
+        trainable: whether the layer's weights are updated by training.
+        name: unique name; defaults to the snake_case class name with a counter.
+        dtype: the float dtype of weights and computations (default ``backend.floatx()``).
+        input_shape: shape of one sample, no batch axis (lets a ``Sequential``
+            model build as soon as this layer is added, as in Keras).
+
+    Example:
+        >>> class Double(Layer):
+        ...     def call(self, inputs, training=False):
+        ...         return inputs * 2.0
+        ...     def compute_output_shape(self, input_shape):
+        ...         return input_shape
+        >>> Double()(np.ones((1, 2), "float32")).numpy()
+        array([[2., 2.]], dtype=float32)
+    """
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Argument `name` must be a string. Received: name={name!r}")
+        self.name = name or backend.unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype = str(np.dtype(dtype)) if dtype is not None else backend.floatx()
+        self.built = False
+        self.input_spec: InputSpec | None = None
+        self._weights: list[Variable] = []
+        self._losses: list = []
+        self._inbound_nodes: list[Node] = []
+        self._build_shapes_arg = None
+        self._input_shape_arg = None
+        if input_shape is not None:
+            self._input_shape_arg = tuple(input_shape)
+
+    # -- weights -------------------------------------------------------
+    def add_weight(
+        self,
+        shape,
+        initializer="glorot_uniform",
+        dtype=None,
+        trainable=True,
+        name=None,
+        regularizer=None,
+    ) -> Variable:
+        """Create a weight, initialise it and track it.
+
+        Args:
+            shape: tuple of ints.
+            initializer: identifier understood by ``cnnkit.initializers.get``.
+            trainable: whether optimizers update it.
+            name: short name such as ``"kernel"``.
+            regularizer: optional callable mapping the weight Tensor to a scalar penalty.
+        """
+        from cnnkit import initializers
+
+        init = initializers.get(initializer)
+        dtype = dtype or self.dtype
+        value = init(tuple(shape), dtype=dtype)
+        var = Variable(value, trainable=trainable, name=name or "variable", dtype=dtype)
+        var.path = f"{self.name}/{var.name}"
+        var.regularizer = regularizer
+        self._weights.append(var)
+        return var
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self) -> list[Layer]:
+        return []
+
+    @property
+    def weights(self) -> list[Variable]:
+        """Every variable, trainable first (Keras's order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        return own + [w for layer in self._sublayers() for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        own = [w for w in self._weights if not w.trainable or not self.trainable]
+        return own + [w for layer in self._sublayers() for w in layer.non_trainable_weights]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weight values, as NumPy arrays."""
+        return [backend.to_numpy(w.data).copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set every weight from a list of arrays (same order and shapes as ``get_weights``)."""
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(params)} weights, but the provided list has "
+                f"{len(weights)}."
+            )
+        arrays = []
+        for var, value in zip(params, weights):
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ValueError(
+                    f"Layer {self.name!r} weight shape {var.shape} is not compatible with "
+                    f"provided weight shape {value.shape}."
+                )
+            arrays.append(value)
+        for var, value in zip(params, arrays):  # validate everything before changing anything
+            var.assign(value)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `count_params` on layer {self.name!r}, but the layer isn't "
+                "built. Call it on an input (or `build(input_shape)`) first."
+            )
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    @property
+    def losses(self) -> list:
+        """Regularization penalties of the last call (scalar Tensors)."""
+        out = []
+        for w in self._weights:
+            if getattr(w, "regularizer", None) is not None and self.trainable:
+                out.append(w.regularizer(w))
+        out += self._losses
+        for layer in self._sublayers():
+            out += layer.losses
+        return out
+
+    # -- lifecycle -----------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights. Layers without weights need not override it."""
+        self.built = True
+
+    def call(self, inputs, training=False):  # pragma: no cover - abstract
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call().")
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for an input shape (batch axis included, ``None`` where unknown)."""
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not implement compute_output_shape()."
+        )
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    # -- calling -------------------------------------------------------
+    def __call__(self, inputs, training=None, **kwargs):
+        flat = _flatten(inputs)
+        if any(isinstance(t, KerasTensor) for t in flat):
+            return self._symbolic_call(inputs, kwargs)
+        if isinstance(inputs, (list, tuple)):
+            inputs = type(inputs)(self._to_tensor(t) for t in inputs)
+            shapes = [t.shape for t in inputs]
+        else:
+            inputs = self._to_tensor(inputs)
+            shapes = inputs.shape
+        self._maybe_build(shapes)
+        self._check_input(shapes)
+        return self.call(inputs, training=bool(training), **kwargs)
+
+    def _to_tensor(self, x) -> Tensor:
+        if isinstance(x, Tensor):
+            if x.data.dtype.kind != "f" and not self._keeps_integer_inputs:
+                return Tensor(x.data.astype(self.dtype))
+            return x
+        arr = xp.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Layer {self.name!r} expects numeric input. Received an array of dtype "
+                f"{arr.dtype}."
+            )
+        if (arr.dtype.kind == "f" and arr.dtype != self.dtype) or (
+            arr.dtype.kind != "f" and not self._keeps_integer_inputs
+        ):
+            arr = arr.astype(self.dtype)
+        return Tensor(arr)
+
+    _keeps_integer_inputs = False
+
+    def _maybe_build(self, shapes) -> None:
+        if not self.built:
+            shape = _batch_none(shapes)
+            self.build(shape)
+            self.built = True
+            self._build_shapes_arg = shape
+
+    def _check_input(self, shapes) -> None:
+        spec = self.input_spec
+        if spec is None:
+            return
+        shape = shapes[0] if isinstance(shapes, list) else shapes
+        shape = tuple(shape)
+        if spec.ndim is not None and len(shape) != spec.ndim:
+            raise ValueError(
+                f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                f"ndim={spec.ndim}, found ndim={len(shape)}. Full shape received: {shape}"
+            )
+        if spec.min_ndim is not None and len(shape) < spec.min_ndim:
+            raise ValueError(
+                f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                f"min_ndim={spec.min_ndim}, found ndim={len(shape)}. "
+                f"Full shape received: {shape}"
+            )
+        for axis, size in spec.axes.items():
+            if shape[axis] is not None and shape[axis] != size:
+                raise ValueError(
+                    f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                    f"axis {axis} of input shape to have value {size}, but received input "
+                    f"with shape {shape}"
+                )
+
+    def _symbolic_call(self, inputs, kwargs):
+        if isinstance(inputs, (list, tuple)):
+            shapes = [t.shape for t in inputs]
+        else:
+            shapes = inputs.shape
+        self._maybe_build(shapes)
+        self._check_input(shapes)
+        out_shape = self.compute_output_shape(shapes)
+        node = Node(self, inputs, None, kwargs)
+        if isinstance(out_shape, list):
+            outputs = [KerasTensor(s, history=(self, node)) for s in out_shape]
+        else:
+            outputs = KerasTensor(out_shape, history=(self, node))
+        node.outputs, node.output_tensors = outputs, _flatten(outputs)
+        self._inbound_nodes.append(node)
+        return outputs
+
+    # -- graph introspection (as in Keras) --------------------------------
+    @property
+    def input(self):
+        return self._node_attr("inputs")
+
+    @property
+    def output(self):
+        return self._node_attr("outputs")
+
+    def _node_attr(self, attr):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"Layer {self.name!r} has never been called on a symbolic input, "
+                f"so it has no defined {attr[:-1]}."
+            )
+        return getattr(self._inbound_nodes[0], attr)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _flatten(structure) -> list:
+    if isinstance(structure, (list, tuple)):
+        return [t for item in structure for t in _flatten(item)]
+    if isinstance(structure, dict):
+        return [t for item in structure.values() for t in _flatten(item)]
+    return [structure]
+
+
+def _batch_none(shapes):
+    """The build shape: the batch axis is always unknown."""
+    if isinstance(shapes, list):
+        return [_batch_none(s) for s in shapes]
+    shapes = tuple(shapes)
+    return (None, *shapes[1:]) if shapes else shapes
+
+
+def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple:
+    """Turn an int or an n-sequence of ints into an n-tuple, validating it (Keras's helper)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        values = (int(value),) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = ()
+        if len(values) != n or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+        ):
+            raise ValueError(
+                f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}"
+            )
+        values = tuple(int(v) for v in values)
+    low = 0 if allow_zero else 1
+    if any(v < low for v in values):
+        qualifier = "non-negative" if allow_zero else "strictly positive"
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected {qualifier} integers. "
+            f"Received {name}={value!r}"
+        )
+    return values
+
+
+def standardize_padding(value, allowed=("valid", "same")) -> str:
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise ValueError(
+            f"Invalid value for argument `padding`. Expected one of {set(allowed)}. "
+            f"Received: padding={value!r}"
+        )
+    return value.lower()
+
+
+def standardize_data_format(value) -> str:
+    if value is None:
+        return "channels_last"
+    if value != "channels_last":
+        raise ValueError(
+            "cnnkit supports only `data_format='channels_last'` (NHWC). "
+            f"Received: data_format={value!r}"
+        )
+    return value

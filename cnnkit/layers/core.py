@@ -1,0 +1,368 @@
+"""Core layers: Input, Dense, Activation, Flatten, Reshape, Dropout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnkit import activations, backend, initializers
+from cnnkit.layers.base import InputSpec, KerasTensor, Layer, Node
+from cnnkit.ops import dense as dense_ops
+from cnnkit.ops import shape as shape_ops
+
+
+class InputLayer(Layer):
+    """The entry point of a functional model: holds the symbolic input tensor.
+
+    Args:
+        shape: shape of one sample, without the batch axis; ``None`` for sizes
+            known only at call time, e.g. ``(None, None, 3)`` for images of any size.
+        batch_size: optional fixed batch size.
+        dtype: input dtype (default ``backend.floatx()``).
+        name: layer name.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        batch_shape = kwargs.pop("batch_shape", None)
+        input_shape = kwargs.pop("input_shape", None)
+        super().__init__(name=name or backend.unique_name("input_layer"), dtype=dtype, **kwargs)
+        if shape is None:
+            shape = input_shape
+        if batch_shape is not None:
+            shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
+        if shape is None:
+            raise ValueError("You must pass a `shape` argument to Input. Received: shape=None")
+        try:
+            shape = tuple(None if d is None else int(d) for d in shape)
+        except TypeError:
+            raise TypeError(
+                f"Argument `shape` must be a tuple of integers or None. Received: shape={shape!r}"
+            ) from None
+        if any(d is not None and d < 0 for d in shape):
+            raise ValueError(f"Input sizes must be non-negative. Received: shape={shape}")
+        self._batch_shape = (batch_size, *shape)
+        self.built = True
+        node = Node(self, [], None, {})
+        self.output_tensor = KerasTensor(
+            self._batch_shape, dtype=self.dtype, name=self.name, history=(self, node)
+        )
+        node.outputs, node.output_tensors = self.output_tensor, [self.output_tensor]
+        self._inbound_nodes.append(node)
+
+    @property
+    def batch_shape(self) -> tuple:
+        return self._batch_shape
+
+    def call(self, inputs, training=False):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return self._batch_shape
+
+    def get_config(self) -> dict:
+        return {
+            "batch_shape": self._batch_shape,
+            "dtype": self.dtype,
+            "name": self.name,
+        }
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) -> KerasTensor:
+    """A symbolic input for the functional API.
+
+    Args:
+        shape: shape of one sample without the batch axis, e.g. ``(28, 28, 1)``.
+        batch_size: optional fixed batch size.
+        dtype: input dtype.
+        name: name of the input layer.
+
+    Returns:
+        A :class:`KerasTensor` of shape ``(batch_size, *shape)``.
+
+    Example:
+        >>> Input(shape=(28, 28, 1)).shape
+        (None, 28, 28, 1)
+    """
+    layer = InputLayer(
+        shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape
+    )
+    return layer.output_tensor
+
+
+class Dense(Layer):
+    """Fully connected layer: ``output = activation(inputs @ kernel + bias)``.
+
+    Args:
+        units: positive int, size of the output.
+        activation: activation function or its name (default: none, i.e. linear).
+        use_bias: whether to add a bias vector.
+        kernel_initializer: initializer of the ``(input_dim, units)`` kernel.
+        bias_initializer: initializer of the ``(units,)`` bias.
+        kernel_regularizer, bias_regularizer: optional callables giving penalties.
+        activity_regularizer: optional callable on the output, added to the loss.
+
+    Input shape:
+        ``(batch_size, ..., input_dim)``
+    Output shape:
+        ``(batch_size, ..., units)``
+
+    Example:
+        >>> Dense(4)(np.ones((2, 3), "float32")).shape
+        (2, 4)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                "Received an invalid value for `units`, expected a positive integer. "
+                f"Received: units={units}"
+            )
+        _no_constraints(self, kernel_constraint, bias_constraint)
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f'The last dimension of the inputs to a Dense layer "{self.name}" should be '
+                f"defined. Found None. Full input shape received: {tuple(input_shape)}. If the "
+                "input comes from Flatten after layers of unknown spatial size (e.g. "
+                "Input(shape=(None, None, 3))), use GlobalMaxPooling2D or "
+                "GlobalAveragePooling2D instead of Flatten."
+            )
+        self.kernel = self.add_weight(
+            (input_dim, self.units),
+            self.kernel_initializer,
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                (self.units,), self.bias_initializer, name="bias", regularizer=self.bias_regularizer
+            )
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def call(self, inputs, training=False):
+        out = self.activation(dense_ops.dense(inputs, self.kernel, self.bias))
+        _activity_penalty(self, out)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize_callable(self.kernel_regularizer),
+            "bias_regularizer": _serialize_callable(self.bias_regularizer),
+            "activity_regularizer": _serialize_callable(self.activity_regularizer),
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        }
+
+
+class Activation(Layer):
+    """Applies an activation function to its input.
+
+    Args:
+        activation: a function or the name of one (``"relu"``, ``"softmax"``...).
+
+    Example:
+        >>> Activation("relu")(np.array([[-1.0, 2.0]], "float32")).numpy()
+        array([[0., 2.]], dtype=float32)
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs, training=False):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch axis: ``(N, d1, d2, ...) → (N, d1*d2*...)``.
+
+    Example:
+        >>> Flatten()(np.ones((2, 3, 4, 5), "float32")).shape
+        (2, 60)
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                "cnnkit supports only `data_format='channels_last'`. "
+                f"Received: data_format={data_format!r}"
+            )
+        self.input_spec = InputSpec(min_ndim=1)
+
+    def call(self, inputs, training=False):
+        return shape_ops.flatten(inputs)
+
+    def compute_output_shape(self, input_shape):
+        rest = tuple(input_shape)[1:]
+        size = None if any(d is None for d in rest) else int(math.prod(rest))
+        return (input_shape[0], size)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last"}
+
+
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1).
+
+    Example:
+        >>> Reshape((2, 6))(np.ones((4, 12), "float32")).shape
+        (4, 2, 6)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            self.target_shape = tuple(int(d) for d in target_shape)
+        except TypeError:
+            raise TypeError(
+                f"Argument `target_shape` must be a tuple of ints. Received: {target_shape!r}"
+            ) from None
+        if sum(d == -1 for d in self.target_shape) > 1 or any(
+            d < -1 or d == 0 for d in self.target_shape
+        ):
+            raise ValueError(
+                "Invalid value for argument `target_shape`: expected positive sizes and at most "
+                f"one -1. Received: target_shape={self.target_shape}"
+            )
+
+    def _resolve(self, input_shape):
+        rest = tuple(input_shape)[1:]
+        if any(d is None for d in rest):
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size = int(math.prod(rest))
+        known = int(math.prod(d for d in self.target_shape if d != -1))
+        if -1 in self.target_shape:
+            if size % known:
+                raise ValueError(self._mismatch(rest))
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            raise ValueError(self._mismatch(rest))
+        return self.target_shape
+
+    def _mismatch(self, rest):
+        return (
+            f'Layer "{self.name}": the total size of the input {rest} ({math.prod(rest)}) does '
+            f"not match target_shape {self.target_shape}."
+        )
+
+    def call(self, inputs, training=False):
+        return inputs.reshape((inputs.shape[0], *self._resolve(inputs.shape)))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self._resolve(input_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of inputs to 0 during training and scales the rest by 1/(1-rate).
+
+    Inference (``training=False``, as in ``predict`` and ``evaluate``) is the identity.
+
+    Args:
+        rate: float in [0, 1), the fraction to drop.
+        noise_shape: not supported yet (must be None).
+        seed: optional int for a layer-local generator.
+
+    Example:
+        >>> Dropout(0.5)(np.ones((1, 4), "float32")).numpy()
+        array([[1., 1., 1., 1.]], dtype=float32)
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
+            raise ValueError(
+                "Invalid value received for argument `rate`. Expected a float value between "
+                f"0 and 1. Received: rate={rate}"
+            )
+        if noise_shape is not None:
+            raise NotImplementedError("Dropout(noise_shape=...) is not supported yet.")
+        self.rate = float(rate)
+        self.noise_shape = None
+        self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0.0:
+            return inputs
+        return shape_ops.dropout(inputs, self.rate, self._rng or backend.rng())
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "noise_shape": self.noise_shape,
+            "seed": self.seed,
+        }
+
+
+def _no_constraints(layer, *constraints) -> None:
+    if any(c is not None for c in constraints):
+        raise NotImplementedError(
+            f"Layer {type(layer).__name__}: weight constraints are not supported yet; "
+            "pass kernel_constraint=None and bias_constraint=None."
+        )
+
+
+def _activity_penalty(layer, out) -> None:
+    """Record the activity regularizer's penalty of this call (replacing the previous one)."""
+    if layer.activity_regularizer is not None:
+        layer._losses = [layer.activity_regularizer(out)]
+
+
+def _serialize_callable(fn):
+    if fn is None:
+        return None
+    get_config = getattr(fn, "get_config", None)
+    if get_config is not None:
+        return {"class_name": type(fn).__name__, "config": get_config()}
+    return getattr(fn, "__name__", repr(fn))

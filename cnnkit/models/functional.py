@@ -1,0 +1,152 @@
+"""Functional models: a directed acyclic graph of layer calls from Input tensors to outputs."""
+
+from __future__ import annotations
+
+from cnnkit.autodiff import Tensor
+from cnnkit.backend import xp
+from cnnkit.layers.base import KerasTensor, Layer, _flatten
+from cnnkit.layers.core import InputLayer
+from cnnkit.models.model import Model
+
+
+class Functional(Model):
+    """A model defined by its symbolic inputs and outputs (Keras's Functional API).
+
+    Args:
+        inputs: a KerasTensor from ``Input`` or a list of them.
+        outputs: a KerasTensor produced by layer calls, or a list of them.
+        name: model name (default ``"functional"``, then ``"functional_1"``...).
+
+    Example:
+        >>> from cnnkit.layers import Input, Dense
+        >>> i = Input(shape=(4,))
+        >>> x = Dense(8, activation="relu")(i)
+        >>> model = Model(i, Dense(2, activation="softmax")(x))
+        >>> model.predict(np.ones((3, 4)), verbose=0).shape
+        (3, 2)
+    """
+
+    _keeps_integer_inputs = True
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self.inputs = _flatten(inputs)
+        self.outputs = _flatten(outputs)
+        for arg, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            for t in tensors:
+                if not isinstance(t, KerasTensor):
+                    raise TypeError(
+                        f"All `{arg}` of a functional Model must be symbolic tensors (from "
+                        f"`Input` or a layer called on one). Received: {t!r}"
+                    )
+        for t in self.inputs:
+            if not isinstance(t._keras_history[0], InputLayer):
+                raise ValueError(
+                    f"Model inputs must come from `Input`. Received: {t!r}, produced by layer "
+                    f"{t._keras_history[0].name!r}."
+                )
+        self._nodes = _nodes_in_order(self.outputs, self.inputs)
+        layers: list[Layer] = [t._keras_history[0] for t in self.inputs]
+        for node in self._nodes:
+            if node.layer not in layers:
+                layers.append(node.layer)
+        self._tracked_layers = layers
+        self.built = True
+
+    @classmethod
+    def _default_name(cls) -> str:
+        return "functional"
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def call(self, inputs, training=False):
+        given = _flatten(inputs)
+        if len(given) != len(self.inputs):
+            raise ValueError(
+                f'Model "{self.name}" expects {len(self.inputs)} input(s), but it received '
+                f"{len(given)} input tensors."
+            )
+        values: dict[int, Tensor] = {}
+        for index, (symbolic, tensor) in enumerate(zip(self.inputs, given)):
+            values[id(symbolic)] = self._conform(index, symbolic, tensor)
+        for node in self._nodes:
+            args = _map_structure(node.inputs, values)
+            out = node.layer(args, training=training, **node.kwargs)
+            for symbolic, tensor in zip(node.output_tensors, _flatten(out)):
+                values[id(symbolic)] = tensor
+        outputs = [values[id(t)] for t in self.outputs]
+        if isinstance(self._outputs_struct, (list, tuple)):
+            return outputs
+        return outputs[0]
+
+    def _conform(self, index: int, symbolic: KerasTensor, tensor) -> Tensor:
+        """Check a concrete input against its Input's shape and cast it to the Input's dtype."""
+        tensor = tensor if isinstance(tensor, Tensor) else Tensor(xp.asarray(tensor))
+        expected, found = symbolic.shape, tuple(tensor.shape)
+        if len(expected) != len(found) or any(
+            e is not None and e != f for e, f in zip(expected, found)
+        ):
+            raise ValueError(
+                f'Input {index} of layer "{self.name}" is incompatible with the layer: expected '
+                f"shape={expected}, found shape={found}"
+            )
+        dtype = symbolic.dtype
+        if tensor.data.dtype != dtype and (tensor.data.dtype.kind != "f" or dtype[0] == "f"):
+            if xp.dtype(dtype).kind == "f" or tensor.data.dtype.kind in "iub":
+                tensor = Tensor(tensor.data.astype(dtype))
+        return tensor
+
+    def compute_output_shape(self, input_shape):
+        shapes = [t.shape for t in self.outputs]
+        first = input_shape[0] if isinstance(input_shape, list) else input_shape
+        batch = first[0] if first else None
+        shapes = [(batch, *s[1:]) for s in shapes]
+        return shapes if isinstance(self._outputs_struct, (list, tuple)) else shapes[0]
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+
+def _map_structure(structure, values):
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_map_structure(s, values) for s in structure)
+    return values[id(structure)]
+
+
+def _nodes_in_order(outputs, inputs) -> list:
+    """The layer calls needed to compute ``outputs``, each after its inputs (explicit stack)."""
+    input_ids = {id(t) for t in inputs}
+    order, visited = [], set()
+    stack = [(t._keras_history[1], False) for t in reversed(outputs)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node.layer, InputLayer):
+            tensor = node.output_tensors[0]
+            if id(tensor) not in input_ids:
+                raise ValueError(
+                    "Graph disconnected: cannot obtain value for tensor "
+                    f"{tensor!r} at layer {node.layer.name!r}. It is not among the model's "
+                    "`inputs`; pass it in `inputs` as well."
+                )
+            continue
+        stack.append((node, True))
+        for parent in reversed(node.parent_nodes):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order

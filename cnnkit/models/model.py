@@ -1,0 +1,115 @@
+"""The Model base class: a Layer that owns layers and can be trained.
+
+``Model(inputs, outputs)`` builds a functional model (a graph of layers, see
+:mod:`cnnkit.models.functional`); subclassing ``Model`` and writing ``call``
+gives a model whose layers are the ones assigned as attributes, as in Keras.
+"""
+
+from __future__ import annotations
+
+from cnnkit import backend
+from cnnkit.layers.base import Layer
+from cnnkit.models.training import Trainer
+
+
+class Model(Trainer, Layer):
+    """A trainable group of layers.
+
+    ``Model(inputs, outputs, name=None)`` returns a functional model; see
+    :class:`cnnkit.models.functional.Functional`.
+
+    Example:
+        >>> from cnnkit.layers import Input, Dense
+        >>> i = Input(shape=(3,))
+        >>> model = Model(i, Dense(2)(i))
+        >>> model.count_params()
+        8
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from cnnkit.models.functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        trainable = kwargs.pop("trainable", True)
+        name = kwargs.pop("name", None)
+        dtype = kwargs.pop("dtype", None)
+        if args or kwargs:
+            raise TypeError(
+                f"Unrecognized arguments passed to {type(self).__name__}: args={args}, "
+                f"kwargs={kwargs}. Pass `inputs` and `outputs` for a functional model."
+            )
+        Layer.__init__(
+            self,
+            trainable=trainable,
+            name=name or backend.unique_name(self._default_name()),
+            dtype=dtype,
+        )
+        Trainer.__init__(self)
+
+    @classmethod
+    def _default_name(cls) -> str:
+        from cnnkit.layers.base import to_snake_case
+
+        return to_snake_case(cls.__name__)
+
+    def __setattr__(self, name, value):
+        # Subclassed models: remember layers assigned as attributes, in order.
+        if name.startswith("_"):
+            pass
+        elif isinstance(value, Layer):
+            tracked = self.__dict__.setdefault("_tracked_layers", [])
+            if value not in tracked:
+                tracked.append(value)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+            tracked = self.__dict__.setdefault("_tracked_layers", [])
+            tracked.extend(v for v in value if v not in tracked)
+        super().__setattr__(name, value)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self.__dict__.get("_tracked_layers", []))
+
+    def _sublayers(self) -> list[Layer]:
+        return self.layers
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """Find a layer by name or by index."""
+        if index is not None and name is not None:
+            raise ValueError("Provide only one of `name` or `index`, not both.")
+        if index is not None:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(layers)} layers."
+                )
+            return layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = [layer.name for layer in self.layers]
+        raise ValueError(f"No such layer: {name}. Existing layers are: {names}.")
+
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `count_params` on model {self.name!r}, but the model isn't "
+                "built. Build it first by calling it on data or with `build(input_shape)`."
+            )
+        return int(sum(w.data.size for w in self.weights))
+
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
+        """Print a Keras-style table of the layers, their output shapes and parameter counts."""
+        from cnnkit.models.summary import print_summary
+
+        print_summary(self, line_length=line_length, print_fn=print_fn, **kwargs)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}

@@ -1,0 +1,136 @@
+"""Sequential models: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from cnnkit.layers.base import KerasTensor, Layer
+from cnnkit.layers.core import InputLayer
+from cnnkit.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: optional list of layers (an ``Input(...)`` or ``InputLayer`` may come first).
+        name: model name (default ``"sequential"``).
+
+    The model is built as soon as its input shape is known: from a leading
+    ``Input``, from ``input_shape=`` on the first layer, or from the first data
+    it sees (``fit``, ``predict``, a call, or ``build(input_shape)``).
+
+    Example:
+        >>> from cnnkit.layers import Input, Dense
+        >>> model = Sequential([Input(shape=(4,)), Dense(8, activation="relu"), Dense(2)])
+        >>> model.output_shape
+        (None, 2)
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._stack: list[Layer] = []
+        self._input_layer: InputLayer | None = None
+        self._output_tensor: KerasTensor | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer) -> None:
+        """Append a layer (or an ``Input``) to the stack, building it when the shape is known."""
+        if isinstance(layer, KerasTensor) and isinstance(layer._keras_history[0], InputLayer):
+            layer = layer._keras_history[0]
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                "Only instances of `Layer` can be added to a Sequential model. "
+                f"Received: {layer!r} (of type {type(layer).__name__})"
+            )
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_layer is not None:
+                raise ValueError(
+                    "An Input can only be the first layer of a Sequential model. "
+                    f"Received {layer.name!r} after {len(self._stack)} layer(s)."
+                )
+            self._input_layer = layer
+            return
+        if layer in self._stack:
+            raise ValueError(f"Layer {layer.name!r} is already in Sequential model {self.name!r}.")
+        if not self._stack and self._input_layer is None and layer._input_shape_arg is not None:
+            self._input_layer = InputLayer(shape=layer._input_shape_arg)
+        self._stack.append(layer)
+        self._tracked_layers = list(self._stack)
+        if self._input_layer is not None:
+            self._output_tensor = layer(self._output_tensor or self._input_layer.output_tensor)
+            self.built = True
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise IndexError("There are no layers in the model.")
+        layer = self._stack.pop()
+        self._tracked_layers = list(self._stack)
+        self._output_tensor = self._stack[-1].output if self._stack else None
+        return layer
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._stack)
+
+    def build(self, input_shape=None) -> None:
+        if self._input_layer is None:
+            if input_shape is None:
+                raise ValueError(
+                    f"Sequential model {self.name!r} cannot be built: it has no Input and no "
+                    "input shape was given. Call build(input_shape) or fit/predict on data."
+                )
+            self._input_layer = InputLayer(shape=tuple(input_shape)[1:])
+        tensor = self._input_layer.output_tensor
+        for layer in self._stack:
+            tensor = layer(tensor)
+        self._output_tensor = tensor
+        self.built = True
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        return [self._input_layer.output_tensor] if self._input_layer is not None else []
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        return [self._output_tensor] if self._output_tensor is not None else []
+
+    @property
+    def input_shape(self):
+        self._require_built("input_shape")
+        return self._input_layer.batch_shape
+
+    @property
+    def output_shape(self):
+        self._require_built("output_shape")
+        return self._output_tensor.shape
+
+    def _require_built(self, what: str) -> None:
+        if self._input_layer is None or self._output_tensor is None:
+            raise AttributeError(
+                f"Sequential model {self.name!r} has no defined {what} yet: it has not been built."
+            )
+
+    def call(self, inputs, training=False):
+        if self._input_layer is not None:
+            expected, found = self._input_layer.batch_shape, tuple(inputs.shape)
+            if len(expected) != len(found) or any(
+                e is not None and e != f for e, f in zip(expected, found)
+            ):
+                raise ValueError(
+                    f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                    f"shape={expected}, found shape={found}"
+                )
+        x = inputs
+        for layer in self._stack:
+            x = layer(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}

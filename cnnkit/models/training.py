@@ -1,0 +1,632 @@
+"""compile / fit / evaluate / predict: the training loop, in one place.
+
+``fit`` is one loop with Keras's callback order (see :mod:`cnnkit.callbacks`)::
+
+    on_train_begin
+    for epoch in range(initial_epoch, epochs):
+        on_epoch_begin
+        for each batch:  on_train_batch_begin → forward, loss, backward, update → on_train_batch_end
+        validation (val_ logs)
+        on_epoch_end
+    on_train_end
+
+Every input check runs before the first weight update, so bad data never
+leaves a half-trained model behind.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnkit import backend
+from cnnkit.autodiff import Tensor, no_grad
+from cnnkit.backend import xp
+from cnnkit.callbacks import CallbackList, History, ProgbarLogger
+from cnnkit.metrics import Mean
+
+
+class Trainer:
+    """Mixin giving a Model ``compile``, ``fit``, ``evaluate``, ``predict`` and the ``*_on_batch`` calls."""
+
+    def __init__(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._loss_fns: list = []
+        self._loss_weights: list[float] = []
+        self._metric_ids = None
+        self._metrics: list | None = None
+        self._loss_tracker = Mean(name="loss")
+
+    # -- compile ----------------------------------------------------------
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ) -> None:
+        """Configure the model for training.
+
+        Args:
+            optimizer: an optimizer or its string id (``"adam"``, ``"sgd"``, ...).
+            loss: a loss (string id, function or Loss object), or one per output (list).
+            loss_weights: optional list of scalars weighting each output's loss.
+            metrics: list of metrics (``"accuracy"`` is resolved from the shapes, as in Keras).
+        """
+        from cnnkit import losses, optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        loss_list = loss if isinstance(loss, (list, tuple)) else [loss]
+        self._loss_fns = [None if item is None else losses.get(item) for item in loss_list]
+        if loss_weights is None:
+            self._loss_weights = [1.0] * len(self._loss_fns)
+        else:
+            self._loss_weights = [float(w) for w in loss_weights]
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            raise TypeError(
+                "Expected `metrics` argument to be a list, tuple, or dict. "
+                f"Received instead: metrics={metrics!r} of type {type(metrics).__name__}"
+            )
+        self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
+        self._metrics = None
+        self._loss_tracker = Mean(name="loss")
+        self.compiled = True
+
+    @property
+    def metrics(self) -> list:
+        return [self._loss_tracker, *(self._metrics or [])]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call `compile()` before using the model in `{what}()`."
+            )
+
+    # -- one batch ----------------------------------------------------------
+    def _forward_loss(self, x, y, sample_weight, training: bool):
+        outputs = self(x, training=training)
+        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        ys = list(y) if isinstance(y, (list, tuple)) else [y]
+        if len(ys) != len(outs):
+            raise ValueError(
+                f"The model has {len(outs)} output(s) but `y` provides {len(ys)} target(s)."
+            )
+        fns = self._loss_fns if len(self._loss_fns) == len(outs) else self._loss_fns * len(outs)
+        weights = (
+            self._loss_weights if len(self._loss_weights) == len(outs) else [1.0] * len(outs)
+        )
+        total = None
+        for fn, w, target, out in zip(fns, weights, ys, outs):
+            if fn is None:
+                continue
+            term = _apply_loss(fn, target, out, sample_weight)
+            if w != 1.0:
+                term = term * w
+            total = term if total is None else total + term
+        if total is None:
+            raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
+        penalties = self.losses
+        if penalties:
+            total = total + sum(penalties[1:], penalties[0])
+        return total, outs, ys
+
+    def _update_metrics(self, loss_value, outs, ys, sample_weight, batch_size) -> dict:
+        self._loss_tracker.update_state(loss_value, sample_weight=batch_size)
+        if self._metrics is None:
+            self._metrics = self._build_metrics(ys, outs)
+        for metric, index in self._metrics_outputs:
+            metric.update_state(ys[index], outs[index].data, sample_weight=sample_weight)
+        return self._logs()
+
+    def _build_metrics(self, ys, outs) -> list:
+        from cnnkit import metrics as metrics_module
+
+        built, self._metrics_outputs = [], []
+        for index, (target, out) in enumerate(zip(ys, outs)):
+            for identifier in self._metric_ids or []:
+                metric = metrics_module.get(identifier, np.asarray(target), out.data)
+                if len(outs) > 1:
+                    metric.name = f"{self.outputs[index]._keras_history[0].name}_{metric.name}"
+                built.append(metric)
+                self._metrics_outputs.append((metric, index))
+        return built
+
+    def _logs(self) -> dict:
+        return {m.name: float(m.result()) for m in self.metrics}
+
+    def _reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def train_on_batch(
+        self, x, y=None, sample_weight=None, class_weight=None, return_dict=False
+    ):
+        """One gradient step on one batch; returns the loss and metrics of that batch."""
+        self._require_compiled("train_on_batch")
+        data = _ArrayData(x, y, sample_weight, None, False, class_weight=class_weight)
+        self._check_before_training(data)
+        self._reset_metrics()
+        xb, yb, sw = next(iter(data.batches()))
+        logs = self._train_step(xb, yb, sw)
+        return logs if return_dict else _as_list(logs)
+
+    def _train_step(self, x, y, sample_weight) -> dict:
+        variables = self.trainable_weights
+        total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
+        total.backward()
+        grads = [v.grad for v in variables]
+        for v in variables:
+            v.grad = None
+        self.optimizer.apply(grads, variables)
+        return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics of one batch, without updating weights."""
+        self._require_compiled("test_on_batch")
+        self._reset_metrics()
+        logs = self._test_step(x, y, sample_weight)
+        return logs if return_dict else _as_list(logs)
+
+    def _test_step(self, x, y, sample_weight) -> dict:
+        with no_grad():
+            total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
+        return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
+
+    def predict_on_batch(self, x):
+        """Model outputs for one batch, as NumPy arrays."""
+        with no_grad():
+            out = self(x, training=False)
+        return _to_numpy(out)
+
+    # -- fit ----------------------------------------------------------------
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ) -> History:
+        """Train for ``epochs`` epochs; returns a :class:`~cnnkit.callbacks.History`.
+
+        Args:
+            x: input array (or list of arrays for several inputs), or an iterable of
+                ``(x, y)`` / ``(x, y, sample_weight)`` batches.
+            y: targets (integer labels, one-hot rows, or values).
+            batch_size: samples per step (default 32).
+            epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
+            verbose: ``"auto"``/1 progress bar, 2 one line per epoch, 0 silent.
+            callbacks: list of :class:`~cnnkit.callbacks.Callback`.
+            validation_split: fraction of the data, taken from the end before
+                shuffling, held out for validation.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight: dict class index → weight of that class's samples in the loss.
+            sample_weight: per-sample weights of the loss.
+            initial_epoch: epoch to start from (to resume).
+            steps_per_epoch: batches per epoch when ``x`` is an iterable.
+
+        Raises:
+            ValueError / TypeError: for inconsistent or invalid data, before any weight changes.
+        """
+        self._require_compiled("fit")
+        _check_int("epochs", epochs, minimum=0)
+        _check_int("initial_epoch", initial_epoch, minimum=0)
+        if batch_size is not None:
+            _check_int("batch_size", batch_size, minimum=1)
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(
+                "Invalid value for argument `validation_split`. Expected a float in [0, 1). "
+                f"Received: validation_split={validation_split}"
+            )
+        verbose = _resolve_verbose(verbose)
+        if _is_iterable_data(x):
+            data = _IterableData(x, steps_per_epoch)
+            if validation_split:
+                raise ValueError("`validation_split` is only supported for array inputs.")
+        else:
+            if validation_split and validation_data is None:
+                x, y, sample_weight, validation_data = _split(
+                    x, y, sample_weight, validation_split
+                )
+            data = _ArrayData(
+                x, y, sample_weight, batch_size or 32, shuffle, class_weight=class_weight
+            )
+        val = None
+        if validation_data is not None:
+            val = _validation_adapter(validation_data, validation_batch_size or batch_size or 32)
+        self._check_before_training(data)
+        if val is not None:
+            self._check_before_training(val)
+
+        history = History()
+        cbs = CallbackList(callbacks)
+        if verbose:
+            cbs.append(ProgbarLogger(verbose=verbose))
+        cbs.append(history)
+        cbs.set_model(self)
+        cbs.set_params({"epochs": epochs, "steps": data.steps, "verbose": verbose})
+
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            for step, (xb, yb, sw) in enumerate(data.batches()):
+                cbs.on_train_batch_begin(step)
+                logs = self._train_step(xb, yb, sw)
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._run_evaluation(val, cbs)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    def _check_before_training(self, data) -> None:
+        """Shape, label and dtype checks on the whole dataset, before any weight changes."""
+        if isinstance(data, _IterableData):
+            return
+        if not self.built and hasattr(self, "build"):
+            first = data.x[0] if isinstance(data.x, list) else data.x
+            self._maybe_build((None, *first.shape[1:]))
+        _check_labels(self, data.y)
+
+    def _run_evaluation(self, data, cbs) -> dict:
+        self._reset_metrics()
+        cbs.on_test_begin()
+        logs: dict = {}
+        for step, (xb, yb, sw) in enumerate(data.batches()):
+            cbs.on_test_batch_begin(step)
+            logs = self._test_step(xb, yb, sw)
+            cbs.on_test_batch_end(step, logs)
+        cbs.on_test_end(logs)
+        return logs
+
+    # -- evaluate / predict ---------------------------------------------------
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+    ):
+        """Loss and metrics on the given data (``[loss, *metrics]``, or a dict)."""
+        self._require_compiled("evaluate")
+        verbose = _resolve_verbose(verbose)
+        if _is_iterable_data(x):
+            data = _IterableData(x, steps)
+        else:
+            data = _ArrayData(x, y, sample_weight, batch_size or 32, False)
+        self._check_before_training(data)
+        cbs = CallbackList(callbacks)
+        progbar = ProgbarLogger(verbose=verbose) if verbose else None
+        if progbar is not None:
+            cbs.append(progbar)
+        cbs.set_model(self)
+        cbs.set_params({"epochs": 1, "steps": data.steps, "verbose": verbose})
+        if progbar is not None:
+            progbar.start_mode("test", data.steps)
+        logs = self._run_evaluation(data, cbs)
+        if return_dict:
+            return logs
+        values = _as_list(logs)
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
+        verbose = _resolve_verbose(verbose)
+        if _is_iterable_data(x):
+            batches = (b[0] if isinstance(b, tuple) else b for b in _IterableData(x, steps).raw())
+            n_steps = steps
+        else:
+            data = _ArrayData(x, None, None, batch_size or 32, False)
+            batches = (xb for xb, _, _ in data.batches())
+            n_steps = data.steps
+        cbs = CallbackList(callbacks)
+        progbar = ProgbarLogger(verbose=verbose) if verbose else None
+        if progbar is not None:
+            cbs.append(progbar)
+        cbs.set_model(self)
+        cbs.set_params({"epochs": 1, "steps": n_steps, "verbose": verbose})
+        if progbar is not None:
+            progbar.start_mode("predict", n_steps)
+        cbs.on_predict_begin()
+        chunks = []
+        with no_grad():
+            for step, xb in enumerate(batches):
+                cbs.on_predict_batch_begin(step)
+                out = self(xb, training=False)
+                chunks.append(_to_numpy(out))
+                cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
+        cbs.on_predict_end()
+        if not chunks:
+            raise ValueError("Expected input data to `predict` to be non-empty.")
+        if isinstance(chunks[0], list):
+            return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        return np.concatenate(chunks)
+
+
+# ---------------------------------------------------------------------------
+# Data handling
+# ---------------------------------------------------------------------------
+
+
+class _ArrayData:
+    """Batches of in-memory arrays, reshuffled every epoch when ``shuffle``."""
+
+    def __init__(self, x, y, sample_weight, batch_size, shuffle, class_weight=None):
+        if x is None:
+            raise ValueError("Argument `x` must be provided. Received: x=None")
+        self.x = _as_arrays(x, "x")
+        self.y = None if y is None else _as_arrays(y, "y", numeric_check=False)
+        xs = self.x if isinstance(self.x, list) else [self.x]
+        ys = [] if self.y is None else (self.y if isinstance(self.y, list) else [self.y])
+        sizes = {len(a) for a in xs + ys}
+        if len(sizes) > 1:
+            raise ValueError(
+                "Data cardinality is ambiguous. Make sure all arrays contain the same number "
+                f"of samples. 'x' sizes: {', '.join(str(len(a)) for a in xs)}; "
+                f"'y' sizes: {', '.join(str(len(a)) for a in ys)}"
+            )
+        self.n = sizes.pop()
+        if self.n == 0:
+            raise ValueError("Expected input data to be non-empty. Received arrays of 0 samples.")
+        self.sample_weight = _sample_weights(sample_weight, class_weight, self.y, self.n)
+        self.batch_size = batch_size or self.n
+        self.shuffle = shuffle
+        self.steps = math.ceil(self.n / self.batch_size)
+
+    def batches(self):
+        order = backend.rng().permutation(self.n) if self.shuffle else None
+        for start in range(0, self.n, self.batch_size):
+            stop = start + self.batch_size
+            idx = slice(start, stop) if order is None else order[start:stop]
+            yield (
+                _take(self.x, idx),
+                None if self.y is None else _take(self.y, idx),
+                None if self.sample_weight is None else self.sample_weight[idx],
+            )
+
+
+class _IterableData:
+    """Batches from a Python iterable or generator of ``(x, y[, sample_weight])``."""
+
+    def __init__(self, source, steps):
+        self.source = source
+        self.steps = steps
+        self.x = self.y = None
+        self._iterator = None
+
+    def raw(self):
+        iterator = iter(self.source) if self._iterator is None else self._iterator
+        if self.steps is None:
+            yield from iterator
+            return
+        # With a step count, keep one iterator across epochs (Keras's generator semantics).
+        self._iterator = iterator
+        for _ in range(self.steps):
+            try:
+                yield next(iterator)
+            except StopIteration:
+                self._iterator = None
+                return
+
+    def batches(self):
+        for item in self.raw():
+            if not isinstance(item, tuple) or len(item) not in (2, 3):
+                raise ValueError(
+                    "Each batch from a generator must be a tuple (x, y) or (x, y, sample_weight). "
+                    f"Received: {type(item).__name__}"
+                )
+            xb, yb = _as_arrays(item[0], "x"), _as_arrays(item[1], "y", numeric_check=False)
+            sw = None if len(item) == 2 or item[2] is None else np.asarray(item[2], "float32")
+            yield xb, yb, sw
+
+
+def _is_iterable_data(x) -> bool:
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict, Tensor)):
+        return False
+    return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
+def _as_arrays(data, name: str, numeric_check: bool = True):
+    if isinstance(data, (list, tuple)) and data and all(
+        isinstance(a, (np.ndarray, Tensor)) for a in data
+    ):
+        return [_as_array(a, f"{name}[{i}]", numeric_check) for i, a in enumerate(data)]
+    return _as_array(data, name, numeric_check)
+
+
+def _as_array(a, name: str, numeric_check: bool):
+    if isinstance(a, Tensor):
+        a = a.numpy()
+    try:
+        arr = np.asarray(a)
+    except ValueError as err:
+        raise ValueError(f"Could not convert `{name}` to an array: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Expected `{name}` to be a numeric array. Received an array of dtype {arr.dtype} "
+            f"and shape {arr.shape}."
+        )
+    if numeric_check and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"`{name}` contains NaN or Inf values (first at index {tuple(int(i) for i in bad)}). "
+            "Clean or impute the data before training."
+        )
+    if arr.ndim == 0:
+        raise ValueError(f"Expected `{name}` to have a batch axis. Received a scalar: {a!r}")
+    return arr
+
+
+def _take(arrays, idx):
+    if isinstance(arrays, list):
+        return [a[idx] for a in arrays]
+    return arrays[idx]
+
+
+def _length(x) -> int:
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _split(x, y, sample_weight, fraction):
+    """Hold out the last ``fraction`` of the samples (before shuffling), as Keras does."""
+    xs = _as_arrays(x, "x")
+    n = len(xs[0]) if isinstance(xs, list) else len(xs)
+    cut = int(n * (1.0 - fraction))
+    if cut == 0 or cut == n:
+        raise ValueError(
+            f"validation_split={fraction} leaves no training or no validation samples "
+            f"out of {n}."
+        )
+
+    def part(a, sl):
+        if a is None:
+            return None
+        a = _as_arrays(a, "y", numeric_check=False) if not isinstance(a, np.ndarray) else a
+        return [v[sl] for v in a] if isinstance(a, list) else a[sl]
+
+    train = slice(0, cut)
+    held = slice(cut, None)
+    val = (part(xs, held), part(y, held), part(sample_weight, held))
+    return part(xs, train), part(y, train), part(sample_weight, train), val
+
+
+def _validation_adapter(validation_data, batch_size):
+    if _is_iterable_data(validation_data):
+        return _IterableData(validation_data, None)
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError(
+            "`validation_data` should be a tuple `(x_val, y_val)` or "
+            f"`(x_val, y_val, val_sample_weights)`. Received: {type(validation_data).__name__}"
+        )
+    sw = validation_data[2] if len(validation_data) == 3 else None
+    return _ArrayData(validation_data[0], validation_data[1], sw, batch_size, False)
+
+
+def _sample_weights(sample_weight, class_weight, y, n):
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype="float32").reshape(-1)
+        if len(weights) != n:
+            raise ValueError(
+                f"`sample_weight` must have one weight per sample: expected {n}, "
+                f"received {len(weights)}."
+            )
+    if class_weight is not None:
+        if y is None or isinstance(y, list):
+            raise ValueError("`class_weight` needs a single array of targets `y`.")
+        labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+        labels = labels.astype("int64")
+        table = np.ones(int(max(labels.max(), max(class_weight)) + 1), dtype="float32")
+        for cls, w in class_weight.items():
+            table[int(cls)] = float(w)
+        cw = table[labels]
+        weights = cw if weights is None else weights * cw
+    return weights
+
+
+def _check_labels(model, y) -> None:
+    """Sparse cross-entropy labels must lie in [0, K): check them all before training."""
+    if y is None or isinstance(y, list) or not model._loss_fns:
+        return
+    fn = model._loss_fns[0]
+    name = getattr(fn, "name", None) or getattr(fn, "__name__", "")
+    if "sparse_categorical" not in str(name):
+        return
+    outputs = getattr(model, "outputs", None)
+    if not outputs:
+        return
+    classes = outputs[0].shape[-1]
+    if classes is None or y.size == 0 or y.dtype.kind not in "biuf":
+        return
+    low, high = y.min(), y.max()
+    for value in (high, low):
+        if value >= classes or value < 0:
+            shown = int(value) if float(value).is_integer() else value
+            raise ValueError(
+                f"Received a label value of {shown} which is outside the valid range of "
+                f"[0, {classes})"
+            )
+
+
+def _apply_loss(fn, y_true, y_pred, sample_weight):
+    """Mean loss over the batch (Keras's sum_over_batch_size), weighted per sample."""
+    from cnnkit import losses
+
+    if isinstance(fn, losses.Loss):
+        return fn(y_true, y_pred, sample_weight=sample_weight)
+    per_sample = fn(y_true, y_pred)
+    if sample_weight is not None:
+        sw = Tensor(xp.asarray(sample_weight, dtype=per_sample.dtype).reshape(per_sample.shape[:1]))
+        return (per_sample * sw).sum() / float(per_sample.data.size)
+    return per_sample.mean()
+
+
+def _to_numpy(out):
+    if isinstance(out, (list, tuple)):
+        return [backend.to_numpy(o.data) for o in out]
+    return backend.to_numpy(out.data)
+
+
+def _as_list(logs: dict) -> list:
+    values = [logs["loss"]]
+    values += [v for k, v in logs.items() if k != "loss"]
+    return values
+
+
+def _resolve_verbose(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(
+            f"Invalid value for argument `verbose`. Expected 'auto', 0, 1 or 2. "
+            f"Received: verbose={verbose!r}"
+        )
+    return int(verbose)
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an integer >= {minimum}. "
+            f"Received: {name}={value!r}"
+        )

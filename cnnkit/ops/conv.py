@@ -1,0 +1,207 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library) in NHWC.
+
+The forward pass copies the receptive fields of the (padded) input into a
+column matrix (*im2col*) and does one matrix product with the kernel; the
+backward pass does the two transposed products and scatters the column
+gradients back onto the input (*col2im*), one strided slice per kernel offset.
+
+Shapes::
+
+    x      (N, H, W, C)          input, channels last
+    kernel (KH, KW, C, F)        Keras layout
+    bias   (F,)
+    out    (N, OH, OW, F)
+
+Output size along one axis, with the effective kernel ``K' = (K - 1) * d + 1``
+for dilation ``d`` and stride ``s``:
+
+* ``valid``: ``OH = floor((H - K') / s) + 1``, no padding;
+* ``same``:  ``OH = ceil(H / s)``, TensorFlow's padding: ``max((OH - 1) * s + K' - H, 0)``
+  zeros in total, the smaller half before and the larger half after (so even
+  kernels pad one more row at the bottom);
+* ``full``:  ``K' - 1`` zeros on each side (the lecture's full mode),
+  ``OH = floor((H + K' - 2) / s) + 1``;
+* ``causal`` (1-D only, used by Conv1D): ``K' - 1`` zeros before.
+
+The column matrix of a large batch is built in chunks of samples so that it
+never exceeds :func:`cnnkit.backend.conv_workspace_bytes`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cnnkit import backend
+from cnnkit.autodiff import Function, Tensor
+from cnnkit.backend import xp
+
+PADDINGS = ("valid", "same", "full", "causal")
+
+
+def conv_output_length(
+    size: int | None, kernel: int, stride: int, padding: str, dilation: int = 1
+) -> int | None:
+    """Output length of a convolution or pooling along one axis (``None`` stays ``None``)."""
+    if size is None:
+        return None
+    return _pads(size, kernel, stride, padding, dilation)[0]
+
+
+def _pads(size: int, kernel: int, stride: int, padding: str, dilation: int = 1):
+    """``(out, pad_before, pad_after)`` for one spatial axis."""
+    eff = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        before = after = 0
+    elif padding == "same":
+        out = math.ceil(size / stride)
+        total = max((out - 1) * stride + eff - size, 0)
+        before, after = total // 2, total - total // 2
+    elif padding == "full":
+        before = after = eff - 1
+    elif padding == "causal":
+        before, after = eff - 1, 0
+    else:
+        raise ValueError(f"Unknown padding {padding!r}. Expected one of {PADDINGS}.")
+    out = (size + before + after - eff) // stride + 1
+    return max(out, 0), before, after
+
+
+def pad_nhwc(x, pads, value=0.0):
+    """Pad the two spatial axes of an NHWC array: ``pads = ((top, bottom), (left, right))``."""
+    (top, bottom), (left, right) = pads
+    if not (top or bottom or left or right):
+        return x
+    n, h, w, c = x.shape
+    out = xp.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+    out[:, top : top + h, left : left + w, :] = x
+    return out
+
+
+def _window(xpad, i, j, oh, ow, strides, dilation):
+    """The input values that kernel offset (i, j) meets: (N, OH, OW, C), a strided view."""
+    sh, sw = strides
+    dh, dw = dilation
+    r0, c0 = i * dh, j * dw
+    return xpad[:, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw, :]
+
+
+def im2col(xpad, kh, kw, oh, ow, strides, dilation):
+    """Column matrix of receptive fields.
+
+    Returns:
+        cols: (N * OH * OW, KH * KW * C), C-contiguous.
+    """
+    n, c = xpad.shape[0], xpad.shape[3]
+    cols = xp.empty((n, oh, ow, kh, kw, c), dtype=xpad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = _window(xpad, i, j, oh, ow, strides, dilation)
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
+    """Scatter-add column gradients back onto the padded input: the transpose of im2col.
+
+    Args:
+        dcols: (N * OH * OW, KH * KW * C)
+    Returns:
+        (N, HP, WP, C) gradient of the padded input.
+    """
+    n, _, _, c = xpad_shape
+    dcols = dcols.reshape(n, oh, ow, kh, kw, c)
+    dxpad = xp.zeros(xpad_shape, dtype=dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            _window(dxpad, i, j, oh, ow, strides, dilation)[...] += dcols[:, :, :, i, j, :]
+    return dxpad
+
+
+class Conv2D(Function):
+    """``out = correlate(x, kernel) + bias``; see the module docstring for shapes and sizes."""
+
+    def forward(self, x, kernel, bias=None, *, strides=(1, 1), padding="valid", dilation=(1, 1)):
+        n, h, w, c = x.shape
+        kh, kw, kc, f = kernel.shape
+        if kc != c:
+            raise ValueError(
+                f"Convolution kernel expects {kc} input channels, but the input has {c}. "
+                f"Received: input shape={x.shape}, kernel shape={kernel.shape}"
+            )
+        oh, top, bottom = _pads(h, kh, strides[0], padding, dilation[0])
+        ow, left, right = _pads(w, kw, strides[1], padding, dilation[1])
+        xpad = pad_nhwc(x, ((top, bottom), (left, right)))
+        w2d = kernel.reshape(kh * kw * c, f)  # (KH*KW*C, F)
+        geom = (kh, kw, oh, ow, strides, dilation)
+
+        out = xp.empty((n, oh, ow, f), dtype=xp.result_type(x.dtype, kernel.dtype))
+        out2d = out.reshape(n * oh * ow, f)
+        chunks = _chunks(n, oh * ow * kh * kw * c * x.dtype.itemsize)
+        saved_cols = None
+        for n0, n1 in chunks:
+            cols = im2col(xpad[n0:n1], *geom)  # (chunk*OH*OW, KH*KW*C)
+            xp.matmul(cols, w2d, out=out2d[n0 * oh * ow : n1 * oh * ow])
+            if len(chunks) == 1:
+                saved_cols = cols
+        if bias is not None:
+            out2d += bias
+        self.geom = geom
+        self.pads = (top, left, h, w)
+        self.chunks = chunks
+        self.save_for_backward(xpad, w2d, saved_cols, kernel.shape)
+        return out
+
+    def backward(self, grad):
+        xpad, w2d, cols, kshape = self.saved
+        kh, kw, oh, ow, strides, dilation = self.geom
+        n, f = grad.shape[0], grad.shape[3]
+        g2d = xp.ascontiguousarray(grad).reshape(n * oh * ow, f)  # (N*OH*OW, F)
+        want_x, want_k = self.needs_grad[0], self.needs_grad[1]
+        dkernel = xp.zeros_like(w2d) if want_k else None
+        dxpad = xp.empty(xpad.shape, dtype=grad.dtype) if want_x else None
+        for n0, n1 in self.chunks:
+            g = g2d[n0 * oh * ow : n1 * oh * ow]
+            if want_k:
+                c = cols if cols is not None else im2col(xpad[n0:n1], *self.geom)
+                dkernel += c.T @ g  # (KH*KW*C, F)
+            if want_x:
+                dcols = g @ w2d.T  # (chunk*OH*OW, KH*KW*C)
+                dxpad[n0:n1] = col2im(dcols, (n1 - n0, *xpad.shape[1:]), *self.geom)
+        top, left, h, w = self.pads
+        dx = dxpad[:, top : top + h, left : left + w, :] if want_x else None
+        dk = dkernel.reshape(kshape) if want_k else None
+        grads = (dx, dk)
+        if len(self.parents) == 3:
+            grads += (g2d.sum(axis=0) if self.needs_grad[2] else None,)
+        return grads
+
+
+def _chunks(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
+    """Split a batch of ``n`` samples so each chunk's column matrix fits the workspace budget."""
+    per_chunk = max(1, backend.conv_workspace_bytes() // max(bytes_per_sample, 1))
+    return [(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)] or [(0, 0)]
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)) -> Tensor:
+    """2-D cross-correlation of an NHWC batch with a ``(KH, KW, C, F)`` kernel, plus bias.
+
+    Args:
+        x: Tensor (N, H, W, C).
+        kernel: Tensor (KH, KW, C, F).
+        bias: optional Tensor (F,), added to every pixel of each feature map.
+        strides: (sh, sw).
+        padding: ``"valid"``, ``"same"`` or ``"full"``.
+        dilation_rate: (dh, dw).
+
+    Returns:
+        Tensor (N, OH, OW, F); sizes as in the module docstring.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.ones((1, 5, 5, 1), "float32"); k = np.ones((3, 3, 1, 2), "float32")
+        >>> conv2d(x, k).shape
+        (1, 3, 3, 2)
+    """
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
+    return Conv2D.apply(
+        *inputs, strides=tuple(strides), padding=padding, dilation=tuple(dilation_rate)
+    )

@@ -1,0 +1,60 @@
+"""Fully connected layer maths: ``out = x @ kernel + bias`` over the last axis."""
+
+from __future__ import annotations
+
+from cnnkit.autodiff import Function, Tensor
+
+
+class Dense(Function):
+    """Affine map over the last axis.
+
+    Shapes::
+
+        x      (..., K)
+        kernel (K, M)
+        bias   (M,)
+        out    (..., M)
+    """
+
+    def forward(self, x, kernel, bias=None):
+        x2d = x.reshape(-1, x.shape[-1])  # (B, K), B = prod(leading axes)
+        out = x2d @ kernel  # (B, M)
+        if bias is not None:
+            out += bias
+        self.save_for_backward(x2d, kernel, x.shape)
+        return out.reshape(*x.shape[:-1], kernel.shape[1])
+
+    def backward(self, grad):
+        x2d, kernel, xshape = self.saved
+        g2d = grad.reshape(-1, grad.shape[-1])  # (B, M)
+        dx = (g2d @ kernel.T).reshape(xshape) if self.needs_grad[0] else None
+        dk = x2d.T @ g2d if self.needs_grad[1] else None
+        if len(self.parents) == 2:
+            return dx, dk
+        db = g2d.sum(axis=0) if self.needs_grad[2] else None
+        return dx, dk, db
+
+
+def dense(x, kernel, bias=None) -> Tensor:
+    """``x @ kernel + bias`` for x of shape (..., K), kernel (K, M), bias (M,).
+
+    Example:
+        >>> import numpy as np
+        >>> dense(np.ones((2, 3), "float32"), np.ones((3, 4), "float32")).shape
+        (2, 4)
+    """
+    return Dense.apply(x, kernel) if bias is None else Dense.apply(x, kernel, bias)
+
+
+def bias_add(x, bias) -> Tensor:
+    """Add a per-channel bias (last axis) to x, broadcasting over all other axes."""
+    return BiasAdd.apply(x, bias)
+
+
+class BiasAdd(Function):
+    def forward(self, x, bias):
+        return x + bias
+
+    def backward(self, grad):
+        axes = tuple(range(grad.ndim - 1))
+        return grad, (grad.sum(axis=axes) if self.needs_grad[1] else None)

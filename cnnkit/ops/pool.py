@@ -1,0 +1,363 @@
+"""Max and average pooling over NHWC images, with TensorFlow/Keras padding semantics.
+
+For an input ``(N, H, W, C)``, a ``(PH, PW)`` window and ``(SH, SW)`` strides, the output is
+``(N, OH, OW, C)`` with (rows shown; columns likewise)::
+
+    "valid":  OH = floor((H - PH) / SH) + 1          (windows lie inside the image)
+    "same":   OH = ceil(H / SH)
+              total padding PT = max((OH - 1) * SH + PH - H, 0),
+              top = PT // 2, bottom = PT - top         (the extra row goes at the bottom)
+
+Max pooling pads with ``-inf`` (padding never wins); average pooling with ``"same"`` divides each
+window by the number of real (non-padded) pixels in it, exactly as TensorFlow does.
+
+Two implementations share one backward rule:
+
+- the fast path, for non-overlapping windows without padding (``PH == SH``, ``PW == SW``; an
+  indivisible "valid" remainder is cropped), views the image as ``(N, OH, PH, OW, PW, C)`` and
+  reduces over the window axes, one ``maximum``/``add`` per offset (in NumPy ~4x faster than
+  ``max(axis=(2, 4))``); its backward writes each offset's slice once;
+- the general path pads once and loops over the ``PH * PW`` window offsets, each a strided
+  slice of shape ``(N, OH, OW, C)``; the backward accumulates into the same slices (no
+  ``np.add.at``).
+
+Max pooling's gradient goes to ONE element per window: on ties, the first maximum in row-major
+window order (top-left first), as TensorFlow's and PyTorch's argmax do.
+
+Example:
+    >>> import numpy as np
+    >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    >>> max_pool2d(x, 2).data[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cnnkit.autodiff import Function, Tensor
+from cnnkit.backend import xp
+
+_PADDINGS = ("valid", "same")
+
+
+class _Plan(NamedTuple):
+    """The geometry of one pooling call."""
+
+    pool: tuple[int, int]
+    strides: tuple[int, int]
+    out_hw: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
+    fast: bool  # non-overlapping windows, no padding
+
+
+def pool_output_size(size: int, pool: int, stride: int, padding: str) -> int:
+    """Output length of one spatial dimension: see the module docstring."""
+    if padding == "same":
+        return -(-size // stride)
+    return (size - pool) // stride + 1 if size >= pool else 0
+
+
+def pool2d_output_shape(input_shape, pool_size, strides=None, padding="valid") -> tuple:
+    """``(N, OH, OW, C)`` for an ``(N, H, W, C)`` input (``N`` may be ``None``)."""
+    pool = _pair(pool_size, "pool_size")
+    stride = pool if strides is None else _pair(strides, "strides")
+    padding = _padding(padding)
+    n, h, w, c = input_shape
+    oh = None if h is None else pool_output_size(h, pool[0], stride[0], padding)
+    ow = None if w is None else pool_output_size(w, pool[1], stride[1], padding)
+    return (n, oh, ow, c)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an int or a tuple of 2 ints. "
+            f"Received: {name}={value!r}"
+        )
+    if min(pair) <= 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected strictly positive values. "
+            f"Received: {name}={value!r}"
+        )
+    return pair
+
+
+def _padding(padding) -> str:
+    value = str(padding).lower()
+    if value not in _PADDINGS:
+        raise ValueError(
+            "Invalid value for argument `padding`. Expected one of ('valid', 'same'). "
+            f"Received: padding={padding!r}"
+        )
+    return value
+
+
+def _plan(shape, pool_size, strides, padding) -> _Plan:
+    """Validate the arguments against an input shape and work out the geometry."""
+    if len(shape) != 4:
+        raise ValueError(
+            "Pooling expects a 4-D input (batch, height, width, channels). "
+            f"Received: input.shape={tuple(shape)}"
+        )
+    pool = _pair(pool_size, "pool_size")
+    stride = pool if strides is None else _pair(strides, "strides")
+    padding = _padding(padding)
+    _, h, w, _ = shape
+    oh = pool_output_size(h, pool[0], stride[0], padding)
+    ow = pool_output_size(w, pool[1], stride[1], padding)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(
+            "Computed output size would be zero or negative: the pooling window is larger than "
+            f"the input. Received: input.shape={tuple(shape)}, pool_size={pool}, "
+            f"strides={stride}, padding={padding!r}"
+        )
+    pads = [0, 0, 0, 0]
+    if padding == "same":
+        for axis, (size, out) in enumerate(((h, oh), (w, ow))):
+            total = max((out - 1) * stride[axis] + pool[axis] - size, 0)
+            pads[2 * axis] = total // 2
+            pads[2 * axis + 1] = total - total // 2
+    fast = pool == stride and not any(pads)
+    return _Plan(pool, stride, (oh, ow), tuple(pads), fast)
+
+
+def _padded(x, pads, value):
+    """``x`` with ``value`` rows/columns added around H and W (``x`` itself when none)."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return x
+    n, h, w, c = x.shape
+    out = xp.full((n, top + h + bottom, left + w + right, c), value, dtype=x.dtype)
+    out[:, top : top + h, left : left + w, :] = x
+    return out
+
+
+def _window(a, plan: _Plan, i: int, j: int):
+    """The (N, OH, OW, C) strided view of ``a`` at window offset (i, j)."""
+    (sh, sw), (oh, ow) = plan.strides, plan.out_hw
+    return a[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
+
+
+def _blocks(x, plan: _Plan):
+    """The fast path's (N, OH, PH, OW, PW, C) view of ``x`` (cropped to whole windows)."""
+    (ph, pw), (oh, ow) = plan.pool, plan.out_hw
+    n, _, _, c = x.shape
+    return x[:, : oh * ph, : ow * pw, :].reshape(n, oh, ph, ow, pw, c)
+
+
+def _unblock(blocks, in_shape, plan: _Plan):
+    """The fast path's inverse: (N, OH, PH, OW, PW, C) gradient back to (N, H, W, C)."""
+    n, h, w, c = in_shape
+    (ph, pw), (oh, ow) = plan.pool, plan.out_hw
+    g = blocks.reshape(n, oh * ph, ow * pw, c)
+    if g.shape == in_shape:
+        return g
+    out = xp.zeros(in_shape, dtype=blocks.dtype)  # the cropped remainder gets no gradient
+    out[:, : oh * ph, : ow * pw, :] = g
+    return out
+
+
+def _offsets(plan: _Plan):
+    """Window offsets (i, j) in row-major order: the order that breaks max-pool ties."""
+    return [(i, j) for i in range(plan.pool[0]) for j in range(plan.pool[1])]
+
+
+def _reduce_windows(window, offsets, reduce):
+    """Fold ``reduce(acc, window(i, j), out=acc)`` over the offsets; returns (N, OH, OW, C)."""
+    acc = window(*offsets[0]).copy()
+    for i, j in offsets[1:]:
+        reduce(acc, window(i, j), out=acc)
+    return acc
+
+
+def _route_to_first_max(x_window, g_window, out, grad, offsets, overlapping: bool) -> None:
+    """Send ``grad`` to where ``x_window(i, j)`` holds its window's first maximum.
+
+    Non-overlapping windows write each ``g_window(i, j)`` once (no zero fill needed);
+    overlapping ones accumulate into a zeroed buffer.
+    """
+    taken = xp.zeros(out.shape, dtype=bool)  # (N, OH, OW, C): max already routed
+    for i, j in offsets:
+        hit = x_window(i, j) == out
+        hit &= ~taken
+        taken |= hit
+        if overlapping:
+            g_window(i, j)[...] += grad * hit
+        else:
+            xp.multiply(grad, hit, out=g_window(i, j))
+
+
+class MaxPool2D(Function):
+    """Max over each window; see the module docstring for shapes, padding and ties."""
+
+    def forward(self, x, plan: _Plan):
+        self.plan, self.in_shape = plan, x.shape
+        if plan.fast:
+            blocks = _blocks(x, plan)  # (N, OH, PH, OW, PW, C)
+            # A maximum per offset is ~4x faster in NumPy than blocks.max(axis=(2, 4)).
+            out = _reduce_windows(lambda i, j: blocks[:, :, i, :, j, :], _offsets(plan), xp.maximum)
+            self.save_for_backward(blocks, out)
+            return out
+        xpad = _padded(x, plan.pads, -xp.inf)  # (N, H + pads, W + pads, C)
+        out = _reduce_windows(lambda i, j: _window(xpad, plan, i, j), _offsets(plan), xp.maximum)
+        self.save_for_backward(xpad, out)
+        return out
+
+    def backward(self, grad):
+        plan = self.plan
+        if plan.fast:
+            blocks, out = self.saved
+            gblocks = xp.empty(blocks.shape, dtype=grad.dtype)  # (N, OH, PH, OW, PW, C)
+            _route_to_first_max(
+                lambda i, j: blocks[:, :, i, :, j, :],
+                lambda i, j: gblocks[:, :, i, :, j, :],
+                out,
+                grad,
+                _offsets(plan),
+                overlapping=False,
+            )
+            return _unblock(gblocks, self.in_shape, plan)
+        xpad, out = self.saved
+        gpad = xp.zeros(xpad.shape, dtype=grad.dtype)
+        _route_to_first_max(
+            lambda i, j: _window(xpad, plan, i, j),
+            lambda i, j: _window(gpad, plan, i, j),
+            out,
+            grad,
+            _offsets(plan),
+            overlapping=True,
+        )
+        return _crop(gpad, self.in_shape, plan.pads)
+
+
+class AvgPool2D(Function):
+    """Mean over each window; "same" divides by the count of real (non-padded) pixels."""
+
+    def forward(self, x, plan: _Plan):
+        self.plan, self.in_shape = plan, x.shape
+        self.counts = _window_counts(x.shape, plan, x.dtype)  # (1, OH, OW, 1) or a scalar
+        if plan.fast:
+            blocks = _blocks(x, plan)  # (N, OH, PH, OW, PW, C)
+            total = _reduce_windows(lambda i, j: blocks[:, :, i, :, j, :], _offsets(plan), xp.add)
+        else:
+            xpad = _padded(x, plan.pads, 0)
+            total = _reduce_windows(lambda i, j: _window(xpad, plan, i, j), _offsets(plan), xp.add)
+        total /= self.counts  # (N, OH, OW, C)
+        return total
+
+    def backward(self, grad):
+        plan = self.plan
+        ph, pw = plan.pool
+        scaled = grad / self.counts  # (N, OH, OW, C)
+        if plan.fast:
+            n, oh, ow, c = grad.shape
+            gblocks = xp.empty((n, oh, ph, ow, pw, c), dtype=grad.dtype)
+            gblocks[...] = scaled[:, :, None, :, None, :]
+            return _unblock(gblocks, self.in_shape, plan)
+        n, h, w, c = self.in_shape
+        top, bottom, left, right = plan.pads
+        gpad = xp.zeros((n, top + h + bottom, left + w + right, c), dtype=grad.dtype)
+        for i, j in _offsets(plan):
+            _window(gpad, plan, i, j)[...] += scaled
+        return _crop(gpad, self.in_shape, plan.pads)
+
+
+def _window_counts(in_shape, plan: _Plan, dtype):
+    """Real pixels per window: ``PH * PW`` without padding, else (1, OH, OW, 1) counts."""
+    if not any(plan.pads):
+        return dtype.type(plan.pool[0] * plan.pool[1])
+    per_axis = []
+    for axis, size in enumerate(in_shape[1:3]):
+        start = xp.arange(plan.out_hw[axis]) * plan.strides[axis] - plan.pads[2 * axis]
+        stop = start + plan.pool[axis]
+        per_axis.append(xp.minimum(stop, size) - xp.maximum(start, 0))
+    counts = per_axis[0][:, None] * per_axis[1][None, :]  # (OH, OW)
+    return counts.astype(dtype)[None, :, :, None]
+
+
+def _crop(gpad, in_shape, pads):
+    """Drop the padded border of a gradient."""
+    if not any(pads):
+        return gpad
+    _, h, w, _ = in_shape
+    top, _, left, _ = pads
+    return xp.ascontiguousarray(gpad[:, top : top + h, left : left + w, :])
+
+
+class GlobalMaxPool2D(Function):
+    """Max over H and W: (N, H, W, C) -> (N, C); the gradient goes to the first maximum."""
+
+    def forward(self, x, keepdims=False):
+        n, h, w, c = x.shape
+        flat = x.reshape(n, h * w, c)
+        idx = flat.argmax(axis=1)[:, None, :]  # (N, 1, C): first maximum
+        out = xp.take_along_axis(flat, idx, axis=1)  # (N, 1, C)
+        self.save_for_backward(x.shape, idx)
+        return out.reshape((n, 1, 1, c) if keepdims else (n, c))
+
+    def backward(self, grad):
+        (n, h, w, c), idx = self.saved
+        gflat = xp.zeros((n, h * w, c), dtype=grad.dtype)
+        xp.put_along_axis(gflat, idx, grad.reshape(n, 1, c), axis=1)
+        return gflat.reshape(n, h, w, c)
+
+
+class GlobalAvgPool2D(Function):
+    """Mean over H and W: (N, H, W, C) -> (N, C)."""
+
+    def forward(self, x, keepdims=False):
+        self.save_for_backward(x.shape)
+        return x.mean(axis=(1, 2), keepdims=keepdims)
+
+    def backward(self, grad):
+        ((n, h, w, c),) = self.saved
+        g = grad.reshape(n, 1, 1, c) / grad.dtype.type(h * w)
+        return xp.broadcast_to(g, (n, h, w, c))
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Max pooling over NHWC ``x``.
+
+    Args:
+        x: Tensor (or array) of shape ``(N, H, W, C)``.
+        pool_size: int or ``(PH, PW)``.
+        strides: int or ``(SH, SW)``; ``None`` means ``pool_size`` (Keras's default).
+        padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        Tensor ``(N, OH, OW, C)``, sizes as in the module docstring.
+
+    Raises:
+        ValueError: on a non-4-D input, bad sizes, unknown padding or an empty output.
+    """
+    plan = _plan(x.shape, pool_size, strides, padding)
+    return MaxPool2D.apply(x, plan=plan)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Average pooling over NHWC ``x``; arguments, output and errors as :func:`max_pool2d`."""
+    plan = _plan(x.shape, pool_size, strides, padding)
+    return AvgPool2D.apply(x, plan=plan)
+
+
+def global_max_pool2d(x, keepdims: bool = False) -> Tensor:
+    """Max over H and W of NHWC ``x``: ``(N, C)``, or ``(N, 1, 1, C)`` with ``keepdims``."""
+    _check_4d(x.shape)
+    return GlobalMaxPool2D.apply(x, keepdims=bool(keepdims))
+
+
+def global_avg_pool2d(x, keepdims: bool = False) -> Tensor:
+    """Mean over H and W of NHWC ``x``: ``(N, C)``, or ``(N, 1, 1, C)`` with ``keepdims``."""
+    _check_4d(x.shape)
+    return GlobalAvgPool2D.apply(x, keepdims=bool(keepdims))
+
+
+def _check_4d(shape) -> None:
+    if len(shape) != 4:
+        raise ValueError(
+            "Pooling expects a 4-D input (batch, height, width, channels). "
+            f"Received: input.shape={tuple(shape)}"
+        )

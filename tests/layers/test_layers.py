@@ -1,0 +1,158 @@
+"""Every layer through the shared lifecycle harness, plus layer-specific behaviour and errors."""
+
+import numpy as np
+import pytest
+
+from cnnkit import layers
+from cnnkit.layers import Input
+from tests.harness import run_layer_test
+
+# (class, constructor kwargs, input shape, expected output shape)
+LAYER_CASES = [
+    (layers.Dense, {"units": 4}, (2, 3), (2, 4)),
+    (layers.Dense, {"units": 3, "activation": "relu", "use_bias": False}, (2, 5, 6), (2, 5, 3)),
+    (layers.Conv2D, {"filters": 4, "kernel_size": 3}, (2, 7, 7, 3), (2, 5, 5, 4)),
+    (layers.Conv2D, {"filters": 2, "kernel_size": (3, 2), "padding": "same"}, (2, 5, 6, 1), (2, 5, 6, 2)),
+    (layers.Conv2D, {"filters": 2, "kernel_size": 3, "strides": 2}, (2, 28, 28, 1), (2, 13, 13, 2)),
+    (layers.Conv2D, {"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same"}, (1, 5, 5, 2), (1, 3, 3, 2)),
+    (layers.Conv2D, {"filters": 2, "kernel_size": 3, "padding": "full"}, (1, 4, 4, 1), (1, 6, 6, 2)),
+    (layers.Conv2D, {"filters": 2, "kernel_size": 3, "dilation_rate": 2}, (1, 7, 7, 1), (1, 3, 3, 2)),
+    (layers.MaxPooling2D, {}, (2, 4, 6, 3), (2, 2, 3, 3)),
+    (layers.MaxPooling2D, {"pool_size": 3, "strides": 2, "padding": "same"}, (1, 5, 5, 2), (1, 3, 3, 2)),
+    (layers.AveragePooling2D, {"pool_size": 2}, (2, 5, 5, 1), (2, 2, 2, 1)),
+    (layers.AveragePooling2D, {"pool_size": 3, "strides": 1, "padding": "same"}, (1, 4, 4, 2), (1, 4, 4, 2)),
+    (layers.GlobalMaxPooling2D, {}, (2, 3, 4, 5), (2, 5)),
+    (layers.GlobalAveragePooling2D, {"keepdims": True}, (2, 3, 4, 5), (2, 1, 1, 5)),
+    (layers.Flatten, {}, (2, 3, 4, 5), (2, 60)),
+    (layers.Reshape, {"target_shape": (6, -1)}, (2, 3, 4), (2, 6, 2)),
+    (layers.Dropout, {"rate": 0.5}, (2, 8), (2, 8)),
+    (layers.Activation, {"activation": "tanh"}, (2, 3), (2, 3)),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, shape, expected",
+    LAYER_CASES,
+    ids=[f"{c.__name__}-{i}" for i, (c, *_) in enumerate(LAYER_CASES)],
+)
+def test_layer_lifecycle(cls, kwargs, shape, expected):
+    run_layer_test(cls, kwargs, shape, expected)
+
+
+def test_conv2d_weight_shapes_follow_keras_layout():
+    layer = layers.Conv2D(8, (3, 5))
+    layer(np.zeros((1, 10, 10, 3), "float32"))
+    kernel, bias = layer.get_weights()
+    assert kernel.shape == (3, 5, 3, 8)
+    assert bias.shape == (8,)
+    assert np.all(bias == 0)
+    limit = np.sqrt(6 / (3 * 5 * 3 + 3 * 5 * 8))
+    assert np.abs(kernel).max() <= limit
+
+
+def test_conv2d_equals_signal_correlate_with_broadcast_bias():
+    from cnnkit.signal import correlate2d
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 9, 9, 3)).astype("float32")
+    layer = layers.Conv2D(4, 3, padding="same")
+    layer(x)
+    kernel = rng.standard_normal((3, 3, 3, 4)).astype("float32")
+    bias = np.arange(4, dtype="float32")
+    layer.set_weights([kernel, bias])
+    out = np.asarray(layer(x))[0]
+    expected = correlate2d(x[0], kernel, mode="same") + bias
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_only_in_training():
+    layer = layers.Dropout(0.5)
+    x = np.ones((1000, 10), "float32")
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    dropped = np.asarray(layer(x, training=True))
+    kept = dropped != 0
+    assert 0.45 < kept.mean() < 0.55
+    np.testing.assert_allclose(dropped[kept], 2.0)
+
+
+def test_global_pooling_accepts_any_image_size():
+    from cnnkit.models import Model
+
+    i = Input(shape=(None, None, 3))
+    x = layers.Conv2D(4, 3, activation="relu")(i)
+    x = layers.GlobalMaxPooling2D()(x)
+    model = Model(i, layers.Dense(2)(x))
+    assert model.output_shape == (None, 2)
+    for size in (8, 13, 32):
+        assert model.predict(np.ones((2, size, size, 3)), verbose=0).shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: layers.Conv2D(0, 3), r"Invalid value for argument `filters`.*Received filters=0"),
+        (lambda: layers.Conv2D(4, (3, 3, 3)), r"`kernel_size` argument must be a tuple of 2"),
+        (lambda: layers.Conv2D(4, 3, padding="circular"), r"padding.*Received: padding='circular'"),
+        (lambda: layers.Conv2D(4, 3, strides=2, dilation_rate=2), r"dilation_rate > 1"),
+        (lambda: layers.Dense(-1), r"expected a positive integer.*units=-1"),
+        (lambda: layers.Dropout(1.5), r"rate=1.5"),
+        (lambda: layers.MaxPooling2D(pool_size=0), r"strictly positive.*pool_size=0"),
+        (lambda: layers.Reshape((-1, -1)), r"at most one -1"),
+        (lambda: layers.Dense(4, activation="relux"), r"relux"),
+    ],
+)
+def test_constructor_errors(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_unknown_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match=r"Unrecognized keyword arguments passed to Dense"):
+        layers.Dense(3, unit=4)
+
+
+def test_wrong_rank_names_the_layer():
+    layer = layers.Conv2D(4, 3, name="conv_a")
+    with pytest.raises(ValueError, match=r'layer "conv_a" is incompatible.*expected ndim=4'):
+        layer(np.zeros((2, 8, 8), "float32"))
+
+
+def test_built_layer_rejects_other_channel_count():
+    layer = layers.Dense(3, name="head")
+    layer(np.zeros((1, 5), "float32"))
+    with pytest.raises(ValueError, match=r'"head".*axis -1.*value 5.*\(1, 7\)'):
+        layer(np.zeros((1, 7), "float32"))
+
+
+def test_flatten_then_dense_on_unknown_size_suggests_global_pooling():
+    i = Input(shape=(None, None, 3))
+    x = layers.Flatten()(layers.Conv2D(4, 3)(i))
+    with pytest.raises(ValueError, match=r"GlobalMaxPooling2D"):
+        layers.Dense(2)(x)
+
+
+def test_too_small_input_is_reported():
+    i = Input(shape=(2, 2, 1))
+    with pytest.raises(ValueError, match=r"too small"):
+        layers.Conv2D(4, 3)(i)
+
+
+def test_non_numeric_input_is_a_type_error():
+    with pytest.raises(TypeError, match=r"numeric"):
+        layers.Dense(2)(np.array([["a", "b"]]))
+
+
+def test_set_weights_validates_before_assigning():
+    layer = layers.Dense(2)
+    layer(np.zeros((1, 3), "float32"))
+    before = layer.get_weights()
+    with pytest.raises(ValueError, match=r"not compatible"):
+        layer.set_weights([np.ones((3, 2)), np.ones(5)])
+    for a, b in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_default_names_are_unique_snake_case():
+    a, b = layers.Conv2D(1, 1), layers.Conv2D(1, 1)
+    assert a.name.startswith("conv2d") and b.name.startswith("conv2d") and a.name != b.name
+    assert layers.MaxPooling2D().name.startswith("max_pooling2d")

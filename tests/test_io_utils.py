@@ -1,0 +1,87 @@
+"""atomic_write: the target is replaced whole or not at all, and no temporary file is left."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from cnnkit.io_utils import atomic_write, atomic_write_bytes, atomic_write_text
+
+
+def test_write_bytes_and_text(tmp_path):
+    with atomic_write(tmp_path / "b.bin") as f:
+        f.write(b"\x00\x01\x02")
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01\x02"
+    with atomic_write(tmp_path / "t.txt", "w") as f:
+        f.write("héllo\n")
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "héllo\n"
+    assert sorted(os.listdir(tmp_path)) == ["b.bin", "t.txt"]
+
+
+def test_conveniences_replace_existing(tmp_path):
+    target = tmp_path / "x"
+    atomic_write_bytes(target, b"old")
+    atomic_write_bytes(str(target), b"new")
+    assert target.read_bytes() == b"new"
+    atomic_write_text(target, "ünïcode", encoding="latin-1")
+    assert target.read_bytes() == "ünïcode".encode("latin-1")
+    assert os.listdir(tmp_path) == ["x"]
+
+
+def test_temporary_file_is_hidden_and_beside_target(tmp_path):
+    with atomic_write(tmp_path / "model.npz") as f:
+        (tmp_name,) = os.listdir(tmp_path)
+        assert tmp_name.startswith(".model.npz.") and tmp_name.endswith(".tmp")
+        assert os.path.samefile(f.name, tmp_path / tmp_name)
+        assert not (tmp_path / "model.npz").exists()  # nothing visible until the end
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_exception_mid_write_keeps_previous_file(tmp_path, error):
+    target = tmp_path / "weights.bin"
+    target.write_bytes(b"previous")
+    with pytest.raises(error):
+        with atomic_write(target) as f:
+            f.write(b"half of the new cont")
+            f.flush()
+            raise error("interrupted")
+    assert target.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["weights.bin"]
+
+
+def test_exception_without_previous_file_creates_nothing(tmp_path):
+    with pytest.raises(ValueError, match="boom"):
+        with atomic_write(tmp_path / "new.txt", "w") as f:
+            f.write("partial")
+            raise ValueError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_write_bytes(tmp_path / "new", b"")
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o666 & ~umask
+    existing = tmp_path / "existing"
+    existing.write_bytes(b"")
+    os.chmod(existing, 0o640)
+    atomic_write_bytes(existing, b"data")
+    assert stat.S_IMODE(os.stat(existing).st_mode) == 0o640
+
+
+def test_invalid_mode(tmp_path):
+    with pytest.raises(ValueError, match=r"argument `mode`.*Received: mode='ab'"):
+        with atomic_write(tmp_path / "x", "ab"):
+            pass
+    with pytest.raises(ValueError, match="`encoding` is only valid in text mode"):
+        with atomic_write(tmp_path / "x", "wb", encoding="utf-8"):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        atomic_write_bytes(tmp_path / "no" / "such" / "file", b"")
