@@ -109,6 +109,15 @@ class Tensor:
             arr = arr.astype(dtype, copy=False)
         return arr.copy() if copy else arr
 
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __index__(self) -> int:
+        return int(self.data)
+
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({self.data!r}{grad})"

@@ -349,7 +349,9 @@ def reduce_weighted_values(values: Tensor, sample_weight=None, mask=None, reduct
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's rule: ``"MeanSquaredError"`` -> ``"mean_squared_error"``, ``"MyMSE"`` -> "my_mse"."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 class Loss:

@@ -147,7 +147,8 @@ class Trainer:
         return built
 
     def _logs(self) -> dict:
-        return {m.name: float(m.result()) for m in self.metrics}
+        """Current metric values, keys sorted as Keras 3 does (``accuracy`` before ``loss``)."""
+        return {m.name: float(m.result()) for m in sorted(self.metrics, key=lambda m: m.name)}
 
     def _reset_metrics(self) -> None:
         for m in self.metrics:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -66,7 +67,7 @@ class _ScalarVariable(Variable):
         return float(self.data.item())
 
     def __index__(self) -> int:
-        return self.data.item().__index__()
+        return operator.index(self.data.item())
 
     def __bool__(self) -> bool:
         return bool(self.data.item())

@@ -119,7 +119,11 @@ def test_fit_learns_blobs_and_history_has_keras_keys():
     keras.utils.set_random_seed(0)
     x, y = blobs(600)
     model = Sequential([Input(shape=(4,)), Dense(16, activation="relu"), Dense(3, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     history = model.fit(x, y, epochs=5, batch_size=32, validation_split=0.2, verbose=0)
     assert list(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert history.epoch == [0, 1, 2, 3, 4]

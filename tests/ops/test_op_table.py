@@ -1,0 +1,376 @@
+"""Every op in one table: values against a reference, float64 gradient checks, float32 dtypes.
+
+Adding an op means adding one :class:`OpCase` row to ``CASES``; the three tests below then run
+on it. Inputs are drawn away from kinks (ReLU at 0, MAE at y == p) and max-pool ties.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from cnnkit.autodiff import Tensor, Variable
+from cnnkit.ops import activations as act
+from cnnkit.ops import losses, pool, shape
+from tests.harness import gradcheck
+from tests.ops import reference as ref
+
+special = pytest.importorskip("scipy.special")
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One op under test.
+
+    Attributes:
+        name: test id.
+        fn: maps input Tensors to one output Tensor (hyper-parameters bound).
+        shapes: shapes of the inputs (used by the default input maker).
+        reference: maps float64 input arrays to the expected output array.
+        make_inputs: ``(rng, shapes) -> list of arrays``; default: standard normal floats.
+        wrt: indices of the inputs to differentiate (default: every float input).
+        rtol: tolerance of the float64 value check.
+    """
+
+    name: str
+    fn: Callable
+    shapes: tuple
+    reference: Callable
+    make_inputs: Callable | None = None
+    wrt: tuple | None = None
+    rtol: float = 1e-10
+
+    def inputs(self, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        if self.make_inputs is not None:
+            return self.make_inputs(rng, self.shapes)
+        return [rng.standard_normal(s) for s in self.shapes]
+
+
+# -- input makers --------------------------------------------------------------
+
+
+def away_from(*kinks, lo=-3.0, hi=3.0, margin=0.05):
+    """Uniform floats in [lo, hi) at least ``margin`` from every kink."""
+
+    def make(rng, shapes):
+        out = []
+        for s in shapes:
+            x = rng.uniform(lo, hi, size=s)
+            while True:
+                bad = np.zeros(x.shape, dtype=bool)
+                for k in kinks:
+                    bad |= np.abs(x - k) < margin
+                if not bad.any():
+                    break
+                x[bad] = rng.uniform(lo, hi, size=int(bad.sum()))
+            out.append(x)
+        return out
+
+    return make
+
+
+def distinct(rng, shapes):
+    """Values with gaps of at least 0.01: no max-pool ties, even after a 1e-6 nudge."""
+    return [rng.permutation(math.prod(s)).reshape(s) * 0.01 - 0.5 for s in shapes]
+
+
+def labels_and(kind, num_classes=5, batch=4):
+    """(y_true, y_pred) for the cross-entropies; predictions avoid the clip."""
+
+    def make(rng, shapes):
+        labels = rng.integers(0, num_classes, size=batch)
+        if kind == "sparse":
+            y_true = labels
+        elif kind == "onehot":
+            y_true = np.eye(num_classes)[labels]
+        else:  # soft targets that sum to one
+            y_true = ref.softmax(rng.standard_normal((batch, num_classes)))
+        return [y_true, rng.uniform(0.1, 1.0, size=(batch, num_classes))]
+
+    return make
+
+
+def binary_inputs(rng, shapes):
+    return [rng.uniform(0.0, 1.0, size=shapes[0]), rng.uniform(0.05, 0.95, size=shapes[1])]
+
+
+def binary_logit_inputs(rng, shapes):
+    return [rng.uniform(0.0, 1.0, size=shapes[0]), 3 * rng.standard_normal(shapes[1])]
+
+
+# -- references ------------------------------------------------------------------
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu_general_ref(x, slope, ceiling, threshold):
+    """Keras 3 relu for threshold >= 0: identity (capped) above the threshold, slope below."""
+    return np.where(x > threshold, np.minimum(x, ceiling), slope * (x - threshold))
+
+
+def gelu_exact_ref(x):
+    return 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0)))
+
+
+def gelu_tanh_ref(x):
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+
+
+def dropout_ref(x, rate, seed):
+    keep = np.random.default_rng(seed).random(x.shape, dtype=np.float32) < 1.0 - rate
+    return np.where(keep, x / (1.0 - rate), 0.0)
+
+
+def sparse_ce_ref(labels, y_pred, from_logits):
+    if from_logits:
+        log_p = ref.log_softmax(y_pred)
+    else:
+        log_p = np.log(y_pred / y_pred.sum(axis=-1, keepdims=True))
+    return -log_p[np.arange(len(labels)), labels]
+
+
+def categorical_ce_ref(y_true, y_pred, from_logits):
+    if from_logits:
+        log_p = ref.log_softmax(y_pred)
+    else:
+        log_p = np.log(y_pred / y_pred.sum(axis=-1, keepdims=True))
+    return -(y_true * log_p).sum(axis=-1)
+
+
+def binary_ce_ref(y_true, y_pred, from_logits):
+    p = ref.sigmoid(y_pred) if from_logits else y_pred
+    return -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).mean(axis=-1)
+
+
+def _pool_case(kind, pool_size, strides, padding, shape_in=(2, 5, 7, 3)):
+    op = pool.max_pool2d if kind == "max" else pool.avg_pool2d
+    p = (pool_size, pool_size) if isinstance(pool_size, int) else pool_size
+    s = (strides, strides) if isinstance(strides, int) else strides
+    return OpCase(
+        name=f"{kind}_pool2d_{p[0]}x{p[1]}_s{s[0]}x{s[1]}_{padding}_{shape_in[1]}x{shape_in[2]}",
+        fn=lambda x: op(x, pool_size, strides, padding),
+        shapes=(shape_in,),
+        reference=lambda x: ref.pool2d(x, p, s, padding, kind),
+        make_inputs=distinct,
+    )
+
+
+POOL_CONFIGS = [
+    (2, 2, "valid", (2, 4, 6, 3)),  # fast path, divisible
+    (2, 2, "valid", (2, 5, 7, 3)),  # fast path, cropped remainder
+    (2, 2, "same", (2, 4, 6, 3)),  # fast path (no padding needed)
+    (2, 2, "same", (2, 5, 7, 3)),  # padded bottom/right
+    (3, 1, "valid", (1, 5, 6, 2)),  # overlapping windows
+    (3, 2, "same", (2, 5, 7, 2)),
+    (3, 3, "same", (1, 7, 5, 2)),
+    ((2, 3), (1, 2), "same", (1, 5, 6, 2)),  # non-square
+]
+
+CASES = [
+    # -- activations ---------------------------------------------------------------------
+    OpCase(
+        "relu",
+        act.relu,
+        ((3, 4, 5),),
+        lambda x: np.maximum(x, 0),
+        make_inputs=away_from(0.0),
+    ),
+    OpCase(
+        "relu_slope_max_threshold",
+        lambda x: act.relu(x, negative_slope=0.1, max_value=1.5, threshold=0.5),
+        ((3, 4, 5),),
+        lambda x: relu_general_ref(x, 0.1, 1.5, 0.5),
+        make_inputs=away_from(0.0, 0.5, 1.5),
+    ),
+    OpCase(
+        "relu_max_value",
+        lambda x: act.relu(x, max_value=6.0),
+        ((4, 6),),
+        lambda x: np.clip(x, 0.0, 6.0),
+        make_inputs=away_from(0.0, 6.0, lo=-8, hi=8),
+    ),
+    OpCase(
+        "leaky_relu",
+        act.leaky_relu,
+        ((3, 4, 5),),
+        lambda x: np.where(x > 0, x, 0.2 * x),
+        make_inputs=away_from(0.0),
+    ),
+    OpCase(
+        "elu",
+        lambda x: act.elu(x, alpha=0.7),
+        ((3, 4, 5),),
+        lambda x: np.where(x > 0, x, 0.7 * (np.exp(x) - 1)),
+        make_inputs=away_from(0.0),
+    ),
+    OpCase(
+        "selu",
+        act.selu,
+        ((3, 4, 5),),
+        lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * (np.exp(x) - 1)),
+        make_inputs=away_from(0.0),
+    ),
+    OpCase("sigmoid", act.sigmoid, ((3, 4, 5),), ref.sigmoid),
+    OpCase("tanh", act.tanh, ((3, 4, 5),), np.tanh),
+    OpCase("silu", act.silu, ((3, 4, 5),), lambda x: x * ref.sigmoid(x)),
+    OpCase("gelu_exact", act.gelu, ((3, 4, 5),), gelu_exact_ref),
+    OpCase(
+        "gelu_tanh",
+        lambda x: act.gelu(x, approximate=True),
+        ((3, 4, 5),),
+        gelu_tanh_ref,
+    ),
+    OpCase("softmax", act.softmax, ((3, 4, 5),), ref.softmax),
+    OpCase(
+        "softmax_axis1",
+        lambda x: act.softmax(x, axis=1),
+        ((3, 4, 5),),
+        lambda x: ref.softmax(x, axis=1),
+    ),
+    # -- pooling -------------------------------------------------------------------------
+    *[_pool_case(kind, *cfg) for cfg in POOL_CONFIGS for kind in ("max", "avg")],
+    OpCase(
+        "global_max_pool2d",
+        pool.global_max_pool2d,
+        ((2, 3, 4, 5),),
+        lambda x: x.max(axis=(1, 2)),
+        make_inputs=distinct,
+    ),
+    OpCase(
+        "global_max_pool2d_keepdims",
+        lambda x: pool.global_max_pool2d(x, keepdims=True),
+        ((2, 3, 4, 5),),
+        lambda x: x.max(axis=(1, 2), keepdims=True),
+        make_inputs=distinct,
+    ),
+    OpCase(
+        "global_avg_pool2d",
+        pool.global_avg_pool2d,
+        ((2, 3, 4, 5),),
+        lambda x: x.mean(axis=(1, 2)),
+    ),
+    OpCase(
+        "global_avg_pool2d_keepdims",
+        lambda x: pool.global_avg_pool2d(x, keepdims=True),
+        ((2, 3, 4, 5),),
+        lambda x: x.mean(axis=(1, 2), keepdims=True),
+    ),
+    # -- shape -----------------------------------------------------------------------------
+    OpCase("flatten", shape.flatten, ((2, 3, 4, 5),), lambda x: x.reshape(2, 60)),
+    OpCase(
+        "dropout",
+        lambda x: shape.dropout(x, 0.3, np.random.default_rng(7)),
+        ((4, 5, 6),),
+        lambda x: dropout_ref(x, 0.3, 7),
+        rtol=1e-6,  # x / 0.7 in float64 vs x / float64(float32(0.7))
+    ),
+    # -- losses ----------------------------------------------------------------------------
+    OpCase(
+        "sparse_ce_logits",
+        lambda y, z: losses.sparse_categorical_crossentropy(y, z, from_logits=True),
+        (),
+        lambda y, z: sparse_ce_ref(y, z, True),
+        make_inputs=lambda rng, _: [rng.integers(0, 5, size=4), 3 * rng.standard_normal((4, 5))],
+    ),
+    OpCase(
+        "sparse_ce_probs",
+        lambda y, p: losses.sparse_categorical_crossentropy(y, p),
+        (),
+        lambda y, p: sparse_ce_ref(y, p, False),
+        make_inputs=lambda rng, _: [rng.integers(0, 5, size=4), rng.uniform(0.1, 1, (4, 5))],
+    ),
+    OpCase(
+        "categorical_ce_logits",
+        lambda y, z: losses.categorical_crossentropy(y, z, from_logits=True),
+        (),
+        lambda y, z: categorical_ce_ref(y, z, True),
+        make_inputs=labels_and("soft"),
+        wrt=(1,),
+    ),
+    OpCase(
+        "categorical_ce_probs",
+        lambda y, p: losses.categorical_crossentropy(y, p),
+        (),
+        lambda y, p: categorical_ce_ref(y, p, False),
+        make_inputs=labels_and("soft"),
+        wrt=(1,),
+    ),
+    OpCase(
+        "categorical_ce_probs_onehot",
+        lambda y, p: losses.categorical_crossentropy(y, p),
+        (),
+        lambda y, p: categorical_ce_ref(y, p, False),
+        make_inputs=labels_and("onehot"),
+        wrt=(1,),
+    ),
+    OpCase(
+        "binary_ce_probs",
+        lambda y, p: losses.binary_crossentropy(y, p),
+        ((4, 3), (4, 3)),
+        lambda y, p: binary_ce_ref(y, p, False),
+        make_inputs=binary_inputs,
+        wrt=(1,),
+    ),
+    OpCase(
+        "binary_ce_logits",
+        lambda y, z: losses.binary_crossentropy(y, z, from_logits=True),
+        ((4, 3), (4, 3)),
+        lambda y, z: binary_ce_ref(y, z, True),
+        make_inputs=binary_logit_inputs,
+        wrt=(1,),
+    ),
+    OpCase(
+        "mean_squared_error",
+        losses.mean_squared_error,
+        ((4, 3), (4, 3)),
+        lambda y, p: ((y - p) ** 2).mean(axis=-1),
+    ),
+    OpCase(
+        "mean_absolute_error",
+        losses.mean_absolute_error,
+        ((4, 3), (4, 3)),
+        lambda y, p: np.abs(y - p).mean(axis=-1),
+        # y in [-3, -1), p in [1, 3): never equal, no kink
+        make_inputs=lambda rng, s: [rng.uniform(-3, -1, s[0]), rng.uniform(1, 3, s[1])],
+    ),
+]
+
+IDS = [case.name for case in CASES]
+assert len(set(IDS)) == len(IDS), "duplicate op case names"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_values_match_reference(case):
+    inputs = case.inputs()
+    out = case.fn(*[Tensor(a) for a in inputs])
+    expected = case.reference(*inputs)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=case.rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradients_match_finite_differences(case):
+    gradcheck(case.fn, *case.inputs(), wrt=case.wrt)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_float32_stays_float32(case):
+    inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in case.inputs()]
+    wrt = (
+        case.wrt
+        if case.wrt is not None
+        else [i for i, a in enumerate(inputs) if a.dtype.kind == "f"]
+    )
+    tensors = [Variable(a) if i in wrt else Tensor(a) for i, a in enumerate(inputs)]
+    out = case.fn(*tensors)
+    assert out.dtype == np.float32
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    for i in wrt:
+        assert tensors[i].grad.dtype == np.float32, f"gradient of input {i}"
+        assert np.isfinite(tensors[i].grad).all()
