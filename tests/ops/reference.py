@@ -79,3 +79,36 @@ def softmax(z, axis=-1):
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def conv2d(x, kernel, bias, strides, padding, dilation):
+    """Cross-correlation by its definition, one output pixel at a time (NHWC, (KH, KW, C, F)).
+
+    ``out[n, i, j, f] = sum_{di, dj, c} xpad[n, i*s + di*d, j*s + dj*d, c] * kernel[di, dj, c, f]``
+    with TensorFlow's ``same`` padding and the lecture's ``full`` padding (K' - 1 each side).
+    """
+    n, h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    pads = []
+    for size, k, s, d in zip((h, w), (kh, kw), strides, dilation):
+        eff = (k - 1) * d + 1
+        if padding == "valid":
+            pads.append((0, 0))
+        elif padding == "full":
+            pads.append((eff - 1, eff - 1))
+        else:
+            out = math.ceil(size / s)
+            total = max((out - 1) * s + eff - size, 0)
+            pads.append((total // 2, total - total // 2))
+    xpad = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    hp, wp = xpad.shape[1:3]
+    oh = (hp - ((kh - 1) * dilation[0] + 1)) // strides[0] + 1
+    ow = (wp - ((kw - 1) * dilation[1] + 1)) // strides[1] + 1
+    out = np.zeros((n, oh, ow, f))
+    for i in range(oh):
+        for j in range(ow):
+            rows = i * strides[0] + np.arange(kh) * dilation[0]
+            cols = j * strides[1] + np.arange(kw) * dilation[1]
+            patch = xpad[:, rows][:, :, cols]  # (N, KH, KW, C)
+            out[:, i, j, :] = np.tensordot(patch, kernel, axes=([1, 2, 3], [0, 1, 2]))
+    return out if bias is None else out + bias

@@ -15,7 +15,7 @@ import pytest
 
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.ops import activations as act
-from cnnkit.ops import losses, pool, shape
+from cnnkit.ops import conv, dense, losses, pool, shape
 from tests.harness import gradcheck
 from tests.ops import reference as ref
 
@@ -160,6 +160,47 @@ def _pool_case(kind, pool_size, strides, padding, shape_in=(2, 5, 7, 3)):
         make_inputs=distinct,
     )
 
+
+def _conv_case(kernel, strides, padding, dilation=1, shape_in=(2, 7, 6, 3), filters=4, bias=True):
+    k = (kernel, kernel) if isinstance(kernel, int) else kernel
+    s = (strides, strides) if isinstance(strides, int) else strides
+    d = (dilation, dilation)
+    kshape = (*k, shape_in[-1], filters)
+    name = f"conv2d_{k[0]}x{k[1]}_s{s[0]}x{s[1]}_d{d[0]}_{padding}_{shape_in[1]}x{shape_in[2]}"
+    if bias:
+        return OpCase(
+            name=name,
+            fn=lambda x, w, b: conv.conv2d(x, w, b, s, padding, d),
+            shapes=(shape_in, kshape, (filters,)),
+            reference=lambda x, w, b: ref.conv2d(x, w, b, s, padding, d),
+        )
+    return OpCase(
+        name=name + "_nobias",
+        fn=lambda x, w: conv.conv2d(x, w, None, s, padding, d),
+        shapes=(shape_in, kshape),
+        reference=lambda x, w: ref.conv2d(x, w, None, s, padding, d),
+    )
+
+
+# kernel, strides, padding, dilation: odd and even kernels, strides 1-3, every padding mode
+CONV_CONFIGS = [
+    (3, 1, "valid", 1),
+    (3, 2, "valid", 1),
+    (3, 3, "valid", 1),
+    (2, 1, "valid", 1),
+    (3, 1, "same", 1),
+    (2, 1, "same", 1),
+    (4, 2, "same", 1),
+    (3, 2, "same", 1),
+    (3, 3, "same", 1),
+    (3, 1, "full", 1),
+    (2, 2, "full", 1),
+    ((3, 2), (1, 2), "same", 1),
+    (3, 1, "valid", 2),
+    (2, 1, "same", 2),
+    (3, 1, "full", 2),
+    (1, 1, "valid", 1),
+]
 
 POOL_CONFIGS = [
     (2, 2, "valid", (2, 4, 6, 3)),  # fast path, divisible
@@ -339,6 +380,20 @@ CASES = [
         # y in [-3, -1), p in [1, 3): never equal, no kink
         make_inputs=lambda rng, s: [rng.uniform(-3, -1, s[0]), rng.uniform(1, 3, s[1])],
     ),
+]
+
+CASES += [_conv_case(*config) for config in CONV_CONFIGS]
+CASES += [
+    _conv_case(3, 1, "same", bias=False),
+    _conv_case(3, 2, "valid", shape_in=(3, 28, 28, 1), filters=2),  # the lecture's first layer
+    OpCase(
+        "dense",
+        dense.dense,
+        ((4, 5), (5, 3), (3,)),
+        lambda x, w, b: x @ w + b,
+    ),
+    OpCase("dense_nobias", dense.dense, ((2, 3, 5), (5, 3)), lambda x, w: x @ w),
+    OpCase("bias_add", dense.bias_add, ((2, 3, 4, 5), (5,)), lambda x, b: x + b),
 ]
 
 IDS = [case.name for case in CASES]
