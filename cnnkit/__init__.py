@@ -24,9 +24,9 @@ from cnnkit import (
     signal,
     utils,
 )
+from cnnkit.autodiff import Variable
 from cnnkit.layers import Input, KerasTensor, Layer
 from cnnkit.models import Model, Sequential
-from cnnkit.autodiff import Variable
 
 __all__ = [
     "Input",

@@ -20,7 +20,7 @@ import time
 
 
 class Callback:
-    """Base class: override the hooks you need. ``self.model`` and ``self.params`` are set by fit."""
+    """Base class: override the hooks you need; ``fit`` sets ``self.model`` and ``self.params``."""
 
     def __init__(self):
         self.model = None

@@ -93,9 +93,7 @@ def cmd_train(args) -> int:
     if args.limit is not None:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     model = lecture_cnn(input_shape=x_train.shape[1:], classes=int(y_train.max()) + 1)
-    model.compile(
-        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
     history = model.fit(
         x_train,

@@ -47,7 +47,8 @@ class Conv2D(Layer):
         full ``OH = floor((H + K' - 2) / s) + 1``.
 
     Example:
-        >>> Conv2D(32, (3, 3), strides=2, activation="relu")(np.ones((1, 28, 28, 1), "float32")).shape
+        >>> layer = Conv2D(32, (3, 3), strides=2, activation="relu")
+        >>> layer(np.ones((1, 28, 28, 1), "float32")).shape
         (1, 13, 13, 32)
     """
 
@@ -151,9 +152,7 @@ class Conv2D(Layer):
         n, h, w, _ = input_shape
         oh, ow = (
             conv_ops.conv_output_length(size, k, s, self.padding, d)
-            for size, k, s, d in zip(
-                (h, w), self.kernel_size, self.strides, self.dilation_rate
-            )
+            for size, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate)
         )
         return (n, oh, ow, self.filters)
 

@@ -25,7 +25,9 @@ class _Pooling2D(Layer):
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = standardize_tuple(pool_size, 2, "pool_size")
-        self.strides = self.pool_size if strides is None else standardize_tuple(strides, 2, "strides")
+        self.strides = (
+            self.pool_size if strides is None else standardize_tuple(strides, 2, "strides")
+        )
         self.padding = standardize_padding(padding)
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=4)
@@ -72,7 +74,8 @@ class MaxPooling2D(_Pooling2D):
         ``(batch_size, OH, OW, C)``; valid ``OH = floor((H - ph) / sh) + 1``, same ``ceil(H / sh)``.
 
     Example:
-        >>> MaxPooling2D()(np.arange(16, dtype="float32").reshape(1, 4, 4, 1)).numpy()[0, :, :, 0]
+        >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+        >>> MaxPooling2D()(x).numpy()[0, :, :, 0]
         array([[ 5.,  7.],
                [13., 15.]], dtype=float32)
     """
@@ -86,7 +89,8 @@ class AveragePooling2D(_Pooling2D):
     Args, shapes: as :class:`MaxPooling2D`.
 
     Example:
-        >>> AveragePooling2D()(np.arange(16, dtype="float32").reshape(1, 4, 4, 1)).numpy()[0, :, :, 0]
+        >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+        >>> AveragePooling2D()(x).numpy()[0, :, :, 0]
         array([[ 2.5,  4.5],
                [10.5, 12.5]], dtype=float32)
     """

@@ -64,7 +64,9 @@ class Model(Trainer, Layer):
             tracked = self.__dict__.setdefault("_tracked_layers", [])
             if value not in tracked:
                 tracked.append(value)
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+        elif (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        ):
             tracked = self.__dict__.setdefault("_tracked_layers", [])
             tracked.extend(v for v in value if v not in tracked)
         super().__setattr__(name, value)

@@ -28,7 +28,7 @@ from cnnkit.metrics import Mean
 
 
 class Trainer:
-    """Mixin giving a Model ``compile``, ``fit``, ``evaluate``, ``predict`` and the ``*_on_batch`` calls."""
+    """Mixin giving a Model ``compile``, ``fit``, ``evaluate``, ``predict`` and ``*_on_batch``."""
 
     def __init__(self):
         self.optimizer = None
@@ -93,9 +93,7 @@ class Trainer:
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
-            raise RuntimeError(
-                f"You must call `compile()` before using the model in `{what}()`."
-            )
+            raise RuntimeError(f"You must call `compile()` before using the model in `{what}()`.")
 
     # -- one batch ----------------------------------------------------------
     def _forward_loss(self, x, y, sample_weight, training: bool):
@@ -107,9 +105,7 @@ class Trainer:
                 f"The model has {len(outs)} output(s) but `y` provides {len(ys)} target(s)."
             )
         fns = self._loss_fns if len(self._loss_fns) == len(outs) else self._loss_fns * len(outs)
-        weights = (
-            self._loss_weights if len(self._loss_weights) == len(outs) else [1.0] * len(outs)
-        )
+        weights = self._loss_weights if len(self._loss_weights) == len(outs) else [1.0] * len(outs)
         total = None
         for fn, w, target, out in zip(fns, weights, ys, outs):
             if fn is None:
@@ -154,9 +150,7 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def train_on_batch(
-        self, x, y=None, sample_weight=None, class_weight=None, return_dict=False
-    ):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns the loss and metrics of that batch."""
         self._require_compiled("train_on_batch")
         data = _ArrayData(x, y, sample_weight, None, False, class_weight=class_weight)
@@ -253,9 +247,7 @@ class Trainer:
                 raise ValueError("`validation_split` is only supported for array inputs.")
         else:
             if validation_split and validation_data is None:
-                x, y, sample_weight, validation_data = _split(
-                    x, y, sample_weight, validation_split
-                )
+                x, y, sample_weight, validation_data = _split(x, y, sample_weight, validation_split)
             data = _ArrayData(
                 x, y, sample_weight, batch_size or 32, shuffle, class_weight=class_weight
             )
@@ -468,8 +460,10 @@ def _is_iterable_data(x) -> bool:
 
 
 def _as_arrays(data, name: str, numeric_check: bool = True):
-    if isinstance(data, (list, tuple)) and data and all(
-        isinstance(a, (np.ndarray, Tensor)) for a in data
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and all(isinstance(a, (np.ndarray, Tensor)) for a in data)
     ):
         return [_as_array(a, f"{name}[{i}]", numeric_check) for i, a in enumerate(data)]
     return _as_array(data, name, numeric_check)
@@ -515,8 +509,7 @@ def _split(x, y, sample_weight, fraction):
     cut = int(n * (1.0 - fraction))
     if cut == 0 or cut == n:
         raise ValueError(
-            f"validation_split={fraction} leaves no training or no validation samples "
-            f"out of {n}."
+            f"validation_split={fraction} leaves no training or no validation samples out of {n}."
         )
 
     def part(a, sl):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cnnkit as keras
-from cnnkit import callbacks, layers
+from cnnkit import callbacks
 from cnnkit.layers import Conv2D, Dense, Dropout, Flatten, Input
 from cnnkit.models import Model, Sequential
 
@@ -118,7 +118,9 @@ def test_get_layer_and_weights_round_trip():
 def test_fit_learns_blobs_and_history_has_keras_keys():
     keras.utils.set_random_seed(0)
     x, y = blobs(600)
-    model = Sequential([Input(shape=(4,)), Dense(16, activation="relu"), Dense(3, activation="softmax")])
+    model = Sequential(
+        [Input(shape=(4,)), Dense(16, activation="relu"), Dense(3, activation="softmax")]
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss="sparse_categorical_crossentropy",
@@ -238,7 +240,9 @@ def test_progress_output_not_a_terminal_prints_one_line_per_epoch(capsys):
     assert out[2] == "Epoch 2/2" and len(out) == 4
     model.fit(x, y, epochs=1, batch_size=8, verbose=2)
     line = capsys.readouterr().out.splitlines()[1]
-    assert re.fullmatch(r"8/8 - \d+s - \d+[mu]?s/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}", line)
+    assert re.fullmatch(
+        r"8/8 - \d+s - \d+[mu]?s/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}", line
+    )
 
 
 def test_progress_on_a_terminal_redraws_in_place():
@@ -323,14 +327,26 @@ def _small_model():
 @pytest.mark.parametrize(
     "x, y, error, match",
     [
-        (np.ones((10, 4)), np.r_[np.zeros(9), 10], ValueError,
-         r"Received a label value of 10 which is outside the valid range of \[0, 3\)"),
-        (np.ones((10, 4)), np.r_[np.zeros(9), -1], ValueError,
-         r"Received a label value of -1 which is outside the valid range of \[0, 3\)"),
+        (
+            np.ones((10, 4)),
+            np.r_[np.zeros(9), 10],
+            ValueError,
+            r"Received a label value of 10 which is outside the valid range of \[0, 3\)",
+        ),
+        (
+            np.ones((10, 4)),
+            np.r_[np.zeros(9), -1],
+            ValueError,
+            r"Received a label value of -1 which is outside the valid range of \[0, 3\)",
+        ),
         (np.ones((10, 4)), np.zeros(9), ValueError, r"Data cardinality is ambiguous.*10.*9"),
-        (np.ones((10, 5)), np.zeros(10), ValueError,
-         r'Input 0 of layer "sequential\w*" is incompatible.*expected shape=\(None, 4\), '
-         r"found shape=\(\d+, 5\)"),
+        (
+            np.ones((10, 5)),
+            np.zeros(10),
+            ValueError,
+            r'Input 0 of layer "sequential\w*" is incompatible.*expected shape=\(None, 4\), '
+            r"found shape=\(\d+, 5\)",
+        ),
         (np.array([["a"] * 4] * 10), np.zeros(10), TypeError, r"numeric"),
         (np.r_[np.ones((9, 4)), [[np.nan, 0, 0, 0]]], np.zeros(10), ValueError, r"NaN or Inf"),
         (np.r_[np.ones((9, 4)), [[np.inf, 0, 0, 0]]], np.zeros(10), ValueError, r"NaN or Inf"),
@@ -380,8 +396,20 @@ def test_predict_on_symbolic_tensor_is_a_clear_error():
 
 def test_keras_namespaces_exist():
     for name in (
-        "Input", "Model", "Sequential", "layers", "models", "optimizers", "losses", "metrics",
-        "callbacks", "initializers", "activations", "utils", "signal", "datasets",
+        "Input",
+        "Model",
+        "Sequential",
+        "layers",
+        "models",
+        "optimizers",
+        "losses",
+        "metrics",
+        "callbacks",
+        "initializers",
+        "activations",
+        "utils",
+        "signal",
+        "datasets",
     ):
         assert hasattr(keras, name), name
     assert hasattr(keras.datasets, "fashion_mnist") and hasattr(keras.datasets, "mnist")
