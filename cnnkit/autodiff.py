@@ -317,6 +317,16 @@ def unbroadcast(grad, shape: tuple):
     return grad
 
 
+def sum_rows(grad):
+    """Sum over every axis but the last: ``(..., F) -> (F,)``, as one BLAS product.
+
+    The gradient of a per-channel bias. ``ones @ g`` is several times faster than
+    ``g.sum(axis=0)`` for the tall, narrow matrices of convolutions.
+    """
+    g2d = grad.reshape(-1, grad.shape[-1])
+    return xp.ones(g2d.shape[0], dtype=g2d.dtype) @ g2d
+
+
 class Function:
     """Base class of every differentiable op: ``forward`` and ``backward`` side by side.
 

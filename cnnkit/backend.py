@@ -99,6 +99,14 @@ def clear_session() -> None:
     _NAME_COUNTS.clear()
 
 
+def strided_view(a, shape: tuple, strides: tuple, offset: int = 0):
+    """A view of the C-contiguous array ``a`` with explicit byte ``strides`` and byte ``offset``.
+
+    The caller guarantees the view stays inside ``a`` (convolution windows do).
+    """
+    return xp.ndarray(shape, dtype=a.dtype, buffer=a, offset=offset, strides=strides)
+
+
 def to_numpy(x):
     """Bring an array back to host NumPy (a no-op for the NumPy backend)."""
     return numpy.asarray(x)

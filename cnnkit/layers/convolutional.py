@@ -128,10 +128,18 @@ class Conv2D(Layer):
 
     def call(self, inputs, training=False):
         self._check_spatial(inputs.shape)
+        fuse = self.activation is activations.relu
         out = conv_ops.conv2d(
-            inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate
+            inputs,
+            self.kernel,
+            self.bias,
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            relu=fuse,
         )
-        out = self.activation(out)
+        if not fuse:
+            out = self.activation(out)
         _activity_penalty(self, out)
         return out
 

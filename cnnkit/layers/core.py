@@ -168,7 +168,10 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs, training=False):
-        out = self.activation(dense_ops.dense(inputs, self.kernel, self.bias))
+        if self.activation is activations.relu:  # fused into the matrix product
+            out = dense_ops.dense(inputs, self.kernel, self.bias, relu=True)
+        else:
+            out = self.activation(dense_ops.dense(inputs, self.kernel, self.bias))
         _activity_penalty(self, out)
         return out
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 from cnnkit import backend
-from cnnkit.autodiff import Function, Tensor
+from cnnkit.autodiff import Function, Tensor, sum_rows
 from cnnkit.backend import xp
 
 PADDINGS = ("valid", "same", "full", "causal")
@@ -70,7 +70,7 @@ def pad_nhwc(x, pads, value=0.0):
     """Pad the two spatial axes of an NHWC array: ``pads = ((top, bottom), (left, right))``."""
     (top, bottom), (left, right) = pads
     if not (top or bottom or left or right):
-        return x
+        return xp.ascontiguousarray(x)
     n, h, w, c = x.shape
     out = xp.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
     out[:, top : top + h, left : left + w, :] = x
@@ -85,6 +85,22 @@ def _window(xpad, i, j, oh, ow, strides, dilation):
     return xpad[:, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw, :]
 
 
+def _row_blocks(a, i, j0, width, oh, ow, strides, dilation):
+    """Kernel row ``i``, kernel columns ``j0 .. j0+width-1`` of every window: (N, OH, OW, width*C).
+
+    In NHWC the ``width`` neighbouring pixels of a row are one contiguous run of
+    ``width * C`` values, so with no column dilation this is a single strided view
+    of the C-contiguous array ``a``.
+    """
+    sn, sh_, sw_, sc = a.strides
+    return backend.strided_view(
+        a,
+        shape=(a.shape[0], oh, ow, width * a.shape[3]),
+        strides=(sn, strides[0] * sh_, strides[1] * sw_, sc),
+        offset=i * dilation[0] * sh_ + j0 * sw_,
+    )
+
+
 def im2col(xpad, kh, kw, oh, ow, strides, dilation):
     """Column matrix of receptive fields.
 
@@ -92,15 +108,24 @@ def im2col(xpad, kh, kw, oh, ow, strides, dilation):
         cols: (N * OH * OW, KH * KW * C), C-contiguous.
     """
     n, c = xpad.shape[0], xpad.shape[3]
-    cols = xp.empty((n, oh, ow, kh, kw, c), dtype=xpad.dtype)
+    cols = xp.empty((n, oh, ow, kh, kw * c), dtype=xpad.dtype)
     for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = _window(xpad, i, j, oh, ow, strides, dilation)
+        if dilation[1] == 1 and c >= 8:  # one copy per kernel row: runs of KW*C values
+            cols[:, :, :, i, :] = _row_blocks(xpad, i, 0, kw, oh, ow, strides, dilation)
+        else:
+            for j in range(kw):
+                cols[:, :, :, i, j * c : (j + 1) * c] = _window(
+                    xpad, i, j, oh, ow, strides, dilation
+                )
     return cols.reshape(n * oh * ow, kh * kw * c)
 
 
 def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
     """Scatter-add column gradients back onto the padded input: the transpose of im2col.
+
+    Windows overlap when the stride is smaller than the kernel, so the adds are
+    split into groups that never write one pixel twice: per kernel row, runs of
+    ``stride`` neighbouring kernel columns (one strided add each).
 
     Args:
         dcols: (N * OH * OW, KH * KW * C)
@@ -108,18 +133,26 @@ def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
         (N, HP, WP, C) gradient of the padded input.
     """
     n, _, _, c = xpad_shape
-    dcols = dcols.reshape(n, oh, ow, kh, kw, c)
+    dcols = dcols.reshape(n, oh, ow, kh, kw * c)
     dxpad = xp.zeros(xpad_shape, dtype=dcols.dtype)
+    step = strides[1] if dilation[1] == 1 else 1
     for i in range(kh):
-        for j in range(kw):
-            _window(dxpad, i, j, oh, ow, strides, dilation)[...] += dcols[:, :, :, i, j, :]
+        for j0 in range(0, kw, step):
+            width = min(step, kw - j0)
+            block = dcols[:, :, :, i, j0 * c : (j0 + width) * c]
+            if dilation[1] == 1:
+                _row_blocks(dxpad, i, j0, width, oh, ow, strides, dilation)[...] += block
+            else:
+                _window(dxpad, i, j0, oh, ow, strides, dilation)[...] += block
     return dxpad
 
 
 class Conv2D(Function):
     """``out = correlate(x, kernel) + bias``; see the module docstring for shapes and sizes."""
 
-    def forward(self, x, kernel, bias=None, *, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    def forward(
+        self, x, kernel, bias=None, *, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False
+    ):
         n, h, w, c = x.shape
         kh, kw, kc, f = kernel.shape
         if kc != c:
@@ -144,6 +177,9 @@ class Conv2D(Function):
                 saved_cols = cols
         if bias is not None:
             out2d += bias
+        if relu:  # fused activation, in place on the fresh product
+            xp.maximum(out, out.dtype.type(0), out=out)
+        self.relu_out = out if relu else None
         self.geom = geom
         self.pads = (top, left, h, w)
         self.chunks = chunks
@@ -154,6 +190,8 @@ class Conv2D(Function):
         xpad, w2d, cols, kshape = self.saved
         kh, kw, oh, ow, strides, dilation = self.geom
         n, f = grad.shape[0], grad.shape[3]
+        if self.relu_out is not None:
+            grad = grad * (self.relu_out > 0)
         g2d = xp.ascontiguousarray(grad).reshape(n * oh * ow, f)  # (N*OH*OW, F)
         want_x, want_k = self.needs_grad[0], self.needs_grad[1]
         dkernel = xp.zeros_like(w2d) if want_k else None
@@ -171,7 +209,7 @@ class Conv2D(Function):
         dk = dkernel.reshape(kshape) if want_k else None
         grads = (dx, dk)
         if len(self.parents) == 3:
-            grads += (g2d.sum(axis=0) if self.needs_grad[2] else None,)
+            grads += (sum_rows(g2d) if self.needs_grad[2] else None,)
         return grads
 
 
@@ -181,7 +219,9 @@ def _chunks(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
     return [(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)] or [(0, 0)]
 
 
-def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)) -> Tensor:
+def conv2d(
+    x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1), relu=False
+) -> Tensor:
     """2-D cross-correlation of an NHWC batch with a ``(KH, KW, C, F)`` kernel, plus bias.
 
     Args:
@@ -191,6 +231,7 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
         strides: (sh, sw).
         padding: ``"valid"``, ``"same"`` or ``"full"``.
         dilation_rate: (dh, dw).
+        relu: fuse ``max(., 0)`` into the op (one pass and one array less).
 
     Returns:
         Tensor (N, OH, OW, F); sizes as in the module docstring.
@@ -203,5 +244,9 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
     """
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     return Conv2D.apply(
-        *inputs, strides=tuple(strides), padding=padding, dilation=tuple(dilation_rate)
+        *inputs,
+        strides=tuple(strides),
+        padding=padding,
+        dilation=tuple(dilation_rate),
+        relu=relu,
     )

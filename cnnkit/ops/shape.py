@@ -32,20 +32,24 @@ class Flatten(Function):
 class Dropout(Function):
     """Inverted dropout: keep each element with probability ``1 - rate``, scaled by its inverse.
 
-    ``out = where(keep, x / (1 - rate), 0)`` with ``keep = u < 1 - rate`` for ``u`` uniform in
+    ``out = x * keep / (1 - rate)`` with ``keep = u < 1 - rate`` for ``u`` uniform in
     ``[0, 1)`` (float32 draws), as Keras does; the expected value of ``out`` is ``x``. The
     backward applies the same mask and scale.
     """
 
     def forward(self, x, rate, rng):
-        keep_prob = x.dtype.type(1.0 - rate)
-        keep = rng.random(x.shape, dtype=xp.float32) < keep_prob  # (x.shape) bool
-        self.save_for_backward(keep, keep_prob)
-        return xp.where(keep, x / keep_prob, x.dtype.type(0))
+        keep = rng.random(x.shape, dtype=xp.float32) < x.dtype.type(1.0 - rate)  # bool mask
+        scale = x.dtype.type(1.0 / (1.0 - rate))
+        self.save_for_backward(keep, scale)
+        out = x * keep
+        out *= scale
+        return out
 
     def backward(self, grad):
-        keep, keep_prob = self.saved
-        return xp.where(keep, grad / keep_prob, grad.dtype.type(0))
+        keep, scale = self.saved
+        out = grad * keep
+        out *= scale
+        return out
 
 
 class _Zeros(Function):

@@ -393,6 +393,18 @@ CASES += [
         lambda x, w, b: x @ w + b,
     ),
     OpCase("dense_nobias", dense.dense, ((2, 3, 5), (5, 3)), lambda x, w: x @ w),
+    OpCase(
+        "dense_relu",
+        lambda x, w, b: dense.dense(x, w, b, relu=True),
+        ((6, 5), (5, 4), (4,)),
+        lambda x, w, b: np.maximum(x @ w + b, 0),
+    ),
+    OpCase(
+        "conv2d_3x3_s2_relu",
+        lambda x, w, b: conv.conv2d(x, w, b, (2, 2), "same", relu=True),
+        ((2, 7, 6, 3), (3, 3, 3, 4), (4,)),
+        lambda x, w, b: np.maximum(ref.conv2d(x, w, b, (2, 2), "same", (1, 1)), 0),
+    ),
     OpCase("bias_add", dense.bias_add, ((2, 3, 4, 5), (5,)), lambda x, b: x + b),
 ]
 
