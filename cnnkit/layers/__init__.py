@@ -11,6 +11,7 @@ from cnnkit.layers.core import (
     InputLayer,
     Reshape,
 )
+from cnnkit.layers.normalization import BatchNormalization
 from cnnkit.layers.pooling import (
     AveragePooling2D,
     AvgPool2D,
@@ -28,6 +29,7 @@ __all__ = [
     "Activation",
     "AveragePooling2D",
     "AvgPool2D",
+    "BatchNormalization",
     "Conv2D",
     "Convolution2D",
     "Dense",

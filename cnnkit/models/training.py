@@ -116,10 +116,27 @@ class Trainer:
             total = term if total is None else total + term
         if total is None:
             raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
-        penalties = self.losses
+        penalties = self.losses if self._may_have_penalties() else []
         if penalties:
             total = total + sum(penalties[1:], penalties[0])
         return total, outs, ys
+
+    def _may_have_penalties(self) -> bool:
+        """Whether any layer has a regularizer (cached per model structure; cheap per step)."""
+        layers = list(self._sublayers())
+        key = tuple(id(layer) for layer in layers)
+        cached = getattr(self, "_penalty_cache", None)
+        if cached is None or cached[0] != key:
+            found, stack = False, layers
+            while stack and not found:
+                layer = stack.pop()
+                found = getattr(layer, "activity_regularizer", None) is not None or any(
+                    getattr(w, "regularizer", None) is not None for w in layer._weights
+                )
+                stack.extend(layer._sublayers())
+            found = found or bool(getattr(self, "_losses", None))
+            self._penalty_cache = (key, found)
+        return self._penalty_cache[1]
 
     def _update_metrics(self, loss_value, outs, ys, sample_weight, batch_size) -> dict:
         self._loss_tracker.update_state(loss_value, sample_weight=batch_size)
@@ -157,11 +174,10 @@ class Trainer:
         self._check_before_training(data)
         self._reset_metrics()
         xb, yb, sw = next(iter(data.batches()))
-        logs = self._train_step(xb, yb, sw)
+        logs = self._train_step(xb, yb, sw, self.trainable_weights)
         return logs if return_dict else _as_list(logs)
 
-    def _train_step(self, x, y, sample_weight) -> dict:
-        variables = self.trainable_weights
+    def _train_step(self, x, y, sample_weight, variables) -> dict:
         total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
         total.backward()
         grads = [v.grad for v in variables]
@@ -267,6 +283,7 @@ class Trainer:
         cbs.set_params({"epochs": epochs, "steps": data.steps, "verbose": verbose})
 
         self.stop_training = False
+        variables = self.trainable_weights
         cbs.on_train_begin()
         logs: dict = {}
         for epoch in range(initial_epoch, epochs):
@@ -274,7 +291,7 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             for step, (xb, yb, sw) in enumerate(data.batches()):
                 cbs.on_train_batch_begin(step)
-                logs = self._train_step(xb, yb, sw)
+                logs = self._train_step(xb, yb, sw, variables)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -481,7 +498,8 @@ def _as_array(a, name: str, numeric_check: bool):
             f"Expected `{name}` to be a numeric array. Received an array of dtype {arr.dtype} "
             f"and shape {arr.shape}."
         )
-    if numeric_check and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    # A float64 sum is finite exactly when every value is (no big temporary array).
+    if numeric_check and arr.dtype.kind == "f" and not np.isfinite(arr.sum(dtype=np.float64)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"`{name}` contains NaN or Inf values (first at index {tuple(int(i) for i in bad)}). "

@@ -57,6 +57,10 @@ LAYER_CASES = [
     (layers.Reshape, {"target_shape": (6, -1)}, (2, 3, 4), (2, 6, 2)),
     (layers.Dropout, {"rate": 0.5}, (2, 8), (2, 8)),
     (layers.Activation, {"activation": "tanh"}, (2, 3), (2, 3)),
+    (layers.BatchNormalization, {}, (4, 3), (4, 3)),
+    (layers.BatchNormalization, {"momentum": 0.9}, (2, 4, 4, 3), (2, 4, 4, 3)),
+    (layers.BatchNormalization, {"axis": 1, "center": False}, (2, 3, 4, 5), (2, 3, 4, 5)),
+    (layers.BatchNormalization, {"scale": False, "epsilon": 1e-5}, (3, 2, 2, 4), (3, 2, 2, 4)),
 ]
 
 

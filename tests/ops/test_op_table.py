@@ -15,7 +15,7 @@ import pytest
 
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.ops import activations as act
-from cnnkit.ops import conv, dense, losses, pool, shape
+from cnnkit.ops import conv, dense, losses, norm, pool, shape
 from tests.harness import gradcheck
 from tests.ops import reference as ref
 
@@ -146,6 +146,76 @@ def categorical_ce_ref(y_true, y_pred, from_logits):
 def binary_ce_ref(y_true, y_pred, from_logits):
     p = ref.sigmoid(y_pred) if from_logits else y_pred
     return -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).mean(axis=-1)
+
+
+def batch_norm_ref(x, mean, var, gamma, beta, axis, epsilon=1e-3):
+    """``gamma * (x - mean) / sqrt(var + epsilon) + beta``, (C,) vectors broadcast on ``axis``."""
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    out = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + epsilon)
+    if gamma is not None:
+        out = out * gamma.reshape(shape)
+    if beta is not None:
+        out = out + beta.reshape(shape)
+    return out
+
+
+def batch_norm_train_ref(x, gamma, beta, axis, epsilon=1e-3):
+    """Normalise with the batch mean and the biased batch variance over every axis but ``axis``."""
+    others = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+    mean, var = x.mean(axis=others), x.var(axis=others)  # np.var: biased (ddof=0)
+    return batch_norm_ref(x, mean, var, gamma, beta, axis, epsilon)
+
+
+def _bn_train_case(name, shape_in, axis=-1, scale=True, center=True):
+    """Training-mode batch norm: inputs x, then gamma if ``scale``, then beta if ``center``."""
+    channels = shape_in[axis]
+
+    def split(params):
+        params = list(params)
+        gamma = params.pop(0) if scale else None
+        beta = params.pop(0) if center else None
+        return gamma, beta
+
+    def fn(x, *params):
+        gamma, beta = split(params)
+        return norm.batch_normalization_training(x, axis, offset=beta, scale=gamma)[0]
+
+    def reference(x, *params):
+        return batch_norm_train_ref(x, *split(params), axis)
+
+    return OpCase(
+        name=name,
+        fn=fn,
+        shapes=(shape_in, *[(channels,)] * (int(scale) + int(center))),
+        reference=reference,
+        rtol=1e-9,
+    )
+
+
+def _bn_inference_case(name, shape_in, axis=-1, scale=True, center=True):
+    """Inference-mode batch norm: inputs x, mean, variance (> 0), then gamma, then beta."""
+    channels = shape_in[axis]
+
+    def make(rng, shapes):
+        params = [rng.standard_normal(channels) for _ in range(int(scale) + int(center))]
+        stats = [rng.standard_normal(channels), rng.uniform(0.5, 2.0, channels)]
+        return [rng.standard_normal(shape_in), *stats, *params]
+
+    def split(params):
+        params = list(params)
+        gamma = params.pop(0) if scale else None
+        beta = params.pop(0) if center else None
+        return gamma, beta
+
+    def fn(x, mean, var, *params):
+        gamma, beta = split(params)
+        return norm.batch_normalization(x, mean, var, axis, offset=beta, scale=gamma)
+
+    def reference(x, mean, var, *params):
+        return batch_norm_ref(x, mean, var, *split(params), axis)
+
+    return OpCase(name=name, fn=fn, shapes=(), reference=reference, make_inputs=make, rtol=1e-9)
 
 
 def _pool_case(kind, pool_size, strides, padding, shape_in=(2, 5, 7, 3)):
@@ -406,6 +476,17 @@ CASES += [
         lambda x, w, b: np.maximum(ref.conv2d(x, w, b, (2, 2), "same", (1, 1)), 0),
     ),
     OpCase("bias_add", dense.bias_add, ((2, 3, 4, 5), (5,)), lambda x, b: x + b),
+    # -- batch normalisation -----------------------------------------------------------------
+    _bn_train_case("batch_norm_train_2d", (6, 4)),
+    _bn_train_case("batch_norm_train_nhwc", (2, 3, 3, 4)),
+    _bn_train_case("batch_norm_train_nhwc_plain", (2, 3, 3, 4), scale=False, center=False),
+    _bn_train_case("batch_norm_train_2d_scale_only", (5, 3), center=False),
+    _bn_train_case("batch_norm_train_nhwc_center_only", (2, 2, 3, 3), scale=False),
+    _bn_train_case("batch_norm_train_axis1", (2, 3, 2, 4), axis=1),
+    _bn_inference_case("batch_norm_inference_2d", (6, 4)),
+    _bn_inference_case("batch_norm_inference_nhwc", (2, 3, 3, 4)),
+    _bn_inference_case("batch_norm_inference_nhwc_plain", (2, 3, 2, 3), scale=False, center=False),
+    _bn_inference_case("batch_norm_inference_axis1_scale_only", (2, 3, 2, 2), axis=1, center=False),
 ]
 
 IDS = [case.name for case in CASES]

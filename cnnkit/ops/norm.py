@@ -1,0 +1,280 @@
+"""Batch normalisation (Ioffe & Szegedy, 2015): forward and backward side by side.
+
+Two ops, one per mode of ``BatchNormalization``:
+
+* :class:`BatchNormTraining` normalises with the statistics of the batch itself.
+  For every channel ``c`` of the normalised axis, over the ``M`` values of the
+  other axes (batch and spatial)::
+
+      mean    = sum(x) / M
+      var     = sum((x - mean)**2) / M          # biased, as Keras (ops.moments)
+      inv_std = 1 / sqrt(var + epsilon)
+      xhat    = (x - mean) * inv_std
+      out     = gamma * xhat + beta
+
+  and its backward is the fused formula, with ``dxhat = grad * gamma``::
+
+      dbeta  = sum(grad)
+      dgamma = sum(grad * xhat)
+      dx     = inv_std / M * (M * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+             = gamma * inv_std * (grad - dbeta / M - xhat * dgamma / M)
+
+  The batch mean and variance are handed back to the caller (the layer updates
+  its moving statistics with them); they are not recorded in the graph.
+
+* :class:`BatchNormInference` uses given statistics (the moving averages): it is
+  then the affine map ``out = x * scale + shift`` with ``scale = gamma * inv_std``
+  and ``shift = beta - mean * scale``: one multiply and one add over ``x``
+  (``keras.ops.batch_normalization``).
+
+Shapes::
+
+    x            (..., C, ...)   C on ``axis`` (the last axis, NHWC, is the fast path)
+    gamma, beta  (C,)            optional (``scale=None`` / ``offset=None``)
+    mean, var    (C,)
+    out          same as x
+
+Per-channel sums over the leading axes of a C-last array are one BLAS product
+(:func:`cnnkit.autodiff.sum_rows`); another normalised axis is moved last first. The
+training op keeps two (M, C) arrays: the centred input ``x - mean`` (saved for backward,
+with ``inv_std`` and ``gamma * inv_std``) and the output; its backward allocates one.
+"""
+
+from __future__ import annotations
+
+from cnnkit.autodiff import Function, Tensor, sum_rows
+from cnnkit.backend import xp
+
+
+def _to_rows(a, axis: int):
+    """``a`` as a C-contiguous ``(M, C)`` matrix with the ``axis`` channels as columns."""
+    if axis != a.ndim - 1:
+        a = xp.moveaxis(a, axis, -1)
+    a = xp.ascontiguousarray(a)
+    return a.reshape(-1, a.shape[-1])
+
+
+def _from_rows(a2d, shape: tuple, axis: int):
+    """Inverse of :func:`_to_rows`: the ``(M, C)`` matrix back in ``shape`` (C on ``axis``)."""
+    if axis == len(shape) - 1:
+        return a2d.reshape(shape)
+    moved = (*shape[:axis], *shape[axis + 1 :], shape[axis])
+    return xp.ascontiguousarray(xp.moveaxis(a2d.reshape(moved), -1, axis))
+
+
+def _channel_sum(a, axis: int):
+    """Sum over every axis but ``axis``: ``(..., C, ...) -> (C,)``."""
+    if axis == a.ndim - 1:
+        return sum_rows(a)
+    return a.sum(axis=tuple(i for i in range(a.ndim) if i != axis))
+
+
+def _unpack(params, dtype, has_scale: bool, has_offset: bool):
+    """``(gamma, beta)`` from the optional inputs, each ``None`` or an array of ``dtype``."""
+    gamma = params[0].astype(dtype, copy=False) if has_scale else None
+    beta = params[-1].astype(dtype, copy=False) if has_offset else None
+    return gamma, beta
+
+
+def _normalize_axis(axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"Invalid value for argument `axis`: an input of rank {ndim} has axes "
+            f"{-ndim}..{ndim - 1}. Received: axis={axis}"
+        )
+    return axis % ndim
+
+
+class BatchNormTraining(Function):
+    """Normalise with the batch's own mean and biased variance; see the module docstring.
+
+    Inputs: ``x``, then ``gamma`` if ``has_scale``, then ``beta`` if ``has_offset``.
+    ``stats`` (a dict) receives the batch ``"mean"`` and ``"variance"``, shape (C,).
+    """
+
+    def forward(self, x, *params, axis, epsilon, has_scale, has_offset, stats):
+        gamma, beta = _unpack(params, x.dtype, has_scale, has_offset)
+        x2d = _to_rows(x, axis)  # (M, C)
+        m = x2d.shape[0]
+        if m == 0:
+            raise ValueError(
+                f"Batch normalisation in training mode needs a non-empty batch. "
+                f"Received: input shape={x.shape}"
+            )
+        dtype = x2d.dtype.type
+        mean = sum_rows(x2d) * dtype(1.0 / m)  # (C,)
+        xc = x2d - mean  # (M, C) centred; xhat = xc * inv_std is never stored
+        out = xp.multiply(xc, xc)  # (M, C) squares now, the output below
+        var = sum_rows(out) * dtype(1.0 / m)  # (C,) mean((x - mean)^2), never E[x^2] - mean^2
+        inv_std = 1.0 / xp.sqrt(var + dtype(epsilon))  # (C,)
+        k = inv_std if gamma is None else gamma * inv_std  # (C,) gamma * inv_std
+        xp.multiply(xc, k, out=out)  # gamma * xhat
+        if beta is not None:
+            out += beta
+        stats["mean"], stats["variance"] = mean, var
+        self.layout = (x.shape, axis, has_scale, has_offset)
+        self.save_for_backward(xc, inv_std, k)
+        return _from_rows(out, x.shape, axis)
+
+    def backward(self, grad):
+        xc, inv_std, k = self.saved
+        shape, axis, has_scale, has_offset = self.layout
+        g2d = _to_rows(grad, axis)  # (M, C)
+        m = g2d.shape[0]
+        dtype = g2d.dtype.type
+        need_x = self.needs_grad[0]
+        need_gamma = has_scale and self.needs_grad[1]
+        need_beta = has_offset and self.needs_grad[-1]
+        dbeta = sum_rows(g2d) if (need_x or need_beta) else None  # (C,) sum(grad)
+        dgamma = work = None
+        if need_x or need_gamma:
+            work = xp.multiply(g2d, xc)  # (M, C) grad * xc
+            dgamma = sum_rows(work) * inv_std  # (C,) sum(grad * xhat)
+        dx = None
+        if need_x:
+            # dx = k * (grad - dbeta / M - xhat * dgamma / M), in place in `work`
+            xp.multiply(xc, inv_std * dgamma * dtype(1.0 / m), out=work)
+            xp.subtract(g2d, work, out=work)
+            work -= dbeta * dtype(1.0 / m)
+            work *= k
+            dx = _from_rows(work, shape, axis)
+        grads = [dx]
+        if has_scale:
+            grads.append(dgamma if need_gamma else None)
+        if has_offset:
+            grads.append(dbeta if need_beta else None)
+        return tuple(grads)
+
+
+class BatchNormInference(Function):
+    """The affine map ``out = x * scale + shift`` of given statistics; see the module docstring.
+
+    Inputs: ``x``, ``mean``, ``variance``, then ``gamma`` if ``has_scale``, then ``beta`` if
+    ``has_offset``. Gradients flow to every input (the moving statistics of a layer are
+    constants, so none is computed for them there).
+    """
+
+    def forward(self, x, mean, variance, *params, axis, epsilon, has_scale, has_offset):
+        gamma, beta = _unpack(params, x.dtype, has_scale, has_offset)
+        mean, variance = mean.astype(x.dtype, copy=False), variance.astype(x.dtype, copy=False)
+        dtype = x.dtype.type
+        inv_std = 1.0 / xp.sqrt(variance + dtype(epsilon))  # (C,)
+        scale = inv_std if gamma is None else gamma * inv_std  # (C,)
+        shift = -mean * scale if beta is None else beta - mean * scale  # (C,)
+        bshape = [1] * x.ndim
+        bshape[axis] = -1  # broadcast (C,) along `axis`
+        out = x * scale.reshape(bshape)  # the one multiply
+        out += shift.reshape(bshape)  # the one add
+        self.layout = (axis, bshape, has_scale, has_offset)
+        self.save_for_backward(x, mean, variance, inv_std, gamma, scale)
+        return out
+
+    def backward(self, grad):
+        x, mean, variance, inv_std, gamma, scale = self.saved
+        axis, bshape, has_scale, has_offset = self.layout
+        need_x, need_mean, need_var = self.needs_grad[:3]
+        need_gamma = has_scale and self.needs_grad[3]
+        need_beta = has_offset and self.needs_grad[-1]
+        dx = grad * scale.reshape(bshape) if need_x else None
+        gsum = _channel_sum(grad, axis) if (need_beta or need_mean) else None  # (C,)
+        # sum(grad * (x - mean)): the gradient of gamma (times inv_std) and of the variance
+        gxc = None
+        if need_gamma or need_var:
+            work = x - mean.reshape(bshape)
+            work *= grad
+            gxc = _channel_sum(work, axis)  # (C,)
+        dmean = -gsum * scale if need_mean else None
+        dvar = None
+        if need_var:
+            g = gxc if gamma is None else gxc * gamma
+            dvar = g * (-0.5 * inv_std**3)
+        grads = [dx, dmean, dvar]
+        if has_scale:
+            grads.append(gxc * inv_std if need_gamma else None)
+        if has_offset:
+            grads.append(gsum if need_beta else None)
+        return tuple(grads)
+
+
+def batch_normalization_training(
+    x, axis: int = -1, offset=None, scale=None, epsilon: float = 1e-3
+) -> tuple[Tensor, object, object]:
+    """Normalise ``x`` with its own batch statistics over every axis but ``axis``.
+
+    Args:
+        x: Tensor or array, channels on ``axis``.
+        axis: the channel axis (negative counts from the end).
+        offset: optional ``beta`` (C,), added after normalising.
+        scale: optional ``gamma`` (C,), multiplied after normalising.
+        epsilon: added to the variance before the square root.
+
+    Returns:
+        ``(out, mean, variance)``: the normalised Tensor (shape of ``x``) and the batch
+        mean and biased variance, plain arrays of shape (C,) outside the graph.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]], "float32")
+        >>> out, mean, var = batch_normalization_training(x, epsilon=0.0)
+        >>> out.numpy()
+        array([[-1., -1.],
+               [ 1.,  1.]], dtype=float32)
+        >>> mean, var
+        (array([ 2., 20.], dtype=float32), array([  1., 100.], dtype=float32))
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    params = tuple(p for p in (scale, offset) if p is not None)
+    stats: dict = {}
+    out = BatchNormTraining.apply(
+        x,
+        *params,
+        axis=_normalize_axis(axis, x.ndim),
+        epsilon=float(epsilon),
+        has_scale=scale is not None,
+        has_offset=offset is not None,
+        stats=stats,
+    )
+    return out, stats["mean"], stats["variance"]
+
+
+def batch_normalization(
+    x, mean, variance, axis: int = -1, offset=None, scale=None, epsilon: float = 1e-3
+) -> Tensor:
+    """``(x - mean) / sqrt(variance + epsilon) * scale + offset`` along ``axis``, as one affine op.
+
+    The signature of ``keras.ops.batch_normalization``; ``BatchNormalization`` uses it in
+    inference mode with its moving statistics.
+
+    Args:
+        x: Tensor or array, channels on ``axis``.
+        mean, variance: (C,) statistics to normalise with.
+        axis: the channel axis (negative counts from the end).
+        offset: optional ``beta`` (C,).
+        scale: optional ``gamma`` (C,).
+        epsilon: added to the variance before the square root.
+
+    Returns:
+        Tensor of the shape of ``x``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]], "float32")
+        >>> mean = np.array([0.4, 0.5, 0.6], "float32")
+        >>> var = np.array([0.67, 0.67, 0.67], "float32")
+        >>> np.round(batch_normalization(x, mean, var).numpy(), 4)
+        array([[-0.3662, -0.3662, -0.3662],
+               [ 0.    ,  0.    ,  0.    ],
+               [ 0.3662,  0.3662,  0.3662]], dtype=float32)
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    params = tuple(p for p in (scale, offset) if p is not None)
+    return BatchNormInference.apply(
+        x,
+        mean,
+        variance,
+        *params,
+        axis=_normalize_axis(axis, x.ndim),
+        epsilon=float(epsilon),
+        has_scale=scale is not None,
+        has_offset=offset is not None,
+    )
