@@ -110,7 +110,7 @@ def im2col(xpad, kh, kw, oh, ow, strides, dilation):
     n, c = xpad.shape[0], xpad.shape[3]
     cols = xp.empty((n, oh, ow, kh, kw * c), dtype=xpad.dtype)
     for i in range(kh):
-        if dilation[1] == 1 and c >= 8:  # one copy per kernel row: runs of KW*C values
+        if dilation[1] == 1 and c > 1:  # one copy per kernel row: runs of KW*C values
             cols[:, :, :, i, :] = _row_blocks(xpad, i, 0, kw, oh, ow, strides, dilation)
         else:
             for j in range(kw):
