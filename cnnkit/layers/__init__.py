@@ -1,5 +1,6 @@
 """Layers, as in ``keras.layers``."""
 
+from cnnkit.layers.activation import ELU, LeakyReLU, ReLU, Softmax
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.convolutional import Conv2D
 from cnnkit.layers.core import (
@@ -26,6 +27,10 @@ from cnnkit.layers.pooling import (
 Convolution2D = Conv2D
 
 __all__ = [
+    "ELU",
+    "LeakyReLU",
+    "ReLU",
+    "Softmax",
     "Activation",
     "AveragePooling2D",
     "AvgPool2D",

@@ -91,6 +91,7 @@ class Layer:
         dtype: the float dtype of weights and computations (default ``backend.floatx()``).
         input_shape: shape of one sample, no batch axis (lets a ``Sequential``
             model build as soon as this layer is added, as in Keras).
+        input_dim: ``input_dim=d`` is ``input_shape=(d,)``, as Keras accepts.
 
     Example:
         >>> class Double(Layer):
@@ -102,7 +103,11 @@ class Layer:
         array([[2., 2.]], dtype=float32)
     """
 
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
+    def __init__(
+        self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs
+    ):
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
         if kwargs:
             raise TypeError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"

@@ -57,6 +57,10 @@ LAYER_CASES = [
     (layers.Reshape, {"target_shape": (6, -1)}, (2, 3, 4), (2, 6, 2)),
     (layers.Dropout, {"rate": 0.5}, (2, 8), (2, 8)),
     (layers.Activation, {"activation": "tanh"}, (2, 3), (2, 3)),
+    (layers.ReLU, {"max_value": 1.0}, (2, 3), (2, 3)),
+    (layers.LeakyReLU, {}, (2, 3), (2, 3)),
+    (layers.ELU, {"alpha": 0.5}, (2, 3), (2, 3)),
+    (layers.Softmax, {}, (2, 5), (2, 5)),
     (layers.BatchNormalization, {}, (4, 3), (4, 3)),
     (layers.BatchNormalization, {"momentum": 0.9}, (2, 4, 4, 3), (2, 4, 4, 3)),
     (layers.BatchNormalization, {"axis": 1, "center": False}, (2, 3, 4, 5), (2, 3, 4, 5)),
@@ -138,6 +142,25 @@ def test_global_pooling_accepts_any_image_size():
 def test_constructor_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_input_dim_is_input_shape():
+    from cnnkit.models import Sequential
+
+    model = Sequential([layers.Dense(4, input_dim=3), layers.Dense(1)])
+    assert model.built and model.input_shape == (None, 3)
+
+
+def test_activation_layers_match_functions():
+    x = np.linspace(-3, 3, 12, dtype="float32").reshape(2, 6)
+    np.testing.assert_allclose(np.asarray(layers.LeakyReLU(0.1)(x)), np.where(x > 0, x, 0.1 * x))
+    np.testing.assert_allclose(np.asarray(layers.ReLU(max_value=2.0)(x)), np.clip(x, 0, 2))
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        np.asarray(layers.Softmax()(x)), e / e.sum(1, keepdims=True), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="negative_slope"):
+        layers.LeakyReLU(-1)
 
 
 def test_unknown_keyword_is_a_type_error():
