@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -325,6 +326,25 @@ def sum_rows(grad):
     """
     g2d = grad.reshape(-1, grad.shape[-1])
     return xp.ones(g2d.shape[0], dtype=g2d.dtype) @ g2d
+
+
+def rowwise(ufunc, a2d, v, out=None):
+    """``ufunc(a2d, v)`` with ``v`` (C,) broadcast over the rows of ``a2d`` (M, C).
+
+    NumPy runs a broadcast over a short last axis as M short inner loops. Viewing
+    ``r`` rows at a time as one row of ``r*C`` values, against ``v`` tiled ``r``
+    times, gives the same result with ``r`` times longer loops (about 1.7x faster
+    for C = 32). ``out`` may be ``a2d`` itself (in place).
+    """
+    m, c = a2d.shape
+    r = math.gcd(m, max(1, 2048 // max(c, 1)))
+    if r == 1 or not a2d.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
+        return ufunc(a2d, v, out=out)
+    wide = (m // r, r * c)
+    result = ufunc(
+        a2d.reshape(wide), xp.tile(v, r), out=None if out is None else out.reshape(wide)
+    )
+    return out if out is not None else result.reshape(m, c)
 
 
 class Function:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 from cnnkit import backend
-from cnnkit.autodiff import Function, Tensor, sum_rows
+from cnnkit.autodiff import Function, Tensor, rowwise, sum_rows
 from cnnkit.backend import xp
 
 PADDINGS = ("valid", "same", "full", "causal")
@@ -204,7 +204,7 @@ class Conv2D(Function):
         out, cols = _correlate(xpad, w2d, *geom, keep_cols=self.needs_grad[1])
         out2d = out.reshape(-1, f)
         if bias is not None:
-            out2d += bias
+            rowwise(xp.add, out2d, bias, out=out2d)
         if relu:  # fused activation, in place on the fresh product
             xp.maximum(out, out.dtype.type(0), out=out)
         self.relu_out = out if relu else None

@@ -42,7 +42,7 @@ with ``inv_std`` and ``gamma * inv_std``) and the output; its backward allocates
 
 from __future__ import annotations
 
-from cnnkit.autodiff import Function, Tensor, sum_rows
+from cnnkit.autodiff import Function, Tensor, rowwise, sum_rows
 from cnnkit.backend import xp
 
 
@@ -103,14 +103,14 @@ class BatchNormTraining(Function):
             )
         dtype = x2d.dtype.type
         mean = sum_rows(x2d) * dtype(1.0 / m)  # (C,)
-        xc = x2d - mean  # (M, C) centred; xhat = xc * inv_std is never stored
+        xc = rowwise(xp.subtract, x2d, mean)  # (M, C) centred; xhat = xc * inv_std not stored
         out = xp.multiply(xc, xc)  # (M, C) squares now, the output below
         var = sum_rows(out) * dtype(1.0 / m)  # (C,) mean((x - mean)^2), never E[x^2] - mean^2
         inv_std = 1.0 / xp.sqrt(var + dtype(epsilon))  # (C,)
         k = inv_std if gamma is None else gamma * inv_std  # (C,) gamma * inv_std
-        xp.multiply(xc, k, out=out)  # gamma * xhat
+        rowwise(xp.multiply, xc, k, out=out)  # gamma * xhat
         if beta is not None:
-            out += beta
+            rowwise(xp.add, out, beta, out=out)
         stats["mean"], stats["variance"] = mean, var
         self.layout = (x.shape, axis, has_scale, has_offset)
         self.save_for_backward(xc, inv_std, k)
@@ -133,10 +133,10 @@ class BatchNormTraining(Function):
         dx = None
         if need_x:
             # dx = k * (grad - dbeta / M - xhat * dgamma / M), in place in `work`
-            xp.multiply(xc, inv_std * dgamma * dtype(1.0 / m), out=work)
+            rowwise(xp.multiply, xc, inv_std * dgamma * dtype(1.0 / m), out=work)
             xp.subtract(g2d, work, out=work)
-            work -= dbeta * dtype(1.0 / m)
-            work *= k
+            rowwise(xp.subtract, work, dbeta * dtype(1.0 / m), out=work)
+            rowwise(xp.multiply, work, k, out=work)
             dx = _from_rows(work, shape, axis)
         grads = [dx]
         if has_scale:
@@ -163,8 +163,14 @@ class BatchNormInference(Function):
         shift = -mean * scale if beta is None else beta - mean * scale  # (C,)
         bshape = [1] * x.ndim
         bshape[axis] = -1  # broadcast (C,) along `axis`
-        out = x * scale.reshape(bshape)  # the one multiply
-        out += shift.reshape(bshape)  # the one add
+        if axis == x.ndim - 1 and x.flags.c_contiguous:
+            x2d = x.reshape(-1, x.shape[-1])
+            out = rowwise(xp.multiply, x2d, scale)  # the one multiply
+            rowwise(xp.add, out, shift, out=out)  # the one add
+            out = out.reshape(x.shape)
+        else:
+            out = x * scale.reshape(bshape)
+            out += shift.reshape(bshape)
         self.layout = (axis, bshape, has_scale, has_offset)
         self.save_for_backward(x, mean, variance, inv_std, gamma, scale)
         return out

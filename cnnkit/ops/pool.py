@@ -179,11 +179,15 @@ def _route_to_first_max(x_window, g_window, out, grad, offsets, overlapping: boo
     Non-overlapping windows write each ``g_window(i, j)`` once (no zero fill needed);
     overlapping ones accumulate into a zeroed buffer.
     """
-    taken = xp.zeros(out.shape, dtype=bool)  # (N, OH, OW, C): max already routed
-    for i, j in offsets:
-        hit = x_window(i, j) == out
-        hit &= ~taken
-        taken |= hit
+    offsets = list(offsets)
+    remaining = xp.ones(out.shape, dtype=bool)  # (N, OH, OW, C): max not routed yet
+    for k, (i, j) in enumerate(offsets):
+        if k == len(offsets) - 1 and not overlapping:
+            hit = remaining  # the maximum is in the last position if it was in no other
+        else:
+            hit = x_window(i, j) == out
+            hit &= remaining
+            remaining ^= hit
         if overlapping:
             g_window(i, j)[...] += grad * hit
         else:
