@@ -341,9 +341,7 @@ def rowwise(ufunc, a2d, v, out=None):
     if r == 1 or not a2d.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
         return ufunc(a2d, v, out=out)
     wide = (m // r, r * c)
-    result = ufunc(
-        a2d.reshape(wide), xp.tile(v, r), out=None if out is None else out.reshape(wide)
-    )
+    result = ufunc(a2d.reshape(wide), xp.tile(v, r), out=None if out is None else out.reshape(wide))
     return out if out is not None else result.reshape(m, c)
 
 
