@@ -20,10 +20,8 @@ that replaces the target only once its MD5 matches, so the cache never holds a p
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import sys
-import urllib.request
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -87,7 +85,7 @@ def _gunzip(raw: bytes, path: str) -> bytes:
                 break
     except zlib.error as e:
         raise ValueError(f"{path}: corrupt gzip file ({e}). Delete it and load again.") from e
-    return b"".join(members)
+    return members[0] if len(members) == 1 else b"".join(members)  # no copy for one member
 
 
 def read_payload(path: str | os.PathLike) -> bytes:
@@ -173,6 +171,8 @@ def download(url: str, target: str, md5: str | None, timeout: float | None = Non
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
     print(f"Downloading {url}", file=sys.stderr)
     digest = hashlib.md5(usedforsecurity=False)
+    import urllib.request  # here, not at import time: it pulls in ssl, email and sockets
+
     with urllib.request.urlopen(url, timeout=timeout) as response:
         os.makedirs(os.path.dirname(target), exist_ok=True)  # only once the mirror answers
         with atomic_write(target) as f:
@@ -206,6 +206,8 @@ def _locate(
         missing = [f for f in FILENAMES if found[f] is None]
         state = "folder absent" if not os.path.isdir(directory) else "missing " + ", ".join(missing)
         searched.append(f"  {directory} ({state})")
+
+    import http.client  # only when a download is attempted
 
     found = {f: find_file(cache, f) for f in FILENAMES}
     try:

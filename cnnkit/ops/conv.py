@@ -101,14 +101,21 @@ def _row_blocks(a, i, j0, width, oh, ow, strides, dilation):
     )
 
 
-def im2col(xpad, kh, kw, oh, ow, strides, dilation):
+def im2col(xpad, kh, kw, oh, ow, strides, dilation, buffer=None):
     """Column matrix of receptive fields.
+
+    Args:
+        buffer: optional flat array to build the matrix in (reused across chunks).
 
     Returns:
         cols: (N * OH * OW, KH * KW * C), C-contiguous.
     """
     n, c = xpad.shape[0], xpad.shape[3]
-    cols = xp.empty((n, oh, ow, kh, kw * c), dtype=xpad.dtype)
+    shape = (n, oh, ow, kh, kw * c)
+    if buffer is None:
+        cols = xp.empty(shape, dtype=xpad.dtype)
+    else:
+        cols = buffer[: n * oh * ow * kh * kw * c].reshape(shape)
     for i in range(kh):
         if dilation[1] == 1 and c > 1:  # one copy per kernel row: runs of KW*C values
             cols[:, :, :, i, :] = _row_blocks(xpad, i, 0, kw, oh, ow, strides, dilation)
@@ -170,10 +177,10 @@ def _correlate(xpad, w2d, kh, kw, oh, ow, strides, dilation, keep_cols=False):
     out = xp.empty((n, oh, ow, f), dtype=xp.result_type(xpad.dtype, w2d.dtype))
     out2d = out.reshape(n * oh * ow, f)
     chunks = _chunks(n, oh * ow * kh * kw * c * xpad.dtype.itemsize)
-    cols = None
+    buffer = _chunk_buffer(chunks, oh * ow * kh * kw * c, xpad.dtype)  # one, reused
     for n0, n1 in chunks:
-        cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation)  # (chunk*OH*OW, KH*KW*C)
-        xp.matmul(cols, w2d, out=out2d[n0 * oh * ow : n1 * oh * ow])
+        cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
+        xp.matmul(cols, w2d, out=out2d[n0 * oh * ow : n1 * oh * ow])  # cols: (chunk*OH*OW, K)
     return out, (cols if keep_cols and len(chunks) == 1 else None)
 
 
@@ -238,8 +245,10 @@ class Conv2D(Function):
         per = oh * ow
         n, c = xpad.shape[0], xpad.shape[3]
         dk = xp.zeros((kh * kw * c, g2d.shape[1]), dtype=g2d.dtype)
-        for n0, n1 in _chunks(n, per * kh * kw * c * xpad.dtype.itemsize):
-            chunk_cols = im2col(xpad[n0:n1], *self.geom)
+        chunks = _chunks(n, per * kh * kw * c * xpad.dtype.itemsize)
+        buffer = _chunk_buffer(chunks, per * kh * kw * c, xpad.dtype)  # one, reused
+        for n0, n1 in chunks:
+            chunk_cols = im2col(xpad[n0:n1], *self.geom, buffer=buffer)
             dk += chunk_cols.T @ g2d[n0 * per : n1 * per]
         return dk
 
@@ -262,10 +271,20 @@ class Conv2D(Function):
         per = oh * ow
         hp, wp = h + top + bottom, w + left + right
         dxpad = xp.empty((n, hp, wp, c), dtype=grad.dtype)
-        for n0, n1 in _chunks(n, per * kh * kw * c * grad.dtype.itemsize):
-            dcols = g2d[n0 * per : n1 * per] @ w2d.T  # (chunk*OH*OW, KH*KW*C)
+        chunks = _chunks(n, per * kh * kw * c * grad.dtype.itemsize)
+        buffer = _chunk_buffer(chunks, per * kh * kw * c, grad.dtype)  # one, reused
+        for n0, n1 in chunks:
+            g = g2d[n0 * per : n1 * per]
+            dcols = buffer[: g.shape[0] * kh * kw * c].reshape(g.shape[0], kh * kw * c)
+            xp.matmul(g, w2d.T, out=dcols)  # (chunk*OH*OW, KH*KW*C)
             dxpad[n0:n1] = col2im(dcols, (n1 - n0, hp, wp, c), *self.geom)
         return dxpad[:, top : top + h, left : left + w, :]
+
+
+def _chunk_buffer(chunks, values_per_sample: int, dtype):
+    """One flat work array big enough for the largest chunk's column matrix."""
+    largest = max(n1 - n0 for n0, n1 in chunks)
+    return xp.empty(largest * values_per_sample, dtype=dtype)
 
 
 def _chunks(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
@@ -304,4 +323,314 @@ def conv2d(
         padding=padding,
         dilation=tuple(dilation_rate),
         relu=relu,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Depthwise convolution: one kernel (or `depth_multiplier` kernels) per input channel.
+# ---------------------------------------------------------------------------
+
+
+class DepthwiseConv2D(Function):
+    """Each input channel correlated with its own ``M`` kernels, never mixed with the others.
+
+    Shapes: ``x (N, H, W, C)``, ``kernel (KH, KW, C, M)``, ``bias (C·M,)``, ``out (N, OH, OW,
+    C·M)`` with output channel ``c·M + m`` (TensorFlow's order) and sizes as :class:`Conv2D`::
+
+        out[n, y, x, c·M + m] = Σ_{i, j} xpad[n, y·sh + i·dh, x·sw + j·dw, c] · kernel[i, j, c, m]
+
+    One broadcast multiply-add per kernel offset over strided windows of the padded input
+    (no column matrix: each output reads only ``KH·KW`` values per channel). Backward, per
+    offset: ``dxpad[window] += Σ_m g · kernel[i, j]`` and ``dkernel[i, j] = Σ_{n,y,x} window · g``.
+    """
+
+    def forward(self, x, kernel, bias=None, *, strides=(1, 1), padding="valid", dilation=(1, 1)):
+        n, h, w, c = x.shape
+        kh, kw, kc, m = kernel.shape
+        if kc != c:
+            raise ValueError(
+                f"Depthwise kernel expects {kc} input channels, but the input has {c}. "
+                f"Received: input shape={x.shape}, kernel shape={kernel.shape}"
+            )
+        oh, top, bottom = _pads(h, kh, strides[0], padding, dilation[0])
+        ow, left, right = _pads(w, kw, strides[1], padding, dilation[1])
+        xpad = pad_nhwc(x, ((top, bottom), (left, right)))
+        dtype = xp.result_type(x.dtype, kernel.dtype)
+        out = xp.zeros((n, oh, ow, c, m), dtype=dtype)
+        term = xp.empty_like(out)
+        for i in range(kh):
+            for j in range(kw):
+                window = _window(xpad, i, j, oh, ow, strides, dilation)  # (N, OH, OW, C)
+                xp.multiply(window[..., None], kernel[i, j], out=term)  # (N, OH, OW, C, M)
+                out += term
+        out = out.reshape(n, oh, ow, c * m)
+        if bias is not None:
+            out += bias
+        self.geom = (kh, kw, oh, ow, strides, dilation)
+        self.crop = (top, left, h, w)
+        self.save_for_backward(xpad, kernel)
+        return out
+
+    def backward(self, grad):
+        xpad, kernel = self.saved
+        kh, kw, oh, ow, strides, dilation = self.geom
+        top, left, h, w = self.crop
+        n, c, m = grad.shape[0], kernel.shape[2], kernel.shape[3]
+        g5 = grad.reshape(n, oh, ow, c, m)
+        dxpad = xp.zeros(xpad.shape, dtype=grad.dtype) if self.needs_grad[0] else None
+        dkernel = xp.empty(kernel.shape, dtype=grad.dtype) if self.needs_grad[1] else None
+        for i in range(kh):
+            for j in range(kw):
+                if dxpad is not None:  # Σ_m g[..., c, m] · kernel[i, j, c, m]: (N, OH, OW, C)
+                    _window(dxpad, i, j, oh, ow, strides, dilation)[...] += xp.einsum(
+                        "nyxcm,cm->nyxc", g5, kernel[i, j]
+                    )
+                if dkernel is not None:  # Σ_{n, y, x} window · g: (C, M)
+                    window = _window(xpad, i, j, oh, ow, strides, dilation)
+                    dkernel[i, j] = xp.einsum("nyxc,nyxcm->cm", window, g5)
+        dx = None
+        if dxpad is not None:
+            dx = xp.ascontiguousarray(dxpad[:, top : top + h, left : left + w, :])
+        grads = (dx, dkernel)
+        if len(self.parents) == 3:
+            grads += (sum_rows(grad) if self.needs_grad[2] else None,)
+        return grads
+
+
+def depthwise_conv2d(
+    x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)
+) -> Tensor:
+    """Depthwise 2-D correlation of NHWC ``x`` with a ``(KH, KW, C, M)`` kernel, plus bias.
+
+    Args:
+        x: Tensor (N, H, W, C).
+        kernel: Tensor (KH, KW, C, M); ``M`` is the depth multiplier.
+        bias: optional Tensor (C·M,).
+        strides, padding, dilation_rate: as :func:`conv2d`.
+
+    Returns:
+        Tensor (N, OH, OW, C·M); output channel ``c·M + m`` comes from input channel ``c``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.ones((1, 5, 5, 3), "float32"); k = np.ones((3, 3, 3, 2), "float32")
+        >>> depthwise_conv2d(x, k).shape
+        (1, 3, 3, 6)
+    """
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
+    return DepthwiseConv2D.apply(
+        *inputs, strides=tuple(strides), padding=padding, dilation=tuple(dilation_rate)
+    )
+
+
+def separable_conv2d(
+    x,
+    depthwise_kernel,
+    pointwise_kernel,
+    bias=None,
+    strides=(1, 1),
+    padding="valid",
+    dilation_rate=(1, 1),
+) -> Tensor:
+    """Depthwise then pointwise (1×1) convolution, as Keras's ``ops.separable_conv``.
+
+    Args:
+        x: Tensor (N, H, W, C).
+        depthwise_kernel: Tensor (KH, KW, C, M).
+        pointwise_kernel: Tensor (1, 1, C·M, F).
+        bias: optional Tensor (F,), added after the pointwise step.
+        strides, padding, dilation_rate: of the depthwise step (the pointwise one is 1×1,
+            stride 1).
+
+    Returns:
+        Tensor (N, OH, OW, F).
+    """
+    mid = depthwise_conv2d(x, depthwise_kernel, None, strides, padding, dilation_rate)
+    return conv2d(mid, pointwise_kernel, bias)
+
+
+# ---------------------------------------------------------------------------
+# Transposed convolution: the input gradient of Conv2D, run forward.
+# ---------------------------------------------------------------------------
+
+TRANSPOSE_PADDINGS = ("valid", "same")
+
+
+def _transpose_pads(
+    size: int,
+    kernel: int,
+    stride: int,
+    padding: str,
+    output_padding: int | None = None,
+    dilation: int = 1,
+):
+    """``(out, crop, canvas)`` of one axis of a transposed convolution.
+
+    The *canvas* is the input of the Conv2D whose input gradient this is: every input pixel
+    ``y`` spreads ``x[y] · kernel[i]`` onto canvas rows ``y·s + i·d``. Keras keeps the rows
+    ``crop .. crop + out - 1`` of it (rows past the canvas' natural end ``(size-1)·s + K'``
+    are zeros); Keras's JAX formulation pads the stride-dilated input with ``left = K' - 1 -
+    crop`` and ``right`` zeros::
+
+        valid:  left = K' - 1,  right = K' - 1 + output_padding
+                (output_padding defaults to max(K', s) - K')
+        same:   total = s + K' - 2                     (output_padding None)
+                      = K' + K' % 2 - 2 + output_padding   (otherwise)
+                left = min(ceil(total / 2), K' - 1),  right = total - left
+        out = (size - 1)·s + left + right - K' + 2
+    """
+    eff = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        if output_padding is None:
+            output_padding = max(eff, stride) - eff
+        left, right = eff - 1, eff - 1 + output_padding
+    elif padding == "same":
+        if output_padding is None:
+            total = stride + eff - 2
+        else:
+            total = eff + eff % 2 - 2 + output_padding
+        left = min(total // 2 + total % 2, eff - 1)
+        right = total - left
+    else:
+        raise ValueError(
+            f"Unknown padding {padding!r} for a transposed convolution. "
+            f"Expected one of {TRANSPOSE_PADDINGS}."
+        )
+    out = (size - 1) * stride + left + right - eff + 2
+    crop = eff - 1 - left
+    canvas = max((size - 1) * stride + eff, crop + out)
+    return out, crop, canvas
+
+
+def conv_transpose_output_length(
+    size: int | None,
+    kernel: int,
+    stride: int,
+    padding: str,
+    output_padding: int | None = None,
+    dilation: int = 1,
+) -> int | None:
+    """Output length of a transposed convolution along one axis (Keras's formula).
+
+    ``valid``: ``(size - 1)·s + K' + output_padding``, with ``output_padding`` defaulting to
+    ``max(K', s) - K'``; ``same``: ``size·s``, or ``(size - 1)·s + K' % 2 + output_padding``
+    when it is given; ``K' = (K - 1)·d + 1``. ``None`` stays ``None``.
+    """
+    if size is None:
+        return None
+    return _transpose_pads(size, kernel, stride, padding, output_padding, dilation)[0]
+
+
+class Conv2DTranspose(Function):
+    """Transposed convolution ("deconvolution"): ``Conv2D``'s input gradient as a forward op.
+
+    Shapes: ``x (N, H, W, C)``, ``kernel (KH, KW, F, C)`` (Keras's layout: the kernel of a
+    Conv2D from F to C channels), ``bias (F,)``, ``out (N, OH, OW, F)`` with the sizes of
+    :func:`conv_transpose_output_length`.
+
+    Forward: ``cols = x @ kernelᵀ`` (one row of ``KH·KW·F`` values per input pixel), then
+    col2im scatters each row onto the canvas at ``(y·sh, x·sw)``; the output is a window of
+    the canvas (:func:`_transpose_pads`), plus bias. Backward is a Conv2D forward: the
+    gradient, placed back on the canvas, is im2col'ed; ``dx = cols @ kernel`` and
+    ``dkernel = colsᵀ @ x``.
+    """
+
+    def forward(
+        self,
+        x,
+        kernel,
+        bias=None,
+        *,
+        strides=(1, 1),
+        padding="valid",
+        output_padding=(None, None),
+        dilation=(1, 1),
+    ):
+        n, h, w, c = x.shape
+        kh, kw, f, kc = kernel.shape
+        if kc != c:
+            raise ValueError(
+                f"Transposed convolution kernel expects {kc} input channels, but the input "
+                f"has {c}. Received: input shape={x.shape}, kernel shape={kernel.shape}"
+            )
+        oh, top, hc = _transpose_pads(h, kh, strides[0], padding, output_padding[0], dilation[0])
+        ow, left, wc = _transpose_pads(w, kw, strides[1], padding, output_padding[1], dilation[1])
+        geom = (kh, kw, h, w, strides, dilation)  # the geometry of the Conv2D it transposes
+        w2d = kernel.reshape(kh * kw * f, c)  # (KH*KW*F, C)
+        x2d = x.reshape(n * h * w, c)
+        dtype = xp.result_type(x.dtype, kernel.dtype)
+        canvas = xp.empty((n, hc, wc, f), dtype=dtype)
+        per = h * w
+        for n0, n1 in _chunks(n, per * kh * kw * f * canvas.dtype.itemsize):
+            cols = x2d[n0 * per : n1 * per] @ w2d.T  # (chunk*H*W, KH*KW*F)
+            canvas[n0:n1] = col2im(cols, (n1 - n0, hc, wc, f), *geom)
+        out = canvas[:, top : top + oh, left : left + ow, :]
+        out = out + bias if bias is not None else xp.ascontiguousarray(out)
+        self.geom = geom
+        self.window = ((top, hc - top - oh), (left, wc - left - ow))
+        self.save_for_backward(x2d, w2d, kernel.shape)
+        return out
+
+    def backward(self, grad):
+        x2d, w2d, kshape = self.saved
+        kh, kw, h, w, strides, dilation = self.geom
+        n, f = grad.shape[0], grad.shape[3]
+        gcanvas = pad_nhwc(grad, self.window)  # (N, HC, WC, F), C-contiguous
+        dx = cols = None
+        if self.needs_grad[0]:
+            dx, cols = _correlate(gcanvas, w2d, *self.geom, keep_cols=self.needs_grad[1])
+        dkernel = None
+        if self.needs_grad[1]:
+            if cols is not None:
+                dkernel = cols.T @ x2d  # (KH*KW*F, C)
+            else:
+                per = h * w
+                dkernel = xp.zeros(w2d.shape, dtype=grad.dtype)
+                for n0, n1 in _chunks(n, per * kh * kw * f * grad.dtype.itemsize):
+                    chunk_cols = im2col(gcanvas[n0:n1], *self.geom)
+                    dkernel += chunk_cols.T @ x2d[n0 * per : n1 * per]
+            dkernel = dkernel.reshape(kshape)
+        grads = (dx, dkernel)
+        if len(self.parents) == 3:
+            grads += (sum_rows(grad) if self.needs_grad[2] else None,)
+        return grads
+
+
+def conv2d_transpose(
+    x,
+    kernel,
+    bias=None,
+    strides=(1, 1),
+    padding="valid",
+    output_padding=None,
+    dilation_rate=(1, 1),
+) -> Tensor:
+    """Transposed 2-D convolution of NHWC ``x`` with a ``(KH, KW, F, C)`` kernel, plus bias.
+
+    Args:
+        x: Tensor (N, H, W, C).
+        kernel: Tensor (KH, KW, F, C), Keras's Conv2DTranspose layout.
+        bias: optional Tensor (F,).
+        strides: (sh, sw).
+        padding: ``"valid"`` or ``"same"``.
+        output_padding: ``None`` or (ph, pw), extra rows/columns at the bottom/right
+            (each smaller than its stride).
+        dilation_rate: (dh, dw).
+
+    Returns:
+        Tensor (N, OH, OW, F), sizes as :func:`conv_transpose_output_length`.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.ones((1, 4, 4, 3), "float32"); k = np.ones((3, 3, 2, 3), "float32")
+        >>> conv2d_transpose(x, k, strides=(2, 2), padding="same").shape
+        (1, 8, 8, 2)
+    """
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
+    return Conv2DTranspose.apply(
+        *inputs,
+        strides=tuple(strides),
+        padding=padding,
+        output_padding=(None, None) if output_padding is None else tuple(output_padding),
+        dilation=tuple(dilation_rate),
     )
