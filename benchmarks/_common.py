@@ -10,6 +10,7 @@ with ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` unset (how a user's machine runs
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -27,7 +28,8 @@ def fashion_mnist(limit: int | None = None, split: str = "train"):
 
     train, test = fm.load_data()
     x, y = train if split == "train" else test
-    x = (x[:limit].astype("float32") / np.float32(255.0))[..., None]
+    x = x[:limit, :, :, None].astype("float32")
+    x /= np.float32(255.0)  # in place: no second float32 copy
     return x, y[:limit].astype("int64")
 
 
@@ -56,6 +58,19 @@ def keras_init(model) -> None:
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(module.weight)
             nn.init.zeros_(module.bias)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (``VmHWM``), in MiB.
+
+    Not ``ru_maxrss``: Linux carries that across ``exec`` from the parent it was forked
+    from, so a child process would report at least its parent's size.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("VmHWM not found in /proc/self/status (Linux only)")
 
 
 def blas_description() -> str:
@@ -88,9 +103,7 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
         env = {k: os.environ.get(k) for k in BLAS_VARS}
         print(json.dumps({"value": value, "blas": blas_description(), "env": env}))
         return 0
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:  # not imported here: children start lean
         print("PyTorch is needed as the reference: pip install torch==2.13.0", file=sys.stderr)
         return 1
     best = max if higher_is_better else min

@@ -21,6 +21,7 @@ from cnnkit import (
     metrics,
     models,
     optimizers,
+    regularizers,
     signal,
     utils,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "signal",
     "utils",
 ]

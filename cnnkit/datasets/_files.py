@@ -19,7 +19,9 @@ that replaces the target only once its MD5 matches, so the cache never holds a p
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import sys
 import zlib
@@ -104,61 +106,116 @@ def parse_idx(
     item_shape: tuple[int, ...],
     sha256: str | None = None,
 ) -> numpy.ndarray:
+    """Check an in-memory IDX file and return its values; see :func:`read_idx`."""
+    return read_idx(io.BytesIO(data), path, magic=magic, item_shape=item_shape, sha256=sha256)
+
+
+def read_idx(
+    stream,
+    path: str,
+    *,
+    magic: int,
+    item_shape: tuple[int, ...],
+    sha256: str | None = None,
+) -> numpy.ndarray:
     """Check an IDX header and payload, and return its values as a writable ``uint8`` array.
 
+    The payload is read straight into the array (``readinto``), so loading needs one
+    copy of the data in memory, not two or three (bytes, then an array, then a copy).
+
     Args:
-        data: the uncompressed file content.
+        stream: a binary file object (a ``gzip.GzipFile`` for ``.gz`` files).
         path: the file's name, for error messages.
         magic: the expected magic number (2051 for images, 2049 for labels).
         item_shape: the expected dimensions after the count, e.g. ``(28, 28)`` or ``()``.
-        sha256: the expected SHA-256 of ``data``, or ``None`` to skip that check.
+        sha256: the expected SHA-256 of the uncompressed content, or ``None`` to skip it.
 
     Returns:
         An array of shape ``(count, *item_shape)`` and dtype ``uint8``.
 
     Raises:
         ValueError: for a wrong magic number, wrong dimensions, a truncated payload or trailing
-            bytes, or a SHA-256 different from ``sha256``; the message names ``path``.
+            bytes, a corrupt gzip stream, or a SHA-256 different from ``sha256``; the message
+            names ``path``.
     """
     ndim = 1 + len(item_shape)
     header_bytes = 4 * (1 + ndim)
-    if len(data) < header_bytes:
+    try:
+        header = _read_exactly(stream, header_bytes)
+        if len(header) < header_bytes:
+            raise ValueError(
+                f"{path}: truncated IDX file: {len(header)} bytes, shorter than its "
+                f"{header_bytes}-byte header."
+            )
+        fields = numpy.frombuffer(header, dtype=">u4")
+        if int(fields[0]) != magic:
+            raise ValueError(
+                f"{path}: not the expected IDX file: magic number {int(fields[0])}, "
+                f"expected {magic}."
+            )
+        count, dims = int(fields[1]), tuple(int(d) for d in fields[2:])
+        if dims != tuple(item_shape):
+            raise ValueError(
+                f"{path}: unexpected IDX dimensions {dims}, expected {tuple(item_shape)}."
+            )
+        shape = (count, *item_shape)
+        values = numpy.empty(shape, dtype=numpy.uint8)
+        filled = _read_into(stream, memoryview(values).cast("B"))
+        expected_bytes = header_bytes + values.size
+        if filled < values.size:
+            raise ValueError(
+                f"{path}: truncated IDX file: the header announces shape {shape} "
+                f"({expected_bytes} bytes) but the data holds only {header_bytes + filled} bytes."
+            )
+        extra = len(stream.read())
+    except (EOFError, zlib.error, OSError) as e:
+        kind = "truncated" if isinstance(e, EOFError) else "corrupt"
+        raise ValueError(f"{path}: {kind} gzip file ({e}). Delete it and load again.") from e
+    if extra:
         raise ValueError(
-            f"{path}: truncated IDX file: {len(data)} bytes, shorter than its "
-            f"{header_bytes}-byte header."
-        )
-    header = numpy.frombuffer(data, dtype=">u4", count=1 + ndim)
-    if int(header[0]) != magic:
-        raise ValueError(
-            f"{path}: not the expected IDX file: magic number {int(header[0])}, expected {magic}."
-        )
-    count, dims = int(header[1]), tuple(int(d) for d in header[2:])
-    if dims != tuple(item_shape):
-        raise ValueError(f"{path}: unexpected IDX dimensions {dims}, expected {tuple(item_shape)}.")
-    shape = (count, *item_shape)
-    expected_bytes = header_bytes + int(numpy.prod(shape))
-    if len(data) < expected_bytes:
-        raise ValueError(
-            f"{path}: truncated IDX file: the header announces shape {shape} "
-            f"({expected_bytes} bytes) but the data holds only {len(data)} bytes."
-        )
-    if len(data) > expected_bytes:
-        raise ValueError(
-            f"{path}: corrupt IDX file: {len(data) - expected_bytes} unexpected bytes after "
+            f"{path}: corrupt IDX file: {extra} unexpected bytes after "
             f"the {shape} values announced by its header."
         )
     if sha256 is not None:
-        received = sha256_hex(data)
+        digest = hashlib.sha256(header)
+        digest.update(memoryview(values).cast("B"))
+        received = digest.hexdigest()
         if received != sha256:
             raise ValueError(
                 f"{path}: wrong SHA-256 of the uncompressed data: expected {sha256}, "
                 f"received {received}. The file is corrupt or not the official one; "
                 "delete it and load again."
             )
-    values = numpy.frombuffer(
-        data, dtype=numpy.uint8, count=expected_bytes - header_bytes, offset=header_bytes
-    )
-    return values.reshape(shape).copy()  # a writable array that owns its memory
+    return values
+
+
+def _read_exactly(stream, size: int) -> bytes:
+    """Up to ``size`` bytes: fewer only at the end of the stream."""
+    parts, remaining = [], size
+    while remaining:
+        part = stream.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+def _read_into(stream, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream``; returns how many bytes were read (short at EOF)."""
+    filled = 0
+    while filled < len(buffer):
+        n = stream.readinto(buffer[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def open_payload(path: str | os.PathLike):
+    """A binary stream of the uncompressed content of ``path`` (gunzipped for ``.gz``)."""
+    path = os.fspath(path)
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
 def download(url: str, target: str, md5: str | None, timeout: float | None = None) -> str:
@@ -272,20 +329,22 @@ def load_mnist_like(
         (TEST_IMAGES, TEST_LABELS, num_test),
     ):
         images_path, labels_path = found[images_file], found[labels_file]
-        x = parse_idx(
-            read_payload(images_path),
-            images_path,
-            magic=IMAGES_MAGIC,
-            item_shape=IMAGE_SHAPE,
-            sha256=payload_sha256.get(images_file),
-        )
-        y = parse_idx(
-            read_payload(labels_path),
-            labels_path,
-            magic=LABELS_MAGIC,
-            item_shape=(),
-            sha256=payload_sha256.get(labels_file),
-        )
+        with open_payload(images_path) as stream:
+            x = read_idx(
+                stream,
+                images_path,
+                magic=IMAGES_MAGIC,
+                item_shape=IMAGE_SHAPE,
+                sha256=payload_sha256.get(images_file),
+            )
+        with open_payload(labels_path) as stream:
+            y = read_idx(
+                stream,
+                labels_path,
+                magic=LABELS_MAGIC,
+                item_shape=(),
+                sha256=payload_sha256.get(labels_file),
+            )
         if len(x) != len(y):
             raise ValueError(
                 f"{images_path} holds {len(x)} images but {labels_path} holds {len(y)} labels."

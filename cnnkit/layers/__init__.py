@@ -2,7 +2,12 @@
 
 from cnnkit.layers.activation import ELU, LeakyReLU, ReLU, Softmax
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
-from cnnkit.layers.convolutional import Conv2D
+from cnnkit.layers.convolutional import (
+    Conv2D,
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
 from cnnkit.layers.core import (
     Activation,
     Dense,
@@ -11,6 +16,22 @@ from cnnkit.layers.core import (
     Input,
     InputLayer,
     Reshape,
+)
+from cnnkit.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from cnnkit.layers.normalization import BatchNormalization
 from cnnkit.layers.pooling import (
@@ -23,8 +44,13 @@ from cnnkit.layers.pooling import (
     MaxPool2D,
     MaxPooling2D,
 )
+from cnnkit.layers.preprocessing import Rescaling, Resizing
+from cnnkit.layers.regularization import SpatialDropout2D
+from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 
 Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
     "ELU",
@@ -32,12 +58,19 @@ __all__ = [
     "ReLU",
     "Softmax",
     "Activation",
+    "Add",
+    "Average",
     "AveragePooling2D",
     "AvgPool2D",
     "BatchNormalization",
+    "Concatenate",
     "Conv2D",
+    "Conv2DTranspose",
     "Convolution2D",
+    "Convolution2DTranspose",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv2D",
     "Dropout",
     "Flatten",
     "GlobalAveragePooling2D",
@@ -51,5 +84,23 @@ __all__ = [
     "Layer",
     "MaxPool2D",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Rescaling",
     "Reshape",
+    "Resizing",
+    "SeparableConv2D",
+    "SeparableConvolution2D",
+    "SpatialDropout2D",
+    "Subtract",
+    "UpSampling2D",
+    "ZeroPadding2D",
+    "add",
+    "average",
+    "concatenate",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
 ]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from cnnkit import activations, backend, initializers
+from cnnkit import activations, backend, initializers, regularizers
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer, Node
 from cnnkit.ops import dense as dense_ops
 from cnnkit.ops import shape as shape_ops
@@ -138,9 +138,9 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -365,6 +365,8 @@ def _activity_penalty(layer, out) -> None:
 def _serialize_callable(fn):
     if fn is None:
         return None
+    if isinstance(fn, regularizers.Regularizer):
+        return regularizers.serialize(fn)
     get_config = getattr(fn, "get_config", None)
     if get_config is not None:
         return {"class_name": type(fn).__name__, "config": get_config()}

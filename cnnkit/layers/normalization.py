@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from cnnkit import initializers
+from cnnkit import initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.core import _serialize_callable
@@ -124,8 +124,8 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = beta_regularizer
-        self.gamma_regularizer = gamma_regularizer
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.synchronized = False
         self.gamma = self.beta = None
 

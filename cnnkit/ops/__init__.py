@@ -1,7 +1,10 @@
 """Differentiable array ops: each a :class:`cnnkit.autodiff.Function`, forward and backward.
 
-One module per op family: ``activations`` (element-wise non-linearities and softmax), ``pool``
-(NHWC max/average pooling), ``shape`` (flatten, dropout) and ``losses`` (per-sample losses).
+One module per op family: ``conv`` (2-D, depthwise and transposed convolution), ``dense``
+(affine maps, bias), ``activations`` (element-wise non-linearities and softmax), ``pool``
+(NHWC max/average pooling), ``norm`` (batch normalisation), ``shape`` (flatten, reshape,
+padding, cropping, up-sampling, concatenation, dropout), ``resize`` (bilinear and nearest
+image resizing) and ``losses`` (per-sample losses).
 Layers and the public ``cnnkit.activations`` / ``cnnkit.losses`` modules build on these; an op
 never imports a layer.
 """

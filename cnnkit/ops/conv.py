@@ -365,7 +365,7 @@ class DepthwiseConv2D(Function):
                 out += term
         out = out.reshape(n, oh, ow, c * m)
         if bias is not None:
-            out += bias
+            rowwise(xp.add, out.reshape(-1, c * m), bias, out=out.reshape(-1, c * m))
         self.geom = (kh, kw, oh, ow, strides, dilation)
         self.crop = (top, left, h, w)
         self.save_for_backward(xpad, kernel)
@@ -561,11 +561,16 @@ class Conv2DTranspose(Function):
         dtype = xp.result_type(x.dtype, kernel.dtype)
         canvas = xp.empty((n, hc, wc, f), dtype=dtype)
         per = h * w
-        for n0, n1 in _chunks(n, per * kh * kw * f * canvas.dtype.itemsize):
-            cols = x2d[n0 * per : n1 * per] @ w2d.T  # (chunk*H*W, KH*KW*F)
+        chunks = _chunks(n, per * kh * kw * f * canvas.dtype.itemsize)
+        buffer = _chunk_buffer(chunks, per * kh * kw * f, dtype)  # one, reused
+        for n0, n1 in chunks:
+            rows = x2d[n0 * per : n1 * per]
+            cols = buffer[: rows.shape[0] * kh * kw * f].reshape(rows.shape[0], kh * kw * f)
+            xp.matmul(rows, w2d.T, out=cols)  # (chunk*H*W, KH*KW*F)
             canvas[n0:n1] = col2im(cols, (n1 - n0, hc, wc, f), *geom)
-        out = canvas[:, top : top + oh, left : left + ow, :]
-        out = out + bias if bias is not None else xp.ascontiguousarray(out)
+        out = xp.ascontiguousarray(canvas[:, top : top + oh, left : left + ow, :])
+        if bias is not None:
+            rowwise(xp.add, out.reshape(-1, f), bias, out=out.reshape(-1, f))
         self.geom = geom
         self.window = ((top, hc - top - oh), (left, wc - left - ow))
         self.save_for_backward(x2d, w2d, kernel.shape)
@@ -586,8 +591,10 @@ class Conv2DTranspose(Function):
             else:
                 per = h * w
                 dkernel = xp.zeros(w2d.shape, dtype=grad.dtype)
-                for n0, n1 in _chunks(n, per * kh * kw * f * grad.dtype.itemsize):
-                    chunk_cols = im2col(gcanvas[n0:n1], *self.geom)
+                chunks = _chunks(n, per * kh * kw * f * grad.dtype.itemsize)
+                buffer = _chunk_buffer(chunks, per * kh * kw * f, grad.dtype)  # one, reused
+                for n0, n1 in chunks:
+                    chunk_cols = im2col(gcanvas[n0:n1], *self.geom, buffer=buffer)
                     dkernel += chunk_cols.T @ x2d[n0 * per : n1 * per]
             dkernel = dkernel.reshape(kshape)
         grads = (dx, dkernel)

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from cnnkit.optimizers import schedules
 from cnnkit.optimizers.adagrad import Adagrad
 from cnnkit.optimizers.adam import Adam, AdamW
 from cnnkit.optimizers.base import Optimizer
@@ -29,6 +30,7 @@ __all__ = [
     "RMSprop",
     "deserialize",
     "get",
+    "schedules",
     "serialize",
 ]
 

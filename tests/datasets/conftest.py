@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from cnnkit.datasets import fashion_mnist, mnist
+from cnnkit.datasets import cifar10, cifar100, fashion_mnist, mnist
 
 N_TRAIN, N_TEST = 5, 3
 
@@ -35,6 +35,9 @@ def _offline_and_isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path_factory.mktemp("cache-root")))
     for module in (fashion_mnist, mnist):
         monkeypatch.setattr(module, "BASE_URL", empty.as_uri() + "/")
+    for module in (cifar10, cifar100):
+        monkeypatch.setattr(module, "URL", (empty / "absent.tar.gz").as_uri())
+        monkeypatch.setattr(module, "SYSTEM_DIRS", ())
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.ops import activations as act
-from cnnkit.ops import conv, dense, losses, norm, pool, shape
+from cnnkit.ops import conv, dense, losses, norm, pool, resize, shape
 from tests.harness import gradcheck
 from tests.ops import reference as ref
 
@@ -283,6 +283,96 @@ POOL_CONFIGS = [
     ((2, 3), (1, 2), "same", (1, 5, 6, 2)),  # non-square
 ]
 
+
+def distinct_across(rng, shapes):
+    """Like :func:`distinct`, across all inputs at once: no ties between max/min operands."""
+    sizes = [math.prod(s) for s in shapes]
+    values = rng.permutation(sum(sizes)) * 0.01 - 0.5
+    bounds = np.cumsum([0, *sizes])
+    return [values[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes)]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _depthwise_case(kernel, strides, padding, dilation=1, multiplier=1, bias=True):
+    k, s, d = _pair(kernel), _pair(strides), _pair(dilation)
+    shape_in = (2, 6, 5, 3)
+    kshape = (*k, shape_in[-1], multiplier)
+    name = f"depthwise_{k[0]}x{k[1]}_s{s[0]}x{s[1]}_d{d[0]}_m{multiplier}_{padding}"
+    if not bias:
+        return OpCase(
+            name + "_nobias",
+            lambda x, w: conv.depthwise_conv2d(x, w, None, s, padding, d),
+            (shape_in, kshape),
+            lambda x, w: ref.depthwise_conv2d(x, w, None, s, padding, d),
+        )
+    return OpCase(
+        name,
+        lambda x, w, b: conv.depthwise_conv2d(x, w, b, s, padding, d),
+        (shape_in, kshape, (shape_in[-1] * multiplier,)),
+        lambda x, w, b: ref.depthwise_conv2d(x, w, b, s, padding, d),
+    )
+
+
+def _transpose_case(kernel, strides, padding, output_padding=None, dilation=1, bias=True):
+    k, s, d = _pair(kernel), _pair(strides), _pair(dilation)
+    p = None if output_padding is None else _pair(output_padding)
+    shape_in, filters = (2, 4, 3, 3), 2
+    kshape = (*k, filters, shape_in[-1])
+    name = f"conv2d_transpose_{k[0]}x{k[1]}_s{s[0]}x{s[1]}_d{d[0]}_{padding}_op{p}"
+    if not bias:
+        return OpCase(
+            name + "_nobias",
+            lambda x, w: conv.conv2d_transpose(x, w, None, s, padding, p, d),
+            (shape_in, kshape),
+            lambda x, w: ref.conv2d_transpose(x, w, None, s, padding, p, d),
+        )
+    return OpCase(
+        name,
+        lambda x, w, b: conv.conv2d_transpose(x, w, b, s, padding, p, d),
+        (shape_in, kshape, (filters,)),
+        lambda x, w, b: ref.conv2d_transpose(x, w, b, s, padding, p, d),
+    )
+
+
+def _resize_case(size_in, size_out, method):
+    return OpCase(
+        f"resize_{method}_{size_in[0]}x{size_in[1]}_to_{size_out[0]}x{size_out[1]}",
+        lambda x: resize.resize(x, size_out, method),
+        ((2, *size_in, 2),),
+        lambda x: ref.resize(x, size_out, method),
+    )
+
+
+# kernel, strides, padding, dilation, depth multiplier
+DEPTHWISE_CONFIGS = [
+    (3, 1, "valid", 1, 1),
+    (3, 2, "same", 1, 2),
+    (2, 1, "same", 2, 1),
+    ((3, 2), (1, 2), "full", 1, 2),
+    (4, 3, "same", 1, 1),
+]
+
+# kernel, strides, padding, output_padding, dilation: output sizes from every Keras branch
+TRANSPOSE_CONFIGS = [
+    (3, 1, "valid", None, 1),
+    (3, 2, "valid", None, 1),
+    (2, 3, "valid", None, 1),  # stride > kernel: zero rows past the natural end
+    (3, 2, "same", None, 1),
+    (4, 2, "same", None, 1),
+    (3, 2, "same", 1, 1),
+    ((3, 2), (2, 3), "valid", (1, 0), 1),
+    (2, 3, "same", (2, 1), 1),
+    ((3, 2), (1, 2), "same", None, 1),
+    (3, 1, "same", None, 2),
+    (2, 1, "valid", None, 2),
+    (1, 2, "valid", None, 1),
+]
+
+RESIZE_CONFIGS = [((4, 5), (8, 10)), ((5, 7), (11, 13)), ((9, 8), (4, 3)), ((3, 3), (7, 2))]
+
 CASES = [
     # -- activations ---------------------------------------------------------------------
     OpCase(
@@ -487,6 +577,99 @@ CASES += [
     _bn_inference_case("batch_norm_inference_nhwc", (2, 3, 3, 4)),
     _bn_inference_case("batch_norm_inference_nhwc_plain", (2, 3, 2, 3), scale=False, center=False),
     _bn_inference_case("batch_norm_inference_axis1_scale_only", (2, 3, 2, 2), axis=1, center=False),
+]
+
+CASES += [_depthwise_case(*config) for config in DEPTHWISE_CONFIGS]
+CASES += [_transpose_case(*config) for config in TRANSPOSE_CONFIGS]
+CASES += [_resize_case(*sizes, m) for sizes in RESIZE_CONFIGS for m in ("bilinear", "nearest")]
+CASES += [
+    _depthwise_case(3, 1, "same", bias=False),
+    _transpose_case(3, 2, "same", bias=False),
+    OpCase(
+        "separable_conv2d_3x3_m2_same",
+        lambda x, dk, pk, b: conv.separable_conv2d(x, dk, pk, b, (1, 1), "same"),
+        ((2, 5, 6, 3), (3, 3, 3, 2), (1, 1, 6, 4), (4,)),
+        lambda x, dk, pk, b: ref.conv2d(
+            ref.depthwise_conv2d(x, dk, None, (1, 1), "same", (1, 1)),
+            pk,
+            b,
+            (1, 1),
+            "valid",
+            (1, 1),
+        ),
+    ),
+    OpCase(
+        "separable_conv2d_2x2_s2_valid_nobias",
+        lambda x, dk, pk: conv.separable_conv2d(x, dk, pk, None, (2, 2), "valid"),
+        ((2, 5, 6, 2), (2, 2, 2, 1), (1, 1, 2, 3)),
+        lambda x, dk, pk: ref.conv2d(
+            ref.depthwise_conv2d(x, dk, None, (2, 2), "valid", (1, 1)),
+            pk,
+            None,
+            (1, 1),
+            "valid",
+            (1, 1),
+        ),
+    ),  # fmt: skip
+    # -- padding, cropping, upsampling, merging ---------------------------------------------
+    OpCase(
+        "pad2d",
+        lambda x: shape.pad2d(x, ((1, 0), (2, 3))),
+        ((2, 3, 4, 2),),
+        lambda x: np.pad(x, ((0, 0), (1, 0), (2, 3), (0, 0))),
+    ),
+    OpCase(
+        "pad2d_fill_value",
+        lambda x: shape.pad2d(x, ((2, 1), (0, 1)), value=-0.5),
+        ((1, 3, 2, 3),),
+        lambda x: np.pad(x, ((0, 0), (2, 1), (0, 1), (0, 0)), constant_values=-0.5),
+    ),
+    OpCase(
+        "crop2d",
+        lambda x: shape.crop2d(x, ((1, 2), (0, 1))),
+        ((2, 5, 4, 2),),
+        lambda x: x[:, 1:-2, 0:-1, :],
+    ),
+    OpCase(
+        "upsample2d_nearest_2x3",
+        lambda x: shape.upsample2d_nearest(x, (2, 3)),
+        ((2, 3, 4, 2),),
+        lambda x: x.repeat(2, axis=1).repeat(3, axis=2),
+    ),
+    OpCase(
+        "concatenate_channels",
+        lambda a, b, c: shape.concatenate([a, b, c], axis=-1),
+        ((2, 3, 3, 2), (2, 3, 3, 1), (2, 3, 3, 4)),
+        lambda a, b, c: np.concatenate([a, b, c], axis=-1),
+    ),
+    OpCase(
+        "concatenate_axis1",
+        lambda a, b: shape.concatenate([a, b], axis=1),
+        ((2, 3, 4), (2, 1, 4)),
+        lambda a, b: np.concatenate([a, b], axis=1),
+    ),
+    OpCase(
+        "maximum",
+        shape.maximum,
+        ((2, 3, 4), (2, 3, 4)),
+        np.maximum,
+        make_inputs=distinct_across,
+    ),
+    OpCase(
+        "minimum_broadcast",
+        shape.minimum,
+        ((2, 1, 4), (3, 4)),
+        np.minimum,
+        make_inputs=distinct_across,
+    ),
+    OpCase(
+        "spatial_dropout",
+        lambda x: shape.dropout(x, 0.5, np.random.default_rng(3), noise_shape=(2, 1, 1, 4)),
+        ((2, 3, 3, 4),),
+        lambda x: np.where(
+            np.random.default_rng(3).random((2, 1, 1, 4), dtype=np.float32) < 0.5, x / 0.5, 0.0
+        ),
+    ),
 ]
 
 IDS = [case.name for case in CASES]
