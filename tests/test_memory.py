@@ -292,6 +292,5 @@ def test_import_adds_little_to_numpy(import_seconds):
     assert extra < 0.25
 
 
-@pytest.mark.slow  # an absolute wall time: depends on the machine and its load
-def test_import_takes_under_300_ms(import_seconds):
-    assert import_seconds["cnnkit"] < 0.3
+# The absolute figure (< 0.3 s on the reference machine) depends on the machine and its
+# load, so it is measured by benchmarks/import_time.py rather than asserted here.

@@ -35,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import gzip
-import http.client
 import io
 import os
 import tarfile
@@ -179,6 +178,8 @@ def locate_archive(
             return candidate
         state = "folder absent" if not os.path.isdir(directory) else f"no {archive}"
         searched.append(f"  {directory} ({state})")
+    import http.client  # only when a download is attempted
+
     try:
         return _files.download(url, os.path.join(cache, archive), md5)
     except (OSError, http.client.HTTPException) as e:
