@@ -1,7 +1,17 @@
-"""The lecture's improved CIFAR-10 model: three VGG blocks with batch normalisation."""
+"""VGG networks: the lecture's CIFAR-10 model, and VGG16/VGG19 as in ``keras.applications``.
+
+This module also holds the argument checks every Keras-style builder of
+:mod:`cnnkit.applications` shares (Keras keeps them in ``imagenet_utils``).
+"""
 
 from __future__ import annotations
 
+from cnnkit.applications.imagenet_utils import (
+    check_application_args,
+    model_input,
+    obtain_input_shape,
+    pool_features,
+)
 from cnnkit.layers import (
     BatchNormalization,
     Conv2D,
@@ -52,3 +62,145 @@ def vgg_cifar(
     x = Dropout(dropout)(x)
     x = Dense(classes, activation="softmax")(x)
     return Model(i, x, name=name)
+
+
+# -- Shared by every Keras-style builder (``keras.applications.imagenet_utils``) --------------
+
+
+def VGG16(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg16",
+) -> Model:
+    """Build VGG16 (Simonyan & Zisserman, 2014, configuration D), as ``keras.applications.VGG16``.
+
+    Five blocks of ``3×3`` convolutions (``same`` padding, relu) with 2, 2, 3, 3, 3
+    layers of 64, 128, 256, 512, 512 filters, each block closed by a ``2×2`` max
+    pool; then ``Flatten → Dense(4096, relu) → Dense(4096, relu) →
+    Dense(classes)``. The layer names are Keras's (``block1_conv1`` ... ``fc1``,
+    ``fc2``, ``predictions``). No dropout, as in Keras's builder.
+
+    Parameters at 224×224×3 with 1000 classes: 138,357,544 (Keras and the paper);
+    14,714,688 without the top. The five pools divide the image by 32, so inputs
+    must be at least 32×32 (Keras's rule): on 32×32 the top sees a 1×1×512 map.
+
+    Args:
+        include_top: whether to add the three fully connected layers.
+        weights: must be None (random initialization); pretrained weights are not
+            available offline.
+        input_tensor: optional symbolic tensor to use as the image input.
+        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` with the
+            top, ``(None, None, 3)`` without.
+        pooling: with ``include_top=False``: None (the 4-D feature map), ``"avg"`` or
+            ``"max"`` (global pooling to a vector).
+        classes: number of classes, with ``include_top=True``.
+        classifier_activation: activation of the last layer (None for logits).
+        name: model name.
+
+    Returns:
+        An uncompiled functional :class:`~cnnkit.models.Model`.
+
+    Raises:
+        ValueError: ``weights`` is not None, the input is smaller than 32×32,
+            ``pooling`` is unknown, or the top is asked for without a static shape.
+
+    Example:
+        >>> VGG16(include_top=False, input_shape=(32, 32, 3)).count_params()
+        14714688
+    """
+    return _vgg(
+        (2, 2, 3, 3, 3),
+        "VGG16",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+    )
+
+
+def VGG19(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg19",
+) -> Model:
+    """Build VGG19 (configuration E), as ``keras.applications.VGG19``.
+
+    As :func:`VGG16` with 2, 2, 4, 4, 4 convolutions in the five blocks.
+    Parameters at 224×224×3 with 1000 classes: 143,667,240 (Keras and the paper);
+    20,024,384 without the top. Inputs must be at least 32×32.
+
+    Args, Returns and Raises: as :func:`VGG16`.
+
+    Example:
+        >>> VGG19(include_top=False, input_shape=(32, 32, 3), pooling="max").output_shape
+        (None, 512)
+    """
+    return _vgg(
+        (2, 2, 4, 4, 4),
+        "VGG19",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+    )
+
+
+def _vgg(
+    convs_per_block,
+    model,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+    name,
+) -> Model:
+    check_application_args(weights, include_top, pooling, classes)
+    shape = obtain_input_shape(
+        input_shape,
+        input_tensor,
+        default_size=224,
+        min_size=32,
+        require_flatten=include_top,
+        model=model,
+    )
+    image, inputs = model_input(input_tensor, shape)
+    x = image
+    for block, (convs, filters) in enumerate(zip(convs_per_block, (64, 128, 256, 512, 512)), 1):
+        for conv in range(1, convs + 1):
+            x = Conv2D(
+                filters,
+                (3, 3),
+                padding="same",
+                activation="relu",
+                name=f"block{block}_conv{conv}",
+            )(x)
+        x = MaxPooling2D((2, 2), strides=(2, 2), name=f"block{block}_pool")(x)
+    if include_top:
+        x = Flatten(name="flatten")(x)
+        x = Dense(4096, activation="relu", name="fc1")(x)
+        x = Dense(4096, activation="relu", name="fc2")(x)
+        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = pool_features(x, pooling)
+    return Model(inputs, x, name=name)

@@ -116,10 +116,17 @@ def im2col(xpad, kh, kw, oh, ow, strides, dilation, buffer=None):
         cols = xp.empty(shape, dtype=xpad.dtype)
     else:
         cols = buffer[: n * oh * ow * kh * kw * c].reshape(shape)
-    for i in range(kh):
-        if dilation[1] == 1 and c > 1:  # one copy per kernel row: runs of KW*C values
-            cols[:, :, :, i, :] = _row_blocks(xpad, i, 0, kw, oh, ow, strides, dilation)
-        else:
+    if dilation[1] == 1 and c > 1:
+        # Every window at once: the KW neighbouring pixels of a kernel row are one run of
+        # KW*C contiguous values, so all windows form a single strided view; one copy.
+        sn, sh_, sw_, sc = xpad.strides
+        cols[...] = backend.strided_view(
+            xpad,
+            shape=shape,
+            strides=(sn, strides[0] * sh_, strides[1] * sw_, dilation[0] * sh_, sc),
+        )
+    else:
+        for i in range(kh):
             for j in range(kw):
                 cols[:, :, :, i, j * c : (j + 1) * c] = _window(
                     xpad, i, j, oh, ow, strides, dilation
@@ -167,8 +174,13 @@ def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
     return dxpad
 
 
-def _correlate(xpad, w2d, kh, kw, oh, ow, strides, dilation, keep_cols=False):
+def _correlate(
+    xpad, w2d, kh, kw, oh, ow, strides, dilation, keep_cols=False, bias=None, relu=False
+):
     """``im2col(xpad) @ w2d`` in chunks of samples under the workspace budget.
+
+    The bias and the ReLU are applied to each chunk's rows right after its product,
+    while they are still in the cache.
 
     Returns:
         out (N, OH, OW, F) and, when ``keep_cols`` and one chunk sufficed, the column matrix.
@@ -180,7 +192,12 @@ def _correlate(xpad, w2d, kh, kw, oh, ow, strides, dilation, keep_cols=False):
     buffer = _chunk_buffer(chunks, oh * ow * kh * kw * c, xpad.dtype)  # one, reused
     for n0, n1 in chunks:
         cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
-        xp.matmul(cols, w2d, out=out2d[n0 * oh * ow : n1 * oh * ow])  # cols: (chunk*OH*OW, K)
+        rows = out2d[n0 * oh * ow : n1 * oh * ow]
+        xp.matmul(cols, w2d, out=rows)  # cols: (chunk*OH*OW, KH*KW*C)
+        if bias is not None:
+            rowwise(xp.add, rows, bias, out=rows)
+        if relu:
+            xp.maximum(rows, rows.dtype.type(0), out=rows)
     return out, (cols if keep_cols and len(chunks) == 1 else None)
 
 
@@ -208,12 +225,8 @@ class Conv2D(Function):
         xpad = pad_nhwc(x, ((top, bottom), (left, right)))
         w2d = kernel.reshape(kh * kw * c, f)  # (KH*KW*C, F)
         geom = (kh, kw, oh, ow, strides, dilation)
-        out, cols = _correlate(xpad, w2d, *geom, keep_cols=self.needs_grad[1])
-        out2d = out.reshape(-1, f)
-        if bias is not None:
-            rowwise(xp.add, out2d, bias, out=out2d)
-        if relu:  # fused activation, in place on the fresh product
-            xp.maximum(out, out.dtype.type(0), out=out)
+        # bias and ReLU fused into the product, chunk by chunk
+        out, cols = _correlate(xpad, w2d, *geom, keep_cols=self.needs_grad[1], bias=bias, relu=relu)
         self.relu_out = out if relu else None
         self.geom = geom
         self.pads = (top, bottom, left, right, h, w)

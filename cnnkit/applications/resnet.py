@@ -1,0 +1,224 @@
+"""Residual networks (He et al., 2015): ResNet18 for ImageNet, and the small CIFAR ResNets."""
+
+from __future__ import annotations
+
+from cnnkit.applications.imagenet_utils import (
+    check_application_args,
+    model_input,
+    obtain_input_shape,
+    pool_features,
+)
+from cnnkit.layers import (
+    Activation,
+    Add,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    MaxPooling2D,
+    ZeroPadding2D,
+)
+from cnnkit.models import Model
+
+# Keras's ResNet builders use this epsilon (cuDNN needs at least 1e-5; torchvision uses 1e-5).
+_BN_EPSILON = 1.001e-5
+
+
+def ResNet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet18",
+) -> Model:
+    """Build ResNet-18 of "Deep residual learning for image recognition" (He et al., 2015).
+
+    Laid out as torchvision's ``resnet18``: stem ``conv 7×7/2 (64) → BN → relu →
+    max pool 3×3/2``; four stages of two basic blocks with 64, 128, 256 and 512
+    filters (stages 2–4 start with stride 2); global average pooling and
+    ``Dense(classes)``. A basic block is ``conv 3×3 → BN → relu → conv 3×3 → BN``,
+    added (``Add``) to the shortcut, then relu; the shortcut is the input, or
+    ``conv 1×1/2 → BN`` where the block changes size (torchvision's option B).
+    Convolutions have no bias. Strided layers pad explicitly (``ZeroPadding2D``
+    then ``"valid"``), with torchvision's symmetric padding, so a 224×224 input
+    gives 112, 56, 28, 14 and 7 pixel maps. Any input size works: 32×32 ends in
+    a 1×1×512 map.
+
+    Parameters at 1000 classes: 11,689,512 trainable, torchvision's count
+    (PyTorch counts BN's gamma and beta as parameters and its running statistics
+    as buffers), plus 9,600 non-trainable moving means and variances
+    (2 × 4,800 BN channels): ``count_params()`` is 11,699,112.
+
+    Args:
+        include_top: whether to add the average pooling and the classifier.
+        weights: must be None (random initialization); pretrained weights are not
+            available offline.
+        input_tensor: optional symbolic tensor to use as the image input.
+        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` with the
+            top, ``(None, None, 3)`` without.
+        pooling: with ``include_top=False``: None (the 4-D feature map), ``"avg"`` or
+            ``"max"``.
+        classes: number of classes, with ``include_top=True``.
+        classifier_activation: activation of the last layer (None for logits).
+        name: model name.
+
+    Returns:
+        An uncompiled functional :class:`~cnnkit.models.Model`.
+
+    Raises:
+        ValueError: ``weights`` is not None, or ``pooling`` is unknown.
+
+    Example:
+        >>> ResNet18(input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+    """
+    check_application_args(weights, include_top, pooling, classes)
+    shape = obtain_input_shape(
+        input_shape,
+        input_tensor,
+        default_size=224,
+        min_size=1,
+        require_flatten=include_top,
+        model="ResNet18",
+    )
+    image, inputs = model_input(input_tensor, shape)
+    x = ZeroPadding2D(3, name="conv1_pad")(image)
+    x = Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+    x = BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)
+    x = Activation("relu", name="conv1_relu")(x)
+    x = ZeroPadding2D(1, name="pool1_pad")(x)  # zeros act as -inf: the input is >= 0
+    x = MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    for stage, filters in enumerate((64, 128, 256, 512), 2):
+        for block in (1, 2):
+            strides = 2 if stage > 2 and block == 1 else 1
+            x = _basic_block(x, filters, strides, f"conv{stage}_block{block}")
+    if include_top:
+        x = GlobalAveragePooling2D(name="avg_pool")(x)
+        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = pool_features(x, pooling)
+    return Model(inputs, x, name=name)
+
+
+def _basic_block(x, filters, strides, name):
+    """relu(BN(conv(relu(BN(conv(x))))) + shortcut(x)), torchvision's BasicBlock."""
+    if strides == 1 and x.shape[-1] == filters:
+        shortcut = x
+    else:
+        shortcut = Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_0_conv")(x)
+        shortcut = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_0_bn")(shortcut)
+    if strides == 1:
+        y = Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_1_conv")(x)
+    else:
+        y = ZeroPadding2D(1, name=f"{name}_1_pad")(x)
+        y = Conv2D(filters, 3, strides=strides, use_bias=False, name=f"{name}_1_conv")(y)
+    y = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_1_bn")(y)
+    y = Activation("relu", name=f"{name}_1_relu")(y)
+    y = Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+    y = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_2_bn")(y)
+    x = Add(name=f"{name}_add")([shortcut, y])
+    return Activation("relu", name=f"{name}_out")(x)
+
+
+def resnet_small(
+    depth=20,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+) -> Model:
+    """Build a CIFAR ResNet of depth ``6n + 2`` (He et al., 2015, section 4.2).
+
+    Laid out as ``resnet_v1`` of Keras's "Train a ResNet on CIFAR-10" example:
+    ``conv 3×3 (16) → BN → relu``; three stages of ``n`` basic blocks with 16, 32
+    and 64 filters (stages 2 and 3 start with stride 2); global average pooling and
+    ``Dense(classes)``. A block is ``conv 3×3 → BN → relu → conv 3×3 → BN``, added
+    to the shortcut, then relu; where the size changes the shortcut is a strided
+    1×1 convolution (no BN). Convolutions have biases and ``he_normal`` kernels,
+    all with ``"same"`` padding, so any input size works (32×32 → 32, 16, 8 pixel
+    maps; 28×28 → 28, 14, 7).
+
+    Parameters at 10 classes: depth 20 has 274,442 (273,066 trainable), the count
+    of the Keras example's ResNet20 v1; depth 8 has 78,666. Deviations from the
+    example: no L2 kernel regulariser, and global average pooling in place of its
+    ``AveragePooling2D(8) → Flatten`` (the same on 32×32 inputs). The paper's CIFAR
+    nets pad the identity with zeros instead of a 1×1 convolution (option A).
+
+    Args:
+        depth: number of weighted layers, ``6n + 2``: 8, 14, 20, 32, 44, 56, 110...
+        include_top, weights, input_tensor, pooling, classes, classifier_activation:
+            as :func:`ResNet18`.
+        input_shape: ``(height, width, channels)``; default ``(32, 32, 3)`` with the
+            top, ``(None, None, 3)`` without.
+        name: model name; default ``f"resnet{depth}"``.
+
+    Returns:
+        An uncompiled functional :class:`~cnnkit.models.Model`.
+
+    Raises:
+        ValueError: ``depth`` is not ``6n + 2`` with ``n >= 1``, or as :func:`ResNet18`.
+
+    Example:
+        >>> resnet_small(20).count_params()
+        274442
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            "Invalid value for argument `depth`. Expected 6n + 2 with n >= 1 (8, 14, 20, 32, "
+            f"44, 56, 110, ...). Received: depth={depth!r}"
+        )
+    check_application_args(weights, include_top, pooling, classes)
+    shape = obtain_input_shape(
+        input_shape,
+        input_tensor,
+        default_size=32,
+        min_size=1,
+        require_flatten=include_top,
+        model=f"resnet_small(depth={depth})",
+    )
+    image, inputs = model_input(input_tensor, shape)
+    x = _cifar_conv(image, 16, 3, 1, "conv1")
+    x = BatchNormalization(name="conv1_bn")(x)
+    x = Activation("relu", name="conv1_relu")(x)
+    for stage, filters in enumerate((16, 32, 64), 2):
+        for block in range(1, (depth - 2) // 6 + 1):
+            strides = 2 if stage > 2 and block == 1 else 1
+            block_name = f"conv{stage}_block{block}"
+            y = _cifar_conv(x, filters, 3, strides, f"{block_name}_1_conv")
+            y = BatchNormalization(name=f"{block_name}_1_bn")(y)
+            y = Activation("relu", name=f"{block_name}_1_relu")(y)
+            y = _cifar_conv(y, filters, 3, 1, f"{block_name}_2_conv")
+            y = BatchNormalization(name=f"{block_name}_2_bn")(y)
+            if strides != 1:
+                x = _cifar_conv(x, filters, 1, strides, f"{block_name}_0_conv")
+            x = Add(name=f"{block_name}_add")([x, y])
+            x = Activation("relu", name=f"{block_name}_out")(x)
+    if include_top:
+        x = GlobalAveragePooling2D(name="avg_pool")(x)
+        x = Dense(
+            classes,
+            activation=classifier_activation,
+            kernel_initializer="he_normal",
+            name="predictions",
+        )(x)
+    else:
+        x = pool_features(x, pooling)
+    return Model(inputs, x, name=name or f"resnet{depth}")
+
+
+def _cifar_conv(x, filters, kernel_size, strides, name):
+    return Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        kernel_initializer="he_normal",
+        name=name,
+    )(x)
