@@ -1,6 +1,8 @@
 """The ``cnnkit`` command line.
 
-    cnnkit train [--epochs 15] [--batch-size 32] [--limit N] [--seed S] [--output DIR]
+    cnnkit train [--model lecture-cnn] [--dataset fashion-mnist] [--epochs 15]
+                 [--batch-size 32] [--learning-rate 0.001] [--lr-schedule constant]
+                 [--augment] [--limit N] [--seed S] [--output DIR]
     cnnkit --version
 
 User errors (a bad flag value, a missing dataset, an unwritable folder) print
@@ -22,8 +24,9 @@ import numpy as np
 import cnnkit
 from cnnkit.io_utils import atomic_write, atomic_write_text
 
-DATASETS = ("fashion-mnist", "mnist")
-MODELS = ("lecture-cnn",)
+DATASETS = ("fashion-mnist", "mnist", "cifar10")
+MODELS = ("lecture-cnn", "vgg-cifar", "lenet5", "alexnet", "vgg16", "googlenet", "resnet")
+SCHEDULES = ("constant", "exponential", "step", "cosine", "plateau")
 
 
 def _positive_int(text: str) -> int:
@@ -33,6 +36,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -59,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     train.add_argument("--epochs", type=_positive_int, default=15)
     train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's rate")
+    train.add_argument(
+        "--lr-schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="exponential: x0.9 per epoch; step: /10 at 50%% and 75%%; cosine: to 0; "
+        "plateau: ReduceLROnPlateau on val_loss",
+    )
+    train.add_argument(
+        "--augment",
+        action="store_true",
+        help="random flips (CIFAR-10), translations and zoom during training",
+    )
     train.add_argument(
         "--limit", type=_positive_int, default=None, help="train on the first N images only"
     )
@@ -72,18 +98,65 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_dataset(name: str):
-    """``(x_train, y_train), (x_test, y_test)``, images as float32 in [0, 1] with a channel axis."""
-    from cnnkit.datasets import fashion_mnist, mnist
+    """``(x_train, y_train), (x_test, y_test)``: float32 NHWC images in [0, 1], integer labels."""
+    from cnnkit.datasets import cifar10, fashion_mnist, mnist
 
-    module = {"fashion-mnist": fashion_mnist, "mnist": mnist}[name]
+    module = {"fashion-mnist": fashion_mnist, "mnist": mnist, "cifar10": cifar10}[name]
     (x_train, y_train), (x_test, y_test) = module.load_data()
-    x_train = (x_train.astype("float32") / np.float32(255.0))[..., None]
-    x_test = (x_test.astype("float32") / np.float32(255.0))[..., None]
-    return (x_train, y_train), (x_test, y_test)
+    splits = []
+    for x, y in ((x_train, y_train), (x_test, y_test)):
+        x = x.astype("float32")
+        x /= np.float32(255.0)
+        splits.append((x if x.ndim == 4 else x[..., None], y.reshape(-1)))
+    return splits[0], splits[1]
+
+
+def build_model(name: str, input_shape: tuple, classes: int, augment: bool):
+    """One of ``MODELS`` for images of ``input_shape``, optionally behind augmentation layers."""
+    from cnnkit import applications, layers
+    from cnnkit.models import Model
+
+    builders = {
+        "lecture-cnn": lambda: applications.lecture_cnn(input_shape=input_shape, classes=classes),
+        "vgg-cifar": lambda: applications.vgg_cifar(input_shape=input_shape, classes=classes),
+        "lenet5": lambda: applications.LeNet5(input_shape=input_shape, classes=classes),
+        "alexnet": lambda: applications.AlexNet(input_shape=input_shape, classes=classes),
+        "vgg16": lambda: applications.VGG16(input_shape=input_shape, classes=classes),
+        "googlenet": lambda: applications.GoogLeNet(input_shape=input_shape, classes=classes),
+        "resnet": lambda: applications.resnet_small(input_shape=input_shape, classes=classes),
+    }
+    model = builders[name]()
+    if not augment:
+        return model
+    i = layers.Input(shape=input_shape)
+    x = i
+    if input_shape[-1] == 3:  # natural images: a mirrored photo is still the same class
+        x = layers.RandomFlip("horizontal")(x)
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest")(x)
+    x = layers.RandomZoom(0.1, fill_mode="nearest")(x)
+    return Model(i, model(x), name=f"{model.name}_augmented")
+
+
+def learning_rate(args, steps_per_epoch: int):
+    """``(learning_rate or schedule, callbacks)`` for ``--learning-rate`` and ``--lr-schedule``."""
+    from cnnkit import callbacks
+    from cnnkit.optimizers import schedules
+
+    lr, total = args.learning_rate, args.epochs * steps_per_epoch
+    if args.lr_schedule == "exponential":
+        return schedules.ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=0.9), []
+    if args.lr_schedule == "step":
+        bounds = [max(1, total // 2), max(2, (3 * total) // 4)]
+        return schedules.PiecewiseConstantDecay(bounds, [lr, lr / 10, lr / 100]), []
+    if args.lr_schedule == "cosine":
+        return schedules.CosineDecay(lr, decay_steps=max(1, total)), []
+    if args.lr_schedule == "plateau":
+        return lr, [callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)]
+    return lr, []
 
 
 def cmd_train(args) -> int:
-    from cnnkit.applications import lecture_cnn
+    from cnnkit.optimizers import Adam
 
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -92,8 +165,15 @@ def cmd_train(args) -> int:
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
     if args.limit is not None:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
-    model = lecture_cnn(input_shape=x_train.shape[1:], classes=int(y_train.max()) + 1)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    model = build_model(args.model, x_train.shape[1:], classes, args.augment)
+    steps = -(-len(x_train) // args.batch_size)
+    rate, extra_callbacks = learning_rate(args, steps)
+    model.compile(
+        optimizer=Adam(learning_rate=rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     start = time.perf_counter()
     history = model.fit(
         x_train,
@@ -102,9 +182,10 @@ def cmd_train(args) -> int:
         epochs=args.epochs,
         validation_data=(x_test, y_test),
         verbose=args.verbose,
+        callbacks=extra_callbacks,
     )
     seconds = time.perf_counter() - start
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+    loss, accuracy = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
     print(f"Test accuracy: {accuracy:.4f} (loss {loss:.4f}, {seconds:.1f}s training)")
     if args.output is not None:
         _write_run(args.output, model, history, {"test_loss": loss, "test_accuracy": accuracy})

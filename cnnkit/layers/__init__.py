@@ -1,6 +1,15 @@
 """Layers, as in ``keras.layers``."""
 
 from cnnkit.layers.activation import ELU, LeakyReLU, ReLU, Softmax
+from cnnkit.layers.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.convolutional import (
     Conv2D,
@@ -87,6 +96,13 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "Rescaling",
     "Reshape",
     "Resizing",

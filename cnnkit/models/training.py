@@ -436,15 +436,31 @@ class _ArrayData:
 
 
 class _IterableData:
-    """Batches from a Python iterable or generator of ``(x, y[, sample_weight])``."""
+    """Batches from a Python iterable or generator of ``(x, y[, sample_weight])``.
+
+    An object with ``__len__`` and ``__getitem__`` (a Keras ``Sequence``/``PyDataset``, or
+    ``ImageDataGenerator.flow(...)``) is read as ``source[0] .. source[len - 1]`` each
+    epoch, then ``source.on_epoch_end()`` is called when it exists. Anything else is
+    iterated; with ``steps`` the same iterator carries on from epoch to epoch.
+    """
 
     def __init__(self, source, steps):
         self.source = source
+        self.indexed = hasattr(source, "__len__") and hasattr(source, "__getitem__")
+        if steps is None and self.indexed:
+            steps = len(source)
         self.steps = steps
         self.x = self.y = None
         self._iterator = None
 
     def raw(self):
+        if self.indexed:
+            for index in range(self.steps):
+                yield self.source[index % len(self.source)]
+            on_epoch_end = getattr(self.source, "on_epoch_end", None)
+            if callable(on_epoch_end):
+                on_epoch_end()
+            return
         iterator = iter(self.source) if self._iterator is None else self._iterator
         if self.steps is None:
             yield from iterator
@@ -473,7 +489,8 @@ class _IterableData:
 def _is_iterable_data(x) -> bool:
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict, Tensor)):
         return False
-    return hasattr(x, "__iter__") or hasattr(x, "__next__")
+    indexed = hasattr(x, "__len__") and hasattr(x, "__getitem__")
+    return indexed or hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
 def _as_arrays(data, name: str, numeric_check: bool = True):

@@ -86,6 +86,18 @@ LAYER_CASES = [
         (1, 6, 3, 1),
         (1, 4, 4, 1),
     ),
+    (layers.RandomFlip, {"seed": 1}, (2, 4, 5, 3), (2, 4, 5, 3)),
+    (layers.RandomRotation, {"factor": 0.2, "fill_mode": "constant"}, (2, 5, 5, 1), (2, 5, 5, 1)),
+    (
+        layers.RandomTranslation,
+        {"height_factor": 0.1, "width_factor": (-0.2, 0.3)},
+        (1, 4, 4, 2),
+        (1, 4, 4, 2),
+    ),
+    (layers.RandomZoom, {"height_factor": 0.2, "width_factor": 0.1}, (2, 4, 6, 1), (2, 4, 6, 1)),
+    (layers.RandomContrast, {"factor": 0.3, "value_range": (0, 1)}, (2, 3, 3, 3), (2, 3, 3, 3)),
+    (layers.RandomBrightness, {"factor": (-0.2, 0.4)}, (2, 3, 3, 3), (2, 3, 3, 3)),
+    (layers.RandomCrop, {"height": 3, "width": 2, "seed": 0}, (2, 5, 4, 3), (2, 3, 2, 3)),
     (layers.DepthwiseConv2D, {"kernel_size": 3}, (2, 6, 6, 3), (2, 4, 4, 3)),
     (
         layers.DepthwiseConv2D,

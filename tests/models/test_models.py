@@ -414,3 +414,42 @@ def test_keras_namespaces_exist():
         assert hasattr(keras, name), name
     assert hasattr(keras.datasets, "fashion_mnist") and hasattr(keras.datasets, "mnist")
     assert callable(keras.utils.set_random_seed) and callable(keras.utils.to_categorical)
+
+
+def test_sequence_like_data_uses_its_length_and_epoch_end():
+    x, y = blobs(64)
+
+    class Batches:
+        def __init__(self):
+            self.epochs_ended = 0
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[i * 16 : (i + 1) * 16], y[i * 16 : (i + 1) * 16]
+
+        def on_epoch_end(self):
+            self.epochs_ended += 1
+
+    data = Batches()
+    seen = []
+    model = Sequential([Input(shape=(4,)), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    counter = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    model.fit(data, epochs=2, verbose=0, callbacks=[counter])
+    assert seen == [0, 1, 2, 3, 0, 1, 2, 3] and data.epochs_ended == 2
+    assert model.evaluate(data, verbose=0) > 0
+    assert model.predict(data, verbose=0).shape == (64, 3)
+
+
+def test_fit_on_image_data_generator_flow():
+    from cnnkit.preprocessing.image import ImageDataGenerator
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((40, 8, 8, 1), dtype=np.float32), rng.integers(0, 2, 40)
+    model = Sequential([Input(shape=(8, 8, 1)), Flatten(), Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    flow = ImageDataGenerator(horizontal_flip=True).flow(images, labels, batch_size=16)
+    history = model.fit(flow, epochs=2, verbose=0)  # len(flow) = 3 steps per epoch
+    assert len(history.history["loss"]) == 2

@@ -1,0 +1,5 @@
+"""Data preprocessing outside the model, as tf.keras 2's ``keras.preprocessing``."""
+
+from cnnkit.preprocessing import image
+
+__all__ = ["image"]
