@@ -345,6 +345,17 @@ def rowwise(ufunc, a2d, v, out=None):
     return out if out is not None else result.reshape(m, c)
 
 
+def relu_(a):
+    """``max(a, 0)`` in place on a C-contiguous array; returns ``a``.
+
+    ``np.maximum(a, 0)`` with a scalar takes NumPy's slow non-SIMD path (about 4x slower);
+    against a row of zeros, broadcast with :func:`rowwise`, it runs at full speed.
+    """
+    a2d = a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+    rowwise(xp.maximum, a2d, xp.zeros(a2d.shape[1], dtype=a.dtype), out=a2d)
+    return a
+
+
 class Function:
     """Base class of every differentiable op: ``forward`` and ``backward`` side by side.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from cnnkit.autodiff import Function, Tensor, as_tensor
+from cnnkit.autodiff import Function, Tensor, as_tensor, relu_
 from cnnkit.backend import xp
 
 # Klambauer et al., "Self-Normalizing Neural Networks" (2017); the values Keras uses.
@@ -69,7 +69,7 @@ class ReLU(Function):
     def forward(self, x, negative_slope=0.0, max_value=None, threshold=0.0):
         self.plain = negative_slope == 0 and max_value is None and threshold == 0
         if self.plain:
-            out = xp.maximum(x, _const(0, x))
+            out = relu_(x.copy()) if x.ndim else xp.maximum(x, _const(0, x))
             self.save_for_backward(out)
             return out
         t = _const(threshold, x)

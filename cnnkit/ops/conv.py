@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 from cnnkit import backend
-from cnnkit.autodiff import Function, Tensor, rowwise, sum_rows
+from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
 
 PADDINGS = ("valid", "same", "full", "causal")
@@ -188,7 +188,9 @@ def _correlate(
     n, c, f = xpad.shape[0], xpad.shape[3], w2d.shape[1]
     out = xp.empty((n, oh, ow, f), dtype=xp.result_type(xpad.dtype, w2d.dtype))
     out2d = out.reshape(n * oh * ow, f)
-    chunks = _chunks(n, oh * ow * kh * kw * c * xpad.dtype.itemsize)
+    # Chunks small enough that both the columns and the output rows stay in the cache
+    # (the output is the larger one for few input channels, e.g. a first layer).
+    chunks = _chunks(n, oh * ow * max(kh * kw * c, f) * xpad.dtype.itemsize)
     buffer = _chunk_buffer(chunks, oh * ow * kh * kw * c, xpad.dtype)  # one, reused
     for n0, n1 in chunks:
         cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
@@ -197,7 +199,7 @@ def _correlate(
         if bias is not None:
             rowwise(xp.add, rows, bias, out=rows)
         if relu:
-            xp.maximum(rows, rows.dtype.type(0), out=rows)
+            relu_(rows)
     return out, (cols if keep_cols and len(chunks) == 1 else None)
 
 

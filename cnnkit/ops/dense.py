@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnkit.autodiff import Function, Tensor, sum_rows
+from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
 
 
@@ -21,9 +21,9 @@ class Dense(Function):
         x2d = x.reshape(-1, x.shape[-1])  # (B, K), B = prod(leading axes)
         out = x2d @ kernel  # (B, M)
         if bias is not None:
-            out += bias
+            rowwise(xp.add, out, bias, out=out)
         if relu:  # fused activation, in place on the fresh product
-            xp.maximum(out, out.dtype.type(0), out=out)
+            relu_(out)
         self.save_for_backward(x2d, kernel, x.shape, out if relu else None)
         return out.reshape(*x.shape[:-1], kernel.shape[1])
 
