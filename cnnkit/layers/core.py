@@ -308,8 +308,9 @@ class Dropout(Layer):
     Inference (``training=False``, as in ``predict`` and ``evaluate``) is the identity.
 
     Args:
-        rate: float in [0, 1), the fraction to drop.
-        noise_shape: not supported yet (must be None).
+        rate: float in [0, 1], the fraction to drop.
+        noise_shape: shape of the binary mask, broadcast over the input (``None`` entries
+            take the input's size); e.g. ``(None, 1, 1, C)`` drops whole feature maps.
         seed: optional int for a layer-local generator.
 
     Example:
@@ -319,22 +320,25 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
             raise ValueError(
                 "Invalid value received for argument `rate`. Expected a float value between "
                 f"0 and 1. Received: rate={rate}"
             )
-        if noise_shape is not None:
-            raise NotImplementedError("Dropout(noise_shape=...) is not supported yet.")
         self.rate = float(rate)
-        self.noise_shape = None
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0.0:
             return inputs
-        return shape_ops.dropout(inputs, self.rate, self._rng or backend.rng())
+        noise_shape = None
+        if self.noise_shape is not None:  # None entries take the input's size, as in Keras
+            noise_shape = tuple(
+                size if want is None else want for want, size in zip(self.noise_shape, inputs.shape)
+            )
+        return shape_ops.dropout(inputs, self.rate, self._rng or backend.rng(), noise_shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

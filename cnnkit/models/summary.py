@@ -73,7 +73,14 @@ def print_summary(model, line_length=None, print_fn=None, **kwargs) -> None:
     print_fn(rule("└", "┴", "┘", "─"))
     trainable = sum(w.data.size for w in model.trainable_weights)
     non_trainable = sum(w.data.size for w in model.non_trainable_weights)
-    total = trainable + non_trainable
-    print_fn(f" Total params: {total:,} ({_bytes(total)})")
+    optimizer = getattr(model, "optimizer", None)
+    slots = list(optimizer.variables) if optimizer is not None and optimizer.built else []
+    optimizer_params = sum(v.data.size for v in slots)
+    optimizer_bytes = sum(v.data.nbytes for v in slots)
+    total = trainable + non_trainable + optimizer_params  # Keras 3 counts the optimizer too
+    total_bytes = 4 * (trainable + non_trainable) + optimizer_bytes
+    print_fn(f" Total params: {total:,} ({_bytes(total_bytes, 1)})")
     print_fn(f" Trainable params: {trainable:,} ({_bytes(trainable)})")
     print_fn(f" Non-trainable params: {non_trainable:,} ({_bytes(non_trainable)})")
+    if slots:
+        print_fn(f" Optimizer params: {optimizer_params:,} ({_bytes(optimizer_bytes, 1)})")

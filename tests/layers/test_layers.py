@@ -173,6 +173,14 @@ def test_dropout_only_in_training():
     np.testing.assert_allclose(dropped[kept], 2.0)
 
 
+def test_dropout_noise_shape_drops_whole_feature_maps():
+    layer = layers.Dropout(0.5, noise_shape=(None, 1, 1, 8), seed=1)
+    out = np.asarray(layer(np.ones((4, 3, 3, 8), "float32"), training=True))
+    per_map = out.reshape(4, 9, 8)
+    assert np.all(per_map == per_map[:, :1, :])  # one decision per (sample, channel)
+    assert set(np.unique(out)) <= {0.0, 2.0}
+
+
 def test_global_pooling_accepts_any_image_size():
     from cnnkit.models import Model
 
@@ -194,6 +202,7 @@ def test_global_pooling_accepts_any_image_size():
         (lambda: layers.Conv2D(4, 3, strides=2, dilation_rate=2), r"dilation_rate > 1"),
         (lambda: layers.Dense(-1), r"expected a positive integer.*units=-1"),
         (lambda: layers.Dropout(1.5), r"rate=1.5"),
+        (lambda: layers.Dropout(-0.1), r"rate=-0.1"),
         (lambda: layers.MaxPooling2D(pool_size=0), r"strictly positive.*pool_size=0"),
         (lambda: layers.Reshape((-1, -1)), r"at most one -1"),
         (lambda: layers.Dense(4, activation="relux"), r"relux"),

@@ -453,3 +453,14 @@ def test_fit_on_image_data_generator_flow():
     flow = ImageDataGenerator(horizontal_flip=True).flow(images, labels, batch_size=16)
     history = model.fit(flow, epochs=2, verbose=0)  # len(flow) = 3 steps per epoch
     assert len(history.history["loss"]) == 2
+
+
+def test_summary_counts_optimizer_params_once_trained():
+    model = Sequential([Input(shape=(4,)), Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    model.train_on_batch(np.ones((2, 4), "float32"), np.zeros((2, 3), "float32"))
+    lines = []
+    model.summary(print_fn=lines.append)
+    # Adam: iteration + learning rate + two slots of 15 values each
+    assert " Optimizer params: 32 (" in lines[-1]
+    assert lines[-4].startswith(" Total params: 47 (")
