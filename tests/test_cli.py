@@ -69,3 +69,34 @@ def test_train_writes_history_and_weights(tmp_path, capsys):
     with np.load(out / "weights.npz", allow_pickle=False) as weights:
         assert len(weights.files) == 10
         assert weights[weights.files[0]].shape == (3, 3, 1, 32)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FASHION.exists(), reason="Fashion-MNIST not installed")
+def test_train_a_zoo_model_with_augmentation_and_a_schedule(capsys):
+    code = main(
+        ["train", "--model", "lenet5", "--augment", "--lr-schedule", "step", "--epochs", "2",
+         "--limit", "600", "--seed", "1", "--verbose", "2"]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Epoch 2/2" in out
+    accuracy = float(out.split("Test accuracy: ")[1].split()[0])
+    assert accuracy > 0.3  # 2 epochs on 600 images: well above chance (0.1)
+
+
+def test_a_model_too_big_for_the_images_is_one_line(capsys):
+    pytest.importorskip("cnnkit.datasets.fashion_mnist")
+    if not FASHION.exists():
+        pytest.skip("Fashion-MNIST not installed")
+    assert main(["train", "--model", "alexnet", "--limit", "64", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["cnnkit: error: Input size must be at least 67x67 for AlexNet. "
+                   "Received: input_shape=(28, 28, 1)"]  # fmt: skip
+
+
+def test_bad_learning_rate_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--learning-rate", "-1"])
+    assert exit_info.value.code == 2
+    assert "expected a positive number" in capsys.readouterr().err
