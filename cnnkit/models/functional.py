@@ -100,10 +100,8 @@ class Functional(Model):
                 f'Input {index} of layer "{self.name}" is incompatible with the layer: expected '
                 f"shape={expected}, found shape={found}"
             )
-        dtype = symbolic.dtype
-        if tensor.data.dtype != dtype and (tensor.data.dtype.kind != "f" or dtype[0] == "f"):
-            if xp.dtype(dtype).kind == "f" or tensor.data.dtype.kind in "iub":
-                tensor = Tensor(tensor.data.astype(dtype))
+        if tensor.data.dtype != symbolic.dtype:  # as Keras: inputs take their Input's dtype
+            tensor = Tensor(tensor.data.astype(symbolic.dtype))
         return tensor
 
     def compute_output_shape(self, input_shape):
