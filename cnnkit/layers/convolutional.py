@@ -12,7 +12,7 @@ from cnnkit.layers.base import (
     standardize_padding,
     standardize_tuple,
 )
-from cnnkit.layers.core import _activity_penalty, _no_constraints, _serialize_callable
+from cnnkit.layers.core import _activity_penalty, _add_bias, _no_constraints, _serialize_callable
 from cnnkit.ops import conv as conv_ops
 
 
@@ -115,14 +115,7 @@ class Conv2D(Layer):
             name="kernel",
             regularizer=self.kernel_regularizer,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.filters,),
-                self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-            )
+        self.bias = _add_bias(self, self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
@@ -331,14 +324,7 @@ class DepthwiseConv2D(_DepthwiseBase):
             name="kernel",
             regularizer=self.depthwise_regularizer,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (channels * self.depth_multiplier,),
-                self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-            )
+        self.bias = _add_bias(self, channels * self.depth_multiplier)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
@@ -452,14 +438,7 @@ class SeparableConv2D(_DepthwiseBase):
             name="pointwise_kernel",
             regularizer=self.pointwise_regularizer,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.filters,),
-                self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-            )
+        self.bias = _add_bias(self, self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
@@ -593,14 +572,7 @@ class Conv2DTranspose(Layer):
             name="kernel",
             regularizer=self.kernel_regularizer,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.filters,),
-                self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-            )
+        self.bias = _add_bias(self, self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 

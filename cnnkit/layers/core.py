@@ -159,11 +159,7 @@ class Dense(Layer):
             name="kernel",
             regularizer=self.kernel_regularizer,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.units,), self.bias_initializer, name="bias", regularizer=self.bias_regularizer
-            )
+        self.bias = _add_bias(self, self.units)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
@@ -358,6 +354,15 @@ def _no_constraints(layer, *constraints) -> None:
             f"Layer {type(layer).__name__}: weight constraints are not supported yet; "
             "pass kernel_constraint=None and bias_constraint=None."
         )
+
+
+def _add_bias(layer, units: int):
+    """The layer's ``(units,)`` bias weight, or ``None`` when ``use_bias`` is off."""
+    if not layer.use_bias:
+        return None
+    return layer.add_weight(
+        (units,), layer.bias_initializer, name="bias", regularizer=layer.bias_regularizer
+    )
 
 
 def _activity_penalty(layer, out) -> None:
