@@ -74,7 +74,15 @@ class Tensor:
     return values NumPy accepts directly.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_keras_logits", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_ctx",
+        "_keras_logits",
+        "_keras_mask",
+        "__weakref__",
+    )
     __array_priority__ = 100
 
     def __init__(self, data, requires_grad: bool = False):
@@ -83,6 +91,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self._ctx: Function | None = None
         self._keras_logits: Tensor | None = None  # set by softmax, read by cross-entropy
+        self._keras_mask = None  # boolean (batch, steps) array set by masking layers
 
     # -- array protocol -------------------------------------------------
     @property

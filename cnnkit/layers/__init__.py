@@ -17,6 +17,7 @@ from cnnkit.layers.convolutional import (
     DepthwiseConv2D,
     SeparableConv2D,
 )
+from cnnkit.layers.convolutional1d import Conv1D, Convolution1D
 from cnnkit.layers.core import (
     Activation,
     Dense,
@@ -26,6 +27,7 @@ from cnnkit.layers.core import (
     InputLayer,
     Reshape,
 )
+from cnnkit.layers.embedding import Embedding, Masking
 from cnnkit.layers.merging import (
     Add,
     Average,
@@ -44,13 +46,21 @@ from cnnkit.layers.merging import (
 )
 from cnnkit.layers.normalization import BatchNormalization
 from cnnkit.layers.pooling import (
+    AveragePooling1D,
     AveragePooling2D,
+    AvgPool1D,
     AvgPool2D,
+    GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAvgPool1D,
     GlobalAvgPool2D,
+    GlobalMaxPool1D,
     GlobalMaxPool2D,
+    GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    MaxPool1D,
     MaxPool2D,
+    MaxPooling1D,
     MaxPooling2D,
 )
 from cnnkit.layers.preprocessing import Rescaling, Resizing
@@ -62,6 +72,18 @@ Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "Conv1D",
+    "Convolution1D",
+    "Embedding",
+    "Masking",
+    "AveragePooling1D",
+    "AvgPool1D",
+    "GlobalAveragePooling1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPooling1D",
+    "MaxPool1D",
+    "MaxPooling1D",
     "ELU",
     "LeakyReLU",
     "ReLU",

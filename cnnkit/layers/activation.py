@@ -29,6 +29,7 @@ class ReLU(_ActivationLayer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         for name, value in (("negative_slope", negative_slope), ("threshold", threshold)):
             if value is None or value < 0:
                 raise ValueError(
@@ -70,6 +71,7 @@ class LeakyReLU(_ActivationLayer):
 
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if negative_slope is None or negative_slope < 0:
             raise ValueError(
                 "The negative_slope value of a Leaky ReLU layer cannot be None or negative. "
@@ -94,6 +96,7 @@ class ELU(_ActivationLayer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.alpha = float(alpha)
 
     def call(self, inputs, training=False):
@@ -113,6 +116,7 @@ class Softmax(_ActivationLayer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not isinstance(axis, int):
             raise ValueError(f"Softmax supports a single integer `axis`. Received: axis={axis!r}")
         self.axis = axis

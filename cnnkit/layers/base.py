@@ -9,6 +9,12 @@ A layer follows Keras's lifecycle:
   inputs with differentiable ops;
 * ``get_config()`` returns exactly the constructor arguments.
 
+Masks (Keras's timestep masks, e.g. from ``Embedding(mask_zero=True)``) ride on the
+concrete tensors as ``tensor._keras_mask``, a boolean ``(batch, steps)`` array. A layer whose
+``call`` takes a ``mask`` argument receives its input's mask; the output's mask is
+``compute_mask(inputs, mask)``, which passes the mask through when ``supports_masking`` is
+true and drops it otherwise.
+
 Calling a layer on a :class:`KerasTensor` (a symbolic tensor made by ``Input``)
 builds it, checks the shape, and records a :class:`Node` in the graph a
 functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
@@ -16,6 +22,7 @@ functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -116,7 +123,7 @@ class Layer:
             raise TypeError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name or backend.unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype = str(np.dtype(dtype)) if dtype is not None else backend.floatx()
+        self.dtype = _standardize_dtype(dtype)
         self.built = False
         self.input_spec: InputSpec | None = None
         self._weights: list[Variable] = []
@@ -124,6 +131,7 @@ class Layer:
         self._inbound_nodes: list[Node] = []
         self._build_shapes_arg = None
         self._input_shape_arg = None
+        self.supports_masking = False
         if input_shape is not None:
             self._input_shape_arg = tuple(input_shape)
 
@@ -244,6 +252,10 @@ class Layer:
     def call(self, inputs, training=False):  # pragma: no cover - abstract
         raise NotImplementedError(f"Layer {type(self).__name__} does not implement call().")
 
+    def compute_mask(self, inputs, mask=None):
+        """The output's timestep mask: the input's when ``supports_masking``, else ``None``."""
+        return mask if self.supports_masking else None
+
     def compute_output_shape(self, input_shape):
         """Output shape for an input shape (batch axis included, ``None`` where unknown)."""
         raise NotImplementedError(
@@ -271,14 +283,38 @@ class Layer:
             shapes = inputs.shape
         self._maybe_build(shapes)
         self._check_input(shapes)
-        return self.call(inputs, training=bool(training), **kwargs)
+        mask = _masks_of(inputs)
+        if mask is not None and "mask" not in kwargs and self._call_takes_mask():
+            kwargs["mask"] = mask
+        outputs = self.call(inputs, training=bool(training), **kwargs)
+        out_mask = self.compute_mask(inputs, kwargs.get("mask", mask))
+        if out_mask is not None:
+            for i, out in enumerate(_flatten(outputs)):
+                if isinstance(out, Tensor):
+                    out._keras_mask = out_mask[i] if isinstance(out_mask, list) else out_mask
+        return outputs
+
+    def _call_takes_mask(self) -> bool:
+        cls = type(self)
+        takes = _CALL_TAKES_MASK.get(cls)
+        if takes is None:
+            takes = "mask" in inspect.signature(cls.call).parameters
+            _CALL_TAKES_MASK[cls] = takes
+        return takes
 
     def _to_tensor(self, x) -> Tensor:
         if isinstance(x, Tensor):
+            if x.data.dtype.kind not in "biuf" and not self._accepts_strings:
+                raise TypeError(
+                    f"Layer {self.name!r} expects numeric input. Received an array of dtype "
+                    f"{x.data.dtype}."
+                )
             if x.data.dtype.kind != "f" and not self._keeps_integer_inputs:
                 return Tensor(x.data.astype(self.dtype))
             return x
         arr = xp.asarray(x)
+        if self._accepts_strings and _is_string_array(arr):
+            return Tensor(arr)
         if arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"Layer {self.name!r} expects numeric input. Received an array of dtype "
@@ -291,6 +327,7 @@ class Layer:
         return Tensor(arr)
 
     _keeps_integer_inputs = False
+    _accepts_strings = False  # models and text layers take arrays of str
 
     def _maybe_build(self, shapes) -> None:
         if not self.built:
@@ -360,6 +397,33 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_CALL_TAKES_MASK: dict[type, bool] = {}
+
+
+def _standardize_dtype(dtype) -> str:
+    """A dtype name: ``"float32"``..., or ``"string"`` for text inputs (as Keras)."""
+    if dtype is None:
+        return backend.floatx()
+    if dtype in ("string", "str", str, object) or np.dtype(dtype).kind in "USO":
+        return "string"
+    return str(np.dtype(dtype))
+
+
+def _is_string_array(arr) -> bool:
+    """Whether ``arr`` holds text: a ``str`` array, or an object array of ``str``."""
+    if arr.dtype.kind == "U":
+        return True
+    return arr.dtype.kind == "O" and all(isinstance(v, str) for v in arr.reshape(-1)[:1000])
+
+
+def _masks_of(inputs):
+    """The timestep mask(s) riding on the inputs: one array, a list (``None`` where absent)."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(inputs, "_keras_mask", None)
 
 
 def _flatten(structure) -> list:

@@ -95,6 +95,7 @@ class BatchNormalization(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.axis = _check_axis(axis)
         if not _is_real(momentum) or not 0.0 <= momentum < 1.0:
             raise ValueError(

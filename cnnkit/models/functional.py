@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
-from cnnkit.layers.base import KerasTensor, Layer, _flatten
+from cnnkit.layers.base import KerasTensor, Layer, _flatten, _is_string_array
 from cnnkit.layers.core import InputLayer
 from cnnkit.models.model import Model
 
@@ -100,7 +100,13 @@ class Functional(Model):
                 f'Input {index} of layer "{self.name}" is incompatible with the layer: expected '
                 f"shape={expected}, found shape={found}"
             )
-        if tensor.data.dtype != symbolic.dtype:  # as Keras: inputs take their Input's dtype
+        if symbolic.dtype == "string":
+            if not _is_string_array(tensor.data):
+                raise TypeError(
+                    f'Input {index} of layer "{self.name}" expects strings (its Input has '
+                    f'dtype="string"). Received an array of dtype {tensor.data.dtype}.'
+                )
+        elif tensor.data.dtype != symbolic.dtype:  # as Keras: inputs take their Input's dtype
             tensor = Tensor(tensor.data.astype(symbolic.dtype))
         return tensor
 

@@ -26,6 +26,8 @@ class Model(Trainer, Layer):
         8
     """
 
+    _accepts_strings = True  # a first TextVectorization layer takes raw text
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             from cnnkit.models.functional import Functional

@@ -24,6 +24,7 @@ from cnnkit import backend
 from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
+from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
 
 
@@ -313,6 +314,7 @@ class Trainer:
             first = data.x[0] if isinstance(data.x, list) else data.x
             self._maybe_build((None, *first.shape[1:]))
         _check_labels(self, data.y)
+        _check_first_layer_inputs(self, data.x)
 
     def _run_evaluation(self, data, cbs) -> dict:
         self._reset_metrics()
@@ -509,7 +511,14 @@ def _as_array(a, name: str, numeric_check: bool):
     try:
         arr = np.asarray(a)
     except ValueError as err:
+        _raise_if_ragged(a, name)
         raise ValueError(f"Could not convert `{name}` to an array: {err}") from None
+    if arr.dtype.kind == "O":
+        _raise_if_ragged(a, name)
+    if _is_string_array(arr):
+        if arr.ndim == 0:
+            raise ValueError(f"Expected `{name}` to have a batch axis. Received a scalar: {a!r}")
+        return arr
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Expected `{name}` to be a numeric array. Received an array of dtype {arr.dtype} "
@@ -525,6 +534,21 @@ def _as_array(a, name: str, numeric_check: bool):
     if arr.ndim == 0:
         raise ValueError(f"Expected `{name}` to have a batch axis. Received a scalar: {a!r}")
     return arr
+
+
+def _raise_if_ragged(a, name: str) -> None:
+    """Sequences of different lengths: say so, and how to pad them."""
+    try:
+        lengths = [len(row) for row in a]
+    except TypeError:
+        return
+    if len(set(lengths)) > 1:
+        first = next(i for i, n in enumerate(lengths) if n != lengths[0])
+        raise ValueError(
+            f"`{name}` is ragged: its sequences have different lengths (sample 0 has "
+            f"{lengths[0]} elements, sample {first} has {lengths[first]}). Pad them to one "
+            "length first, e.g. `cnnkit.preprocessing.sequence.pad_sequences(x, maxlen=...)`."
+        )
 
 
 def _take(arrays, idx):
@@ -615,6 +639,25 @@ def _check_labels(model, y) -> None:
                 f"Received a label value of {shown} which is outside the valid range of "
                 f"[0, {classes})"
             )
+
+
+def _check_first_layer_inputs(model, x) -> None:
+    """Layers fed straight from the data (e.g. Embedding) check all of it before training."""
+    arrays = x if isinstance(x, list) else [x]
+    stack = getattr(model, "_stack", None)
+    if stack is not None:
+        pairs = [(stack[0], 0)] if stack else []
+    else:
+        position = {id(t): i for i, t in enumerate(getattr(model, "inputs", None) or [])}
+        pairs = [
+            (node.layer, position[id(node.input_tensors[0])])
+            for node in getattr(model, "_nodes", [])
+            if len(node.input_tensors) == 1 and id(node.input_tensors[0]) in position
+        ]
+    for layer, index in pairs:
+        check = getattr(layer, "check_indices", None)
+        if check is not None and index < len(arrays):
+            check(arrays[index])
 
 
 def _apply_loss(fn, y_true, y_pred, sample_weight):
