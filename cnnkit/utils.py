@@ -32,6 +32,7 @@ import random
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.preprocessing.sequence import pad_sequences as pad_sequences  # keras.utils alias
 
 _MAX_SEED = 2**32 - 1  # NumPy's legacy np.random.seed accepts [0, 2**32 - 1]
 

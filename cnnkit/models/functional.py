@@ -92,6 +92,7 @@ class Functional(Model):
     def _conform(self, index: int, symbolic: KerasTensor, tensor) -> Tensor:
         """Check a concrete input against its Input's shape and cast it to the Input's dtype."""
         tensor = tensor if isinstance(tensor, Tensor) else Tensor(xp.asarray(tensor))
+        tensor = adjust_input_rank(tensor, symbolic.shape)
         expected, found = symbolic.shape, tuple(tensor.shape)
         if len(expected) != len(found) or any(
             e is not None and e != f for e, f in zip(expected, found)
@@ -119,6 +120,21 @@ class Functional(Model):
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
+
+
+def adjust_input_rank(tensor: Tensor, expected: tuple) -> Tensor:
+    """Keras's one-axis leeway: ``(N,)`` data for an ``(None, 1)`` input and vice versa.
+
+    A trailing axis of size 1 is added when the Input has one more axis whose size is 1 (a
+    1-D array of strings for ``Input(shape=(1,), dtype="string")``), or squeezed when the
+    data has one more axis of size 1. Anything else is left for the shape check.
+    """
+    found = tensor.shape
+    if len(found) == len(expected) - 1 and expected[-1] == 1:
+        return Tensor(tensor.data[..., None])
+    if len(found) == len(expected) + 1 and found[-1] == 1:
+        return Tensor(tensor.data[..., 0])
+    return tensor
 
 
 def _map_structure(structure, values):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnkit.layers.base import KerasTensor, Layer
 from cnnkit.layers.core import InputLayer
+from cnnkit.models.functional import adjust_input_rank
 from cnnkit.models.model import Model
 
 
@@ -113,6 +114,7 @@ class Sequential(Model):
 
     def call(self, inputs, training=False):
         if self._input_layer is not None:
+            inputs = adjust_input_rank(inputs, self._input_layer.batch_shape)
             expected, found = self._input_layer.batch_shape, tuple(inputs.shape)
             if len(expected) != len(found) or any(
                 e is not None and e != f for e, f in zip(expected, found)

@@ -1,5 +1,5 @@
 """Data preprocessing outside the model, as tf.keras 2's ``keras.preprocessing``."""
 
-from cnnkit.preprocessing import image
+from cnnkit.preprocessing import image, sequence, text
 
-__all__ = ["image"]
+__all__ = ["image", "sequence", "text"]
