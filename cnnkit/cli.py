@@ -3,6 +3,7 @@
     cnnkit train [--model lecture-cnn] [--dataset fashion-mnist] [--epochs 15]
                  [--batch-size 32] [--learning-rate 0.001] [--lr-schedule constant]
                  [--augment] [--limit N] [--seed S] [--output DIR]
+    cnnkit train --dataset spam --model text-cnn|lstm [--num-words 20000] [--maxlen 300]
     cnnkit --version
 
 User errors (a bad flag value, a missing dataset, an unwritable folder) print
@@ -24,8 +25,12 @@ import numpy as np
 import cnnkit
 from cnnkit.io_utils import atomic_write, atomic_write_text
 
-DATASETS = ("fashion-mnist", "mnist", "cifar10")
-MODELS = ("lecture-cnn", "vgg-cifar", "lenet5", "alexnet", "vgg16", "googlenet", "resnet")
+IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
+TEXT_DATASETS = ("spam",)
+DATASETS = IMAGE_DATASETS + TEXT_DATASETS
+IMAGE_MODELS = ("lecture-cnn", "vgg-cifar", "lenet5", "alexnet", "vgg16", "googlenet", "resnet")
+TEXT_MODELS = ("text-cnn", "lstm")
+MODELS = IMAGE_MODELS + TEXT_MODELS
 SCHEDULES = ("constant", "exponential", "step", "cosine", "plateau")
 
 
@@ -88,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--limit", type=_positive_int, default=None, help="train on the first N images only"
     )
+    train.add_argument(
+        "--num-words",
+        type=_positive_int,
+        default=20000,
+        help="text: keep the most frequent words (the tokenizer's num_words)",
+    )
+    train.add_argument(
+        "--maxlen", type=_positive_int, default=300, help="text: words kept per document"
+    )
     train.add_argument("--seed", type=_non_negative_int, default=None)
     train.add_argument(
         "--output", type=Path, default=None, help="folder for history.json/.csv and weights"
@@ -109,6 +123,39 @@ def load_dataset(name: str):
         x /= np.float32(255.0)
         splits.append((x if x.ndim == 4 else x[..., None], y.reshape(-1)))
     return splits[0], splits[1]
+
+
+def load_text_dataset(name: str, num_words: int, maxlen: int):
+    """``(x_train, y_train), (x_test, y_test)``: int32 padded word indices, 0/1 labels."""
+    from cnnkit.datasets import spam
+
+    return {"spam": spam}[name].load_data(num_words=num_words, maxlen=maxlen)
+
+
+def build_text_model(name: str, vocab_size: int, maxlen: int, classes: int):
+    """One of ``TEXT_MODELS`` over sequences of ``maxlen`` word indices below ``vocab_size``."""
+    from cnnkit import applications
+
+    if name == "text-cnn":
+        return applications.text_cnn(vocab_size, sequence_length=maxlen, classes=classes)
+    return applications.lstm_classifier(vocab_size, sequence_length=maxlen, classes=classes)
+
+
+def binary_scores(y_true, y_pred) -> dict:
+    """Accuracy, precision, recall and F1 of the positive class (1) from 0/1 arrays."""
+    y_true, y_pred = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
+    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
+    fp = int(np.sum((y_pred == 1) & (y_true == 0)))
+    fn = int(np.sum((y_pred == 0) & (y_true == 1)))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
 
 
 def build_model(name: str, input_shape: tuple, classes: int, augment: bool):
@@ -160,18 +207,36 @@ def cmd_train(args) -> int:
 
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
+    text = args.dataset in TEXT_DATASETS
+    if text != (args.model in TEXT_MODELS):
+        kind, choices = ("text", TEXT_MODELS) if text else ("image", IMAGE_MODELS)
+        raise ValueError(
+            f"--model {args.model} does not fit the {kind} dataset {args.dataset}; choose one "
+            f"of {', '.join(choices)}."
+        )
+    if text and args.augment:
+        raise ValueError("--augment applies to images only.")
     if args.seed is not None:
         cnnkit.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
+    if text:
+        (x_train, y_train), (x_test, y_test) = load_text_dataset(
+            args.dataset, args.num_words, args.maxlen
+        )
+    else:
+        (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
     if args.limit is not None:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     classes = int(max(y_train.max(), y_test.max())) + 1
-    model = build_model(args.model, x_train.shape[1:], classes, args.augment)
+    if text:
+        model = build_text_model(args.model, args.num_words, args.maxlen, classes)
+    else:
+        model = build_model(args.model, x_train.shape[1:], classes, args.augment)
+    binary = text and classes == 2
     steps = -(-len(x_train) // args.batch_size)
     rate, extra_callbacks = learning_rate(args, steps)
     model.compile(
         optimizer=Adam(learning_rate=rate),
-        loss="sparse_categorical_crossentropy",
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     start = time.perf_counter()
@@ -187,8 +252,16 @@ def cmd_train(args) -> int:
     seconds = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
     print(f"Test accuracy: {accuracy:.4f} (loss {loss:.4f}, {seconds:.1f}s training)")
+    results = {"test_loss": loss, "test_accuracy": accuracy, "train_seconds": seconds}
+    if binary:
+        scores = binary_scores(y_test, model.predict(x_test, verbose=0)[:, 0] > 0.5)
+        print(
+            "Test accuracy {accuracy:.4f}, precision {precision:.4f}, recall {recall:.4f}, "
+            "F1 {f1:.4f} (positive class: 1)".format(**scores)
+        )
+        results.update({f"test_{k}": v for k, v in scores.items() if k != "accuracy"})
     if args.output is not None:
-        _write_run(args.output, model, history, {"test_loss": loss, "test_accuracy": accuracy})
+        _write_run(args.output, model, history, results)
         print(f"Wrote {args.output}")
     return 0
 

@@ -100,3 +100,54 @@ def test_bad_learning_rate_flag(capsys):
         main(["train", "--learning-rate", "-1"])
     assert exit_info.value.code == 2
     assert "expected a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "model, dataset, hint",
+    [("text-cnn", "fashion-mnist", "lecture-cnn"), ("lecture-cnn", "spam", "text-cnn, lstm")],
+)
+def test_a_model_that_does_not_fit_the_dataset_is_one_line(model, dataset, hint, capsys):
+    assert main(["train", "--model", model, "--dataset", dataset]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cnnkit: error: --model {model} does not fit") and hint in err
+
+
+def test_binary_scores_equal_scikit_learns():
+    metrics = pytest.importorskip("sklearn.metrics")
+    from cnnkit.cli import binary_scores
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    scores = binary_scores(y_true, y_pred)
+    assert scores["accuracy"] == pytest.approx(metrics.accuracy_score(y_true, y_pred))
+    assert scores["precision"] == pytest.approx(metrics.precision_score(y_true, y_pred))
+    assert scores["recall"] == pytest.approx(metrics.recall_score(y_true, y_pred))
+    assert scores["f1"] == pytest.approx(metrics.f1_score(y_true, y_pred))
+    assert binary_scores([0, 0], [0, 0])["f1"] == 0.0
+
+
+def test_train_text_models_on_a_small_corpus(tmp_path, monkeypatch, capsys):
+    from cnnkit import cli
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(2, 50, (240, 30)).astype("int32")
+    y = rng.integers(0, 2, 240)
+    x[y == 1, 26] = 1  # a word only spam uses
+
+    def fake_load(name, num_words, maxlen):
+        assert (name, num_words, maxlen) == ("spam", 50, 30)
+        return (x[:200], y[:200]), (x[200:], y[200:])
+
+    monkeypatch.setattr(cli, "load_text_dataset", fake_load)
+    for model in ("text-cnn", "lstm"):
+        code = main(
+            ["train", "--dataset", "spam", "--model", model, "--num-words", "50", "--maxlen",
+             "30", "--epochs", "6", "--learning-rate", "0.01", "--seed", "0", "--verbose", "0",
+             "--output", str(tmp_path / model)]
+        )  # fmt: skip
+        assert code == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert lines[-2].startswith("Test accuracy ") and "precision" in lines[-2]
+        assert "F1" in lines[-2] and lines[-1].startswith("Wrote ")
+        record = json.loads((tmp_path / model / "history.json").read_text())
+        assert record["test_accuracy"] > 0.9 and record["test_f1"] > 0.9

@@ -4,7 +4,8 @@ The Keras-style builders (``LeNet5``, ``AlexNet``, ``VGG16``, ``VGG19``,
 ``GoogLeNet``, ``ResNet18``, ``resnet_small``) take ``include_top, weights,
 input_tensor, input_shape, pooling, classes, classifier_activation`` as
 ``keras.applications.VGG16`` does; ``weights`` must be None (no pretrained
-weights ship with cnnkit). ``lecture_cnn`` and ``vgg_cifar`` are the lecture's models.
+weights ship with cnnkit). ``lecture_cnn`` and ``vgg_cifar`` are the lecture's
+models; ``text_cnn`` and ``lstm_classifier`` classify padded token sequences.
 """
 
 from cnnkit.applications.alexnet import AlexNet
@@ -12,6 +13,7 @@ from cnnkit.applications.googlenet import GoogLeNet
 from cnnkit.applications.lecture import lecture_cnn
 from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.resnet import ResNet18, resnet_small
+from cnnkit.applications.text import lstm_classifier, text_cnn
 from cnnkit.applications.vgg import VGG16, VGG19, vgg_cifar
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "VGG16",
     "VGG19",
     "lecture_cnn",
+    "lstm_classifier",
     "resnet_small",
+    "text_cnn",
     "vgg_cifar",
 ]

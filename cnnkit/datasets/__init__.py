@@ -1,5 +1,5 @@
 """Datasets with Keras's ``load_data()`` API: ``(x_train, y_train), (x_test, y_test)``."""
 
-from cnnkit.datasets import cifar10, cifar100, fashion_mnist, mnist
+from cnnkit.datasets import cifar10, cifar100, fashion_mnist, imdb, mnist, spam
 
-__all__ = ["cifar10", "cifar100", "fashion_mnist", "mnist"]
+__all__ = ["cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "spam"]

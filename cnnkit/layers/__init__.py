@@ -64,8 +64,10 @@ from cnnkit.layers.pooling import (
     MaxPooling2D,
 )
 from cnnkit.layers.preprocessing import Rescaling, Resizing
+from cnnkit.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.text_vectorization import TextVectorization
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
@@ -94,6 +96,7 @@ __all__ = [
     "AveragePooling2D",
     "AvgPool2D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Conv2D",
     "Conv2DTranspose",
@@ -104,6 +107,7 @@ __all__ = [
     "DepthwiseConv2D",
     "Dropout",
     "Flatten",
+    "GRU",
     "GlobalAveragePooling2D",
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
@@ -112,6 +116,7 @@ __all__ = [
     "InputLayer",
     "InputSpec",
     "KerasTensor",
+    "LSTM",
     "Layer",
     "MaxPool2D",
     "MaxPooling2D",
@@ -130,8 +135,10 @@ __all__ = [
     "Resizing",
     "SeparableConv2D",
     "SeparableConvolution2D",
+    "SimpleRNN",
     "SpatialDropout2D",
     "Subtract",
+    "TextVectorization",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

@@ -15,9 +15,10 @@ import pytest
 
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.ops import activations as act
-from cnnkit.ops import conv, dense, losses, norm, pool, resize, shape
+from cnnkit.ops import conv, dense, losses, norm, pool, recurrent, resize, shape
 from tests.harness import gradcheck
 from tests.ops import reference as ref
+from tests.ops import test_recurrent as recurrent_ref
 
 _erf = np.vectorize(math.erf)  # slow but independent of cnnkit's erf (and of SciPy)
 
@@ -671,6 +672,13 @@ CASES += [
         ),
     ),
 ]
+
+# -- recurrent: SimpleRNN, LSTM, GRU (both reset_after) with masks, go_backwards, dropout ------
+CASES += [
+    OpCase(name, fn, (), reference, make_inputs=make)
+    for name, fn, make, reference in recurrent_ref.op_cases()
+]
+CASES += [OpCase("reverse_time", recurrent.reverse_time, ((2, 3, 4),), lambda x: x[:, ::-1])]
 
 IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
