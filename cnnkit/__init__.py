@@ -23,6 +23,7 @@ from cnnkit import (
     optimizers,
     preprocessing,
     regularizers,
+    saving,
     signal,
     utils,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "optimizers",
     "preprocessing",
     "regularizers",
+    "saving",
     "signal",
     "utils",
 ]

@@ -8,7 +8,6 @@ sequence the callback sees (the logs dict is shared by the callbacks, in order).
 from __future__ import annotations
 
 import csv
-import json
 import os
 
 import numpy as np
@@ -167,6 +166,13 @@ def test_early_stopping_validates_its_arguments():
 
 
 # -- ModelCheckpoint ------------------------------------------------------------------
+def saved_weights(path):
+    """The weights in a ``.weights.h5`` file, loaded into a fresh tiny model."""
+    model = tiny_model()
+    model.load_weights(path)
+    return model.get_weights()
+
+
 def test_checkpoint_writes_one_weights_file_per_epoch(tmp_path):
     snapshots = Snapshots()
     path = tmp_path / "ckpt" / "{epoch:02d}.weights.h5"
@@ -174,27 +180,43 @@ def test_checkpoint_writes_one_weights_file_per_epoch(tmp_path):
     fit(model, [snapshots, callbacks.ModelCheckpoint(path, save_weights_only=True)], epochs=3)
     folder = tmp_path / "ckpt"
     assert sorted(os.listdir(folder)) == ["01.weights.h5", "02.weights.h5", "03.weights.h5"]
-    expected_keys = [f"{i:03d}:{w.path}" for i, w in enumerate(model.weights)]
-    assert expected_keys[0].startswith("000:dense") and expected_keys[1].endswith("/bias")
     for epoch in range(3):
-        with np.load(folder / f"{epoch + 1:02d}.weights.h5", allow_pickle=False) as saved:
-            assert list(saved.files) == expected_keys
-            assert same_weights([saved[k] for k in saved.files], snapshots.weights[epoch])
+        assert same_weights(
+            saved_weights(folder / f"{epoch + 1:02d}.weights.h5"), snapshots.weights[epoch]
+        )
     assert no_temp_files(folder) == []
 
 
+def test_checkpoint_weights_files_use_the_keras_layout(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    model = tiny_model()
+    fit(
+        model,
+        [callbacks.ModelCheckpoint(tmp_path / "w.weights.h5", save_weights_only=True)],
+        epochs=1,
+    )
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        assert f["layers/dense/vars/0"].shape == (4, 3)
+        assert f["layers/dense/vars/1"].shape == (3,)
+        assert int(f["optimizer/vars/0"][()]) == 3  # iterations: 3 steps
+
+
 def test_checkpoint_save_best_only_saves_improvements_with_logs_in_the_name(tmp_path):
-    path = str(tmp_path / "{epoch:02d}-{score:.2f}.npz")
+    path = str(tmp_path / "{epoch:02d}-{score:.2f}.weights.h5")
     cb = callbacks.ModelCheckpoint(
         path, monitor="score", save_best_only=True, save_weights_only=True
     )
     fit(tiny_model(), [Script([3, 2, 2.5, 1]), cb], epochs=4)
-    assert sorted(os.listdir(tmp_path)) == ["01-3.00.npz", "02-2.00.npz", "04-1.00.npz"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "01-3.00.weights.h5",
+        "02-2.00.weights.h5",
+        "04-1.00.weights.h5",
+    ]
     assert cb.best == 1
 
 
 def test_checkpoint_initial_value_threshold_and_max_mode(tmp_path):
-    path = str(tmp_path / "{epoch}.npz")
+    path = str(tmp_path / "{epoch}.weights.h5")
     cb = callbacks.ModelCheckpoint(
         path,
         monitor="val_acc",
@@ -203,7 +225,7 @@ def test_checkpoint_initial_value_threshold_and_max_mode(tmp_path):
         initial_value_threshold=0.5,
     )
     fit(tiny_model(), [Script([0.4, 0.6, 0.55, 0.7], "val_acc"), cb], epochs=4)
-    assert sorted(os.listdir(tmp_path)) == ["2.npz", "4.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["2.weights.h5", "4.weights.h5"]
 
 
 def test_checkpoint_best_only_overwrites_one_file(tmp_path, capsys):
@@ -214,29 +236,29 @@ def test_checkpoint_best_only_overwrites_one_file(tmp_path, capsys):
     )
     fit(tiny_model(), [Script([3, 2, 2.5, 2.7]), snapshots, cb], epochs=4)
     assert os.listdir(tmp_path) == ["best.weights.h5"]
-    with np.load(path) as saved:
-        assert same_weights([saved[k] for k in saved.files], snapshots.weights[1])
+    assert same_weights(saved_weights(path), snapshots.weights[1])
     out = capsys.readouterr().out
     assert "Epoch 2: score improved from 3.00000 to 2.00000, saving model to" in out
     assert "Epoch 3: score did not improve from 2.00000" in out
 
 
 def test_checkpoint_every_n_batches_names_epoch_and_batch(tmp_path):
-    path = str(tmp_path / "b{epoch}-{batch}.npz")
+    path = str(tmp_path / "b{epoch}-{batch}.weights.h5")
     cb = callbacks.ModelCheckpoint(path, save_weights_only=True, save_freq=2)
     fit(tiny_model(), [cb], epochs=2)  # 3 batches per epoch: saves after 2, 4 and 6
-    assert sorted(os.listdir(tmp_path)) == ["b1-2.npz", "b2-1.npz", "b2-3.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["b1-2.weights.h5", "b2-1.weights.h5", "b2-3.weights.h5"]
 
 
-def test_checkpoint_whole_model_provisional_format_and_save_call_site(tmp_path):
+def test_checkpoint_whole_model_is_a_keras_file_and_the_save_call_site(tmp_path):
+    from cnnkit.models import load_model
+
     model = tiny_model()
     fit(model, [callbacks.ModelCheckpoint(tmp_path / "model.keras")], epochs=1)
-    assert sorted(os.listdir(tmp_path)) == ["model.keras", "model.keras.config.json"]
-    config = json.loads((tmp_path / "model.keras.config.json").read_text())
-    assert config["class_name"] == "Sequential"
-    assert config["config"] == model.get_config()
-    with np.load(tmp_path / "model.keras") as saved:
-        assert same_weights([saved[k] for k in saved.files], model.get_weights())
+    assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+    loaded = load_model(tmp_path / "model.keras")
+    assert loaded.get_config() == model.get_config()
+    assert same_weights(loaded.get_weights(), model.get_weights())
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 3
 
     calls = []
     model.save = lambda path, overwrite=False: calls.append((path, overwrite))
@@ -246,18 +268,22 @@ def test_checkpoint_whole_model_provisional_format_and_save_call_site(tmp_path):
 
 def test_checkpoint_warns_when_the_monitored_metric_is_missing_and_saves(tmp_path):
     cb = callbacks.ModelCheckpoint(
-        tmp_path / "w.npz", monitor="nope", save_best_only=True, save_weights_only=True
+        tmp_path / "w.weights.h5", monitor="nope", save_best_only=True, save_weights_only=True
     )
     with pytest.warns(UserWarning, match="Can save best model only with nope available"):
         fit(tiny_model(), [cb], epochs=1)
-    assert os.listdir(tmp_path) == ["w.npz"]
+    assert os.listdir(tmp_path) == ["w.weights.h5"]
 
 
 def test_checkpoint_errors():
     with pytest.raises(ValueError, match=r"must end in `\.weights\.h5`"):
         callbacks.ModelCheckpoint("w.keras", save_weights_only=True)
+    with pytest.raises(ValueError, match=r"must end in `\.weights\.h5`"):
+        callbacks.ModelCheckpoint("w.npz", save_weights_only=True)
     with pytest.raises(ValueError, match=r"must end in `\.keras`"):
         callbacks.ModelCheckpoint("model.txt")
+    with pytest.raises(ValueError, match=r"must end in `\.keras`.*legacy `\.h5`"):
+        callbacks.ModelCheckpoint("model.h5")
     with pytest.raises(ValueError, match="Unrecognized save_freq"):
         callbacks.ModelCheckpoint("model.keras", save_freq="batch")
     with pytest.raises(ValueError, match="Unrecognized save_freq"):

@@ -15,9 +15,9 @@ current batch.
 Built-in callbacks, with Keras 3's names, arguments, defaults and behaviour:
 ``History`` and ``ProgbarLogger`` (added by ``fit``), ``EarlyStopping``,
 ``ModelCheckpoint``, ``ReduceLROnPlateau``, ``LearningRateScheduler``,
-``CSVLogger``, ``TerminateOnNaN`` and ``LambdaCallback``. Every file they write
-goes through :func:`cnnkit.io_utils.atomic_write`, so a crash mid-write never
-leaves a half-written checkpoint or log behind.
+``CSVLogger``, ``TerminateOnNaN``, ``LambdaCallback`` and ``BackupAndRestore``.
+Every file they write goes through :func:`cnnkit.io_utils.atomic_write`, so a
+crash mid-write never leaves a half-written checkpoint or log behind.
 
 Deliberate deviations from Keras 3:
     - ``mode="auto"`` decides the direction from the metric's ``_direction``
@@ -31,8 +31,14 @@ Deliberate deviations from Keras 3:
     - ``CSVLogger`` rewrites the whole file atomically at each epoch end instead
       of appending to an open file.
     - Arguments are validated at construction (``ValueError`` naming the argument).
+    - ``BackupAndRestore`` also restores the random generators' states and, with
+      an integer ``save_freq``, the batch within the epoch, so a resumed run ends
+      with the weights of an uninterrupted one; it keeps its own file layout,
+      never backs up a NaN/Inf state, and keeps the folder when training ended on
+      one (see its docstring).
 """
 
+from cnnkit.callbacks.backup_and_restore import BackupAndRestore
 from cnnkit.callbacks.base import Callback, CallbackList, History
 from cnnkit.callbacks.checkpoint import ModelCheckpoint
 from cnnkit.callbacks.csv_logger import CSVLogger
@@ -42,6 +48,7 @@ from cnnkit.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from cnnkit.callbacks.progbar import ProgbarLogger
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",

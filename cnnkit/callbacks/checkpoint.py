@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
 import numpy as np
 
-from cnnkit import backend
 from cnnkit.callbacks._validation import (
     _check_bool,
     _check_int,
     _is_int,
 )
 from cnnkit.callbacks.monitor import _MonitorCallback
-from cnnkit.io_utils import atomic_write, atomic_write_text
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -24,20 +21,14 @@ class ModelCheckpoint(_MonitorCallback):
     ``filepath`` may hold ``str.format`` fields filled from ``epoch`` (1-based)
     and the logs, e.g. ``"ckpt/{epoch:02d}-{val_loss:.2f}.weights.h5"``.
 
-    Provisional format (until cnnkit has its own model files; the call sites
-    stay the same when they arrive):
+    The files are Keras 3's (see :mod:`cnnkit.saving`):
 
-    - ``save_weights_only=True``: the weights, in ``model.weights`` order, as an
-      uncompressed NumPy ``.npz`` of plain arrays (no pickle) whose keys are
-      ``"000:dense/kernel"``, ``"001:dense/bias"``, ... (index and variable
-      path), whatever the file's extension. ``filepath`` must end in
-      ``.weights.h5`` (Keras's name, kept so Keras code runs) or ``.npz``.
-      Read it back with ``np.load(path)`` and ``model.set_weights``.
-    - ``save_weights_only=False``: ``model.save(filepath, overwrite=True)`` when
-      the model has a ``save`` method; otherwise the same ``.npz`` at
-      ``filepath`` plus ``filepath + ".config.json"`` holding
-      ``{"module", "class_name", "config": model.get_config(), "registered_name"}``.
-      ``filepath`` must end in ``.keras`` or ``.h5``, as in Keras.
+    - ``save_weights_only=True``: ``model.save_weights(filepath)``, a ``.weights.h5``
+      file (``filepath`` must end in ``.weights.h5``); read it back with
+      ``model.load_weights``.
+    - ``save_weights_only=False``: ``model.save(filepath)``, a ``.keras`` file with the
+      architecture, weights and optimizer state (``filepath`` must end in ``.keras``);
+      read it back with ``cnnkit.models.load_model``.
 
     Every file is written atomically (:func:`cnnkit.io_utils.atomic_write`).
 
@@ -92,16 +83,16 @@ class ModelCheckpoint(_MonitorCallback):
             )
         self.save_freq = save_freq
         if self.save_weights_only:
-            if not self.filepath.endswith((".weights.h5", ".npz")):
+            if not self.filepath.endswith(".weights.h5"):
                 raise ValueError(
                     "When using `save_weights_only=True` in `ModelCheckpoint`, the filepath "
-                    "provided must end in `.weights.h5` (Keras weights format) or `.npz`. "
+                    "provided must end in `.weights.h5` (Keras weights format). "
                     f"Received: filepath={self.filepath}"
                 )
-        elif not self.filepath.endswith((".keras", ".h5")):
+        elif not self.filepath.endswith(".keras"):
             raise ValueError(
-                "The filepath provided must end in `.keras` (Keras model format). "
-                f"Received: filepath={self.filepath}"
+                "The filepath provided must end in `.keras` (Keras model format; cnnkit does "
+                f"not write the legacy `.h5` model format). Received: filepath={self.filepath}"
             )
         self._current_epoch = 0
         self._batches_seen_since_last_saving = 0
@@ -165,6 +156,8 @@ class ModelCheckpoint(_MonitorCallback):
 
     def _save_model(self, epoch, batch, logs) -> None:
         logs = dict(logs or {})
+        if not _finite_state(self.model, logs):
+            return  # never save a NaN/Inf state
         filepath = self._get_file_path(epoch, batch, logs)
         if not self._should_save_model(epoch, logs, filepath):
             return
@@ -177,11 +170,9 @@ class ModelCheckpoint(_MonitorCallback):
         if dirname:
             os.makedirs(dirname, exist_ok=True)
         if self.save_weights_only:
-            _save_weights_npz(self.model, filepath)
-        elif hasattr(self.model, "save"):
-            self.model.save(filepath, overwrite=True)
+            self.model.save_weights(filepath, overwrite=True)
         else:
-            _save_model_provisional(self.model, filepath)
+            self.model.save(filepath, overwrite=True)
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
@@ -198,38 +189,9 @@ class ModelCheckpoint(_MonitorCallback):
             ) from None
 
 
-def _save_weights_npz(model, path: str) -> None:
-    """``model.weights`` as a plain-array ``.npz`` (no pickle), keys ``"000:<path>"``."""
-    arrays = {}
-    for i, w in enumerate(model.weights):
-        array = np.asarray(backend.to_numpy(w.data))
-        assert array.dtype != object, "weights are numeric arrays"
-        arrays[f"{i:03d}:{getattr(w, 'path', None) or w.name}"] = array
-    with atomic_write(path) as f:
-        np.savez(f, **arrays)
-
-
-def _save_model_provisional(model, path: str) -> None:
-    """The weights ``.npz`` at ``path`` and the model's config at ``path + ".config.json"``."""
-    record = {
-        "module": type(model).__module__,
-        "class_name": type(model).__name__,
-        "config": model.get_config(),
-        "registered_name": None,
-    }
-    try:
-        text = json.dumps(record, indent=2, default=_json_default)
-    except TypeError as err:
-        raise TypeError(
-            f"Cannot save the config of model {getattr(model, 'name', model)!r} as JSON: {err}"
-        ) from None
-    atomic_write_text(path + ".config.json", text + "\n")
-    _save_weights_npz(model, path)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+def _finite_state(model, logs) -> bool:
+    """Whether the logged loss and every weight are finite."""
+    loss = logs.get("loss")
+    if loss is not None and not np.all(np.isfinite(loss)):
+        return False
+    return all(np.isfinite(w.numpy()).all() for w in model.weights)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
 import sys
 import zlib
@@ -44,6 +45,7 @@ NUM_CLASSES = 10
 
 DOWNLOAD_TIMEOUT = 30.0  # seconds without an answer before a download gives up
 _CHUNK_BYTES = 1 << 20
+_DEFLATE_MAX_RATIO = 1032  # deflate's largest expansion: 258 bytes from 2 bits
 
 Splits = tuple[tuple[numpy.ndarray, numpy.ndarray], tuple[numpy.ndarray, numpy.ndarray]]
 
@@ -159,8 +161,15 @@ def read_idx(
                 f"{path}: unexpected IDX dimensions {dims}, expected {tuple(item_shape)}."
             )
         shape = (count, *item_shape)
+        announced = count * math.prod(item_shape)
+        available = _max_remaining(stream)
+        if available is not None and announced > available:  # refuse before allocating
+            raise ValueError(
+                f"{path}: truncated IDX file: the header announces shape {shape} "
+                f"({header_bytes + announced} bytes) but the file cannot hold that many."
+            )
         values = numpy.empty(shape, dtype=numpy.uint8)
-        filled = _read_into(stream, memoryview(values).cast("B"))
+        filled = _read_into(stream, memoryview(values.reshape(-1)))
         expected_bytes = header_bytes + values.size
         if filled < values.size:
             raise ValueError(
@@ -178,7 +187,7 @@ def read_idx(
         )
     if sha256 is not None:
         digest = hashlib.sha256(header)
-        digest.update(memoryview(values).cast("B"))
+        digest.update(memoryview(values.reshape(-1)))
         received = digest.hexdigest()
         if received != sha256:
             raise ValueError(
@@ -187,6 +196,29 @@ def read_idx(
                 "delete it and load again."
             )
     return values
+
+
+def _max_remaining(stream) -> int | None:
+    """An upper bound of the bytes left in ``stream``, found without reading it, or ``None``.
+
+    A plain file or buffer knows its size; a gzip stream holds at most ``_DEFLATE_MAX_RATIO``
+    times its compressed size. A header announcing more is refused before its array is made.
+    """
+    try:
+        if isinstance(stream, gzip.GzipFile):
+            raw = stream.fileobj
+            here = raw.tell()
+            size = raw.seek(0, os.SEEK_END)
+            raw.seek(here)
+            return _DEFLATE_MAX_RATIO * size
+        if not stream.seekable():
+            return None
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+        return end - here
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def _read_exactly(stream, size: int) -> bytes:

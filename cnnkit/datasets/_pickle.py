@@ -10,10 +10,13 @@ array. Rebuilding that array needs exactly three globals, which are the only one
 * ``numpy.ndarray``;
 * ``numpy.dtype``.
 
-``RestrictedUnpickler.find_class`` maps those names to the objects themselves (it never imports
-a module by name) and raises ``pickle.UnpicklingError`` for every other global, so nothing named
-by the file is ever called. ``_reconstruct`` is further held to the arguments NumPy writes
-(``numpy.ndarray``, shape ``(0,)``): no subclass, no huge allocation. Persistent ids are
+``RestrictedUnpickler.find_class`` maps those names to guarded stand-ins (it never imports a
+module by name) and raises ``pickle.UnpicklingError`` for every other global, so nothing named
+by the file is ever called. ``_reconstruct`` is held to the arguments NumPy writes
+(``numpy.ndarray``, shape ``(0,)``): no subclass, no huge allocation; ``numpy.ndarray`` is a
+marker only ``_reconstruct`` accepts, never called; ``numpy.dtype`` gives only NumPy's shared
+built-in numeric dtypes, which ignore ``__setstate__``, so a pickle cannot make one hold object
+pointers read from its bytes. Persistent ids are
 refused by ``pickle.Unpickler`` itself, and the extension registry goes through ``find_class``
 too. A batch re-pickled by Python 3 with protocol 2 needs ``_codecs.encode`` for its ``bytes``
 and is refused as well: only the official layout is accepted.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 
 import numpy
 
@@ -43,25 +47,53 @@ import numpy
 _NUMPY_RECONSTRUCT = numpy.empty(0).__reduce__()[0]
 
 
+class _Ndarray:
+    """What ``numpy.ndarray`` resolves to: an argument of ``_reconstruct``, not callable.
+
+    Calling ``numpy.ndarray(shape, dtype)`` from a pickle would allocate any size.
+    """
+
+    def __repr__(self) -> str:
+        return "<class 'numpy.ndarray'>"
+
+
+_NDARRAY = _Ndarray()
+
+
 def _reconstruct(subtype, shape, dtype):
     """``_reconstruct`` as ``ndarray.__reduce__`` calls it: a plain, empty ``(0,)`` array.
 
     The real data arrives afterwards through ``ndarray.__setstate__``; refusing any other
     arguments keeps a crafted pickle from asking for a subclass or a huge allocation.
     """
-    if subtype is not numpy.ndarray or tuple(shape) != (0,):
+    if subtype is not _NDARRAY or tuple(shape) != (0,):
         raise pickle.UnpicklingError(
             f"refused _reconstruct({subtype!r}, {shape!r}, ...): NumPy pickles an array as "
             "_reconstruct(numpy.ndarray, (0,), ...)"
         )
-    return _NUMPY_RECONSTRUCT(subtype, shape, dtype)
+    return _NUMPY_RECONSTRUCT(numpy.ndarray, (0,), dtype)
+
+
+def _dtype(obj, align=False, copy=False) -> numpy.dtype:
+    """``numpy.dtype(obj)``, only for NumPy's shared built-in numeric dtypes (``uint8``...).
+
+    ``BUILD`` then calls ``__setstate__`` on it, which NumPy ignores for those shared
+    instances; on a copy, a crafted state could add object fields whose pointers the array's
+    bytes would provide.
+    """
+    dtype = numpy.dtype(obj)
+    if dtype.isbuiltin != 1 or dtype.hasobject:
+        raise pickle.UnpicklingError(
+            f"refused numpy.dtype({obj!r}): only plain built-in numeric dtypes are allowed"
+        )
+    return dtype
 
 
 ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy", "ndarray"): numpy.ndarray,
-    ("numpy", "dtype"): numpy.dtype,
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _dtype,
 }
 
 IMAGE_SHAPE = (32, 32, 3)  # height, width, channels (NHWC, Keras's channels_last)
@@ -86,6 +118,24 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
+def _check_memo_indexes(data: bytes) -> None:
+    """Refuse a memo index larger than the pickle itself, before unpickling.
+
+    The C unpickler grows its memo to twice the index a ``PUT`` names and zeroes it, so the
+    9-byte pickle ``PROTO 2, EMPTY_LIST, LONG_BINPUT 2**30, STOP`` would make it allocate and
+    touch 16 GiB. A genuine pickle memoizes at most one object per opcode, so its indexes stay
+    below its length.
+
+    Raises:
+        pickle.UnpicklingError: for such an index; ValueError for an unreadable opcode.
+    """
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and arg >= len(data):
+            raise pickle.UnpicklingError(
+                f"refused memo index {arg}, larger than the {len(data)}-byte pickle"
+            )
+
+
 def restricted_loads(data: bytes, name: str):
     """Unpickle ``data`` with ``RestrictedUnpickler`` (``encoding="bytes"``, as Keras reads CIFAR).
 
@@ -100,6 +150,7 @@ def restricted_loads(data: bytes, name: str):
         ValueError: naming ``name``, for a refused global or a corrupt pickle.
     """
     try:
+        _check_memo_indexes(data)
         return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except pickle.UnpicklingError as e:
         if str(e).startswith("refused"):
@@ -107,8 +158,17 @@ def restricted_loads(data: bytes, name: str):
                 f"{name}: {e}. The file is not an official CIFAR batch; it was not loaded."
             ) from None
         raise ValueError(f"{name}: corrupt pickle ({e}).") from e
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        # What a truncated or garbled stream raises from the C unpickler or numpy's setstate.
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+    ) as e:
+        # What a truncated or garbled stream raises from the C unpickler or numpy's setstate
+        # (MemoryError: a shape whose size overflows, refused before anything is allocated).
         raise ValueError(f"{name}: corrupt pickle ({type(e).__name__}: {e}).") from e
 
 

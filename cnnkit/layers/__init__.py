@@ -11,6 +11,7 @@ from cnnkit.layers.augmentation import (
     RandomZoom,
 )
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
+from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.convolutional import (
     Conv2D,
     Conv2DTranspose,
@@ -64,7 +65,7 @@ from cnnkit.layers.pooling import (
     MaxPooling2D,
 )
 from cnnkit.layers.preprocessing import Rescaling, Resizing
-from cnnkit.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from cnnkit.layers.text_vectorization import TextVectorization

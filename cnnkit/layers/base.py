@@ -331,6 +331,7 @@ class Layer:
 
     def _maybe_build(self, shapes) -> None:
         if not self.built:
+            self._check_input(shapes)  # the rank __init__ expects, before build indexes the shape
             shape = _batch_none(shapes)
             self.build(shape)
             self.built = True

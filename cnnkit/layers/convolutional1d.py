@@ -112,6 +112,7 @@ class Conv1D(Conv2D):
             )
 
     def compute_output_shape(self, input_shape):
+        self._check_input(tuple(input_shape))
         self._check_steps(input_shape)
         return (input_shape[0], self._output_steps(input_shape[1]), self.filters)
 

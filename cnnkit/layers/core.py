@@ -238,6 +238,7 @@ class Flatten(Layer):
         return shape_ops.flatten(inputs)
 
     def compute_output_shape(self, input_shape):
+        self._check_input(tuple(input_shape))
         rest = tuple(input_shape)[1:]
         size = None if any(d is None for d in rest) else int(math.prod(rest))
         return (input_shape[0], size)
@@ -269,6 +270,7 @@ class Reshape(Layer):
                 "Invalid value for argument `target_shape`: expected positive sizes and at most "
                 f"one -1. Received: target_shape={self.target_shape}"
             )
+        self.input_spec = InputSpec(min_ndim=1)
 
     def _resolve(self, input_shape):
         rest = tuple(input_shape)[1:]
@@ -294,6 +296,7 @@ class Reshape(Layer):
         return inputs.reshape((inputs.shape[0], *self._resolve(inputs.shape)))
 
     def compute_output_shape(self, input_shape):
+        self._check_input(tuple(input_shape))
         return (input_shape[0], *self._resolve(input_shape))
 
     def get_config(self):

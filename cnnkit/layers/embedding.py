@@ -7,7 +7,7 @@ import numpy as np
 from cnnkit import initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
-from cnnkit.layers.base import Layer
+from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.core import _activity_penalty, _no_constraints, _serialize_callable
 from cnnkit.ops import embedding as embedding_ops
 
@@ -176,6 +176,7 @@ class Masking(Layer):
         super().__init__(**kwargs)
         self.mask_value = float(mask_value)
         self.supports_masking = True
+        self.input_spec = InputSpec(min_ndim=1)
 
     def compute_mask(self, inputs, mask=None):
         data = inputs.data if isinstance(inputs, Tensor) else xp.asarray(inputs)

@@ -59,7 +59,12 @@ class _Merge(Layer):
 
     def compute_output_shape(self, input_shape):
         shapes = _check_list(self, input_shape)
-        batches = {s[0] for s in shapes if s} - {None}
+        if not all(shapes):
+            raise ValueError(
+                f"A `{type(self).__name__}` layer needs inputs with a batch axis; received a "
+                f"scalar (shape ()). Received: input_shape={shapes}"
+            )
+        batches = {s[0] for s in shapes} - {None}
         if len(batches) > 1:
             raise ValueError(
                 f"Cannot merge tensors with different batch sizes. Received tensors with "

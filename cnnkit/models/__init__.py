@@ -1,7 +1,9 @@
-"""Models, as in ``keras.models``: the functional ``Model`` and ``Sequential``."""
+"""Models, as in ``keras.models``: ``Model``, ``Sequential``, loading, saving and cloning."""
 
+from cnnkit.models.cloning import clone_model
 from cnnkit.models.functional import Functional
 from cnnkit.models.model import Model
 from cnnkit.models.sequential import Sequential
+from cnnkit.saving.saving_api import load_model, save_model
 
-__all__ = ["Functional", "Model", "Sequential"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "save_model"]

@@ -118,9 +118,6 @@ class Functional(Model):
         shapes = [(batch, *s[1:]) for s in shapes]
         return shapes if isinstance(self._outputs_struct, (list, tuple)) else shapes[0]
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
-
 
 def adjust_input_rank(tensor: Tensor, expected: tuple) -> Tensor:
     """Keras's one-axis leeway: ``(N,)`` data for an ``(None, 1)`` input and vice versa.

@@ -109,11 +109,75 @@ class Model(Trainer, Layer):
             )
         return int(sum(w.data.size for w in self.weights))
 
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
-        """Print a Keras-style table of the layers, their output shapes and parameter counts."""
+    def export(self, filepath, format="onnx", verbose=None, opset_version=None) -> None:
+        """Export the model for inference; cnnkit writes ONNX (needs the ``onnx`` package).
+
+        Args:
+            filepath: the file to write, e.g. ``"model.onnx"``.
+            format: only ``"onnx"`` (Keras's ``"tf_saved_model"`` and ``"openvino"`` need
+                TensorFlow or OpenVINO).
+            verbose: print where the file was written.
+            opset_version: the ONNX opset, default 17 (see :func:`cnnkit.export.export_onnx`).
+
+        Raises:
+            ValueError: for another ``format``; see :func:`cnnkit.export.export_onnx` for the rest.
+        """
+        if format != "onnx":
+            raise ValueError(
+                "cnnkit can only export format='onnx' (TensorFlow SavedModel and OpenVINO need "
+                f"their own libraries). Received: format={format!r}"
+            )
+        from cnnkit.export import export_onnx
+
+        export_onnx(self, filepath, opset=17 if opset_version is None else opset_version)
+        if verbose:
+            print(f"Saved the ONNX model to {filepath}")
+
+    def summary(
+        self, line_length=None, positions=None, print_fn=None, *, explain=False, **kwargs
+    ) -> None:
+        """Print a Keras-style table of the layers, their output shapes and parameter counts.
+
+        ``explain=True`` (a cnnkit extension) adds, for each convolution, the parameters
+        of a dense layer with the same input and output (parameter sharing).
+        """
         from cnnkit.models.summary import print_summary
 
-        print_summary(self, line_length=line_length, print_fn=print_fn, **kwargs)
+        print_summary(self, line_length=line_length, print_fn=print_fn, explain=explain, **kwargs)
 
     def get_config(self) -> dict:
+        """Keras 3's config: the whole graph for functional and Sequential models."""
+        from cnnkit.saving import model_config
+
+        if model_config.has_graph_config(self):
+            return model_config.graph_get_config(self)
         return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """Rebuild a model from ``get_config()`` output (Keras's, too)."""
+        from cnnkit.saving import model_config
+
+        return model_config.graph_from_config(cls, config, custom_objects)
+
+    # -- saving (see cnnkit.saving) ----------------------------------------------------
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs) -> None:
+        """Save the model, its weights and optimizer state as a Keras 3 ``.keras`` file.
+
+        See :func:`cnnkit.saving.save_model`; reload with ``cnnkit.models.load_model``.
+        """
+        from cnnkit.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        """Save the weights (and optimizer state) to a ``.weights.h5`` file (Keras 3's layout)."""
+        from cnnkit.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs) -> None:
+        """Load weights from a ``.weights.h5`` or ``.keras`` file (see ``cnnkit.saving``)."""
+        from cnnkit.saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)

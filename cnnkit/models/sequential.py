@@ -133,6 +133,3 @@ class Sequential(Model):
         for layer in self._stack:
             shape = layer.compute_output_shape(shape)
         return shape
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}

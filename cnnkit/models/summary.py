@@ -1,8 +1,14 @@
-"""``model.summary()``: the Keras 3 table of layers, output shapes and parameter counts."""
+"""``model.summary()``: the Keras 3 table of layers, output shapes and parameter counts.
+
+``model.summary(explain=True)`` adds, for every convolution, what *parameter
+sharing* saves: the parameters of a dense layer mapping the same input to the
+same output (see :func:`parameter_sharing`).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 
 def _shape_of(layer) -> str:
@@ -34,8 +40,117 @@ def summary_rows(model) -> list[tuple[str, str, int]]:
     return rows
 
 
-def print_summary(model, line_length=None, print_fn=None, **kwargs) -> None:
-    """Print the summary table; ``print_fn(line)`` receives each line (default ``print``)."""
+class SharingRow(NamedTuple):
+    """One convolution layer against the dense layer with the same input and output."""
+
+    layer: str  # the layer's name
+    conv_params: int  # the convolution's parameters (kernel + bias)
+    dense_weights: int  # inputs x outputs of the equivalent dense layer
+    dense_biases: int  # one bias per output value
+    ratio: float  # (dense_weights + dense_biases) / conv_params
+
+
+def _conv_types() -> tuple[type, ...]:
+    from cnnkit.layers.convolutional import Conv2D, Conv2DTranspose, _DepthwiseBase
+
+    return (Conv2D, _DepthwiseBase, Conv2DTranspose)  # Conv1D is a Conv2D
+
+
+def _io_shapes(layer):
+    """The layer's (input, output) shapes, batch axis included, or None when unknown."""
+    nodes = getattr(layer, "_inbound_nodes", [])
+    if nodes:
+        in_shape = nodes[-1].input_tensors[0].shape
+        out_shape = nodes[-1].output_tensors[0].shape
+    elif getattr(layer, "_build_shapes_arg", None) is not None:
+        in_shape = tuple(layer._build_shapes_arg)
+        out_shape = tuple(layer.compute_output_shape(in_shape))
+    else:
+        return None
+    if None in in_shape[1:] or None in out_shape[1:]:
+        return None
+    return in_shape, out_shape
+
+
+def _walk(model):
+    from cnnkit.models.model import Model
+
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, Model):
+            yield from _walk(layer)
+
+
+def parameter_sharing(model) -> list[SharingRow]:
+    """What each convolution of ``model`` would cost as a dense layer.
+
+    A convolution applies the same ``KH x KW x C`` kernel at every position of the
+    image (*parameter sharing*), so its parameter count does not grow with the image.
+    A dense layer producing the same output from the same input needs one weight per
+    (input value, output value) pair, ``prod(input) x prod(output)``, plus one bias per
+    output value. Convolutions whose shapes are unknown (never built) are skipped;
+    layers of nested models are included.
+
+    Args:
+        model: a built model.
+
+    Returns:
+        One :class:`SharingRow` ``(layer, conv_params, dense_weights, dense_biases, ratio)``
+        per Conv1D/Conv2D/DepthwiseConv2D/SeparableConv2D/Conv2DTranspose layer, in order.
+
+    Example:
+        The lecture's example: a 32x32x3 image, 64 filters of 5x5, ``"valid"`` padding,
+        a 28x28x64 output. The kernel has 3·5·5·64 = 4,800 weights (+ 64 biases); the
+        dense layer 3,072 x 50,176 = 154,140,672 weights (+ 50,176 biases), about
+        32 thousand times the kernel's 4,800 weights.
+
+        >>> from cnnkit.layers import Input, Conv2D
+        >>> from cnnkit.models import Sequential
+        >>> model = Sequential([Input(shape=(32, 32, 3)), Conv2D(64, 5, name="conv")])
+        >>> row = parameter_sharing(model)[0]
+        >>> row.layer, row.conv_params, row.dense_weights, row.dense_biases
+        ('conv', 4864, 154140672, 50176)
+        >>> round(row.ratio)
+        31700
+        >>> round(row.dense_weights / 4800)
+        32113
+    """
+    rows = []
+    for layer in _walk(model):
+        if not isinstance(layer, _conv_types()):
+            continue
+        shapes = _io_shapes(layer)
+        if shapes is None:
+            continue
+        n_in, n_out = math.prod(shapes[0][1:]), math.prod(shapes[1][1:])
+        params = _params(layer)
+        dense = n_in * n_out + n_out
+        rows.append(SharingRow(layer.name, params, n_in * n_out, n_out, dense / params))
+    return rows
+
+
+def _print_sharing(model, print_fn) -> None:
+    rows = parameter_sharing(model)
+    print_fn(" Parameter sharing: a convolution reuses one kernel at every position; a dense")
+    print_fn(" layer with the same input and output needs one weight per (input, output) pair.")
+    if not rows:
+        print_fn("   (no convolution layers with known shapes)")
+    for row in rows:
+        dense = row.dense_weights + row.dense_biases
+        print_fn(f"   {row.layer}: {row.conv_params:,} parameters")
+        print_fn(
+            f"     dense equivalent: {row.dense_weights:,} weights + {row.dense_biases:,} "
+            f"biases = {dense:,} ({row.ratio:,.0f}x more)"
+        )
+
+
+def print_summary(model, line_length=None, print_fn=None, explain=False, **kwargs) -> None:
+    """Print the summary table; ``print_fn(line)`` receives each line (default ``print``).
+
+    With ``explain=True``, also one line per convolution layer comparing its
+    parameters with those of a dense layer of the same input and output
+    (:func:`parameter_sharing`).
+    """
     print_fn = print_fn or print
     if not model.built:
         raise ValueError(
@@ -84,3 +199,5 @@ def print_summary(model, line_length=None, print_fn=None, **kwargs) -> None:
     print_fn(f" Non-trainable params: {non_trainable:,} ({_bytes(non_trainable)})")
     if slots:
         print_fn(f" Optimizer params: {optimizer_params:,} ({_bytes(optimizer_bytes, 1)})")
+    if explain:
+        _print_sharing(model, print_fn)

@@ -162,7 +162,11 @@ class Trainer:
 
     def _logs(self) -> dict:
         """Current metric values, keys sorted as Keras 3 does (``accuracy`` before ``loss``)."""
-        return {m.name: float(m.result()) for m in sorted(self.metrics, key=lambda m: m.name)}
+        logs = {}
+        for m in sorted(self.metrics, key=lambda m: m.name):
+            value = np.asarray(m.result())  # an array for per-class metrics (F1Score(), ...)
+            logs[m.name] = float(value) if value.ndim == 0 else value.astype("float32")
+        return logs
 
     def _reset_metrics(self) -> None:
         for m in self.metrics:
@@ -180,6 +184,8 @@ class Trainer:
 
     def _train_step(self, x, y, sample_weight, variables) -> dict:
         total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
+        if not variables:  # a subclassed model creates its weights in its first call
+            variables = self.trainable_weights
         total.backward()
         grads = [v.grad for v in variables]
         for v in variables:
@@ -241,7 +247,9 @@ class Trainer:
             shuffle: reshuffle the training samples every epoch.
             class_weight: dict class index → weight of that class's samples in the loss.
             sample_weight: per-sample weights of the loss.
-            initial_epoch: epoch to start from (to resume).
+            initial_epoch: epoch to start from (to resume; a
+                :class:`~cnnkit.callbacks.BackupAndRestore` that restores a backup sets it,
+                and the batch within that epoch, in ``on_train_begin``).
             steps_per_epoch: batches per epoch when ``x`` is an iterable.
 
         Raises:
@@ -285,17 +293,24 @@ class Trainer:
 
         self.stop_training = False
         variables = self.trainable_weights
+        self._initial_epoch, self._initial_step = None, 0  # BackupAndRestore sets them to resume
         cbs.on_train_begin()
         logs: dict = {}
+        if self._initial_epoch is not None:
+            initial_epoch = self._initial_epoch
+        skip = self._initial_step  # batches of the first epoch done before an interruption
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             for step, (xb, yb, sw) in enumerate(data.batches()):
+                if step < skip:
+                    continue  # drawn, so that the shuffle matches the interrupted run's
                 cbs.on_train_batch_begin(step)
                 logs = self._train_step(xb, yb, sw, variables)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            skip = 0
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_evaluation(val, cbs)

@@ -198,6 +198,11 @@ def resize(
             "Invalid images rank: expected rank 3 (single image) or rank 4 (batch of images). "
             f"Received input with shape: images.shape={tuple(images.shape)}"
         )
+    if 0 in tuple(images.shape)[-3:-1]:
+        raise ValueError(
+            "Cannot resize an empty image: height and width must be positive. "
+            f"Received: images.shape={tuple(images.shape)}"
+        )
     if ndim == 3:
         images = Tensor(images) if not isinstance(images, Tensor) else images
         images = images.reshape((1, *images.shape))

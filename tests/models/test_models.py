@@ -464,3 +464,27 @@ def test_summary_counts_optimizer_params_once_trained():
     # Adam: iteration + learning rate + two slots of 15 values each
     assert " Optimizer params: 32 (" in lines[-1]
     assert lines[-4].startswith(" Total params: 47 (")
+
+
+def test_first_fit_of_an_unbuilt_subclassed_model_updates_its_weights():
+    class TwoLayers(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = Dense(4, activation="relu")
+            self.out = Dense(1)
+
+        def call(self, x, training=False):
+            return self.out(self.hidden(x))
+
+    model = TwoLayers()
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    model.fit(x, np.ones((8, 1), "float32"), batch_size=8, epochs=1, verbose=0)
+    assert int(np.asarray(model.optimizer.iterations)) == 1
+    assert len(model.trainable_weights) == 4
+
+
+def test_one_dimensional_data_fits_an_input_of_size_one():
+    i = Input(shape=(1,))
+    model = Model(i, Dense(2)(i))
+    assert model.predict(np.arange(5.0), verbose=0).shape == (5, 2)

@@ -1,0 +1,128 @@
+"""Keras's public names for cnnkit's built-in classes and functions, both ways.
+
+A built-in class is written under Keras 3's public module: ``keras.layers`` for layers,
+``keras.optimizers``, ``keras.optimizers.schedules``, ``keras.losses``, ``keras.metrics``,
+``keras.initializers``, ``keras.regularizers``, ``keras`` for ``Sequential``, and
+``keras.src.models.functional`` for ``Functional`` (Keras writes exactly these). On load a
+``keras.*`` or ``cnnkit.*`` module names a family, and the class is looked up by name among
+that family's public classes (a module's ``__all__``): nothing is imported.
+
+Example:
+    >>> from cnnkit.layers import Dense
+    >>> public_name(Dense)
+    ('keras.layers', 'Dense', None)
+    >>> family_of("keras.src.layers.core.dense"), builtin_class("keras.layers", "Dense") is Dense
+    ('keras.layers', True)
+"""
+
+from __future__ import annotations
+
+from cnnkit.saving import object_registration
+
+
+def public_name(cls) -> tuple[str, str, str | None]:
+    """``(module, class_name, registered_name)`` to write for ``cls``.
+
+    Built-in cnnkit classes get Keras's public module (``"keras.layers"``...); any other
+    class gets its own module, its name, and its registered name (``"package>Name"``) or its
+    class name.
+    """
+    for module_name, _, base in _categories():
+        if base is not None and isinstance(cls, type) and issubclass(cls, base):
+            if builtin_class(module_name, cls.__name__) is cls:
+                if cls.__name__ == "Functional":
+                    return "keras.src.models.functional", "Functional", "Functional"
+                return module_name, cls.__name__, None
+            break
+    registered = object_registration.GLOBAL_CUSTOM_NAMES.get(cls, cls.__name__)
+    return cls.__module__, cls.__name__, registered
+
+
+def _categories():
+    """``(keras module, cnnkit module, base class)`` for each family of built-in objects."""
+    from cnnkit import initializers, layers, losses, metrics, optimizers, regularizers
+    from cnnkit.models import model as model_module
+    from cnnkit.optimizers import schedules
+
+    return (
+        ("keras", model_module, model_module.Model),
+        ("keras.layers", layers, layers.Layer),
+        ("keras.optimizers.schedules", schedules, schedules.LearningRateSchedule),
+        ("keras.optimizers", optimizers, optimizers.Optimizer),
+        ("keras.losses", losses, losses.Loss),
+        ("keras.metrics", metrics, metrics.Metric),
+        ("keras.initializers", initializers, initializers.Initializer),
+        ("keras.regularizers", regularizers, regularizers.Regularizer),
+        ("keras.activations", None, None),
+        ("keras.constraints", None, None),
+    )
+
+
+def builtin_class(module_name: str, class_name: str):
+    """The built-in class called ``class_name`` among ``module_name``'s family, or None."""
+    for name, module, base in _categories():
+        if name != module_name or module is None:
+            continue
+        if name == "keras":
+            from cnnkit.models import Functional, Model, Sequential
+
+            table = {"Sequential": Sequential, "Functional": Functional, "Model": Model}
+            return table.get(class_name)
+        public = getattr(module, "__all__", None)
+        if public is not None and class_name not in public:
+            return None
+        obj = getattr(module, class_name, None) if not class_name.startswith("_") else None
+        if isinstance(obj, type) and issubclass(obj, base):
+            return obj
+        return None
+    return None
+
+
+def family_of(module: str | None) -> str | None:
+    """``"keras.src.layers.core.dense"`` or ``"cnnkit.layers.core"`` → ``"keras.layers"``."""
+    if not module:
+        return None
+    parts = module.split(".")
+    if parts[0] not in ("keras", "cnnkit"):
+        return None
+    rest = [p for p in parts[1:] if p != "src"]
+    if not rest or rest[0] in ("models", "engine"):
+        return "keras"
+    if rest[0] == "optimizers" and "schedules" in rest:
+        return "keras.optimizers.schedules"
+    if rest[0] == "saving":
+        return "keras"
+    return "keras." + rest[0]
+
+
+def builtin_function_module(fn) -> tuple[str | None, bool]:
+    from cnnkit import activations, losses, metrics
+
+    for name, module in (
+        ("keras.activations", activations),
+        ("keras.losses", losses),
+        ("keras.metrics", metrics),
+    ):
+        if getattr(module, fn.__name__, None) is fn:
+            return name, True
+    return None, False
+
+
+def builtin_function(module: str | None, name: str):
+    from cnnkit import activations, losses, metrics
+
+    families = {
+        "keras.activations": [activations],
+        "keras.losses": [losses],
+        "keras.metrics": [metrics],
+    }
+    family = family_of(module)
+    candidates = families.get(family) if family else None
+    if candidates is None and module == "builtins":
+        candidates = [activations, losses, metrics]
+    for mod in candidates or []:
+        obj = getattr(mod, name, None) if not name.startswith("_") else None
+        public = getattr(mod, "__all__", None)
+        if callable(obj) and not isinstance(obj, type) and (public is None or name in public):
+            return obj
+    return None

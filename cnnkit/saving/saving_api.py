@@ -1,0 +1,207 @@
+"""``save_model`` / ``load_model`` / ``save_weights`` / ``load_weights``: Keras 3's entry points.
+
+``save_model(model, "m.keras")`` writes the model's config, its weights and its optimizer
+state; ``load_model("m.keras")`` rebuilds it exactly (predictions are bitwise equal and
+training carries on as if it had never stopped). Weights alone go to ``.weights.h5`` files.
+See :mod:`cnnkit.saving.archive` for the checks made on read and the atomic write.
+
+Deviations from Keras 3, written down:
+
+- ``overwrite=False`` on an existing file raises ``FileExistsError`` (Keras asks on the
+  terminal).
+- Legacy HDF5 model files (``.h5``/``.hdf5`` with ``model.save``) are neither written nor read;
+  ``model.weights.npz`` archives are refused (reading them needs pickle).
+- ``safe_mode=False`` loads nothing more: code stored in a file (lambdas) is always refused.
+- ``include_optimizer=False`` is honoured for ``.keras`` files too (Keras ignores it there).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+
+from cnnkit.saving import archive, h5_weights
+from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
+
+
+def _fspath(filepath, argument: str = "filepath") -> str:
+    try:
+        return os.fspath(filepath)
+    except TypeError:
+        raise TypeError(
+            f"Invalid value for argument `{argument}`. Expected a string or path-like. "
+            f"Received: {argument}={filepath!r}"
+        ) from None
+
+
+def _check_overwrite(path: str, overwrite: bool) -> None:
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(f"{path!r} already exists. Pass `overwrite=True` to replace it.")
+
+
+def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = None, **kwargs):
+    """Save ``model`` as a Keras 3 ``.keras`` file (or, with ``zipped=False``, a folder).
+
+    Args:
+        model: a built model (Sequential, functional, or registered custom class).
+        filepath: where to write; must end in ``.keras`` when zipped.
+        overwrite: replace an existing file (default); ``False`` raises if it exists.
+        zipped: ``True``/``None`` for one zip file, ``False`` for a folder of the same files.
+        include_optimizer: keyword-only, default ``True``: also save the optimizer state.
+
+    Raises:
+        ValueError: for a wrong extension, an unknown keyword, or a config that cannot be
+            saved (e.g. a lambda).
+        FileExistsError: when ``overwrite=False`` and the target exists.
+    """
+    include_optimizer = kwargs.pop("include_optimizer", True)
+    kwargs.pop("save_format", None)
+    if kwargs:
+        raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
+    path = _fspath(filepath)
+    zipped = True if zipped is None else bool(zipped)
+    if zipped and not path.endswith(".keras"):
+        if path.endswith((".h5", ".hdf5")):
+            raise ValueError(
+                "cnnkit does not write the legacy HDF5 model format. Use a `.keras` extension "
+                f"(Keras 3's format). Received: filepath={path}"
+            )
+        raise ValueError(
+            "Invalid filepath extension for saving. Please add a `.keras` extension for the "
+            f"native Keras format. Received: filepath={path}"
+        )
+    _check_overwrite(path, overwrite)
+    if not getattr(model, "built", True):
+        warnings.warn(
+            "You are saving a model that has not yet been built. It might not contain any "
+            "weights yet. Consider building the model first by calling it on some data.",
+            stacklevel=3,
+        )
+    config = json.dumps(serialize_keras_object(model)).encode("utf-8")
+    weights = h5_weights.weights_to_bytes(model, include_optimizer=include_optimizer)
+    if zipped:
+        archive.write_archive(path, config, weights)
+    else:
+        archive.write_folder(path, config, weights)
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Load a model saved with ``save_model``/``model.save`` (by cnnkit or by Keras 3).
+
+    Args:
+        filepath: a ``.keras`` file or an unzipped model folder.
+        custom_objects: ``{name: class_or_function}`` for custom layers, losses, metrics...
+        compile: compile the model as it was saved and restore the optimizer state.
+        safe_mode: refuse code stored in the file (always the case in cnnkit).
+
+    Returns:
+        The model, with its weights (and, with ``compile=True``, its optimizer state).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a ``.keras`` file, an unsafe or damaged archive, weights that do not
+            fit the model, or a refused object (lambda, ``Lambda`` layer).
+        TypeError: a class that cannot be found (the message says where it looked).
+    """
+    path = _fspath(filepath)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"File not found: filepath={path}. Please ensure the file is an accessible "
+            "`.keras` zip file."
+        )
+    if not os.path.isdir(path) and not path.endswith(".keras"):
+        if path.endswith((".h5", ".hdf5")):
+            raise ValueError(
+                "cnnkit does not read legacy HDF5 model files (`.h5`/`.hdf5`); load the model "
+                "in Keras and save it as `.keras`. For weights files use "
+                f"`model.load_weights(...)` with a `.weights.h5` file. Received: filepath={path}"
+            )
+        raise ValueError(
+            f"File format not supported: filepath={path}. cnnkit reads `.keras` files "
+            "(Keras 3's format)."
+        )
+    files = archive.read_model_files(path)
+    config = dict(files.config)
+    if not compile:
+        config["compile_config"] = None
+    if files.weights is None:
+        raise ValueError(f"{path!r} has no {archive.WEIGHTS_FILENAME!r}: it holds no weights.")
+    if files.assets:
+        warnings.warn(
+            f"{path!r} holds assets ({files.assets[:3]}...) that cnnkit does not read; layers "
+            "that keep state in assets (e.g. Keras's lookup tables) are not restored.",
+            stacklevel=2,
+        )
+    try:
+        model = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    except RecursionError:
+        raise ValueError(f"{path!r}: the model config is nested too deeply.") from None
+    _load_weights_bytes(model, files.weights, path, skip_mismatch=False, load_optimizer=compile)
+    return model
+
+
+def _load_weights_bytes(model, data: bytes, path: str, skip_mismatch: bool, load_optimizer: bool):
+    import h5py
+
+    try:
+        h5file = h5py.File(io.BytesIO(data), "r")
+    except OSError as err:
+        raise ValueError(f"{path!r}: the weights are not a valid HDF5 file: {err}") from None
+    with h5file:
+        h5_weights.load_weights_from_h5(
+            h5file, model, skip_mismatch=skip_mismatch, load_optimizer=load_optimizer
+        )
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Save the model's weights (and optimizer state) to a ``.weights.h5`` file.
+
+    Raises:
+        ValueError: the name does not end in ``.weights.h5``.
+        FileExistsError: when ``overwrite=False`` and the file exists.
+    """
+    path = h5_weights.check_weights_filepath(_fspath(filepath))
+    _check_overwrite(path, overwrite)
+    data = h5_weights.weights_to_bytes(model)
+    archive.write_atomically(path, lambda f: f.write(data))
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None:
+    """Load weights from a ``.weights.h5`` file or from the weights of a ``.keras`` file.
+
+    Args:
+        model: the model to fill; it must be built.
+        filepath: a ``.weights.h5`` or ``.keras`` file.
+        skip_mismatch: warn about and skip layers whose variables do not match, instead of
+            raising.
+
+    Raises:
+        ValueError: for another extension, or mismatched weights (naming the layer and the
+            shapes) unless ``skip_mismatch``.
+    """
+    if kwargs:
+        raise ValueError(f"Invalid keyword arguments: {kwargs}")
+    path = _fspath(filepath)
+    if path.endswith(".keras"):
+        files = archive.read_model_files(path, need_config=False)
+        if files.weights is None:
+            raise ValueError(f"{path!r} has no {archive.WEIGHTS_FILENAME!r}.")
+        _load_weights_bytes(model, files.weights, path, skip_mismatch, load_optimizer=True)
+        return
+    if not path.endswith(h5_weights.WEIGHTS_SUFFIX):
+        raise ValueError(
+            "File format not supported: the filename must end in `.weights.h5` (or `.keras`). "
+            f"Received: filepath={path}"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"File not found: filepath={path}.")
+    import h5py
+
+    try:
+        h5file = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path!r} is not a valid HDF5 weights file: {err}") from None
+    with h5file:
+        h5_weights.load_weights_from_h5(h5file, model, skip_mismatch=skip_mismatch)
