@@ -1,9 +1,14 @@
 """Crash-safe file writes shared by the whole library (checkpoints, caches, downloads, reports).
 
-``atomic_write`` writes to a hidden temporary file in the target's folder, flushes and fsyncs it,
-then renames it onto the target with ``os.replace``. Readers therefore see either the old file
-or the complete new one, never a half-written file; if anything raises inside the ``with`` block,
-the temporary file is removed and the previous target is left untouched.
+``atomic_write`` writes to a temporary file in the target's folder, flushes and fsyncs it, then
+renames it onto the target with ``os.replace``. Readers therefore see either the old file or the
+complete new one, never a half-written file; if anything raises inside the ``with`` block, the
+temporary file is removed and the previous target is left untouched.
+
+On Linux the temporary file is anonymous (``O_TMPFILE``): it has no name while it is written and
+is linked into the folder only once complete, just before the rename, so even a process killed
+with SIGKILL mid-write leaves no stray file behind. Elsewhere it is a hidden named file,
+``.<basename>.<random>.tmp``.
 
 Example:
     >>> import os, tempfile
@@ -103,6 +108,17 @@ def atomic_write(
     except FileNotFoundError:
         permissions = _NEW_FILE_PERMISSIONS
 
+    anonymous = _open_anonymous(directory)
+    if anonymous is not None:
+        with os.fdopen(anonymous, mode, encoding=encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+            os.fchmod(f.fileno(), permissions)
+            _link_and_replace(f.fileno(), directory, path)
+        _fsync_directory(directory)
+        return
+
     fd, tmp_path = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
     )
@@ -118,6 +134,41 @@ def atomic_write(
             os.unlink(tmp_path)
         raise
     _fsync_directory(directory)
+
+
+def _open_anonymous(directory: str) -> int | None:
+    """A nameless file in ``directory`` (Linux ``O_TMPFILE``), or None where unsupported."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR, 0o600)
+    except OSError:  # a file system without O_TMPFILE support: use a named file
+        return None
+
+
+def _link_and_replace(fd: int, directory: str, path: str) -> None:
+    """Give the complete anonymous file a hidden name, then rename it onto ``path``."""
+    # linkat(proc_fd, "<fd>", ..., AT_SYMLINK_FOLLOW): a dir fd makes Python call linkat.
+    proc = os.open("/proc/self/fd", os.O_RDONLY)
+    try:
+        for _ in range(100):
+            name = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+            try:
+                os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - 100 collisions of 48 random bits
+            raise FileExistsError(f"Could not name a temporary file next to {path!r}.")
+    finally:
+        os.close(proc)
+    try:
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
