@@ -317,18 +317,17 @@ def build_text_model(name: str, vocab_size: int, maxlen: int, classes: int):
 
 def binary_scores(y_true, y_pred) -> dict:
     """Accuracy, precision, recall and F1 of the positive class (1) from 0/1 arrays."""
-    y_true, y_pred = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
-    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
-    fp = int(np.sum((y_pred == 1) & (y_true == 0)))
-    fn = int(np.sum((y_pred == 0) & (y_true == 1)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    from cnnkit.metrics import classification_report
+
+    y_true = np.asarray(y_true).reshape(-1).astype("int64")
+    y_pred = np.asarray(y_pred).reshape(-1).astype("int64")
+    report = classification_report(y_true, y_pred, num_classes=2, output_dict=True)
+    positive = report["1"]
     return {
-        "accuracy": float(np.mean(y_true == y_pred)),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
+        "accuracy": float(report["accuracy"]),
+        "precision": float(positive["precision"]),
+        "recall": float(positive["recall"]),
+        "f1": float(positive["f1-score"]),
     }
 
 
