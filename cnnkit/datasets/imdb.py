@@ -55,6 +55,7 @@ import numpy
 from numpy.lib import format as npy_format
 
 from cnnkit.datasets import _files
+from cnnkit.datasets._pickle import _check_memo_indexes
 from cnnkit.io_utils import atomic_write
 
 NAME = "imdb"
@@ -540,6 +541,7 @@ class _ListsUnpickler(pickle.Unpickler):
 def _unpickle_int_lists(payload: memoryview, count: int, where: str) -> list[list[int]]:
     """The ``count`` lists of ints of a pickled 1-D object array, or ``ValueError``."""
     try:
+        _check_memo_indexes(bytes(payload))  # a huge memo index would allocate gigabytes
         # encoding="latin1": a Python 2 pickle's byte strings, as numpy.load reads them.
         result = _ListsUnpickler(io.BytesIO(payload), encoding="latin1").load()
     except pickle.UnpicklingError as e:

@@ -17,10 +17,14 @@ Deviations from Keras 3, written down:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import lzma
 import os
 import warnings
+import zipfile
+import zlib
 
 from cnnkit.saving import archive, h5_weights
 from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
@@ -87,6 +91,26 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
         archive.write_folder(path, config, weights)
 
 
+# What the standard library and h5py raise on damaged bytes; reported as one ValueError.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
+_HDF5_ERRORS = (RuntimeError, KeyError, OverflowError, OSError, EOFError)
+_CONFIG_ERRORS = (KeyError, AttributeError, IndexError, NotImplementedError, MemoryError)
+
+
+@contextlib.contextmanager
+def _as_value_error(path: str, what: str, errors: tuple):
+    """Turn a reader's low-level exceptions on a damaged file into a ValueError naming it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except errors as err:
+        detail = str(err) or type(err).__name__
+        if isinstance(err, MemoryError):
+            detail = "it asks for more memory than this machine has"
+        raise ValueError(f"{path!r}: {what} ({type(err).__name__}: {detail})") from err
+
+
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """Load a model saved with ``save_model``/``model.save`` (by cnnkit or by Keras 3).
 
@@ -122,7 +146,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             f"File format not supported: filepath={path}. cnnkit reads `.keras` files "
             "(Keras 3's format)."
         )
-    files = archive.read_model_files(path)
+    with _as_value_error(path, "damaged or unsupported archive", _ARCHIVE_ERRORS + (OSError,)):
+        files = archive.read_model_files(path)
     config = dict(files.config)
     if not compile:
         config["compile_config"] = None
@@ -135,7 +160,10 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             stacklevel=2,
         )
     try:
-        model = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode)
+        with _as_value_error(path, "invalid model config", _CONFIG_ERRORS):
+            model = deserialize_keras_object(
+                config, custom_objects=custom_objects, safe_mode=safe_mode
+            )
     except RecursionError:
         raise ValueError(f"{path!r}: the model config is nested too deeply.") from None
     _load_weights_bytes(model, files.weights, path, skip_mismatch=False, load_optimizer=compile)
@@ -149,7 +177,7 @@ def _load_weights_bytes(model, data: bytes, path: str, skip_mismatch: bool, load
         h5file = h5py.File(io.BytesIO(data), "r")
     except OSError as err:
         raise ValueError(f"{path!r}: the weights are not a valid HDF5 file: {err}") from None
-    with h5file:
+    with h5file, _as_value_error(path, "damaged weights", _HDF5_ERRORS):
         h5_weights.load_weights_from_h5(
             h5file, model, skip_mismatch=skip_mismatch, load_optimizer=load_optimizer
         )
@@ -185,7 +213,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
         raise ValueError(f"Invalid keyword arguments: {kwargs}")
     path = _fspath(filepath)
     if path.endswith(".keras"):
-        files = archive.read_model_files(path, need_config=False)
+        with _as_value_error(path, "damaged or unsupported archive", _ARCHIVE_ERRORS + (OSError,)):
+            files = archive.read_model_files(path, need_config=False)
         if files.weights is None:
             raise ValueError(f"{path!r} has no {archive.WEIGHTS_FILENAME!r}.")
         _load_weights_bytes(model, files.weights, path, skip_mismatch, load_optimizer=True)
@@ -203,5 +232,5 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
         h5file = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{path!r} is not a valid HDF5 weights file: {err}") from None
-    with h5file:
+    with h5file, _as_value_error(path, "damaged weights", _HDF5_ERRORS):
         h5_weights.load_weights_from_h5(h5file, model, skip_mismatch=skip_mismatch)

@@ -392,3 +392,11 @@ def test_get_word_index(tmp_path, monkeypatch):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ValueError, match="broken.json: not a JSON file"):
         imdb.get_word_index(str(tmp_path / "broken.json"))
+
+
+def test_a_huge_memo_index_is_refused_before_allocating():
+    from cnnkit.datasets import imdb
+
+    bomb = b"\x80\x02]r\x00\x00\x00@."  # PROTO 2, EMPTY_LIST, LONG_BINPUT 2**30, STOP
+    with pytest.raises(ValueError, match=r"refused pickle.*memo index 1073741824"):
+        imdb._unpickle_int_lists(memoryview(bomb), 1, "x_train.npy")
