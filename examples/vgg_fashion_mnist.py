@@ -7,8 +7,9 @@ head, trained with Adam and a cosine-decaying learning rate on images randomly m
 shifted during training. ``--plain`` trains the same network with the same schedule but
 without batch normalisation and without augmentation, the lecture's comparison: it fits the
 training set more closely and generalises less well. Prints the train and test accuracy,
-their gap and the wall time; the measured figures are in the README. With the defaults it
-asserts a test accuracy of at least 0.93.
+their gap and the wall time. With the defaults it asserts a test accuracy of at least 0.93;
+measured on a 2-core machine: test 0.9409, train 0.9608 after 15 epochs (the README has the
+plain network beside it).
 """
 
 import argparse

@@ -166,9 +166,11 @@ def restricted_loads(data: bytes, name: str):
         IndexError,
         KeyError,
         MemoryError,
+        OverflowError,
     ) as e:
         # What a truncated or garbled stream raises from the C unpickler or numpy's setstate
-        # (MemoryError: a shape whose size overflows, refused before anything is allocated).
+        # (MemoryError: a shape whose size overflows, refused before anything is allocated;
+        # OverflowError: a FRAME claiming more than 2**63 bytes, from pickletools).
         raise ValueError(f"{name}: corrupt pickle ({type(e).__name__}: {e}).") from e
 
 

@@ -547,7 +547,15 @@ def _unpickle_int_lists(payload: memoryview, count: int, where: str) -> list[lis
     except pickle.UnpicklingError as e:
         kind = "refused pickle" if str(e).startswith("refused") else "corrupt pickle"
         raise ValueError(f"{where}: {kind} ({e}); nothing in it was run.") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+    ) as e:
         raise ValueError(f"{where}: corrupt pickle ({type(e).__name__}: {e}).") from e
     if not isinstance(result, _ObjectArray) or result.items is None:
         raise ValueError(f"{where}: the pickle is not an object array ({type(result).__name__}).")
