@@ -35,6 +35,11 @@ class Functional(Model):
         self.inputs = _flatten(inputs)
         self.outputs = _flatten(outputs)
         for arg, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            if not tensors:
+                raise ValueError(
+                    f"A functional Model needs at least one tensor in `{arg}`. "
+                    f"Received: {arg}={tensors!r}"
+                )
             for t in tensors:
                 if not isinstance(t, KerasTensor):
                     raise TypeError(
