@@ -110,14 +110,17 @@ class Conv2D(Layer):
                 f"be defined. Found None. Full input shape received: {tuple(input_shape)}"
             )
         self.kernel = self.add_weight(
-            (*self.kernel_size, channels, self.filters),
+            self._kernel_shape(channels),
             self.kernel_initializer,
             name="kernel",
             regularizer=self.kernel_regularizer,
         )
         self.bias = _add_bias(self, self.filters)
-        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
+        self.input_spec = InputSpec(ndim=self.input_spec.ndim, axes={-1: channels})
         self.built = True
+
+    def _kernel_shape(self, channels: int) -> tuple:
+        return (*self.kernel_size, channels, self.filters)
 
     def call(self, inputs, training=False):
         self._check_spatial(inputs.shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnkit import activations, initializers
 from cnnkit.layers.base import InputSpec, standardize_padding, standardize_tuple
 from cnnkit.layers.convolutional import Conv2D
-from cnnkit.layers.core import _activity_penalty, _add_bias
+from cnnkit.layers.core import _activity_penalty
 from cnnkit.ops import conv as conv_ops
 
 
@@ -61,22 +61,8 @@ class Conv1D(Conv2D):
         self.padding = padding
         self.input_spec = InputSpec(ndim=3)
 
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                f'Layer "{self.name}": the channel dimension (last axis) of the inputs should '
-                f"be defined. Found None. Full input shape received: {tuple(input_shape)}"
-            )
-        self.kernel = self.add_weight(
-            (self.kernel_size[1], channels, self.filters),
-            self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-        )
-        self.bias = _add_bias(self, self.filters)
-        self.input_spec = InputSpec(ndim=3, axes={-1: channels})
-        self.built = True
+    def _kernel_shape(self, channels: int) -> tuple:
+        return (self.kernel_size[1], channels, self.filters)  # (K, C, F), Keras's layout
 
     def call(self, inputs, training=False):
         self._check_steps(inputs.shape)
