@@ -183,15 +183,16 @@ class Trainer:
         return logs if return_dict else _as_list(logs)
 
     def _train_step(self, x, y, sample_weight, variables) -> dict:
-        total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
-        if not variables:  # a subclassed model creates its weights in its first call
-            variables = self.trainable_weights
-        total.backward()
-        grads = [v.grad for v in variables]
-        for v in variables:
-            v.grad = None
-        self.optimizer.apply(grads, variables)
-        return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
+        with backend.parallel_region():
+            total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
+            if not variables:  # a subclassed model creates its weights in its first call
+                variables = self.trainable_weights
+            total.backward()
+            grads = [v.grad for v in variables]
+            for v in variables:
+                v.grad = None
+            self.optimizer.apply(grads, variables)
+            return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without updating weights."""
@@ -201,13 +202,13 @@ class Trainer:
         return logs if return_dict else _as_list(logs)
 
     def _test_step(self, x, y, sample_weight) -> dict:
-        with no_grad():
+        with no_grad(), backend.parallel_region():
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
         return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
     def predict_on_batch(self, x):
         """Model outputs for one batch, as NumPy arrays."""
-        with no_grad():
+        with no_grad(), backend.parallel_region():
             out = self(x, training=False)
         return _to_numpy(out)
 
@@ -399,7 +400,8 @@ class Trainer:
         with no_grad():
             for step, xb in enumerate(batches):
                 cbs.on_predict_batch_begin(step)
-                out = self(xb, training=False)
+                with backend.parallel_region():
+                    out = self(xb, training=False)
                 chunks.append(_to_numpy(out))
                 cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
         cbs.on_predict_end()

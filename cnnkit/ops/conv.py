@@ -179,28 +179,39 @@ def _correlate(
 ):
     """``im2col(xpad) @ w2d`` in chunks of samples under the workspace budget.
 
-    The bias and the ReLU are applied to each chunk's rows right after its product,
-    while they are still in the cache.
+    The chunks are shared between the CPU threads (:func:`_split`); each thread builds a
+    chunk's columns and multiplies them right away, then adds the bias and applies the
+    ReLU to the chunk's rows while they are still in its cache.
 
     Returns:
-        out (N, OH, OW, F) and, when ``keep_cols`` and one chunk sufficed, the column matrix.
+        out (N, OH, OW, F) and, when ``keep_cols`` and the whole column matrix fits the
+        budget, the column matrix (N*OH*OW, KH*KW*C); otherwise ``None``.
     """
     n, c, f = xpad.shape[0], xpad.shape[3], w2d.shape[1]
+    per, k = oh * ow, kh * kw * c
     out = xp.empty((n, oh, ow, f), dtype=xp.result_type(xpad.dtype, w2d.dtype))
-    out2d = out.reshape(n * oh * ow, f)
+    out2d = out.reshape(n * per, f)
     # Chunks small enough that both the columns and the output rows stay in the cache
     # (the output is the larger one for few input channels, e.g. a first layer).
-    chunks = _chunks(n, oh * ow * max(kh * kw * c, f) * xpad.dtype.itemsize)
-    buffer = _chunk_buffer(chunks, oh * ow * kh * kw * c, xpad.dtype)  # one, reused
-    for n0, n1 in chunks:
-        cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
-        rows = out2d[n0 * oh * ow : n1 * oh * ow]
-        xp.matmul(cols, w2d, out=rows)  # cols: (chunk*OH*OW, KH*KW*C)
-        if bias is not None:
-            rowwise(xp.add, rows, bias, out=rows)
-        if relu:
-            relu_(rows)
-    return out, (cols if keep_cols and len(chunks) == 1 else None)
+    bytes_per_sample = per * max(k, f) * xpad.dtype.itemsize
+    whole = keep_cols and n * bytes_per_sample <= backend.conv_workspace_bytes()
+    cols_all = xp.empty((n * per, k), dtype=xpad.dtype) if whole else None
+
+    def work(chunks):
+        buffer = None if whole else _chunk_buffer(chunks, per * k, xpad.dtype)  # reused
+        for n0, n1 in chunks:
+            if whole:
+                buffer = cols_all[n0 * per : n1 * per].reshape(-1)  # kept for the kernel grad
+            cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
+            rows = out2d[n0 * per : n1 * per]
+            xp.matmul(cols, w2d, out=rows)  # cols: (chunk*OH*OW, KH*KW*C)
+            if bias is not None:
+                rowwise(xp.add, rows, bias, out=rows)
+            if relu:
+                relu_(rows)
+
+    backend.parallel_map(work, _split(n, bytes_per_sample, 2 * n * per * k * f))
+    return out, cols_all
 
 
 class Conv2D(Function):
@@ -258,14 +269,18 @@ class Conv2D(Function):
             return cols.T @ g2d  # (KH*KW*C, F)
         kh, kw, oh, ow, strides, dilation = self.geom
         per = oh * ow
-        n, c = xpad.shape[0], xpad.shape[3]
-        dk = xp.zeros((kh * kw * c, g2d.shape[1]), dtype=g2d.dtype)
-        chunks = _chunks(n, per * kh * kw * c * xpad.dtype.itemsize)
-        buffer = _chunk_buffer(chunks, per * kh * kw * c, xpad.dtype)  # one, reused
-        for n0, n1 in chunks:
-            chunk_cols = im2col(xpad[n0:n1], *self.geom, buffer=buffer)
-            dk += chunk_cols.T @ g2d[n0 * per : n1 * per]
-        return dk
+        n, k = xpad.shape[0], kh * kw * xpad.shape[3]
+
+        def work(chunks):  # this thread's share of Σ colsᵀ @ g
+            dk = xp.zeros((k, g2d.shape[1]), dtype=g2d.dtype)
+            buffer = _chunk_buffer(chunks, per * k, xpad.dtype)  # one, reused
+            for n0, n1 in chunks:
+                chunk_cols = im2col(xpad[n0:n1], *self.geom, buffer=buffer)
+                dk += chunk_cols.T @ g2d[n0 * per : n1 * per]
+            return dk
+
+        split = _split(n, per * k * xpad.dtype.itemsize, 2 * n * per * k * g2d.shape[1])
+        return _sum_in_order(backend.parallel_map(work, split))
 
     def _input_grad(self, grad, kernel):
         kh, kw, oh, ow, strides, dilation = self.geom
@@ -286,26 +301,53 @@ class Conv2D(Function):
         per = oh * ow
         hp, wp = h + top + bottom, w + left + right
         dxpad = xp.empty((n, hp, wp, c), dtype=grad.dtype)
-        chunks = _chunks(n, per * kh * kw * c * grad.dtype.itemsize)
-        buffer = _chunk_buffer(chunks, per * kh * kw * c, grad.dtype)  # one, reused
-        for n0, n1 in chunks:
-            g = g2d[n0 * per : n1 * per]
-            dcols = buffer[: g.shape[0] * kh * kw * c].reshape(g.shape[0], kh * kw * c)
-            xp.matmul(g, w2d.T, out=dcols)  # (chunk*OH*OW, KH*KW*C)
-            dxpad[n0:n1] = col2im(dcols, (n1 - n0, hp, wp, c), *self.geom)
+
+        def work(chunks):
+            buffer = _chunk_buffer(chunks, per * kh * kw * c, grad.dtype)  # one, reused
+            for n0, n1 in chunks:
+                g = g2d[n0 * per : n1 * per]
+                dcols = buffer[: g.shape[0] * kh * kw * c].reshape(g.shape[0], kh * kw * c)
+                xp.matmul(g, w2d.T, out=dcols)  # (chunk*OH*OW, KH*KW*C)
+                dxpad[n0:n1] = col2im(dcols, (n1 - n0, hp, wp, c), *self.geom)
+
+        flops = 2 * n * per * kh * kw * c * f
+        backend.parallel_map(work, _split(n, per * kh * kw * c * grad.dtype.itemsize, flops))
         return dxpad[:, top : top + h, left : left + w, :]
 
 
 def _chunk_buffer(chunks, values_per_sample: int, dtype):
-    """One flat work array big enough for the largest chunk's column matrix."""
+    """One flat work array big enough for the largest of ``chunks``' column matrices."""
     largest = max(n1 - n0 for n0, n1 in chunks)
     return xp.empty(largest * values_per_sample, dtype=dtype)
 
 
-def _chunks(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
-    """Split a batch of ``n`` samples so each chunk's column matrix fits the workspace budget."""
-    per_chunk = max(1, backend.conv_workspace_bytes() // max(bytes_per_sample, 1))
-    return [(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)] or [(0, 0)]
+def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, int]]]:
+    """Chunks of a batch of ``n`` samples, dealt out to the CPU threads.
+
+    ``flops`` (the products' work) decides how many threads are worth waking
+    (:func:`cnnkit.backend.threads_for`). The workspace budget is shared by the threads:
+    each chunk's column matrix takes at most ``budget / threads`` bytes (at least one
+    sample). Chunks are of near-equal size
+    and their number is a multiple of the thread count where the batch allows, so the
+    threads finish together. Returns one list of ``(start, stop)`` per thread, in a fixed
+    order (sums over chunks are the same from run to run).
+    """
+    if n == 0:
+        return [[(0, 0)]]
+    threads = min(backend.threads_for(flops), n)
+    per_chunk = max(1, backend.conv_workspace_bytes() // threads // max(bytes_per_sample, 1))
+    count = min(n, threads * -(-n // (threads * per_chunk)))
+    bounds = [n * i // count for i in range(count + 1)]
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    return [chunks[t::threads] for t in range(threads)]
+
+
+def _sum_in_order(parts):
+    """``parts[0] + parts[1] + ...``, accumulated in place into the first."""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def conv2d(
@@ -576,13 +618,17 @@ class Conv2DTranspose(Function):
         dtype = xp.result_type(x.dtype, kernel.dtype)
         canvas = xp.empty((n, hc, wc, f), dtype=dtype)
         per = h * w
-        chunks = _chunks(n, per * kh * kw * f * canvas.dtype.itemsize)
-        buffer = _chunk_buffer(chunks, per * kh * kw * f, dtype)  # one, reused
-        for n0, n1 in chunks:
-            rows = x2d[n0 * per : n1 * per]
-            cols = buffer[: rows.shape[0] * kh * kw * f].reshape(rows.shape[0], kh * kw * f)
-            xp.matmul(rows, w2d.T, out=cols)  # (chunk*H*W, KH*KW*F)
-            canvas[n0:n1] = col2im(cols, (n1 - n0, hc, wc, f), *geom)
+
+        def work(chunks):
+            buffer = _chunk_buffer(chunks, per * kh * kw * f, dtype)  # one, reused
+            for n0, n1 in chunks:
+                rows = x2d[n0 * per : n1 * per]
+                cols = buffer[: rows.shape[0] * kh * kw * f].reshape(rows.shape[0], kh * kw * f)
+                xp.matmul(rows, w2d.T, out=cols)  # (chunk*H*W, KH*KW*F)
+                canvas[n0:n1] = col2im(cols, (n1 - n0, hc, wc, f), *geom)
+
+        flops = 2 * n * per * kh * kw * f * c
+        backend.parallel_map(work, _split(n, per * kh * kw * f * canvas.dtype.itemsize, flops))
         out = xp.ascontiguousarray(canvas[:, top : top + oh, left : left + ow, :])
         if bias is not None:
             rowwise(xp.add, out.reshape(-1, f), bias, out=out.reshape(-1, f))
@@ -605,12 +651,18 @@ class Conv2DTranspose(Function):
                 dkernel = cols.T @ x2d  # (KH*KW*F, C)
             else:
                 per = h * w
-                dkernel = xp.zeros(w2d.shape, dtype=grad.dtype)
-                chunks = _chunks(n, per * kh * kw * f * grad.dtype.itemsize)
-                buffer = _chunk_buffer(chunks, per * kh * kw * f, grad.dtype)  # one, reused
-                for n0, n1 in chunks:
-                    chunk_cols = im2col(gcanvas[n0:n1], *self.geom, buffer=buffer)
-                    dkernel += chunk_cols.T @ x2d[n0 * per : n1 * per]
+
+                def work(chunks):  # this thread's share of Σ colsᵀ @ x
+                    dk = xp.zeros(w2d.shape, dtype=grad.dtype)
+                    buffer = _chunk_buffer(chunks, per * kh * kw * f, grad.dtype)  # reused
+                    for n0, n1 in chunks:
+                        chunk_cols = im2col(gcanvas[n0:n1], *self.geom, buffer=buffer)
+                        dk += chunk_cols.T @ x2d[n0 * per : n1 * per]
+                    return dk
+
+                flops = 2 * n * per * kh * kw * f * x2d.shape[1]
+                split = _split(n, per * kh * kw * f * grad.dtype.itemsize, flops)
+                dkernel = _sum_in_order(backend.parallel_map(work, split))
             dkernel = dkernel.reshape(kshape)
         grads = (dx, dkernel)
         if len(self.parents) == 3:

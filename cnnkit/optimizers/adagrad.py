@@ -99,10 +99,12 @@ class Adagrad(Optimizer):
         f = dtype.type
         return f(learning_rate), f(self.epsilon)
 
+    _updates_parts = True  # elementwise: slices of a variable update independently
+
     def _update(self, gradient, variable: Variable, coefficients: tuple) -> None:
         lr, epsilon = coefficients
         w = variable.data
-        accumulator = self._accumulators[self._get_variable_index(variable)].data
+        accumulator = self._slot(self._accumulators, variable)
         denominator, step = self._workspace(variable, 2)
 
         xp.square(gradient, out=denominator)

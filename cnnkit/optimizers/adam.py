@@ -122,12 +122,13 @@ class Adam(Optimizer):
         alpha = f(learning_rate) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
         return alpha, f(1 - self.beta_1), f(1 - self.beta_2), f(self.epsilon)
 
+    _updates_parts = True  # elementwise: slices of a variable update independently
+
     def _update(self, gradient, variable: Variable, coefficients: tuple) -> None:
         alpha, one_minus_beta_1, one_minus_beta_2, epsilon = coefficients
-        index = self._get_variable_index(variable)
         w = variable.data
-        m = self._momentums[index].data
-        v = self._velocities[index].data
+        m = self._slot(self._momentums, variable)
+        v = self._slot(self._velocities, variable)
         tmp, step = self._workspace(variable, 2)
 
         xp.subtract(gradient, m, out=tmp)
@@ -138,7 +139,7 @@ class Adam(Optimizer):
         tmp *= one_minus_beta_2
         v += tmp  # v = v + (g**2 - v) * (1 - beta_2)
         if self.amsgrad:
-            v_hat = self._velocity_hats[index].data
+            v_hat = self._slot(self._velocity_hats, variable)
             xp.maximum(v_hat, v, out=v_hat)
             v = v_hat
         xp.sqrt(v, out=tmp)

@@ -113,11 +113,12 @@ class RMSprop(Optimizer):
         f = dtype.type
         return f(learning_rate), f(self.rho), f(1 - self.rho), f(self.momentum), f(self.epsilon)
 
+    _updates_parts = True  # elementwise: slices of a variable update independently
+
     def _update(self, gradient, variable: Variable, coefficients: tuple) -> None:
         lr, rho, one_minus_rho, momentum, epsilon = coefficients
-        index = self._get_variable_index(variable)
         w = variable.data
-        velocity = self._velocities[index].data
+        velocity = self._slot(self._velocities, variable)
         denominator, increment = self._workspace(variable, 2)
 
         velocity *= rho
@@ -125,7 +126,7 @@ class RMSprop(Optimizer):
         denominator *= one_minus_rho
         velocity += denominator  # v = rho * v + (1 - rho) * g**2
         if self.centered:
-            average = self._average_gradients[index].data
+            average = self._slot(self._average_gradients, variable)
             average *= rho
             xp.multiply(gradient, one_minus_rho, out=denominator)
             average += denominator  # a = rho * a + (1 - rho) * g
@@ -138,7 +139,7 @@ class RMSprop(Optimizer):
         xp.multiply(gradient, lr, out=increment)
         increment /= denominator
         if self.momentum > 0:
-            m = self._momentums[index].data
+            m = self._slot(self._momentums, variable)
             m *= momentum
             m += increment
             w -= m

@@ -98,6 +98,8 @@ class SGD(Optimizer):
         f = dtype.type
         return f(learning_rate), f(self.momentum)
 
+    _updates_parts = True  # elementwise: slices of a variable update independently
+
     def _update(self, gradient, variable: Variable, coefficients: tuple) -> None:
         lr, momentum = coefficients
         w = variable.data
@@ -106,7 +108,7 @@ class SGD(Optimizer):
         if self.momentum == 0:
             w -= step
             return
-        v = self.momentums[self._get_variable_index(variable)].data
+        v = self._slot(self.momentums, variable)
         v *= momentum
         v -= step  # v = momentum * v - lr * g
         if self.nesterov:

@@ -1,0 +1,267 @@
+"""CPU threads: ``backend.parallel_map``, ``parallel_region``, ``matmul`` and the chunk split.
+
+A convolution's chunks are shared between the threads, each with a single-threaded BLAS.
+The results must not depend on how many threads ran them (bitwise for the forward pass,
+which splits rows; up to float32 summation order for the kernel gradient, which sums the
+threads' partial products), and the BLAS thread count must come back as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from cnnkit import backend
+from cnnkit.autodiff import Variable
+from cnnkit.ops import conv
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def _blas_threads() -> list[int]:
+    return [lib.num_threads for lib in backend._blas()]
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Pretend there are two cores, whatever this machine has (the code paths are the same)."""
+    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(backend, "MIN_FLOPS_PER_THREAD", 1)  # split even small test shapes
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        yield
+
+
+def test_parallel_map_keeps_order_and_runs_on_several_threads(two_threads):
+    seen = set()
+
+    def work(k):
+        seen.add(threading.get_ident())
+        return k * k
+
+    assert backend.parallel_map(work, range(5)) == [0, 1, 4, 9, 16]
+    assert len(seen) >= 2
+
+
+def test_parallel_map_limits_blas_while_running_and_restores_it(two_threads):
+    before = _blas_threads()
+    inside = backend.parallel_map(lambda _: _blas_threads(), range(2))
+    assert inside == [[1] * len(before)] * 2
+    assert _blas_threads() == before
+
+
+def test_parallel_map_raises_a_workers_exception_and_restores_blas(two_threads):
+    before = _blas_threads()
+
+    def work(k):
+        if k == 1:
+            raise ValueError("chunk 1 failed")
+        return k
+
+    with pytest.raises(ValueError, match="chunk 1 failed"):
+        backend.parallel_map(work, range(3))
+    assert _blas_threads() == before
+    assert backend.parallel_map(lambda k: k + 1, range(2)) == [1, 2]  # the pool still works
+
+
+def test_nested_parallel_map_runs_serially_inside_a_worker(two_threads):
+    def outer(k):
+        assert backend.cpu_threads() == 1  # a worker does not fan out again
+        return backend.parallel_map(lambda j: (k, j), range(2))
+
+    assert backend.parallel_map(outer, range(2)) == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
+
+
+def test_parallel_region_makes_blas_single_threaded_once_work_fans_out(two_threads):
+    before = _blas_threads()
+    assert backend.cpu_threads() == 2
+    with backend.parallel_region():
+        assert _blas_threads() == before  # nothing split yet: BLAS as it was
+        assert backend.cpu_threads() == 2
+        backend.parallel_map(lambda k: k, range(2))
+        assert _blas_threads() == [1] * len(before)  # and so until the block ends
+        assert backend.cpu_threads() == 2  # cnnkit's own threads still use both cores
+        with backend.parallel_region():
+            backend.parallel_map(lambda k: k, range(2))
+        assert _blas_threads() == [1] * len(before)  # the inner block left it alone
+    assert _blas_threads() == before
+
+
+def test_parallel_region_restores_blas_after_an_exception(two_threads):
+    before = _blas_threads()
+    with pytest.raises(RuntimeError):
+        with backend.parallel_region():
+            backend.parallel_map(lambda k: k, range(2))
+            raise RuntimeError("step failed")
+    assert _blas_threads() == before
+
+
+def test_user_blas_limit_of_one_thread_is_respected():
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        assert backend.cpu_threads() == 1
+        assert len(conv._split(32, 1000, 10**12)) == 1  # a convolution runs in the calling thread
+        with backend.parallel_region():
+            assert backend.cpu_threads() == 1
+            assert backend.threads_for(10**12) == 1
+
+
+@pytest.mark.parametrize("shape", [(300, 200, 100), (8, 500, 900), (1, 3, 2), (0, 4, 5)])
+def test_matmul_equals_numpy_in_and_out_of_a_region(two_threads, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(backend.matmul(a, b), expected, rtol=1e-4, atol=1e-4)
+    with backend.parallel_region():
+        np.testing.assert_allclose(backend.matmul(a, b), expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(backend.matmul(b.T, a.T), expected.T, rtol=1e-4, atol=1e-4)
+        out = np.empty((m, n), np.float32)
+        assert backend.matmul(a, b, out=out) is out
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 32, 33])
+@pytest.mark.parametrize("bytes_per_sample", [1, 1000, 10**9])
+def test_split_covers_the_batch_in_balanced_chunks_under_each_threads_budget(
+    two_threads, n, bytes_per_sample
+):
+    split = conv._split(n, bytes_per_sample, 10**12)
+    threads = min(2, max(n, 1))
+    assert len(split) == threads
+    chunks = sorted(chunk for share in split for chunk in share)
+    if n == 0:
+        assert chunks == [(0, 0)]
+        return
+    assert chunks[0][0] == 0 and chunks[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # contiguous, no overlap
+    sizes = [stop - start for start, stop in chunks]
+    assert max(sizes) - min(sizes) <= 1  # near-equal
+    share = backend.conv_workspace_bytes() // threads
+    assert max(sizes) == 1 or max(sizes) * bytes_per_sample <= share
+    assert abs(len(split[0]) - len(split[-1])) <= 1  # the threads get as many chunks
+
+
+def test_small_work_stays_on_the_calling_thread(monkeypatch):
+    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert backend.threads_for(backend.MIN_FLOPS_PER_THREAD) == 1  # not worth a wake-up
+        assert backend.threads_for(100 * backend.MIN_FLOPS_PER_THREAD) == 2
+        assert len(conv._split(32, 1000, 1000)) == 1
+
+
+def _conv_run(x, k, b, **kw):
+    xv, kv, bv = Variable(x), Variable(k), Variable(b)
+    out = conv.conv2d(xv, kv, bv, relu=True, **kw)
+    out.backward(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))
+    return out.data, xv.grad, kv.grad, bv.grad
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+def test_conv_results_do_not_depend_on_the_thread_count(two_threads, strides):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 9, 9, 4), dtype=np.float32)
+    k = rng.standard_normal((3, 3, 4, 5), dtype=np.float32)
+    b = rng.standard_normal(5, dtype=np.float32)
+    old = backend.conv_workspace_bytes()
+    backend.set_conv_workspace_bytes(2 * 9 * 9 * 36 * 4)  # several chunks per thread
+    try:
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            one = _conv_run(x, k, b, strides=strides, padding="same")
+        with backend.parallel_region():
+            two = _conv_run(x, k, b, strides=strides, padding="same")
+    finally:
+        backend.set_conv_workspace_bytes(old)
+    # Rows are split, never sums; BLAS may still round a 1-row chunk's product differently.
+    np.testing.assert_allclose(one[0], two[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(one[1], two[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(one[2], two[2], rtol=1e-5, atol=1e-5)  # per-thread partial sums
+    np.testing.assert_array_equal(one[3], two[3])
+
+
+def test_training_leaves_the_blas_thread_count_as_it_was(two_threads):
+    from cnnkit import applications
+
+    before = _blas_threads()
+    rng = np.random.default_rng(0)
+    model = applications.lecture_cnn()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = rng.random((64, 28, 28, 1), dtype=np.float32)
+    model.fit(x, rng.integers(0, 10, 64), batch_size=32, verbose=0)
+    model.predict(x[:8], verbose=0)
+    assert _blas_threads() == before
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+def _optimizer_run(make, threads: int) -> list[np.ndarray]:
+    from cnnkit.optimizers.base import Variable as OptVariable  # the engine's Variable
+
+    rng = np.random.default_rng(3)
+    variables = [
+        OptVariable(rng.standard_normal(shape, dtype=np.float32))
+        for shape in [(7, 5), (3,), (4, 4, 2, 3), (1,)]
+    ]
+    optimizer = make()
+    limit = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
+    with limit, backend.parallel_region():
+        for _ in range(4):
+            grads = [rng.standard_normal(v.data.shape, dtype=np.float32) for v in variables]
+            optimizer.apply(grads, variables)
+    return [v.data.copy() for v in variables]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: __import__("cnnkit").optimizers.Adam(1e-2),
+        lambda: __import__("cnnkit").optimizers.Adam(1e-2, amsgrad=True),
+        lambda: __import__("cnnkit").optimizers.AdamW(1e-2),
+        lambda: __import__("cnnkit").optimizers.SGD(1e-2, momentum=0.9, nesterov=True),
+        lambda: __import__("cnnkit").optimizers.RMSprop(1e-2, momentum=0.5, centered=True),
+        lambda: __import__("cnnkit").optimizers.Adagrad(1e-1),
+    ],
+    ids=["adam", "amsgrad", "adamw", "nesterov", "rmsprop-centered", "adagrad"],
+)
+def test_optimizer_updates_split_over_threads_equal_whole_updates(two_threads, make):
+    whole = _optimizer_run(make, threads=1)
+    split = _optimizer_run(make, threads=2)
+    for a, b in zip(whole, split):
+        np.testing.assert_array_equal(a, b)  # elementwise: slicing changes no rounding
+
+
+def test_split_variables_cover_every_value_once():
+    from cnnkit.autodiff import Variable as V
+    from cnnkit.optimizers.base import _split_variables
+
+    variables = [V(np.zeros(s, np.float32)) for s in [(5, 3), (1,), (2, 2), (9,)]]
+    grads = [np.full(v.data.shape, i, np.float32) for i, v in enumerate(variables)]
+    shares = _split_variables(grads, variables, 3)
+    counts = [sum(part.data.size for _, part in share) for share in shares]
+    assert counts == [9, 10, 10]  # 29 values in near-equal runs
+    for share in shares:
+        for g, part in share:
+            part.data += 1  # views into the variables
+            assert g.shape == part.data.shape
+            assert np.all(g == grads[variables.index(part.variable)].reshape(-1)[0])
+    assert all(np.all(v.data == 1) for v in variables)
+
+
+def test_a_custom_update_step_is_never_split(two_threads):
+    import cnnkit
+
+    calls = []
+
+    class Halving(cnnkit.optimizers.Optimizer):
+        def update_step(self, gradient, variable, learning_rate):
+            calls.append(variable.data.shape)
+            variable.assign_sub(gradient * 0.5)
+
+    optimizer = Halving(learning_rate=0.1)
+    v = Variable(np.ones((50, 40), np.float32))
+    with backend.parallel_region():
+        optimizer.apply([np.ones((50, 40), np.float32)], [v])
+    assert calls == [(50, 40)]  # the whole variable, once
+    np.testing.assert_array_equal(v.data, 0.5)
