@@ -390,6 +390,28 @@ def parallel_map(fn, items) -> list:
         _POOL_LOCK.release()
 
 
+def parallel_rows(fn, n: int, flops: int) -> list:
+    """``fn(start, stop)`` over contiguous blocks of ``range(n)``, one per worthwhile thread.
+
+    For ops whose rows (samples, pixels) are independent: each block writes its own
+    slice of a preallocated output. ``flops`` is the whole job's cost in the units of
+    :func:`threads_for`. Returns the calls' results in block order.
+
+    Example:
+        >>> import numpy as np
+        >>> from cnnkit import backend
+        >>> x = np.arange(6.0); out = np.empty(6)
+        >>> _ = backend.parallel_rows(lambda a, b: np.multiply(x[a:b], 2, out=out[a:b]), 6, 10**9)
+        >>> out.tolist()
+        [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    """
+    threads = min(threads_for(flops), n)
+    if threads < 2:
+        return [fn(0, n)]
+    bounds = [n * t // threads for t in range(threads + 1)]
+    return parallel_map(lambda block: fn(*block), list(zip(bounds[:-1], bounds[1:])))
+
+
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D arrays, split over :func:`cpu_threads` when the product is large.
 

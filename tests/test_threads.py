@@ -265,3 +265,38 @@ def test_a_custom_update_step_is_never_split(two_threads):
         optimizer.apply([np.ones((50, 40), np.float32)], [v])
     assert calls == [(50, 40)]  # the whole variable, once
     np.testing.assert_array_equal(v.data, 0.5)
+
+
+# --------------------------------------------------------------------------- per-row ops
+
+
+def _both_ways(run):
+    """``run()`` on one thread, then split over two (the fixture makes every op split)."""
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        one = run()
+    with backend.parallel_region():
+        two = run()
+    return one, two
+
+
+def test_parallel_rows_calls_every_block_once(two_threads):
+    seen = backend.parallel_rows(lambda a, b: (a, b), 7, 10**9)
+    assert seen == [(0, 3), (3, 7)]
+    assert backend.parallel_rows(lambda a, b: (a, b), 1, 10**9) == [(0, 1)]
+
+
+def test_max_pool_split_by_samples_equals_one_thread(two_threads):
+    from cnnkit.ops.pool import max_pool2d
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 4, (5, 6, 6, 3)).astype(np.float32)  # many ties
+
+    def run():
+        xv = Variable(x)
+        out = max_pool2d(xv, 2)
+        out.backward(np.arange(out.data.size, dtype=np.float32).reshape(out.shape))
+        return out.data, xv.grad
+
+    (out1, dx1), (out2, dx2) = _both_ways(run)
+    np.testing.assert_array_equal(out1, out2)
+    np.testing.assert_array_equal(dx1, dx2)

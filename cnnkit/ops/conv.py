@@ -339,7 +339,11 @@ def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, in
     count = min(n, threads * -(-n // (threads * per_chunk)))
     bounds = [n * i // count for i in range(count + 1)]
     chunks = list(zip(bounds[:-1], bounds[1:]))
-    return [chunks[t::threads] for t in range(threads)]
+    # Thread t takes a contiguous run of chunks: the same samples that the per-row ops
+    # after it (batch norm, pooling: backend.parallel_rows) hand to thread t, still in
+    # that core's cache.
+    cuts = [count * t // threads for t in range(threads + 1)]
+    return [chunks[cuts[t] : cuts[t + 1]] for t in range(threads)]
 
 
 def _sum_in_order(parts):
