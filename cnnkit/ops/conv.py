@@ -24,7 +24,10 @@ for dilation ``d`` and stride ``s``:
 * ``causal`` (1-D only, used by Conv1D): ``K' - 1`` zeros before.
 
 The column matrix of a large batch is built in chunks of samples so that it
-never exceeds :func:`cnnkit.backend.conv_workspace_bytes`.
+never exceeds :func:`cnnkit.backend.conv_workspace_bytes`. The chunks are shared
+between the CPU threads (:func:`cnnkit.backend.parallel_map`): each thread builds
+its chunks' columns and multiplies them with a single-threaded matrix product, so
+the columns a core writes are read by the same core while still in its cache.
 """
 
 from __future__ import annotations
