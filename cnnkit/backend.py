@@ -376,13 +376,20 @@ def parallel_map(fn, items) -> list:
             errors.append(error)
         finally:
             _IN_WORKER.active = False
-            for lane, worker in enumerate(_WORKERS[: lanes - 1], start=1):
-                try:
-                    results[lane] = worker.join()  # every worker is done before BLAS resumes
-                except BaseException as error:
-                    errors.append(error)
-            for lib, n in zip(libs, saved):
-                lib.set_num_threads(n)
+            try:
+                for lane, worker in enumerate(_WORKERS[: lanes - 1], start=1):
+                    try:
+                        results[lane] = worker.join()  # every worker done before BLAS resumes
+                    except Exception as error:
+                        errors.append(error)
+            except BaseException:
+                # Interrupted (Ctrl-C) while waiting: a worker may still be busy and would
+                # signal "done" late, into the next call. Leave them all; new ones start.
+                _WORKERS.clear()
+                raise
+            finally:
+                for lib, n in zip(libs, saved):
+                    lib.set_num_threads(n)
         if errors:
             raise errors[0]
         return [results[i % lanes][i // lanes] for i in range(len(items))]

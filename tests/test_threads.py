@@ -300,3 +300,22 @@ def test_max_pool_split_by_samples_equals_one_thread(two_threads):
     (out1, dx1), (out2, dx2) = _both_ways(run)
     np.testing.assert_array_equal(out1, out2)
     np.testing.assert_array_equal(dx1, dx2)
+
+
+def test_an_interrupted_wait_leaves_no_stale_worker_behind(two_threads, monkeypatch):
+    import time
+
+    before = _blas_threads()
+    real_join = backend._Worker.join
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backend._Worker, "join", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        backend.parallel_map(lambda k: time.sleep(0.05) or k, range(2))
+    monkeypatch.setattr(backend._Worker, "join", real_join)
+    assert _blas_threads() == before
+    time.sleep(0.1)  # the abandoned worker finishes its task and signals "done"
+    for _ in range(5):  # that late signal must not be taken for these calls' results
+        assert backend.parallel_map(lambda k: time.sleep(0.01) or k * 10, range(2)) == [0, 10]
