@@ -319,3 +319,33 @@ def test_an_interrupted_wait_leaves_no_stale_worker_behind(two_threads, monkeypa
     time.sleep(0.1)  # the abandoned worker finishes its task and signals "done"
     for _ in range(5):  # that late signal must not be taken for these calls' results
         assert backend.parallel_map(lambda k: time.sleep(0.01) or k * 10, range(2)) == [0, 10]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_its_own_workers(two_threads):
+    import os
+
+    assert backend.parallel_map(lambda k: k, range(2)) == [0, 1]  # workers exist now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's worker threads do not exist here
+        try:
+            ok = backend.parallel_map(lambda k: k + 1, range(2)) == [1, 2]
+            os.write(write, b"ok" if ok else b"bad")
+        finally:
+            os._exit(0)
+    os.close(write)
+    import signal
+    import time
+
+    deadline = time.monotonic() + 20
+    done, status = 0, 0
+    while not done and time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.01)
+    if not done:  # waiting on workers that were never started in the child
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done, "the forked child hung in parallel_map"
+    assert os.read(read, 2) == b"ok" and status == 0
+    os.close(read)
