@@ -439,18 +439,11 @@ def matmul(a, b, out=None):
         return xp.matmul(a, b, out=out)
     if out is None:
         out = xp.empty((m, n), dtype=xp.result_type(a.dtype, b.dtype))
-    if m >= n:
-        bounds = [m * t // threads for t in range(threads + 1)]
-        parts = [(slice(i, j), slice(None)) for i, j in zip(bounds[:-1], bounds[1:])]
-    else:
-        bounds = [n * t // threads for t in range(threads + 1)]
-        parts = [(slice(None), slice(i, j)) for i, j in zip(bounds[:-1], bounds[1:])]
-
-    def block(part):
-        rows, cols = part
-        xp.matmul(a[rows], b[:, cols], out=out[rows, cols])
-
-    parallel_map(block, parts)
+    flops = 2 * m * k * n
+    if m >= n:  # blocks of rows
+        parallel_rows(lambda i, j: xp.matmul(a[i:j], b, out=out[i:j]), m, flops)
+    else:  # blocks of columns
+        parallel_rows(lambda i, j: xp.matmul(a, b[:, i:j], out=out[:, i:j]), n, flops)
     return out
 
 

@@ -96,6 +96,19 @@ ALLOWED_GLOBALS = {
     ("numpy", "dtype"): _dtype,
 }
 
+# What a truncated or garbled stream raises from the C unpickler or numpy's setstate
+# (MemoryError: a shape whose size overflows, refused before anything is allocated;
+# OverflowError: a FRAME claiming more than 2**63 bytes, from pickletools).
+CORRUPT_PICKLE_ERRORS = (
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    MemoryError,
+    OverflowError,
+)
 IMAGE_SHAPE = (32, 32, 3)  # height, width, channels (NHWC, Keras's channels_last)
 _PIXELS = 32 * 32 * 3
 
@@ -158,19 +171,7 @@ def restricted_loads(data: bytes, name: str):
                 f"{name}: {e}. The file is not an official CIFAR batch; it was not loaded."
             ) from None
         raise ValueError(f"{name}: corrupt pickle ({e}).") from e
-    except (
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        MemoryError,
-        OverflowError,
-    ) as e:
-        # What a truncated or garbled stream raises from the C unpickler or numpy's setstate
-        # (MemoryError: a shape whose size overflows, refused before anything is allocated;
-        # OverflowError: a FRAME claiming more than 2**63 bytes, from pickletools).
+    except CORRUPT_PICKLE_ERRORS as e:
         raise ValueError(f"{name}: corrupt pickle ({type(e).__name__}: {e}).") from e
 
 

@@ -55,7 +55,7 @@ import numpy
 from numpy.lib import format as npy_format
 
 from cnnkit.datasets import _files
-from cnnkit.datasets._pickle import _check_memo_indexes
+from cnnkit.datasets._pickle import CORRUPT_PICKLE_ERRORS, _check_memo_indexes
 from cnnkit.io_utils import atomic_write
 
 NAME = "imdb"
@@ -547,15 +547,7 @@ def _unpickle_int_lists(payload: memoryview, count: int, where: str) -> list[lis
     except pickle.UnpicklingError as e:
         kind = "refused pickle" if str(e).startswith("refused") else "corrupt pickle"
         raise ValueError(f"{where}: {kind} ({e}); nothing in it was run.") from None
-    except (
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        OverflowError,
-    ) as e:
+    except CORRUPT_PICKLE_ERRORS as e:
         raise ValueError(f"{where}: corrupt pickle ({type(e).__name__}: {e}).") from e
     if not isinstance(result, _ObjectArray) or result.items is None:
         raise ValueError(f"{where}: the pickle is not an object array ({type(result).__name__}).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cnnkit.layers.base import Layer
-from cnnkit.layers.recurrent import _first, _with_states
+from cnnkit.layers.recurrent import _first, _split_states, _with_states
 from cnnkit.ops import recurrent as rnn_ops
 from cnnkit.ops import shape as shape_ops
 
@@ -148,9 +148,7 @@ class Bidirectional(Layer):
         return super().__call__(inputs, training=training, **kwargs)
 
     def call(self, inputs, training=False, mask=None, initial_state=None):
-        if isinstance(inputs, (list, tuple)):
-            inputs, *given = inputs
-            initial_state = given or initial_state
+        inputs, initial_state = _split_states(inputs, initial_state)
         mask = _first(mask)
         forward_state = backward_state = None
         if initial_state:

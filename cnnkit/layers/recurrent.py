@@ -88,6 +88,14 @@ def _with_states(name: str, inputs, initial_state):
     return [inputs, *_listed(initial_state)]
 
 
+def _split_states(inputs, initial_state):
+    """Inverse of :func:`_with_states` inside ``call``: ``(sequences, initial states)``."""
+    if isinstance(inputs, (list, tuple)):
+        inputs, *given = inputs
+        initial_state = given or initial_state
+    return inputs, initial_state
+
+
 def _listed(states) -> list:
     return list(states) if isinstance(states, (list, tuple)) else [states]
 
@@ -213,9 +221,7 @@ class _RNN(Layer):
         return super().__call__(inputs, training=training, **kwargs)
 
     def call(self, inputs, training=False, mask=None, initial_state=None):
-        if isinstance(inputs, (list, tuple)):
-            inputs, *given = inputs
-            initial_state = given or initial_state
+        inputs, initial_state = _split_states(inputs, initial_state)
         mask = _first(mask)
         batch = inputs.shape[0]
         states = self._initial_states(initial_state, batch, inputs.dtype)

@@ -24,6 +24,7 @@ from cnnkit import backend
 from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
+from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
 
@@ -711,11 +712,3 @@ def _resolve_verbose(verbose) -> int:
             f"Received: verbose={verbose!r}"
         )
     return int(verbose)
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an integer >= {minimum}. "
-            f"Received: {name}={value!r}"
-        )

@@ -330,10 +330,10 @@ def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, in
     ``flops`` (the products' work) decides how many threads are worth waking
     (:func:`cnnkit.backend.threads_for`). The workspace budget is shared by the threads:
     each chunk's column matrix takes at most ``budget / threads`` bytes (at least one
-    sample). Chunks are of near-equal size
-    and their number is a multiple of the thread count where the batch allows, so the
-    threads finish together. Returns one list of ``(start, stop)`` per thread, in a fixed
-    order (sums over chunks are the same from run to run).
+    sample). Chunks are of near-equal size and their number is a multiple of the thread
+    count where the batch allows, so the threads finish together. Returns one list of
+    ``(start, stop)`` per thread, in a fixed order (sums over chunks are the same from run
+    to run).
     """
     if n == 0:
         return [[(0, 0)]]
@@ -342,9 +342,8 @@ def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, in
     count = min(n, threads * -(-n // (threads * per_chunk)))
     bounds = [n * i // count for i in range(count + 1)]
     chunks = list(zip(bounds[:-1], bounds[1:]))
-    # Thread t takes a contiguous run of chunks: the same samples that the per-row ops
-    # after it (batch norm, pooling: backend.parallel_rows) hand to thread t, still in
-    # that core's cache.
+    # Thread t takes a contiguous run of chunks: the same samples that a per-sample op
+    # after it (max pooling, through backend.parallel_rows) hands to thread t.
     cuts = [count * t // threads for t in range(threads + 1)]
     return [chunks[cuts[t] : cuts[t + 1]] for t in range(threads)]
 

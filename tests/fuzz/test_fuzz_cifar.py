@@ -20,19 +20,11 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from cnnkit.datasets import _pickle, cifar10
-
-FUZZ = settings(
-    max_examples=40,
-    deadline=5000,
-    database=None,
-    derandomize=True,  # the same examples every run: CI is reproducible
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],  # "explain" is slow on a busy machine
-    suppress_health_check=[HealthCheck.too_slow],
-)
+from tests.fuzz import FUZZ
 
 FOLDER = "cifar-10-batches-py"
 REQUIRED = ("data_batch_1", "test_batch")

@@ -16,19 +16,11 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cnnkit.datasets import _files
-
-FUZZ = settings(
-    max_examples=40,
-    deadline=5000,
-    database=None,
-    derandomize=True,  # the same examples every run: CI is reproducible
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],  # "explain" is slow on a busy machine
-    suppress_health_check=[HealthCheck.too_slow],
-)
+from tests.fuzz import FUZZ
 
 U32_MAX = 2**32 - 1
 DTYPE_CODES = (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)  # ubyte, byte, short, int, float, double

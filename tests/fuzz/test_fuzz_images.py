@@ -15,22 +15,14 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
 from cnnkit import cli  # noqa: E402
-
-FUZZ = settings(
-    max_examples=40,
-    deadline=5000,
-    database=None,
-    derandomize=True,  # the same examples every run: CI is reproducible
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],  # "explain" is slow on a busy machine
-    suppress_health_check=[HealthCheck.too_slow],
-)
+from tests.fuzz import FUZZ  # noqa: E402
 
 # the modes each format writes (a subset Pillow supports everywhere)
 FORMATS = {

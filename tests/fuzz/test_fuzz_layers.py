@@ -14,20 +14,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnkit import layers as L
 from cnnkit.layers import KerasTensor
+from tests.fuzz import FUZZ
 
-FUZZ = settings(
-    max_examples=12,
-    deadline=5000,
-    database=None,
-    derandomize=True,  # the same examples every run: CI is reproducible
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],  # "explain" is slow on a busy machine
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = settings(FUZZ, max_examples=12)
 DOCUMENTED = (ValueError, TypeError)
 MAX_EAGER_SIZE = 4000
 

@@ -20,22 +20,16 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from cnnkit import layers as L
 from cnnkit.models import Model, load_model
+from tests.fuzz import FUZZ
 
 h5py = pytest.importorskip("h5py")
 
-FUZZ = settings(
-    max_examples=25,
-    deadline=5000,
-    database=None,
-    derandomize=True,  # the same examples every run: CI is reproducible
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],  # "explain" is slow on a busy machine
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = settings(FUZZ, max_examples=25)
 # Known failures: report the first failing example as is, without shrinking it.
 KNOWN_FAILURE = settings(FUZZ, phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False)
 DOCUMENTED = (ValueError, TypeError)
