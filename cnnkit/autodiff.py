@@ -208,6 +208,12 @@ class Tensor:
     def __matmul__(self, other):
         return MatMul.apply(self, other)
 
+    def __rmatmul__(self, other):
+        return MatMul.apply(other, self)
+
+    def __abs__(self):
+        return Abs.apply(self)
+
     def __pow__(self, exponent: float):
         return Pow.apply(self, exponent=float(exponent))
 
@@ -337,31 +343,68 @@ def sum_rows(grad):
     return xp.ones(g2d.shape[0], dtype=g2d.dtype) @ g2d
 
 
+_WIDE_ROW = 2048  # values per row of the wide view rowwise() works on
+
+
 def rowwise(ufunc, a2d, v, out=None):
     """``ufunc(a2d, v)`` with ``v`` (C,) broadcast over the rows of ``a2d`` (M, C).
 
     NumPy runs a broadcast over a short last axis as M short inner loops. Viewing
     ``r`` rows at a time as one row of ``r*C`` values, against ``v`` tiled ``r``
     times, gives the same result with ``r`` times longer loops (about 1.7x faster
-    for C = 32). ``out`` may be ``a2d`` itself (in place).
+    for C = 32). ``v`` may also be that tile already, from :func:`row_tile` (an op
+    that applies it to many blocks of rows makes it once). ``out`` may be ``a2d``
+    itself (in place).
     """
     m, c = a2d.shape
-    r = math.gcd(m, max(1, 2048 // max(c, 1)))
+    if v.shape[-1] == c:
+        r = math.gcd(m, max(1, _WIDE_ROW // max(c, 1)))
+        wide_v = None
+    else:  # a tile of r copies of the (C,) vector
+        r, wide_v = v.shape[-1] // c, v
+        if m % r:
+            r, v = 1, v[:c]
     if r == 1 or not a2d.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
         return ufunc(a2d, v, out=out)
+    if wide_v is None:
+        wide_v = xp.tile(v, r)
     wide = (m // r, r * c)
-    result = ufunc(a2d.reshape(wide), xp.tile(v, r), out=None if out is None else out.reshape(wide))
+    result = ufunc(a2d.reshape(wide), wide_v, out=None if out is None else out.reshape(wide))
     return out if out is not None else result.reshape(m, c)
+
+
+def row_tile(v, rows: int):
+    """``v`` (C,) tiled for :func:`rowwise` on blocks whose row counts are multiples of ``rows``.
+
+    Example:
+        >>> import numpy as np
+        >>> row_tile(np.array([1.0, 2.0]), 2).tolist()  # blocks of 2, 4, 6... rows
+        [1.0, 2.0, 1.0, 2.0]
+    """
+    c = v.shape[0]
+    return xp.tile(v, math.gcd(rows, max(1, _WIDE_ROW // max(c, 1))))
+
+
+_ZERO_ROWS: dict = {}
 
 
 def relu_(a):
     """``max(a, 0)`` in place on a C-contiguous array; returns ``a``.
 
     ``np.maximum(a, 0)`` with a scalar takes NumPy's slow non-SIMD path (about 4x slower);
-    against a row of zeros, broadcast with :func:`rowwise`, it runs at full speed.
+    against a row of zeros, broadcast with :func:`rowwise`, it runs at full speed. The
+    rows of zeros are made once per width and dtype, and kept read-only.
     """
     a2d = a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
-    rowwise(xp.maximum, a2d, xp.zeros(a2d.shape[1], dtype=a.dtype), out=a2d)
+    m, c = a2d.shape
+    width = c * math.gcd(m, max(1, _WIDE_ROW // max(c, 1)))
+    key = (width, a.dtype)
+    zeros = _ZERO_ROWS.get(key)
+    if zeros is None:
+        zeros = xp.zeros(width, dtype=a.dtype)
+        zeros.flags.writeable = False
+        _ZERO_ROWS[key] = zeros
+    rowwise(xp.maximum, a2d, zeros, out=a2d)
     return a
 
 
@@ -492,16 +535,36 @@ class Abs(Function):
 
 
 class MatMul(Function):
-    """``a @ b`` for 2-D ``a`` (N, K) and ``b`` (K, M)."""
+    """``a @ b`` with NumPy's ``matmul`` rules: batched over leading axes, 1-D operands promoted.
+
+    Backward, with ``aᵀ`` swapping the last two axes: ``da = g @ bᵀ`` and ``db = aᵀ @ g``,
+    each summed over the axes broadcasting added. The common layer case, ``a`` (..., K) and
+    a 2-D ``b`` (K, M), takes ``db`` as one product of ``a`` and ``g`` flattened to rows.
+    """
 
     def forward(self, a, b):
+        a, b = _same_float(a, b)
         self.save_for_backward(a, b)
-        return a @ b
+        return xp.matmul(a, b)
 
     def backward(self, grad):
         a, b = self.saved
-        ga = grad @ b.T if self.needs_grad[0] else None
-        gb = a.T @ grad if self.needs_grad[1] else None
+        a2 = a[None, :] if a.ndim == 1 else a  # promoted as matmul does
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad
+        if b.ndim == 1:
+            g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = unbroadcast(xp.matmul(g, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if self.needs_grad[1]:
+            if b2.ndim == 2:
+                rows_a = a2.reshape(-1, a2.shape[-1])
+                gb = (rows_a.T @ g.reshape(-1, g.shape[-1])).reshape(b.shape)
+            else:
+                gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
 
 

@@ -349,3 +349,116 @@ def test_a_forked_child_starts_its_own_workers(two_threads):
     assert done, "the forked child hung in parallel_map"
     assert os.read(read, 2) == b"ok" and status == 0
     os.close(read)
+
+
+# --------------------------------------------------------------------------- inference split
+
+
+def _branchy_model():
+    """Convolutions, batch norm, dropout, pooling and a channel concatenation: all sample-wise."""
+    from cnnkit import layers
+    from cnnkit.models import Model
+
+    i = layers.Input((8, 8, 3))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(i)
+    b = layers.BatchNormalization()(layers.Conv2D(4, 1)(i))
+    x = layers.MaxPooling2D()(layers.Concatenate()([a, b]))
+    x = layers.Dropout(0.5)(layers.Flatten()(x))
+    return Model(i, layers.Dense(3, activation="softmax")(x))
+
+
+def _spy_on_splits(monkeypatch):
+    from cnnkit.models import inference
+
+    calls, slices = [], inference._slices
+
+    def spy(model, x):
+        found = slices(model, x)
+        if found is not None:
+            calls.append([(s.start, s.stop) for s in found])
+        return found
+
+    monkeypatch.setattr(inference, "_slices", spy)
+    return calls
+
+
+def test_inference_split_by_samples_equals_the_whole_batch(two_threads, monkeypatch):
+    from cnnkit.autodiff import no_grad
+    from cnnkit.models import inference
+
+    model = _branchy_model()
+    bn = model.layers[3]
+    bn.moving_mean.assign(np.full(4, 0.3, "float32"))  # inference uses the moving statistics
+    x = np.random.default_rng(0).random((9, 8, 8, 3), dtype=np.float32)
+    with no_grad():
+        whole = model(x, training=False).numpy()
+    calls = _spy_on_splits(monkeypatch)
+    with no_grad(), backend.parallel_region():
+        split = inference.infer(model, x).numpy()
+    assert calls == [[(0, 4), (4, 9)]]
+    np.testing.assert_allclose(split, whole, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(model.predict(x, batch_size=9, verbose=0), whole, rtol=1e-6)
+    assert len(calls) == 2  # predict split its batch too
+
+
+def test_a_model_that_mixes_samples_is_never_split(two_threads, monkeypatch):
+    from cnnkit import layers
+    from cnnkit.models import Model, inference
+
+    class Centre(layers.Layer):  # subtracts the batch mean: each output depends on the batch
+        def call(self, x):
+            return x - x.mean(axis=0)
+
+    i = layers.Input((3,))
+    model = Model(i, Centre()(layers.Dense(3, kernel_initializer="identity")(i)))
+    x = np.arange(24, dtype="float32").reshape(8, 3)
+    calls = _spy_on_splits(monkeypatch)
+    np.testing.assert_allclose(model.predict(x, batch_size=8, verbose=0), x - x.mean(axis=0))
+    assert calls == [] and not inference.samplewise(model)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda L: L.Concatenate(axis=0),
+        lambda L: L.SimpleRNN(2, stateful=True),
+        lambda L: L.Bidirectional(L.SimpleRNN(2, stateful=True)),
+    ],
+    ids=["concatenate-batch-axis", "stateful-rnn", "stateful-bidirectional"],
+)
+def test_layers_that_couple_samples_are_not_samplewise(make):
+    from cnnkit import layers
+    from cnnkit.models import Model, inference
+
+    i = layers.Input((4, 2), batch_size=2)
+    layer = make(layers)
+    out = layer([i, i]) if isinstance(layer, layers.Concatenate) else layer(i)
+    assert not inference.samplewise(Model(i, out))
+
+
+def test_recurrent_and_channel_concatenation_are_samplewise():
+    from cnnkit import layers
+    from cnnkit.models import Model, inference
+
+    i = layers.Input((4, 2))
+    x = layers.Bidirectional(layers.LSTM(2, return_sequences=True))(i)
+    out = layers.Concatenate(axis=-1)([x, layers.GRU(3, return_sequences=True)(i)])
+    assert inference.samplewise(Model(i, out))
+
+
+def test_an_error_in_a_split_batch_reads_as_for_the_whole_batch(two_threads, monkeypatch):
+    from cnnkit import layers
+    from cnnkit.models import Sequential
+
+    model = Sequential([layers.Input((4,)), layers.Dense(8)])
+    calls = _spy_on_splits(monkeypatch)
+    with pytest.raises(ValueError, match=r"found shape=\(10, 5\)"):  # the batch's, not a slice's
+        model.predict(np.ones((10, 5), "float32"), batch_size=10, verbose=0)
+    assert len(calls) == 1
+
+
+def test_threads_in_parallel_map_share_the_convolution_workspace(two_threads):
+    budget = backend.conv_workspace_bytes()
+    assert backend.workspace_share() == budget
+    assert backend.parallel_map(lambda _: backend.workspace_share(), range(2)) == [budget // 2] * 2
+    assert backend.workspace_share() == budget

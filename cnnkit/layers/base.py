@@ -232,9 +232,29 @@ class Layer:
             )
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
+    def add_loss(self, loss) -> None:
+        """Add a scalar penalty to the training loss, from inside ``call`` (as Keras).
+
+        ``loss`` is a scalar Tensor (differentiable) or a number. A layer's added losses
+        are those of its last call: they are cleared when the layer is called again.
+
+        Example:
+            >>> class Sparse(Layer):
+            ...     def call(self, x):
+            ...         self.add_loss(0.01 * abs(x).sum())
+            ...         return x
+            >>> layer = Sparse()
+            >>> _ = layer(np.array([[1.0, -2.0]], "float32"))
+            >>> [round(float(t.numpy()), 6) for t in layer.losses]
+            [0.03]
+        """
+        if not isinstance(loss, Tensor):
+            loss = Tensor(xp.asarray(loss, dtype=self.dtype))
+        self._losses.append(loss)
+
     @property
     def losses(self) -> list:
-        """Regularization penalties of the last call (scalar Tensors)."""
+        """Regularization penalties and added losses of the last call (scalar Tensors)."""
         out = []
         for w in self._weights:
             if getattr(w, "regularizer", None) is not None and self.trainable:
@@ -286,7 +306,10 @@ class Layer:
         mask = _masks_of(inputs)
         if mask is not None and "mask" not in kwargs and self._call_takes_mask():
             kwargs["mask"] = mask
-        outputs = self.call(inputs, training=bool(training), **kwargs)
+        if self._call_takes("training"):  # as Keras: only a `call` that declares it gets it
+            kwargs["training"] = bool(training)
+        self._losses = []  # this call's add_loss() and activity penalties
+        outputs = self.call(inputs, **kwargs)
         out_mask = self.compute_mask(inputs, kwargs.get("mask", mask))
         if out_mask is not None:
             for i, out in enumerate(_flatten(outputs)):
@@ -295,12 +318,15 @@ class Layer:
         return outputs
 
     def _call_takes_mask(self) -> bool:
+        return self._call_takes("mask")
+
+    def _call_takes(self, argument: str) -> bool:
+        """Whether this layer's ``call`` names a parameter ``argument`` (Keras's rule)."""
         cls = type(self)
-        takes = _CALL_TAKES_MASK.get(cls)
-        if takes is None:
-            takes = "mask" in inspect.signature(cls.call).parameters
-            _CALL_TAKES_MASK[cls] = takes
-        return takes
+        params = _CALL_PARAMETERS.get(cls)
+        if params is None:
+            params = _CALL_PARAMETERS[cls] = set(inspect.signature(cls.call).parameters)
+        return argument in params
 
     def _to_tensor(self, x) -> Tensor:
         if isinstance(x, Tensor):
@@ -369,7 +395,10 @@ class Layer:
             shapes = inputs.shape
         self._maybe_build(shapes)
         self._check_input(shapes)
-        out_shape = self.compute_output_shape(shapes)
+        if type(self).compute_output_shape is Layer.compute_output_shape:
+            out_shape = self._traced_output_shape(inputs, kwargs)
+        else:
+            out_shape = self.compute_output_shape(shapes)
         node = Node(self, inputs, None, kwargs)
         if isinstance(out_shape, list):
             outputs = [KerasTensor(s, history=(self, node)) for s in out_shape]
@@ -378,6 +407,41 @@ class Layer:
         node.outputs, node.output_tensors = outputs, _flatten(outputs)
         self._inbound_nodes.append(node)
         return outputs
+
+    def _traced_output_shape(self, inputs, kwargs):
+        """The output shape(s) of ``call`` on symbolic ``inputs``, found by running it.
+
+        For a layer that does not define ``compute_output_shape`` (Keras traces ``call``
+        with symbolic tensors instead): ``call`` runs on zeros twice, every unknown size
+        set to 2 and then to 3, so an output size that follows an unknown input size is
+        unknown too. Nothing is recorded for gradients, and the random generator and the
+        layer's added losses are left as they were.
+        """
+        from cnnkit.autodiff import no_grad
+
+        symbolic = _flatten(inputs)
+        if any(t.dtype == "string" for t in symbolic):
+            return Layer.compute_output_shape(self, None)  # raises: text cannot be traced
+        generator = backend.rng().bit_generator
+        state, losses = generator.state, list(self._losses)
+        found = []
+        try:
+            with no_grad():
+                for size in (2, 3):
+                    arrays = [
+                        xp.zeros([size if d is None else d for d in t.shape], dtype=t.dtype)
+                        for t in symbolic
+                    ]
+                    given = arrays if isinstance(inputs, (list, tuple)) else arrays[0]
+                    out = self(given, **{k: v for k, v in kwargs.items() if k != "training"})
+                    found.append([tuple(o.shape) for o in _flatten(out)])
+        finally:
+            generator.state, self._losses[:] = state, losses
+        shapes = [
+            tuple(a if a == b else None for a, b in zip(two, three))
+            for two, three in zip(found[0], found[1])
+        ]
+        return shapes if isinstance(out, (list, tuple)) else shapes[0]
 
     # -- graph introspection (as in Keras) --------------------------------
     @property
@@ -400,7 +464,7 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-_CALL_TAKES_MASK: dict[type, bool] = {}
+_CALL_PARAMETERS: dict[type, set[str]] = {}
 
 
 def _standardize_dtype(dtype) -> str:

@@ -372,9 +372,9 @@ def _add_bias(layer, units: int):
 
 
 def _activity_penalty(layer, out) -> None:
-    """Record the activity regularizer's penalty of this call (replacing the previous one)."""
+    """Record the activity regularizer's penalty of this call."""
     if layer.activity_regularizer is not None:
-        layer._losses = [layer.activity_regularizer(out)]
+        layer._losses.append(layer.activity_regularizer(out))
 
 
 def _serialize_callable(fn):

@@ -231,7 +231,7 @@ class _RNN(Layer):
             self._states = [s.data.copy() for s in result[1:]]
         outputs = list(result) if self.return_state else [result[0]]
         if self.activity_regularizer is not None:  # on every output, as Keras
-            self._losses = [self.activity_regularizer(o) for o in outputs]
+            self._losses += [self.activity_regularizer(o) for o in outputs]
         return outputs if self.return_state else outputs[0]
 
     def _op_options(self) -> dict:

@@ -27,6 +27,7 @@ from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
+from cnnkit.models.inference import infer
 
 
 class Trainer:
@@ -99,7 +100,7 @@ class Trainer:
 
     # -- one batch ----------------------------------------------------------
     def _forward_loss(self, x, y, sample_weight, training: bool):
-        outputs = self(x, training=training)
+        outputs = self(x, training=True) if training else infer(self, x)
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         ys = list(y) if isinstance(y, (list, tuple)) else [y]
         if len(ys) != len(outs):
@@ -132,11 +133,13 @@ class Trainer:
             found, stack = False, layers
             while stack and not found:
                 layer = stack.pop()
-                found = getattr(layer, "activity_regularizer", None) is not None or any(
-                    getattr(w, "regularizer", None) is not None for w in layer._weights
+                found = (
+                    getattr(layer, "activity_regularizer", None) is not None
+                    or any(getattr(w, "regularizer", None) is not None for w in layer._weights)
+                    or not type(layer).__module__.startswith("cnnkit.")  # may call add_loss()
                 )
                 stack.extend(layer._sublayers())
-            found = found or bool(getattr(self, "_losses", None))
+            found = found or not type(self).__module__.startswith("cnnkit.")
             self._penalty_cache = (key, found)
         return self._penalty_cache[1]
 
@@ -210,7 +213,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """Model outputs for one batch, as NumPy arrays."""
         with no_grad(), backend.parallel_region():
-            out = self(x, training=False)
+            out = infer(self, x)
         return _to_numpy(out)
 
     # -- fit ----------------------------------------------------------------
@@ -402,7 +405,7 @@ class Trainer:
             for step, xb in enumerate(batches):
                 cbs.on_predict_batch_begin(step)
                 with backend.parallel_region():
-                    out = self(xb, training=False)
+                    out = infer(self, xb)
                 chunks.append(_to_numpy(out))
                 cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
         cbs.on_predict_end()

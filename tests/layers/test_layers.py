@@ -282,3 +282,95 @@ def test_default_names_are_unique_snake_case():
     a, b = layers.Conv2D(1, 1), layers.Conv2D(1, 1)
     assert a.name.startswith("conv2d") and b.name.startswith("conv2d") and a.name != b.name
     assert layers.MaxPooling2D().name.startswith("max_pooling2d")
+
+
+# -- custom layers written as in the Keras guide --------------------------------
+
+
+class _Linear(layers.Layer):
+    """The Keras guide's first custom layer: no `training` argument, no output shape method."""
+
+    def __init__(self, units=32):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+    def call(self, inputs):
+        return inputs @ self.w + self.b
+
+
+def test_a_call_without_a_training_argument_is_called_without_one():
+    layer = _Linear(4)
+    x = np.ones((2, 3), "float32")
+    out = layer(x, training=True).numpy()
+    np.testing.assert_allclose(out, x @ layer.w.numpy(), rtol=1e-6)
+
+
+def test_a_custom_layer_without_compute_output_shape_works_in_a_functional_model():
+    import cnnkit as keras
+
+    class KeepFirst(layers.Layer):  # (N, T, D) -> (N, T, 2): a known size changes, T stays open
+        def call(self, x):
+            return x[:, :, :2] * 2.0
+
+    i = Input((None, 5))
+    out = KeepFirst()(_Linear(4)(i))
+    assert out.shape == (None, None, 2)
+    model = keras.Model(i, out)
+    model.compile(optimizer="adam", loss="mse")
+    x = np.ones((6, 7, 5), "float32")
+    model.fit(x, np.zeros((6, 7, 2), "float32"), verbose=0)
+    assert model.predict(x, verbose=0).shape == (6, 7, 2)
+
+
+def test_tracing_a_layer_leaves_the_random_generator_and_losses_as_they_were():
+    from cnnkit import backend
+
+    class Noisy(layers.Layer):
+        def call(self, x):
+            self.add_loss(1.0)
+            return x + backend.rng().standard_normal(x.shape).astype("float32")
+
+    backend.set_seed(0)
+    expected = backend.rng().random()
+    backend.set_seed(0)
+    layer = Noisy()
+    assert layer(Input((3,))).shape == (None, 3)
+    assert backend.rng().random() == expected and layer.losses == []
+
+
+def test_a_text_layer_without_compute_output_shape_says_so():
+    class Words(layers.Layer):
+        _accepts_strings = True
+
+        def call(self, x):
+            return x
+
+    with pytest.raises(NotImplementedError, match="compute_output_shape"):
+        Words()(Input((1,), dtype="string"))
+
+
+def test_add_loss_in_call_joins_the_training_loss_and_its_gradient():
+    import cnnkit as keras
+
+    class ActivityPenalty(layers.Layer):
+        def call(self, x):
+            self.add_loss(0.5 * (x * x).sum())
+            return x
+
+    i = Input((2,))
+    dense = layers.Dense(2, use_bias=False, kernel_initializer="identity")
+    model = keras.Model(i, ActivityPenalty()(dense(i)))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x = np.array([[1.0, 2.0]], "float32")
+    y = np.zeros((1, 2), "float32")
+    # mse of the identity output (2.5) plus the penalty 0.5 * (1 + 4) = 2.5
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), 5.0, rtol=1e-6)
+    assert len(model.losses) == 1  # the last call's, not one per call
+    model.fit(x, y, epochs=1, verbose=0)
+    # d/dW of (mean((xW)^2) + 0.5 |xW|^2) at W = I is (1 + 1) x^T x W: one SGD step of 0.1
+    expected = np.eye(2) - 0.1 * 2.0 * (x.T @ x)
+    np.testing.assert_allclose(dense.get_weights()[0], expected, rtol=1e-5)

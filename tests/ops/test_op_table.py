@@ -680,6 +680,19 @@ CASES += [
 ]
 CASES += [OpCase("reverse_time", recurrent.reverse_time, ((2, 3, 4),), lambda x: x[:, ::-1])]
 
+# -- the Tensor `@` operator (custom layers use it): NumPy's matmul rules --------
+CASES += [
+    OpCase(f"tensor_matmul_{name}", lambda a, b: a @ b, shapes, np.matmul)
+    for name, shapes in [
+        ("2d", ((3, 4), (4, 2))),
+        ("batched_by_2d", ((2, 3, 4), (4, 5))),
+        ("batched", ((2, 3, 4), (2, 4, 5))),
+        ("broadcast_batch", ((3, 4), (2, 4, 5))),
+        ("vector_left", ((4,), (4, 3))),
+        ("vector_right", ((2, 3, 4), (4,))),
+    ]
+]
+
 IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
 
