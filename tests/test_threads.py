@@ -462,3 +462,25 @@ def test_threads_in_parallel_map_share_the_convolution_workspace(two_threads):
     assert backend.workspace_share() == budget
     assert backend.parallel_map(lambda _: backend.workspace_share(), range(2)) == [budget // 2] * 2
     assert backend.workspace_share() == budget
+
+
+def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
+    from cnnkit import layers
+    from cnnkit.models import Sequential, inference
+
+    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    lookup = Sequential(
+        [
+            layers.Input((10,)),
+            layers.Embedding(40_000, 64),  # 2.56 M weights, but only looked up
+            layers.GlobalAveragePooling1D(),
+            layers.Dense(2),
+        ]
+    )
+    dense = Sequential([layers.Input((1600,)), layers.Dense(1600)])  # 2.56 M multiply-adds
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"), backend.parallel_region():
+        assert inference._slices(lookup, np.zeros((32, 10), "int32")) is None
+        assert inference._slices(dense, np.zeros((32, 1600), "float32")) == [
+            slice(0, 16),
+            slice(16, 32),
+        ]

@@ -12,7 +12,7 @@ A batch is split only when every layer is one of the built-in types below, calle
 through a built-in ``Functional`` or ``Sequential`` model (a subclassed model or layer
 may mix samples, so it runs as it is), and when the batch is worth more than one thread
 (:func:`cnnkit.backend.threads_for`, with two operations per weight and sample as the
-estimate). The slices' outputs are concatenated in order; each sample's output is that
+estimate, embedding tables left out). The slices' outputs are concatenated in order; each sample's output is that
 of the unsplit batch. If a slice raises, the whole batch runs again unsplit, so errors
 read as they would without splitting.
 """
@@ -156,7 +156,7 @@ def _slices(model, x) -> list[slice] | None:
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays) or not _ready(model):
         return None
-    threads = min(backend.threads_for(2 * model.count_params() * n), n)
+    threads = min(backend.threads_for(2 * _computing_params(model) * n), n)
     if threads < 2:
         return None
     bounds = [n * t // threads for t in range(threads + 1)]
@@ -166,6 +166,12 @@ def _slices(model, x) -> list[slice] | None:
 def _ready(model) -> bool:
     """Built (no thread may build weights), and made of sample-wise layers only."""
     return model.built and all(layer.built for layer in _walk(model)) and samplewise(model)
+
+
+def _computing_params(model) -> int:
+    """Weights that each cost a multiply-add per sample (an embedding table is only looked up)."""
+    leaves = (layer for layer in _walk(model) if not layer._sublayers())
+    return sum(layer.count_params() for layer in leaves if type(layer) is not embedding.Embedding)
 
 
 def _walk(layer):
