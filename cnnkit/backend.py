@@ -95,16 +95,6 @@ def set_conv_workspace_bytes(nbytes: int) -> None:
     _CONV_WORKSPACE_BYTES = nbytes
 
 
-def workspace_share() -> int:
-    """The part of :func:`conv_workspace_bytes` the calling thread may use.
-
-    The whole budget, except inside a call of :func:`parallel_map` that runs on several
-    threads: there each thread gets an equal share, so that the threads' chunks together
-    stay within the budget.
-    """
-    return _CONV_WORKSPACE_BYTES // getattr(_IN_WORKER, "share", 1)
-
-
 _NAME_COUNTS: dict[str, int] = {}
 
 
@@ -311,7 +301,7 @@ class _Worker:
         _IN_WORKER.active = True  # a worker never fans out again
         while True:
             self._start.acquire()
-            fn, items, _IN_WORKER.share = self._task
+            fn, items = self._task
             try:
                 self._result, self._error = [fn(item) for item in items], None
             except BaseException as error:  # raised again in the calling thread
@@ -319,8 +309,8 @@ class _Worker:
             self._task = None
             self._done.release()
 
-    def submit(self, fn, items, lanes: int) -> None:
-        self._task = (fn, items, lanes)
+    def submit(self, fn, items) -> None:
+        self._task = (fn, items)
         self._start.release()
 
     def join(self) -> list:
@@ -376,16 +366,16 @@ def parallel_map(fn, items) -> list:
             lib.set_num_threads(1)
         shares = [items[lane::lanes] for lane in range(lanes)]
         for worker, share in zip(_WORKERS, shares[1:]):
-            worker.submit(fn, share, lanes)
+            worker.submit(fn, share)
         results: list = [None] * lanes
         errors = []
         try:
-            _IN_WORKER.active, _IN_WORKER.share = True, lanes
+            _IN_WORKER.active = True
             results[0] = [fn(item) for item in shares[0]]
         except BaseException as error:
             errors.append(error)
         finally:
-            _IN_WORKER.active, _IN_WORKER.share = False, 1
+            _IN_WORKER.active = False
             try:
                 for lane, worker in enumerate(_WORKERS[: lanes - 1], start=1):
                     try:

@@ -457,13 +457,6 @@ def test_an_error_in_a_split_batch_reads_as_for_the_whole_batch(two_threads, mon
     assert len(calls) == 1
 
 
-def test_threads_in_parallel_map_share_the_convolution_workspace(two_threads):
-    budget = backend.conv_workspace_bytes()
-    assert backend.workspace_share() == budget
-    assert backend.parallel_map(lambda _: backend.workspace_share(), range(2)) == [budget // 2] * 2
-    assert backend.workspace_share() == budget
-
-
 def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
     from cnnkit import layers
     from cnnkit.models import Sequential, inference

@@ -5,16 +5,19 @@ alone (batch normalisation uses its moving statistics, dropout and augmentation 
 their input through). So :func:`infer` can cut a batch into one contiguous slice per
 CPU thread and let each thread run the whole model on its slice, with a single-threaded
 BLAS: one hand-off per batch instead of one per op, and each core keeps working on the
-activations it wrote itself. The lecture CNN predicted 8-9 % more images per second this
-way than with its ops split one by one (``benchmarks/predict.py``).
+activations it wrote itself. Each thread's convolutions chunk their column matrices
+under the whole workspace budget (:func:`cnnkit.backend.conv_workspace_bytes` bounds one
+convolution's), which measured faster than halving it. The lecture CNN predicted 4-9 %
+more images per second this way than with its ops split one by one
+(``benchmarks/predict.py``, old and new ways alternating in one process).
 
 A batch is split only when every layer is one of the built-in types below, called
 through a built-in ``Functional`` or ``Sequential`` model (a subclassed model or layer
 may mix samples, so it runs as it is), and when the batch is worth more than one thread
 (:func:`cnnkit.backend.threads_for`, with two operations per weight and sample as the
-estimate, embedding tables left out). The slices' outputs are concatenated in order; each sample's output is that
-of the unsplit batch. If a slice raises, the whole batch runs again unsplit, so errors
-read as they would without splitting.
+estimate, embedding tables left out). The slices' outputs are concatenated in order;
+each sample's output is that of the unsplit batch. If a slice raises, the whole batch
+runs again unsplit, so errors read as they would without splitting.
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def _correlate(
     # Chunks small enough that both the columns and the output rows stay in the cache
     # (the output is the larger one for few input channels, e.g. a first layer).
     bytes_per_sample = per * max(k, f) * xpad.dtype.itemsize
-    whole = keep_cols and n * bytes_per_sample <= backend.workspace_share()
+    whole = keep_cols and n * bytes_per_sample <= backend.conv_workspace_bytes()
     cols_all = xp.empty((n * per, k), dtype=xpad.dtype) if whole else None
     bias = None if bias is None else row_tile(bias, per)  # made once, used on every chunk
 
@@ -339,7 +339,7 @@ def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, in
     if n == 0:
         return [[(0, 0)]]
     threads = min(backend.threads_for(flops), n)
-    per_chunk = max(1, backend.workspace_share() // threads // max(bytes_per_sample, 1))
+    per_chunk = max(1, backend.conv_workspace_bytes() // threads // max(bytes_per_sample, 1))
     count = min(n, threads * -(-n // (threads * per_chunk)))
     bounds = [n * i // count for i in range(count + 1)]
     chunks = list(zip(bounds[:-1], bounds[1:]))
