@@ -2,9 +2,12 @@
 
 A benchmark script defines ``measure(library, args) -> float`` and calls :func:`main`.
 Each measurement runs in a fresh process (so one library's idle threads never slow the
-other, and peak memory is per library); cnnkit and PyTorch alternate, and each keeps its
-best of ``--repeats``. The whole comparison runs twice: with the environment as it is and
-with ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` unset (how a user's machine runs).
+other, and peak memory is per library); cnnkit and PyTorch alternate. Printed: each
+library's best of ``--repeats`` and every run, the ratio of the bests, and the median and
+range of the ratios of back-to-back runs (on a shared, noisy machine a slow stretch hits
+both runs of a pair more often than two bests). The whole comparison runs twice: with
+the environment as it is and with ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` unset (how a
+user's machine runs).
 """
 
 from __future__ import annotations
@@ -124,8 +127,15 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
                 record = json.loads(proc.stdout.strip().splitlines()[-1])
                 values[lib].append(record["value"])
         ours, theirs = best(values["cnnkit"]), best(values["torch"])
+        paired = sorted(a / b for a, b in zip(values["cnnkit"], values["torch"]))
         print(f"\n{label}: {record['env']}  BLAS: {record['blas']}  cores: {os.cpu_count()}")
-        print(f"  {'cnnkit':<9}{ours:>12.2f} {unit}")
-        print(f"  {'pytorch':<9}{theirs:>12.2f} {unit}")
-        print(f"  ratio cnnkit / pytorch: {ours / theirs:.2f}")
+        for name, lib in (("cnnkit", "cnnkit"), ("pytorch", "torch")):
+            runs = ", ".join(f"{v:.2f}" for v in values[lib])
+            print(f"  {name:<9}{best(values[lib]):>12.2f} {unit}  (runs: {runs})")
+        print(f"  ratio cnnkit / pytorch: {ours / theirs:.2f} (best of each)")
+        if len(paired) > 1:
+            print(
+                f"  ratio of back-to-back runs: median {np.median(paired):.2f}, "
+                f"range {paired[0]:.2f}-{paired[-1]:.2f}"
+            )
     return 0
