@@ -27,7 +27,7 @@ from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
-from cnnkit.models.inference import infer
+from cnnkit.models.inference import batches_per_group, infer
 
 
 class Trainer:
@@ -384,13 +384,17 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
         verbose = _resolve_verbose(verbose)
+        group = 1
         if _is_iterable_data(x):
             batches = (b[0] if isinstance(b, tuple) else b for b in _IterableData(x, steps).raw())
             n_steps = steps
         else:
             data = _ArrayData(x, None, None, batch_size or 32, False)
-            batches = (xb for xb, _, _ in data.batches())
             n_steps = data.steps
+            # Without user callbacks to see each batch, runs of batches go through the model
+            # at once: the same outputs, fewer passes (models.inference.batches_per_group).
+            group = 1 if callbacks else batches_per_group(self, data.batch_size)
+            batches = _runs_of_batches(data, group)
         cbs = CallbackList(callbacks)
         progbar = ProgbarLogger(verbose=verbose) if verbose else None
         if progbar is not None:
@@ -401,13 +405,25 @@ class Trainer:
             progbar.start_mode("predict", n_steps)
         cbs.on_predict_begin()
         chunks = []
+        step = 0
         with no_grad():
-            for step, xb in enumerate(batches):
-                cbs.on_predict_batch_begin(step)
+            for xb in batches:
+                count = 1 if group == 1 else -(-_length(xb) // data.batch_size)
+                for k in range(count):
+                    cbs.on_predict_batch_begin(step + k)
                 with backend.parallel_region():
-                    out = infer(self, xb)
+                    try:
+                        out = infer(self, xb)
+                    except Exception:
+                        for k in range(count if count > 1 else 0):  # raise it as the batch would
+                            rows = slice(k * data.batch_size, (k + 1) * data.batch_size)
+                            infer(self, _take(xb, rows))
+                        raise
                 chunks.append(_to_numpy(out))
-                cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
+                for k in range(count):
+                    part = chunks[-1] if count == 1 else _rows(chunks[-1], k, data.batch_size)
+                    cbs.on_predict_batch_end(step + k, {"outputs": part})
+                step += count
         cbs.on_predict_end()
         if not chunks:
             raise ValueError("Expected input data to `predict` to be non-empty.")
@@ -692,6 +708,19 @@ def _apply_loss(fn, y_true, y_pred, sample_weight):
         sw = Tensor(xp.asarray(sample_weight, dtype=per_sample.dtype).reshape(per_sample.shape[:1]))
         return (per_sample * sw).sum() / float(per_sample.data.size)
     return per_sample.mean()
+
+
+def _runs_of_batches(data, group: int):
+    """The inputs of ``data``'s batches, ``group`` consecutive batches joined into one array."""
+    size = data.batch_size * group
+    for start in range(0, data.n, size):
+        yield _take(data.x, slice(start, start + size))
+
+
+def _rows(out, k: int, size: int):
+    """Batch ``k`` (of ``size`` rows) of a run's predicted array, or list of arrays."""
+    rows = slice(k * size, (k + 1) * size)
+    return [o[rows] for o in out] if isinstance(out, list) else out[rows]
 
 
 def _to_numpy(out):
