@@ -477,3 +477,13 @@ def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
             slice(0, 16),
             slice(16, 32),
         ]
+
+
+def test_a_shared_queue_hands_every_chunk_to_exactly_one_thread(two_threads):
+    split = conv._split(37, 1, 10**12)  # several chunks per thread
+    queues, largest = conv._shared(split)
+    assert len(queues) == len(split) >= 2 and queues[0] is queues[1]
+    assert largest == max(b - a for share in split for a, b in share)
+    taken = backend.parallel_map(lambda queue: list(queue), queues)
+    chunks = sorted(chunk for share in taken for chunk in share)
+    assert chunks == [chunk for share in split for chunk in share]  # each once, all of them

@@ -27,7 +27,9 @@ The column matrix of a large batch is built in chunks of samples so that it
 never exceeds :func:`cnnkit.backend.conv_workspace_bytes`. The chunks are shared
 between the CPU threads (:func:`cnnkit.backend.parallel_map`): each thread builds
 its chunks' columns and multiplies them with a single-threaded matrix product, so
-the columns a core writes are read by the same core while still in its cache.
+the columns a core writes are read by the same core while still in its cache. A thread
+takes the next chunk whenever it is free (:func:`_shared`), except for the kernel
+gradient's sum, whose shares are fixed so that it adds up in the same order every run.
 """
 
 from __future__ import annotations
@@ -201,9 +203,11 @@ def _correlate(
     cols_all = xp.empty((n * per, k), dtype=xpad.dtype) if whole else None
     bias = None if bias is None else row_tile(bias, per)  # made once, used on every chunk
 
-    def work(chunks):
-        buffer = None if whole else _chunk_buffer(chunks, per * k, xpad.dtype)  # reused
-        for n0, n1 in chunks:
+    queues, largest = _shared(_split(n, bytes_per_sample, 2 * n * per * k * f))
+
+    def work(queue):
+        buffer = None if whole else xp.empty(largest * per * k, dtype=xpad.dtype)  # reused
+        for n0, n1 in queue:
             if whole:
                 buffer = cols_all[n0 * per : n1 * per].reshape(-1)  # kept for the kernel grad
             cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
@@ -214,7 +218,7 @@ def _correlate(
             if relu:
                 relu_(rows)
 
-    backend.parallel_map(work, _split(n, bytes_per_sample, 2 * n * per * k * f))
+    backend.parallel_map(work, queues)
     return out, cols_all
 
 
@@ -306,16 +310,18 @@ class Conv2D(Function):
         hp, wp = h + top + bottom, w + left + right
         dxpad = xp.empty((n, hp, wp, c), dtype=grad.dtype)
 
-        def work(chunks):
-            buffer = _chunk_buffer(chunks, per * kh * kw * c, grad.dtype)  # one, reused
-            for n0, n1 in chunks:
+        flops = 2 * n * per * kh * kw * c * f
+        queues, largest = _shared(_split(n, per * kh * kw * c * grad.dtype.itemsize, flops))
+
+        def work(queue):
+            buffer = xp.empty(largest * per * kh * kw * c, dtype=grad.dtype)  # one, reused
+            for n0, n1 in queue:
                 g = g2d[n0 * per : n1 * per]
                 dcols = buffer[: g.shape[0] * kh * kw * c].reshape(g.shape[0], kh * kw * c)
                 xp.matmul(g, w2d.T, out=dcols)  # (chunk*OH*OW, KH*KW*C)
                 dxpad[n0:n1] = col2im(dcols, (n1 - n0, hp, wp, c), *self.geom)
 
-        flops = 2 * n * per * kh * kw * c * f
-        backend.parallel_map(work, _split(n, per * kh * kw * c * grad.dtype.itemsize, flops))
+        backend.parallel_map(work, queues)
         return dxpad[:, top : top + h, left : left + w, :]
 
 
@@ -343,10 +349,24 @@ def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, in
     count = min(n, threads * -(-n // (threads * per_chunk)))
     bounds = [n * i // count for i in range(count + 1)]
     chunks = list(zip(bounds[:-1], bounds[1:]))
-    # Thread t takes a contiguous run of chunks: the same samples that a per-sample op
-    # after it (max pooling, through backend.parallel_rows) hands to thread t.
+    # Thread t's share is a contiguous run of chunks (sums add up in that order); work
+    # without a sum takes the chunks from one queue instead (_shared).
     cuts = [count * t // threads for t in range(threads + 1)]
     return [chunks[cuts[t] : cuts[t + 1]] for t in range(threads)]
+
+
+def _shared(split):
+    """``_split``'s chunks as one queue that every thread takes from, and the largest chunk.
+
+    For work whose chunks write separate rows: a thread takes the next chunk whenever it is
+    free, so one that starts late (a woken thread starts 20-90 µs after the caller) or runs
+    slower does less, instead of keeping the others waiting. Which thread computes a chunk
+    changes nothing in its result. Sums over chunks (kernel gradients) keep ``_split``'s
+    fixed shares instead, so that they add up in the same order every run.
+    """
+    chunks = [chunk for share in split for chunk in share]
+    queue = iter(chunks)  # a list iterator hands out each item once, under the GIL
+    return [queue] * len(split), max(n1 - n0 for n0, n1 in chunks)
 
 
 def _sum_in_order(parts):
@@ -626,16 +646,18 @@ class Conv2DTranspose(Function):
         canvas = xp.empty((n, hc, wc, f), dtype=dtype)
         per = h * w
 
-        def work(chunks):
-            buffer = _chunk_buffer(chunks, per * kh * kw * f, dtype)  # one, reused
-            for n0, n1 in chunks:
+        flops = 2 * n * per * kh * kw * f * c
+        queues, largest = _shared(_split(n, per * kh * kw * f * canvas.dtype.itemsize, flops))
+
+        def work(queue):
+            buffer = xp.empty(largest * per * kh * kw * f, dtype=dtype)  # one, reused
+            for n0, n1 in queue:
                 rows = x2d[n0 * per : n1 * per]
                 cols = buffer[: rows.shape[0] * kh * kw * f].reshape(rows.shape[0], kh * kw * f)
                 xp.matmul(rows, w2d.T, out=cols)  # (chunk*H*W, KH*KW*F)
                 canvas[n0:n1] = col2im(cols, (n1 - n0, hc, wc, f), *geom)
 
-        flops = 2 * n * per * kh * kw * f * c
-        backend.parallel_map(work, _split(n, per * kh * kw * f * canvas.dtype.itemsize, flops))
+        backend.parallel_map(work, queues)
         out = xp.ascontiguousarray(canvas[:, top : top + oh, left : left + ow, :])
         if bias is not None:
             rowwise(xp.add, out.reshape(-1, f), bias, out=out.reshape(-1, f))
