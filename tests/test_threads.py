@@ -487,3 +487,20 @@ def test_a_shared_queue_hands_every_chunk_to_exactly_one_thread(two_threads):
     taken = backend.parallel_map(lambda queue: list(queue), queues)
     chunks = sorted(chunk for share in taken for chunk in share)
     assert chunks == [chunk for share in split for chunk in share]  # each once, all of them
+
+
+def test_an_activity_penalty_is_computed_on_the_whole_batch(two_threads, monkeypatch):
+    from cnnkit import layers
+    from cnnkit.models import Sequential, inference
+
+    model = Sequential(
+        [layers.Input((3,)), layers.Dense(2, activity_regularizer="l1", use_bias=False)]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    calls = _spy_on_splits(monkeypatch)
+    out = model.predict(x, batch_size=8, verbose=0)
+    # mse plus 0.01 * sum |activations| over the whole batch (Keras's l1 default factor)
+    expected = np.mean(out**2) + 0.01 * np.abs(out).sum()
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=8, verbose=0), expected, rtol=1e-5)
+    assert calls == [] and not inference.samplewise(model)

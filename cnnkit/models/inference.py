@@ -93,7 +93,8 @@ SAMPLEWISE_LAYERS = frozenset(
 )
 """Built-in layer types whose inference output for a sample depends on that sample alone
 (exact types: a subclass may override ``call``). Besides these: ``Concatenate`` on any
-axis but the batch axis, and the recurrent layers and ``Bidirectional`` unless stateful."""
+axis but the batch axis, and the recurrent layers and ``Bidirectional`` unless stateful.
+A layer with an activity regularizer never counts: its penalty sums over the batch."""
 
 _RECURRENT = (recurrent.SimpleRNN, recurrent.GRU, recurrent.LSTM, Bidirectional)
 
@@ -116,6 +117,8 @@ def samplewise(layer) -> bool:
     from cnnkit.models.sequential import Sequential
 
     kind = type(layer)
+    if getattr(layer, "activity_regularizer", None) is not None:
+        return False  # its penalty is one value for the whole batch
     if kind in (Functional, Sequential):
         return all(samplewise(sub) for sub in layer.layers)
     if kind is merging.Concatenate:  # along the batch axis it mixes samples
