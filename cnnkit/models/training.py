@@ -216,6 +216,20 @@ class Trainer:
             out = infer(self, x)
         return _to_numpy(out)
 
+    def _predict_run(self, xb, batch_size: int | None):
+        """The outputs of one batch, or of a run of batches of ``batch_size``, from ``infer``.
+
+        If a run fails, its batches run one by one so that the error is the one the
+        failing batch raises on its own (with its shapes).
+        """
+        with backend.parallel_region():
+            try:
+                return infer(self, xb)
+            except Exception:
+                for start in range(0, _length(xb) if batch_size else 0, batch_size or 1):
+                    infer(self, _take(xb, slice(start, start + batch_size)))
+                raise
+
     # -- fit ----------------------------------------------------------------
     def fit(
         self,
@@ -408,20 +422,13 @@ class Trainer:
         step = 0
         with no_grad():
             for xb in batches:
-                count = 1 if group == 1 else -(-_length(xb) // data.batch_size)
+                count = 1 if group == 1 else -(-_length(xb) // data.batch_size)  # batches in it
+                size = data.batch_size if count > 1 else None
                 for k in range(count):
                     cbs.on_predict_batch_begin(step + k)
-                with backend.parallel_region():
-                    try:
-                        out = infer(self, xb)
-                    except Exception:
-                        for k in range(count if count > 1 else 0):  # raise it as the batch would
-                            rows = slice(k * data.batch_size, (k + 1) * data.batch_size)
-                            infer(self, _take(xb, rows))
-                        raise
-                chunks.append(_to_numpy(out))
+                chunks.append(_to_numpy(self._predict_run(xb, size)))
                 for k in range(count):
-                    part = chunks[-1] if count == 1 else _rows(chunks[-1], k, data.batch_size)
+                    part = chunks[-1] if count == 1 else _rows(chunks[-1], k, size)
                     cbs.on_predict_batch_end(step + k, {"outputs": part})
                 step += count
         cbs.on_predict_end()
