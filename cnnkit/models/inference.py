@@ -113,7 +113,8 @@ def samplewise(layer) -> bool:
         >>> samplewise(Sequential([Input((4,)), Centre()]))
         False
     """
-    from cnnkit.models.functional import Functional  # they import the training loop, and so this
+    # Imported here: both modules import the training loop, which imports this one.
+    from cnnkit.models.functional import Functional
     from cnnkit.models.sequential import Sequential
 
     kind = type(layer)
