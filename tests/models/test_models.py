@@ -361,6 +361,17 @@ def test_fit_rejects_bad_data_before_changing_weights(x, y, error, match):
         np.testing.assert_array_equal(a, b)
 
 
+def test_huge_finite_float32_inputs_are_not_taken_for_inf():
+    model = Sequential([Input(shape=(4,)), Dense(3, kernel_initializer="zeros")])
+    x = np.full((8, 4), 3e38, "float32")  # every value finite; their float32 sum is not
+    with np.errstate(over="ignore"):
+        assert np.isinf(x.sum())
+    np.testing.assert_array_equal(model.predict(x, verbose=0), np.zeros((8, 3), "float32"))
+    with pytest.raises(ValueError, match=r"NaN or Inf values \(first at index \(5, 2\)\)"):
+        x[5, 2] = np.inf
+        model.predict(x, verbose=0)
+
+
 def test_fit_before_compile_is_an_error():
     model = Sequential([Input(shape=(4,)), Dense(3)])
     with pytest.raises(RuntimeError, match=r"compile\(\)"):
