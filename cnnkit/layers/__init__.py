@@ -26,6 +26,7 @@ from cnnkit.layers.core import (
     Flatten,
     Input,
     InputLayer,
+    Lambda,
     Reshape,
 )
 from cnnkit.layers.embedding import Embedding, Masking
@@ -115,6 +116,7 @@ __all__ = [
     "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
+    "Lambda",
     "InputSpec",
     "KerasTensor",
     "LSTM",

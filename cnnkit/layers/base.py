@@ -395,10 +395,7 @@ class Layer:
             shapes = inputs.shape
         self._maybe_build(shapes)
         self._check_input(shapes)
-        if type(self).compute_output_shape is Layer.compute_output_shape:
-            out_shape = self._traced_output_shape(inputs, kwargs)
-        else:
-            out_shape = self.compute_output_shape(shapes)
+        out_shape = self._symbolic_output_shape(inputs, shapes, kwargs)
         node = Node(self, inputs, None, kwargs)
         if isinstance(out_shape, list):
             outputs = [KerasTensor(s, history=(self, node)) for s in out_shape]
@@ -407,6 +404,12 @@ class Layer:
         node.outputs, node.output_tensors = outputs, _flatten(outputs)
         self._inbound_nodes.append(node)
         return outputs
+
+    def _symbolic_output_shape(self, inputs, shapes, kwargs):
+        """``compute_output_shape``, or for a layer that does not define it, the traced shape."""
+        if type(self).compute_output_shape is Layer.compute_output_shape:
+            return self._traced_output_shape(inputs, kwargs)
+        return self.compute_output_shape(shapes)
 
     def _traced_output_shape(self, inputs, kwargs):
         """The output shape(s) of ``call`` on symbolic ``inputs``, found by running it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -215,6 +216,114 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Lambda(Layer):
+    """Wraps a function as a layer: ``function(inputs, **arguments)`` (Keras's ``Lambda``).
+
+    The function gets the layer's input (a Tensor, or a list of them for several inputs),
+    and ``mask`` and ``training`` when its signature names them. Tensors support the
+    arithmetic operators, ``@``, indexing, ``sum``, ``mean`` and ``reshape``, all
+    differentiable. A ``Lambda`` can be saved when its function is a named function
+    registered with :func:`cnnkit.saving.register_keras_serializable` (or passed in
+    ``custom_objects`` when loading); a ``lambda`` cannot, since cnnkit never runs code
+    stored in a file.
+
+    Args:
+        function: the function to apply.
+        output_shape: the output shape without the batch axis, or a function of the input
+            shape; ``None`` (the default) finds it by running the function, as Keras
+            traces it.
+        mask: ``None``, or a function ``(inputs, mask) -> mask`` for the output mask.
+        arguments: keyword arguments passed to the function.
+
+    Example:
+        >>> scale = Lambda(lambda x: x / 255.0)
+        >>> scale(np.array([[0.0, 51.0, 255.0]], "float32")).numpy()
+        array([[0. , 0.2, 1. ]], dtype=float32)
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(
+                f"Argument `function` of Lambda must be callable. Received: function={function!r}"
+            )
+        if mask is not None and not callable(mask):
+            raise TypeError(f"Argument `mask` of Lambda must be callable. Received: mask={mask!r}")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(
+                f"Argument `arguments` of Lambda must be a dict. Received: arguments={arguments!r}"
+            )
+        self.function = function
+        self.output_shape_arg = output_shape
+        self.mask_function = mask
+        self.arguments = dict(arguments or {})
+        self.supports_masking = mask is not None
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):  # a callable without a signature: takes neither
+            params = {}
+        self._function_takes = {name for name in ("mask", "training") if name in params}
+
+    def call(self, inputs, mask=None, training=False):
+        kwargs = dict(self.arguments)
+        if "mask" in self._function_takes:
+            kwargs["mask"] = mask
+        if "training" in self._function_takes:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        return None if self.mask_function is None else self.mask_function(inputs, mask)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.output_shape_arg
+        if shape is None:  # found by running the function, as for a symbolic call
+            several = isinstance(input_shape, list)
+            symbolic = [KerasTensor(s) for s in (input_shape if several else [input_shape])]
+            return self._traced_output_shape(symbolic if several else symbolic[0], {})
+        if callable(shape):
+            return shape(input_shape)
+        first = input_shape[0] if isinstance(input_shape, list) else input_shape
+        return (first[0], *shape)
+
+    def _symbolic_output_shape(self, inputs, shapes, kwargs):
+        if self.output_shape_arg is None:  # as a layer without compute_output_shape
+            return self._traced_output_shape(inputs, kwargs)
+        return self.compute_output_shape(shapes)
+
+    def get_config(self):
+        shape = self.output_shape_arg
+        return {
+            **super().get_config(),
+            "function": _function_config(self.function),
+            "output_shape": list(shape) if isinstance(shape, tuple) else _function_config(shape),
+            "mask": _function_config(self.mask_function),
+            "arguments": dict(self.arguments),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        from cnnkit.saving.serialization import deserialize_keras_object
+
+        config = dict(config)
+        for key in ("function", "mask", "output_shape", "arguments"):
+            if isinstance(config.get(key), dict):  # read from a file
+                config[key] = deserialize_keras_object(config[key])
+        if isinstance(config.get("output_shape"), list):
+            config["output_shape"] = tuple(config["output_shape"])
+        return cls(**config)
+
+
+def _function_config(fn):
+    """A named function's config (by name), or a lambda itself: ``clone_model`` and
+    ``from_config`` take it as it is, and saving refuses it with the reason."""
+    if fn is None or getattr(fn, "__name__", None) == "<lambda>":
+        return fn
+    from cnnkit.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(fn)
 
 
 class Flatten(Layer):

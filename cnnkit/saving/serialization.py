@@ -280,6 +280,8 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
 
     if class_name == "function":
         return _retrieve_function(inner, module, registered_name, custom_objects, config)
+    if class_name == "Lambda" and _holds_code(inner):
+        raise _refused_layer("Lambda", safe_mode)
     cls = retrieve_class(class_name, module, registered_name, custom_objects, safe_mode)
     if not hasattr(cls, "from_config"):
         raise TypeError(
@@ -337,6 +339,24 @@ def _deserialize_special(class_name, inner, custom_objects, safe_mode):
 _SLICE = ("start", "stop", "step")
 
 
+def _holds_code(inner) -> bool:
+    """Whether a ``Lambda`` layer's config carries its function as code (a serialized lambda)."""
+    function = inner.get("function") if isinstance(inner, Mapping) else None
+    return not (
+        isinstance(function, Mapping) and function.get("class_name") == "function"
+    ) and not isinstance(function, str)
+
+
+def _refused_layer(class_name: str, safe_mode: bool) -> ValueError:
+    return ValueError(
+        f"Refusing to load a `{class_name}` layer: it holds Python code (or a TensorFlow "
+        "graph) that would have to be run to rebuild it, and cnnkit never runs code stored "
+        f"in a file (safe_mode={safe_mode}; nothing in the file can turn this off). Use a "
+        "named function registered with `@cnnkit.saving.register_keras_serializable()` (a "
+        "`Lambda` of one loads), or a custom layer class passed with `custom_objects={...}`."
+    )
+
+
 def retrieve_class(
     class_name: str,
     module: str | None,
@@ -359,14 +379,8 @@ def retrieve_class(
         found = builtin_class(family, class_name)
         if found is not None:
             return found
-        if family == "keras.layers" and class_name in ("Lambda", "TFSMLayer"):
-            raise ValueError(
-                f"Refusing to load a `{class_name}` layer: it holds Python code (or a "
-                "TensorFlow graph) that would have to be run to rebuild it, and cnnkit never "
-                f"runs code stored in a file (safe_mode={safe_mode}; nothing in the file can "
-                "turn this off). Replace it by a custom layer class and pass it with "
-                "`custom_objects={...}`."
-            )
+        if family == "keras.layers" and class_name == "TFSMLayer":
+            raise _refused_layer(class_name, safe_mode)
     looked = ["`custom_objects`", "the active `custom_object_scope`", "registered objects"]
     if family is not None:
         looked.append(f"cnnkit's built-in classes for module {module!r}")

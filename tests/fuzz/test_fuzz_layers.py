@@ -62,6 +62,8 @@ LAYERS = {
     "Reshape-inferred": (lambda: L.Reshape((2, -1)), "float"),
     "Reshape-fixed": (lambda: L.Reshape((2, 3)), "float"),
     "InputLayer": (lambda: L.InputLayer(shape=(3,)), "input"),
+    "Lambda-traced": (lambda: L.Lambda(lambda x: x * 2.0 + 1.0), "float"),
+    "Lambda-output-shape": (lambda: L.Lambda(lambda x: -x, output_shape=lambda s: s), "float"),
     "Embedding": (lambda: L.Embedding(10, 3), "int"),
     "Embedding-mask-zero": (lambda: L.Embedding(10, 3, mask_zero=True), "int"),
     "Masking": (lambda: L.Masking(), "float"),

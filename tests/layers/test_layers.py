@@ -374,3 +374,93 @@ def test_add_loss_in_call_joins_the_training_loss_and_its_gradient():
     # d/dW of (mean((xW)^2) + 0.5 |xW|^2) at W = I is (1 + 1) x^T x W: one SGD step of 0.1
     expected = np.eye(2) - 0.1 * 2.0 * (x.T @ x)
     np.testing.assert_allclose(dense.get_weights()[0], expected, rtol=1e-5)
+
+
+# -- Lambda ---------------------------------------------------------------------------
+
+
+def test_lambda_layers_trace_their_shape_train_and_predict_unsplit():
+    import cnnkit as keras
+    from cnnkit.models import inference
+
+    i = Input((6, 6, 1))
+    x = layers.Lambda(lambda t: t / 255.0)(i)
+    x = layers.Conv2D(2, 3, activation="relu")(x)
+    pooled = layers.Lambda(lambda t: t.mean(axis=(1, 2)))(x)  # (N, 2)
+    assert pooled.shape == (None, 2)
+    model = keras.Model(i, layers.Dense(1)(pooled))
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.random.default_rng(0).random((16, 6, 6, 1), dtype=np.float32) * 255
+    before = model.layers[2].get_weights()[0].copy()
+    model.fit(data, np.ones((16, 1), "float32"), verbose=0)
+    assert not np.allclose(model.layers[2].get_weights()[0], before)  # gradients flow through
+    assert not inference.samplewise(model)  # an arbitrary function may mix samples
+    assert model.predict(data, verbose=0).shape == (16, 1)
+
+
+def test_lambda_output_shape_arguments_mask_and_training():
+    seen = {}
+
+    def shift(x, offset, mask=None, training=False):
+        seen.update(mask=mask, training=training)
+        return x + offset
+
+    layer = layers.Lambda(
+        shift,
+        output_shape=(3,),
+        arguments={"offset": 2.0},
+        mask=lambda inputs, mask: mask,
+    )
+    assert layer(Input((3,))).shape == (None, 3)
+    out = layer(np.zeros((2, 3), "float32"), training=True).numpy()
+    np.testing.assert_array_equal(out, np.full((2, 3), 2.0))
+    assert seen["training"] is True
+    halve = layers.Lambda(lambda x: x[:, ::2], output_shape=lambda s: (s[0], (s[1] + 1) // 2))
+    assert halve(Input((5,))).shape == (None, 3)
+
+
+def test_lambda_with_a_registered_function_saves_and_loads(tmp_path):
+    from cnnkit.models import Sequential, load_model
+    from cnnkit.saving import register_keras_serializable
+
+    @register_keras_serializable(package="tests", name="double_it")
+    def double_it(x):
+        return x * 2.0
+
+    model = Sequential([Input((3,)), layers.Lambda(double_it), layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    x = np.ones((4, 3), "float32")
+    loaded = load_model(tmp_path / "m.keras")
+    assert loaded.layers[0].function is double_it
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_lambda_layer_wrapping_a_lambda_is_refused_on_save_before_any_file(tmp_path):
+    from cnnkit.models import Sequential
+
+    model = Sequential([Input((3,)), layers.Lambda(lambda x: x * 2.0)])
+    with pytest.raises(ValueError, match="Cannot save a `lambda`"):
+        model.save(tmp_path / "m.keras")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"function": 3}, r"`function` of Lambda must be callable. Received: function=3"),
+        ({"function": abs, "arguments": [1]}, r"`arguments` of Lambda must be a dict"),
+        ({"function": abs, "mask": True}, r"`mask` of Lambda must be callable"),
+    ],
+)
+def test_lambda_argument_errors(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        layers.Lambda(**kwargs)
+
+
+def test_clone_model_copies_a_lambda_layer():
+    from cnnkit.models import Sequential, clone_model
+
+    model = Sequential([Input((3,)), layers.Lambda(lambda x: x * 3.0, output_shape=(3,))])
+    clone = clone_model(model)
+    assert clone.layers[0] is not model.layers[0]
+    np.testing.assert_array_equal(clone.predict(np.ones((2, 3)), verbose=0), np.full((2, 3), 3.0))

@@ -36,6 +36,11 @@ def merge(cls, **kwargs):
     return build
 
 
+@register_keras_serializable(package="tests", name="halve")
+def halve(x):
+    return x * 0.5
+
+
 def text_vectorization():
     layer = L.TextVectorization(max_tokens=20, output_sequence_length=4)
     layer.adapt(np.array(["the cat sat", "a dog", "the end of it"]))
@@ -67,6 +72,7 @@ LAYER_CASES = {
     "GlobalMaxPooling1D": lambda: seq((8, 2), L.GlobalMaxPooling1D()),
     "GlobalMaxPooling2D": lambda: seq((6, 6, 2), L.GlobalMaxPooling2D()),
     "InputLayer": lambda: seq((3,), L.Dense(1)),
+    "Lambda": lambda: seq((3,), L.Lambda(halve, output_shape=(3,)), L.Dense(1)),
     "LSTM": lambda: seq((5, 2), L.LSTM(3, unit_forget_bias=False)),
     "Layer": lambda: L.Layer(name="base", trainable=False),  # no call: a config only
     "LeakyReLU": lambda: seq((4,), L.LeakyReLU(negative_slope=0.2)),
