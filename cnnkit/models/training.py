@@ -205,9 +205,18 @@ class Trainer:
         logs = self._test_step(x, y, sample_weight)
         return logs if return_dict else _as_list(logs)
 
-    def _test_step(self, x, y, sample_weight) -> dict:
-        with no_grad(), backend.parallel_region():
-            total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
+    def _test_step(self, x, y, sample_weight, batch_size: int | None = None) -> dict:
+        """Loss and metrics of one batch, or of a run of batches of ``batch_size``; if a run
+        fails, its batches run one by one so that the failing one raises its own error."""
+        try:
+            with no_grad(), backend.parallel_region():
+                total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
+        except Exception:
+            for start in range(0, _length(x) if batch_size else 0, batch_size or 1):
+                rows = slice(start, start + batch_size)
+                part = None if sample_weight is None else sample_weight[rows]
+                self._test_step(_take(x, rows), _take(y, rows), part)
+            raise
         return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
     def predict_on_batch(self, x):
@@ -332,7 +341,7 @@ class Trainer:
             skip = 0
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._run_evaluation(val, cbs)
+                val_logs = self._run_evaluation(val, cbs, callbacks)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -350,14 +359,26 @@ class Trainer:
         _check_labels(self, data.y)
         _check_first_layer_inputs(self, data.x)
 
-    def _run_evaluation(self, data, cbs) -> dict:
+    def _run_evaluation(self, data, cbs, callbacks=None) -> dict:
+        """Loss and metrics over ``data``; runs of batches at once unless ``callbacks`` (the
+        user's) watch each test batch (as ``predict``, ``models.inference.batches_per_group``).
+        """
         self._reset_metrics()
         cbs.on_test_begin()
         logs: dict = {}
-        for step, (xb, yb, sw) in enumerate(data.batches()):
-            cbs.on_test_batch_begin(step)
-            logs = self._test_step(xb, yb, sw)
-            cbs.on_test_batch_end(step, logs)
+        group = 1
+        if isinstance(data, _ArrayData) and not _watches_batches(callbacks, "test"):
+            group = batches_per_group(self, data.batch_size)
+        step = 0
+        runs = data.batches() if group == 1 else data.batches(data.batch_size * group)
+        for xb, yb, sw in runs:
+            count = 1 if group == 1 else -(-_length(xb) // data.batch_size)  # batches in it
+            for k in range(count):
+                cbs.on_test_batch_begin(step + k)
+            logs = self._test_step(xb, yb, sw, data.batch_size if count > 1 else None)
+            for k in range(count):
+                cbs.on_test_batch_end(step + k, logs)
+            step += count
         cbs.on_test_end(logs)
         return logs
 
@@ -389,7 +410,7 @@ class Trainer:
         cbs.set_params({"epochs": 1, "steps": data.steps, "verbose": verbose})
         if progbar is not None:
             progbar.start_mode("test", data.steps)
-        logs = self._run_evaluation(data, cbs)
+        logs = self._run_evaluation(data, cbs, callbacks)
         if return_dict:
             return logs
         values = _as_list(logs)
@@ -405,9 +426,13 @@ class Trainer:
         else:
             data = _ArrayData(x, None, None, batch_size or 32, False)
             n_steps = data.steps
-            # Without user callbacks to see each batch, runs of batches go through the model
+            # Unless a user callback watches each batch, runs of batches go through the model
             # at once: the same outputs, fewer passes (models.inference.batches_per_group).
-            group = 1 if callbacks else batches_per_group(self, data.batch_size)
+            group = (
+                1
+                if _watches_batches(callbacks, "predict")
+                else batches_per_group(self, data.batch_size)
+            )
             batches = _runs_of_batches(data, group)
         cbs = CallbackList(callbacks)
         progbar = ProgbarLogger(verbose=verbose) if verbose else None
@@ -469,10 +494,12 @@ class _ArrayData:
         self.shuffle = shuffle
         self.steps = math.ceil(self.n / self.batch_size)
 
-    def batches(self):
+    def batches(self, size: int | None = None):
+        """``(x, y, sample_weight)`` per batch of ``size`` samples (default ``batch_size``)."""
+        size = size or self.batch_size
         order = backend.rng().permutation(self.n) if self.shuffle else None
-        for start in range(0, self.n, self.batch_size):
-            stop = start + self.batch_size
+        for start in range(0, self.n, size):
+            stop = start + size
             idx = slice(start, stop) if order is None else order[start:stop]
             yield (
                 _take(self.x, idx),
@@ -727,6 +754,19 @@ def _apply_loss(fn, y_true, y_pred, sample_weight):
         sw = Tensor(xp.asarray(sample_weight, dtype=per_sample.dtype).reshape(per_sample.shape[:1]))
         return (per_sample * sw).sum() / float(per_sample.data.size)
     return per_sample.mean()
+
+
+def _watches_batches(callbacks, mode: str) -> bool:
+    """Whether one of the user's ``callbacks`` does something on each ``mode`` batch
+    (``"test"`` or ``"predict"``): a hook overridden, or set as with ``LambdaCallback``."""
+    from cnnkit.callbacks import Callback
+
+    hooks = (f"on_{mode}_batch_begin", f"on_{mode}_batch_end")
+    return any(
+        hook in vars(cb) or getattr(type(cb), hook, None) is not getattr(Callback, hook)
+        for cb in (callbacks or [])
+        for hook in hooks
+    )
 
 
 def _runs_of_batches(data, group: int):

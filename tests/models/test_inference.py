@@ -96,3 +96,52 @@ def test_runs_stay_under_the_activation_budget(monkeypatch):
     monkeypatch.setattr(inference, "GROUP_ACTIVATION_BYTES", per_sample * 32 * 5)
     assert inference.batches_per_group(model, 32) == 5
     assert inference.batches_per_group(model, 2048) == 1
+
+
+# -- evaluate and fit's validation ------------------------------------------------------
+
+
+def _compiled():
+    model = _cnn()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_evaluate_in_runs_equals_batch_by_batch(monkeypatch):
+    model, x = _compiled(), _data(100)
+    y = np.arange(100) % 3
+    watcher = keras.callbacks.LambdaCallback(on_test_batch_end=lambda batch, logs: None)
+    one_by_one = model.evaluate(x, y, batch_size=8, verbose=0, callbacks=[watcher])
+    sizes = _spy_on_runs(monkeypatch)
+    in_runs = model.evaluate(x, y, batch_size=8, verbose=0)
+    assert sizes == [100]
+    np.testing.assert_allclose(in_runs, one_by_one, rtol=1e-6)
+
+
+def test_callbacks_without_batch_hooks_leave_validation_in_runs(monkeypatch):
+    model, x = _compiled(), _data(40)
+    y = np.arange(40) % 3
+    sizes = _spy_on_runs(monkeypatch)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3)
+    model.fit(x, y, batch_size=8, validation_data=(x, y), verbose=0, callbacks=[stop])
+    assert sizes == [40]  # the validation pass: one run of its 5 batches
+
+
+def test_an_error_in_an_evaluation_run_reads_as_for_its_batch():
+    model = keras.Sequential([layers.Input((4,)), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"found shape=\(32, 5\)"):
+        model.evaluate(np.ones((100, 5), "float32"), np.zeros((100, 2), "float32"), verbose=0)
+
+
+def test_which_callbacks_watch_each_batch():
+    class Printer(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            pass
+
+    lam = keras.callbacks.LambdaCallback
+    assert training._watches_batches([lam(on_test_batch_begin=print)], "test")
+    assert not training._watches_batches([lam(on_epoch_end=print)], "test")
+    assert training._watches_batches([Printer()], "predict")
+    assert not training._watches_batches([Printer()], "test")
+    assert not training._watches_batches(None, "predict")
