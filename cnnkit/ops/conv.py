@@ -145,7 +145,10 @@ def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
     Windows overlap when the stride is smaller than the kernel. Kernel offsets
     are grouped into blocks of at most ``sh`` rows by ``sw`` columns: within a
     block no pixel is written twice, so each block is one strided add (4 adds
-    instead of 9 for a 3×3 kernel with stride 2).
+    instead of 9 for a 3×3 kernel with stride 2). When the kernel is at least as
+    large as the stride, the first block covers the top-left ``sh·OH × sw·OW``
+    pixels exactly once: it is copied there instead of added to zeros, and only
+    the rest is zeroed (a quarter less time for 3×3 with stride 2).
 
     Args:
         dcols: (N * OH * OW, KH * KW * C)
@@ -153,14 +156,15 @@ def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
         (N, HP, WP, C) gradient of the padded input.
     """
     n, _, _, c = xpad_shape
-    dxpad = xp.zeros(xpad_shape, dtype=dcols.dtype)
+    sh, sw = strides
+    tiles = dilation == (1, 1) and kh >= sh and kw >= sw
+    dxpad = (xp.empty if tiles else xp.zeros)(xpad_shape, dtype=dcols.dtype)
     if dilation != (1, 1):
         dcols = dcols.reshape(n, oh, ow, kh, kw, c)
         for i in range(kh):
             for j in range(kw):
                 _window(dxpad, i, j, oh, ow, strides, dilation)[...] += dcols[:, :, :, i, j, :]
         return dxpad
-    sh, sw = strides
     sn, sh_, sw_, sc = dxpad.strides
     dcols = dcols.reshape(n, oh, ow, kh, kw * c)
     for i0 in range(0, kh, sh):
@@ -175,7 +179,12 @@ def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
                 offset=i0 * sh_ + j0 * sw_,
             )
             block = dcols[:, :, :, i0 : i0 + rows, j0 * c : (j0 + cols) * c]
-            target += block.transpose(0, 1, 3, 2, 4)
+            if tiles and i0 == j0 == 0:
+                target[...] = block.transpose(0, 1, 3, 2, 4)
+                dxpad[:, sh * oh :] = 0  # the pixels no first-block window reaches
+                dxpad[:, : sh * oh, sw * ow :] = 0
+            else:
+                target += block.transpose(0, 1, 3, 2, 4)
     return dxpad
 
 

@@ -271,6 +271,9 @@ CONV_CONFIGS = [
     (2, 1, "same", 2),
     (3, 1, "full", 2),
     (1, 1, "valid", 1),
+    (1, 2, "valid", 1),  # kernel smaller than the stride: col2im leaves pixels untouched
+    (2, 3, "same", 1),
+    ((3, 1), (2, 2), "valid", 1),
 ]
 
 POOL_CONFIGS = [
