@@ -7,7 +7,7 @@ CPU thread and let each thread run the whole model on its slice, with a single-t
 BLAS: one hand-off per batch instead of one per op, and each core keeps working on the
 activations it wrote itself. Each thread's convolutions chunk their column matrices
 under the whole workspace budget (:func:`cnnkit.backend.conv_workspace_bytes` bounds one
-convolution's), which measured faster than halving it. The lecture CNN predicted 4-9 %
+convolution's), which measured faster than halving it. The lecture CNN predicted 2-9 %
 more images per second this way than with its ops split one by one
 (``benchmarks/predict.py``, old and new ways alternating in one process).
 
