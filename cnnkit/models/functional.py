@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.layers.base import KerasTensor, Layer, _flatten, _is_string_array
@@ -74,7 +76,29 @@ class Functional(Model):
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
+    @property
+    def output_names(self) -> list[str]:
+        """The outputs' names: the keys of a dict of outputs, else the producing layers'."""
+        if isinstance(self._outputs_struct, Mapping):
+            return list(self._outputs_struct)
+        return [t._keras_history[0].name for t in self.outputs]
+
+    @property
+    def input_names(self) -> list[str]:
+        """The inputs' names: the keys of a dict of inputs, else the ``Input`` layers'."""
+        if isinstance(self._inputs_struct, Mapping):
+            return list(self._inputs_struct)
+        return [t._keras_history[0].name for t in self.inputs]
+
     def call(self, inputs, training=False):
+        if isinstance(inputs, Mapping):  # by name, as Keras: in the order of self.inputs
+            missing = [k for k in self.input_names if k not in inputs]
+            if missing:
+                raise ValueError(
+                    f'Model "{self.name}" expects inputs named {self.input_names}; missing '
+                    f"{missing}. Received keys: {list(inputs)}"
+                )
+            inputs = [inputs[k] for k in self.input_names]
         given = _flatten(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(
@@ -90,6 +114,8 @@ class Functional(Model):
             for symbolic, tensor in zip(node.output_tensors, _flatten(out)):
                 values[id(symbolic)] = tensor
         outputs = [values[id(t)] for t in self.outputs]
+        if isinstance(self._outputs_struct, Mapping):
+            return dict(zip(self._outputs_struct, outputs))
         if isinstance(self._outputs_struct, (list, tuple)):
             return outputs
         return outputs[0]
@@ -121,6 +147,8 @@ class Functional(Model):
         first = input_shape[0] if isinstance(input_shape, list) else input_shape
         batch = first[0] if first else None
         shapes = [(batch, *s[1:]) for s in shapes]
+        if isinstance(self._outputs_struct, Mapping):
+            return dict(zip(self._outputs_struct, shapes))
         return shapes if isinstance(self._outputs_struct, (list, tuple)) else shapes[0]
 
 

@@ -149,6 +149,8 @@ def infer(model, x):
         return model(x, training=False)
     if isinstance(parts[0], Tensor):
         return Tensor(xp.concatenate([p.data for p in parts]))
+    if isinstance(parts[0], dict) and all(isinstance(t, Tensor) for t in parts[0].values()):
+        return {k: Tensor(xp.concatenate([p[k].data for p in parts])) for k in parts[0]}
     if isinstance(parts[0], (list, tuple)) and all(isinstance(t, Tensor) for t in parts[0]):
         joined = [Tensor(xp.concatenate([p[i].data for p in parts])) for i in range(len(parts[0]))]
         return type(parts[0])(joined)

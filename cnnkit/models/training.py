@@ -17,6 +17,7 @@ leaves a half-trained model behind.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -28,6 +29,8 @@ from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
 from cnnkit.models.inference import batches_per_group, infer
+
+_REQUIRED = object()  # _by_output: every output needs a value
 
 
 class Trainer:
@@ -70,17 +73,28 @@ class Trainer:
 
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
+        if isinstance(loss, Mapping):  # by output name, as Keras; an output left out has none
+            loss = _by_output(self, loss, "loss", missing=None)
         loss_list = loss if isinstance(loss, (list, tuple)) else [loss]
         self._loss_fns = [None if item is None else losses.get(item) for item in loss_list]
         if loss_weights is None:
             self._loss_weights = [1.0] * len(self._loss_fns)
         else:
+            if isinstance(loss_weights, Mapping):
+                loss_weights = _by_output(self, loss_weights, "loss_weights", missing=1.0)
             self._loss_weights = [float(w) for w in loss_weights]
         if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
             raise TypeError(
                 "Expected `metrics` argument to be a list, tuple, or dict. "
                 f"Received instead: metrics={metrics!r} of type {type(metrics).__name__}"
             )
+        self._metric_ids_by_output = None  # a dict of metrics: one list per output
+        if isinstance(metrics, Mapping):
+            per_output = _by_output(self, metrics, "metrics", missing=[])
+            self._metric_ids_by_output = [
+                list(m) if isinstance(m, (list, tuple)) else [m] for m in per_output
+            ]
+            metrics = None
         self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
         self._metrics = None
         self._loss_tracker = Mean(name="loss")
@@ -101,6 +115,8 @@ class Trainer:
     # -- one batch ----------------------------------------------------------
     def _forward_loss(self, x, y, sample_weight, training: bool):
         outputs = self(x, training=True) if training else infer(self, x)
+        if isinstance(outputs, Mapping):
+            outputs = list(outputs.values())  # the model's output order
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         ys = list(y) if isinstance(y, (list, tuple)) else [y]
         if len(ys) != len(outs):
@@ -155,11 +171,13 @@ class Trainer:
         from cnnkit import metrics as metrics_module
 
         built, self._metrics_outputs = [], []
+        by_output = getattr(self, "_metric_ids_by_output", None)
         for index, (target, out) in enumerate(zip(ys, outs)):
-            for identifier in self._metric_ids or []:
+            ids = (self._metric_ids or []) + (by_output[index] if by_output else [])
+            for identifier in ids:
                 metric = metrics_module.get(identifier, np.asarray(target), out.data)
                 if len(outs) > 1:
-                    metric.name = f"{self.outputs[index]._keras_history[0].name}_{metric.name}"
+                    metric.name = f"{_output_names(self)[index]}_{metric.name}"
                 built.append(metric)
                 self._metrics_outputs.append((metric, index))
         return built
@@ -179,6 +197,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns the loss and metrics of that batch."""
         self._require_compiled("train_on_batch")
+        x, y = _by_input(self, x), _targets_by_output(self, y)
         data = _ArrayData(x, y, sample_weight, None, False, class_weight=class_weight)
         self._check_before_training(data)
         self._reset_metrics()
@@ -201,6 +220,7 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without updating weights."""
         self._require_compiled("test_on_batch")
+        x, y = _by_input(self, x), _targets_by_output(self, y)
         self._reset_metrics()
         logs = self._test_step(x, y, sample_weight)
         return logs if return_dict else _as_list(logs)
@@ -222,7 +242,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """Model outputs for one batch, as NumPy arrays."""
         with no_grad(), backend.parallel_region():
-            out = infer(self, x)
+            out = infer(self, _by_input(self, x))
         return _to_numpy(out)
 
     def _predict_run(self, xb, batch_size: int | None):
@@ -294,6 +314,10 @@ class Trainer:
                 f"Received: validation_split={validation_split}"
             )
         verbose = _resolve_verbose(verbose)
+        x, y = _by_input(self, x), _targets_by_output(self, y)
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+            vx, vy, *rest = validation_data
+            validation_data = (_by_input(self, vx), _targets_by_output(self, vy), *rest)
         if _is_iterable_data(x):
             data = _IterableData(x, steps_per_epoch)
             if validation_split:
@@ -397,6 +421,7 @@ class Trainer:
         """Loss and metrics on the given data (``[loss, *metrics]``, or a dict)."""
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
+        x, y = _by_input(self, x), _targets_by_output(self, y)
         if _is_iterable_data(x):
             data = _IterableData(x, steps)
         else:
@@ -419,6 +444,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
         verbose = _resolve_verbose(verbose)
+        x = _by_input(self, x)
         group = 1
         if _is_iterable_data(x):
             batches = (b[0] if isinstance(b, tuple) else b for b in _IterableData(x, steps).raw())
@@ -459,6 +485,8 @@ class Trainer:
         cbs.on_predict_end()
         if not chunks:
             raise ValueError("Expected input data to `predict` to be non-empty.")
+        if isinstance(chunks[0], dict):
+            return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
         if isinstance(chunks[0], list):
             return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         return np.concatenate(chunks)
@@ -769,6 +797,54 @@ def _watches_batches(callbacks, mode: str) -> bool:
     )
 
 
+def _output_names(model) -> list[str]:
+    """The model's output names (dict keys of its outputs, else the output layers' names)."""
+    names = getattr(model, "output_names", None)
+    if names is not None:
+        return list(names)
+    outputs = getattr(model, "outputs", None) or []
+    return [t._keras_history[0].name for t in outputs]
+
+
+def _by_output(model, mapping, what: str, missing=_REQUIRED):
+    """``mapping`` keyed by output name as a list in the model's output order."""
+    names = _output_names(model)
+    unknown = [k for k in mapping if k not in names]
+    if unknown or not names:
+        raise ValueError(
+            f"The keys of `{what}` must be output names of the model, {names}. Received "
+            f"unknown keys: {unknown or list(mapping)}"
+        )
+    absent = [k for k in names if k not in mapping]
+    if absent and missing is _REQUIRED:
+        raise ValueError(
+            f"`{what}` gives no value for the output(s) {absent}. Expected one for each of {names}."
+        )
+    return [mapping[k] if k in mapping else missing for k in names]
+
+
+def _by_input(model, x):
+    """A dict of inputs keyed by input name as a list in the model's input order."""
+    names = getattr(model, "input_names", None)
+    if not isinstance(x, Mapping) or names is None:
+        return x
+    missing = [k for k in names if k not in x]
+    if missing:
+        raise ValueError(
+            f"`x` has no data for the input(s) {missing}. Expected keys {names}. Received "
+            f"keys: {list(x)}"
+        )
+    return [x[k] for k in names] if len(names) > 1 else x[names[0]]
+
+
+def _targets_by_output(model, y):
+    """A dict of targets keyed by output name as a list in the model's output order."""
+    if not isinstance(y, Mapping):
+        return y
+    values = _by_output(model, y, "y")
+    return values if len(values) > 1 else values[0]
+
+
 def _runs_of_batches(data, group: int):
     """The inputs of ``data``'s batches, ``group`` consecutive batches joined into one array."""
     size = data.batch_size * group
@@ -777,12 +853,16 @@ def _runs_of_batches(data, group: int):
 
 
 def _rows(out, k: int, size: int):
-    """Batch ``k`` (of ``size`` rows) of a run's predicted array, or list of arrays."""
+    """Batch ``k`` (of ``size`` rows) of a run's predicted array, list or dict of arrays."""
     rows = slice(k * size, (k + 1) * size)
+    if isinstance(out, dict):
+        return {name: o[rows] for name, o in out.items()}
     return [o[rows] for o in out] if isinstance(out, list) else out[rows]
 
 
 def _to_numpy(out):
+    if isinstance(out, Mapping):
+        return {name: backend.to_numpy(o.data) for name, o in out.items()}
     if isinstance(out, (list, tuple)):
         return [backend.to_numpy(o.data) for o in out]
     return backend.to_numpy(out.data)

@@ -499,3 +499,72 @@ def test_one_dimensional_data_fits_an_input_of_size_one():
     i = Input(shape=(1,))
     model = Model(i, Dense(2)(i))
     assert model.predict(np.arange(5.0), verbose=0).shape == (5, 2)
+
+
+# -- named inputs and outputs (dicts), as in Keras's functional API guide -----------------
+
+
+def _ticket_model():
+    title = Input((6,), name="title")
+    tags = Input((3,), name="tags")
+    x = keras.layers.concatenate([keras.layers.Dense(4, activation="relu")(title), tags])
+    outputs = {
+        "priority": Dense(1, name="priority")(x),
+        "department": Dense(4, activation="softmax", name="department")(x),
+    }
+    return keras.Model([title, tags], outputs)
+
+
+def _tickets(n=40):
+    rng = np.random.default_rng(0)
+    x = {"tags": rng.random((n, 3), dtype="float32"), "title": rng.random((n, 6), dtype="float32")}
+    y = {"department": rng.integers(0, 4, n), "priority": rng.random((n, 1), dtype=np.float32)}
+    return x, y
+
+
+def test_dict_inputs_targets_losses_and_outputs_by_name(tmp_path):
+    model = _ticket_model()
+    model.compile(
+        optimizer="rmsprop",
+        loss={"department": "sparse_categorical_crossentropy", "priority": "mse"},
+        loss_weights={"priority": 1.0, "department": 0.2},
+        metrics={"department": ["accuracy"]},
+    )
+    x, y = _tickets()
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert sorted(history.history) == ["department_accuracy", "loss"]
+    out = model.predict(x, verbose=0)
+    assert list(out) == ["priority", "department"]
+    assert out["priority"].shape == (40, 1) and out["department"].shape == (40, 4)
+    picked = out["department"][np.arange(40), y["department"]]
+    expected = np.mean((out["priority"] - y["priority"]) ** 2) - 0.2 * np.mean(np.log(picked))
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(accuracy, np.mean(out["department"].argmax(1) == y["department"]))
+    model.save(tmp_path / "tickets.keras")
+    loaded = keras.models.load_model(tmp_path / "tickets.keras").predict(x, verbose=0)
+    for name in out:
+        np.testing.assert_allclose(loaded[name], out[name], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda m, x, y: m.predict({"title": x["title"]}, verbose=0),
+            r"no data for the input\(s\) \['tags'\]",
+        ),
+        (lambda m, x, y: m.compile("sgd", loss={"prio": "mse"}), r"output names.*\['prio'\]"),
+        (
+            lambda m, x, y: m.fit(x, {"priority": y["priority"]}, verbose=0),
+            r"`y` gives no value for the output\(s\) \['department'\]",
+        ),
+    ],
+    ids=["missing-input", "unknown-loss-key", "missing-target"],
+)
+def test_named_data_errors_say_which_name(call, match):
+    model = _ticket_model()
+    model.compile(optimizer="sgd", loss={"priority": "mse", "department": "mse"})
+    x, y = _tickets()
+    with pytest.raises(ValueError, match=match):
+        call(model, x, y)
