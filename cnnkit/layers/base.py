@@ -417,8 +417,9 @@ class Layer:
         For a layer that does not define ``compute_output_shape`` (Keras traces ``call``
         with symbolic tensors instead): ``call`` runs on zeros twice, every unknown size
         set to 2 and then to 3, so an output size that follows an unknown input size is
-        unknown too. Nothing is recorded for gradients, and the random generator and the
-        layer's added losses are left as they were.
+        unknown too. Nothing is recorded for gradients, floating-point warnings on the zeros
+        are silenced, and the random generator and the layer's added losses are left as
+        they were.
         """
         from cnnkit.autodiff import no_grad
 
@@ -429,7 +430,7 @@ class Layer:
         state, losses = generator.state, list(self._losses)
         found = []
         try:
-            with no_grad():
+            with no_grad(), np.errstate(all="ignore"):  # zeros may meet a log or a division
                 for size in (2, 3):
                     arrays = [
                         xp.zeros([size if d is None else d for d in t.shape], dtype=t.dtype)

@@ -464,3 +464,15 @@ def test_clone_model_copies_a_lambda_layer():
     clone = clone_model(model)
     assert clone.layers[0] is not model.layers[0]
     np.testing.assert_array_equal(clone.predict(np.ones((2, 3)), verbose=0), np.full((2, 3), 3.0))
+
+
+def test_tracing_a_layer_on_zeros_raises_no_floating_point_warning():
+    import warnings
+
+    class Ratio(layers.Layer):
+        def call(self, x):
+            return x / x  # 0 / 0 on the zeros the shape is traced with
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Ratio()(Input((3,))).shape == (None, 3)
