@@ -90,15 +90,19 @@ class Functional(Model):
             return list(self._inputs_struct)
         return [t._keras_history[0].name for t in self.inputs]
 
+    def _inputs_by_name(self, inputs: Mapping) -> list:
+        """A dict of inputs keyed by input name, as a list in the order of ``self.inputs``."""
+        missing = [k for k in self.input_names if k not in inputs]
+        if missing:
+            raise ValueError(
+                f'Model "{self.name}" has no data for the input(s) {missing}. Expected keys '
+                f"{self.input_names}. Received keys: {list(inputs)}"
+            )
+        return [inputs[k] for k in self.input_names]
+
     def call(self, inputs, training=False):
-        if isinstance(inputs, Mapping):  # by name, as Keras: in the order of self.inputs
-            missing = [k for k in self.input_names if k not in inputs]
-            if missing:
-                raise ValueError(
-                    f'Model "{self.name}" expects inputs named {self.input_names}; missing '
-                    f"{missing}. Received keys: {list(inputs)}"
-                )
-            inputs = [inputs[k] for k in self.input_names]
+        if isinstance(inputs, Mapping):  # by name, as Keras
+            inputs = self._inputs_by_name(inputs)
         given = _flatten(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(

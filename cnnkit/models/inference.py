@@ -22,6 +22,8 @@ runs again unsplit, so errors read as they would without splitting.
 
 from __future__ import annotations
 
+import math
+
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
@@ -190,8 +192,6 @@ def batches_per_group(model, batch_size: int) -> int:
 
 def _activation_bytes(model) -> int | None:
     """Bytes of every layer output for one sample, from the graph's shapes (``None``: unknown)."""
-    import numpy as np
-
     total = 0
     for layer in _walk(model):
         if layer._sublayers():
@@ -200,8 +200,7 @@ def _activation_bytes(model) -> int | None:
             for tensor in node.output_tensors:
                 if any(d is None for d in tensor.shape[1:]) or tensor.dtype == "string":
                     return None
-                size = int(np.prod(tensor.shape[1:], dtype=np.int64))
-                total += size * np.dtype(tensor.dtype).itemsize
+                total += math.prod(tensor.shape[1:]) * xp.dtype(tensor.dtype).itemsize
     return total
 
 

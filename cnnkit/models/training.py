@@ -232,10 +232,15 @@ class Trainer:
             with no_grad(), backend.parallel_region():
                 total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
         except Exception:
-            for start in range(0, _length(x) if batch_size else 0, batch_size or 1):
-                rows = slice(start, start + batch_size)
-                part = None if sample_weight is None else sample_weight[rows]
-                self._test_step(_take(x, rows), _take(y, rows), part)
+            _each_batch(
+                lambda rows: self._test_step(
+                    _take(x, rows),
+                    _take(y, rows),
+                    None if sample_weight is None else sample_weight[rows],
+                ),
+                _length(x),
+                batch_size,
+            )
             raise
         return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
@@ -255,8 +260,7 @@ class Trainer:
             try:
                 return infer(self, xb)
             except Exception:
-                for start in range(0, _length(xb) if batch_size else 0, batch_size or 1):
-                    infer(self, _take(xb, slice(start, start + batch_size)))
+                _each_batch(lambda rows: infer(self, _take(xb, rows)), _length(xb), batch_size)
                 raise
 
     # -- fit ----------------------------------------------------------------
@@ -824,17 +828,11 @@ def _by_output(model, mapping, what: str, missing=_REQUIRED):
 
 
 def _by_input(model, x):
-    """A dict of inputs keyed by input name as a list in the model's input order."""
-    names = getattr(model, "input_names", None)
-    if not isinstance(x, Mapping) or names is None:
+    """A dict of inputs keyed by input name as a list (or the one array) in input order."""
+    if not isinstance(x, Mapping) or not hasattr(model, "_inputs_by_name"):
         return x
-    missing = [k for k in names if k not in x]
-    if missing:
-        raise ValueError(
-            f"`x` has no data for the input(s) {missing}. Expected keys {names}. Received "
-            f"keys: {list(x)}"
-        )
-    return [x[k] for k in names] if len(names) > 1 else x[names[0]]
+    arrays = model._inputs_by_name(x)
+    return arrays if len(arrays) > 1 else arrays[0]
 
 
 def _targets_by_output(model, y):
@@ -843,6 +841,13 @@ def _targets_by_output(model, y):
         return y
     values = _by_output(model, y, "y")
     return values if len(values) > 1 else values[0]
+
+
+def _each_batch(run, n: int, batch_size: int | None) -> None:
+    """``run(rows)`` on each batch of a failed run of ``n`` samples, so that the batch that
+    fails raises its own error (with its own shapes); nothing for a single batch (``None``)."""
+    for start in range(0, n if batch_size else 0, batch_size or 1):
+        run(slice(start, start + batch_size))
 
 
 def _runs_of_batches(data, group: int):

@@ -535,6 +535,8 @@ def test_dict_inputs_targets_losses_and_outputs_by_name(tmp_path):
     assert sorted(history.history) == ["department_accuracy", "loss"]
     out = model.predict(x, verbose=0)
     assert list(out) == ["priority", "department"]
+    called = model(x)  # a direct call takes the dict too, and returns one
+    np.testing.assert_allclose(called["department"].numpy(), out["department"], rtol=1e-6)
     assert out["priority"].shape == (40, 1) and out["department"].shape == (40, 4)
     picked = out["department"][np.arange(40), y["department"]]
     expected = np.mean((out["priority"] - y["priority"]) ** 2) - 0.2 * np.mean(np.log(picked))
