@@ -100,9 +100,12 @@ class Functional(Model):
             )
         return [inputs[k] for k in self.input_names]
 
-    def call(self, inputs, training=False):
-        if isinstance(inputs, Mapping):  # by name, as Keras
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, Mapping):  # inputs by name, as Keras
             inputs = self._inputs_by_name(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=False):
         given = _flatten(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(
