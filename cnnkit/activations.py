@@ -2,7 +2,7 @@
 
 Each function takes a Tensor or an array (arrays become constant Tensors; non-float arrays are
 cast to ``backend.floatx()``) and returns a Tensor. The maths lives in
-:mod:`cnnkit.ops.activations`.
+:mod:`cnnkit.kernels.activations`.
 
 ``softmax`` records its input on the output (``out._keras_logits``), as TF-Keras does: a
 cross-entropy loss that receives a softmax output then works from the logits and loses no
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
-from cnnkit.ops import activations as ops
+from cnnkit.kernels import activations as ops
 
 __all__ = [
     "relu",

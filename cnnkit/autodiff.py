@@ -453,7 +453,7 @@ def _constant(x) -> Tensor:
 
 # ---------------------------------------------------------------------------
 # Elementary ops used by losses, regularizers and user code.
-# Layer-level ops (conv, pooling, activations, ...) live in cnnkit/ops/.
+# Layer-level ops (conv, pooling, activations, ...) live in cnnkit/kernels/.
 # ---------------------------------------------------------------------------
 
 

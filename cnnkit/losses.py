@@ -35,7 +35,7 @@ from collections.abc import Callable
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
-from cnnkit.ops import losses as ops
+from cnnkit.kernels import losses as ops
 
 __all__ = [
     "Loss",

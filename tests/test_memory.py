@@ -26,7 +26,7 @@ import pytest
 
 from cnnkit import applications, backend, callbacks
 from cnnkit.autodiff import Function, Variable
-from cnnkit.ops import conv
+from cnnkit.kernels import conv
 
 MiB = 1 << 20
 
@@ -144,7 +144,7 @@ def test_conv_peak_grows_by_at_most_the_larger_budget(conv_runs):
 
 def test_conv_results_do_not_depend_on_the_workspace_budget(conv_runs):
     # Same op, chunks of 1 sample versus 56 (forward) and 28 (input gradient) samples.
-    # tests/ops/test_conv.py::test_chunked_workspace_gives_identical_results compares
+    # tests/kernels/test_conv.py::test_chunked_workspace_gives_identical_results compares
     # chunked with unchunked on small shapes for every padding; this is the large case.
     small, large = conv_runs[SMALL_BUDGET], conv_runs[LARGE_BUDGET]
     np.testing.assert_allclose(small["out"], large["out"], rtol=1e-5, atol=1e-5)

@@ -15,7 +15,7 @@ import pytest
 
 from cnnkit import backend
 from cnnkit.autodiff import Variable
-from cnnkit.ops import conv
+from cnnkit.kernels import conv
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -286,7 +286,7 @@ def test_parallel_rows_calls_every_block_once(two_threads):
 
 
 def test_max_pool_split_by_samples_equals_one_thread(two_threads):
-    from cnnkit.ops.pool import max_pool2d
+    from cnnkit.kernels.pool import max_pool2d
 
     rng = np.random.default_rng(2)
     x = rng.integers(0, 4, (5, 6, 6, 3)).astype(np.float32)  # many ties

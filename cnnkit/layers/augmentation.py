@@ -36,10 +36,9 @@ import numpy as np
 from cnnkit import backend
 from cnnkit.autodiff import Function
 from cnnkit.backend import xp
-from cnnkit.layers.base import Layer, standardize_data_format
-from cnnkit.ops import resize as resize_ops
-from cnnkit.ops import shape as shape_ops
-from cnnkit.ops.image import (
+from cnnkit.kernels import resize as resize_ops
+from cnnkit.kernels import shape as shape_ops
+from cnnkit.kernels.image import (
     FILL_MODES,
     INTERPOLATIONS,
     affine_transform,
@@ -47,6 +46,7 @@ from cnnkit.ops.image import (
     translation_transforms,
     zoom_transforms,
 )
+from cnnkit.layers.base import Layer, standardize_data_format
 
 
 class _NoInputGradient(Function):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cnnkit.kernels import recurrent as rnn_ops
+from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import Layer
 from cnnkit.layers.recurrent import _first, _split_states, _with_states
-from cnnkit.ops import recurrent as rnn_ops
-from cnnkit.ops import shape as shape_ops
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 

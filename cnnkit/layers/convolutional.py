@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnkit import activations, initializers, regularizers
+from cnnkit.kernels import conv as conv_ops
 from cnnkit.layers.base import (
     InputSpec,
     Layer,
@@ -13,7 +14,6 @@ from cnnkit.layers.base import (
     standardize_tuple,
 )
 from cnnkit.layers.core import _activity_penalty, _add_bias, _no_constraints, _serialize_callable
-from cnnkit.ops import conv as conv_ops
 
 
 class Conv2D(Layer):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from cnnkit import activations, initializers
+from cnnkit.kernels import conv as conv_ops
 from cnnkit.layers.base import InputSpec, standardize_padding, standardize_tuple
 from cnnkit.layers.convolutional import Conv2D
 from cnnkit.layers.core import _activity_penalty
-from cnnkit.ops import conv as conv_ops
 
 
 class Conv1D(Conv2D):

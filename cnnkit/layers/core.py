@@ -8,9 +8,9 @@ import math
 import numpy as np
 
 from cnnkit import activations, backend, initializers, regularizers
+from cnnkit.kernels import dense as dense_ops
+from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer, Node
-from cnnkit.ops import dense as dense_ops
-from cnnkit.ops import shape as shape_ops
 
 
 class InputLayer(Layer):

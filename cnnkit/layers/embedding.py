@@ -7,9 +7,9 @@ import numpy as np
 from cnnkit import initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels import embedding as embedding_ops
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.core import _activity_penalty, _no_constraints, _serialize_callable
-from cnnkit.ops import embedding as embedding_ops
 
 
 class Embedding(Layer):

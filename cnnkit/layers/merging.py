@@ -18,8 +18,8 @@ Example:
 
 from __future__ import annotations
 
+from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import Layer
-from cnnkit.ops import shape as shape_ops
 
 
 def _check_list(layer: Layer, input_shape) -> list:

@@ -8,9 +8,9 @@ import numpy as np
 
 from cnnkit import initializers, regularizers
 from cnnkit.autodiff import Tensor
+from cnnkit.kernels import norm as norm_ops
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.core import _serialize_callable
-from cnnkit.ops import norm as norm_ops
 
 
 class BatchNormalization(Layer):

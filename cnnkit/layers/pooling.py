@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels import conv as conv_ops
+from cnnkit.kernels import pool as pool_ops
 from cnnkit.layers.base import (
     InputSpec,
     Layer,
@@ -11,8 +13,6 @@ from cnnkit.layers.base import (
     standardize_padding,
     standardize_tuple,
 )
-from cnnkit.ops import conv as conv_ops
-from cnnkit.ops import pool as pool_ops
 
 
 class _Pooling2D(Layer):

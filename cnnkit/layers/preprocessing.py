@@ -17,8 +17,8 @@ import numpy as np
 
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels import resize as resize_ops
 from cnnkit.layers.base import Layer, standardize_data_format
-from cnnkit.ops import resize as resize_ops
 
 
 def _number_or_numbers(value, name: str):
@@ -77,7 +77,7 @@ class Resizing(Layer):
     """Resizes images to ``(height, width)``, as Keras's ``Resizing`` (TensorFlow's sampling).
 
     Bilinear uses half-pixel centres without antialiasing; nearest picks
-    ``floor((o + 0.5) · in / out)``; see :mod:`cnnkit.ops.resize`. The layer is
+    ``floor((o + 0.5) · in / out)``; see :mod:`cnnkit.kernels.resize`. The layer is
     differentiable, so it may sit anywhere in a model.
 
     Args:

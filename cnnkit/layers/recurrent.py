@@ -3,7 +3,7 @@
 Keras 3's arguments, defaults, weight names, shapes and order (``kernel`` (F, k*U),
 ``recurrent_kernel`` (U, k*U), ``bias`` (k*U,), or (2, 3U) for a ``reset_after`` GRU), so
 ``set_weights`` takes weights saved by Keras. The whole sequence runs in one op of
-:mod:`cnnkit.ops.recurrent` (equations, masks and gate order are documented there).
+:mod:`cnnkit.kernels.recurrent` (equations, masks and gate order are documented there).
 
 * Timestep masks (``Embedding(mask_zero=True)``, ``Masking``) are honoured: a masked step
   carries the states over and repeats the previous output; the output keeps the input's mask
@@ -29,9 +29,9 @@ import numpy as np
 from cnnkit import activations, backend, initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels import recurrent as rnn_ops
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.core import _serialize_callable
-from cnnkit.ops import recurrent as rnn_ops
 
 
 def _activation_name(layer: str, argument: str, identifier) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import InputSpec, Layer, standardize_data_format
-from cnnkit.ops import shape as shape_ops
 
 
 class SpatialDropout2D(Layer):

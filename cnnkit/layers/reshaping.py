@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnkit.kernels import resize as resize_ops
+from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import InputSpec, Layer, standardize_data_format, standardize_tuple
-from cnnkit.ops import resize as resize_ops
-from cnnkit.ops import shape as shape_ops
 
 
 def standardize_pairs(value, name: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -137,7 +137,7 @@ class UpSampling2D(Layer):
     """Upsamples each image by integer factors: nearest (pixel repetition) or bilinear.
 
     ``"nearest"`` repeats each pixel into a ``size[0] × size[1]`` block; ``"bilinear"`` is
-    :func:`cnnkit.ops.resize.resize` to ``(H·size[0], W·size[1])`` with half-pixel centres
+    :func:`cnnkit.kernels.resize.resize` to ``(H·size[0], W·size[1])`` with half-pixel centres
     (TensorFlow's, no antialiasing), as Keras does.
 
     Args:

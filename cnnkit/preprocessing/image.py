@@ -41,8 +41,8 @@ import warnings
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.kernels.image import FILL_MODES, affine_transform
 from cnnkit.layers.base import standardize_data_format
-from cnnkit.ops.image import FILL_MODES, affine_transform
 
 _INTERPOLATION_ORDERS = {0: "nearest", 1: "bilinear"}
 

@@ -6,7 +6,7 @@ For the feature maps ``A^k`` (``h x w``, ``k = 1..K``) of a convolution layer an
     alpha_k = mean over (i, j) of d y^c / d A^k_ij       (how much map k matters for class c)
     L^c     = ReLU(sum_k alpha_k A^k)                    (h x w: where the evidence is)
 
-``L^c`` is upsampled (bilinear, :func:`cnnkit.ops.resize.resize`) to the image size and divided
+``L^c`` is upsampled (bilinear, :func:`cnnkit.kernels.resize.resize`) to the image size and divided
 by its maximum. The gradients come from cnnkit's own autodiff: the model runs eagerly on a
 ``Tensor`` with ``training=False``; the chosen layer's output is replaced by a fresh leaf tensor
 (so ``backward`` stores its gradient), and ``backward`` is called on the score.
@@ -113,7 +113,7 @@ def grad_cam(model, image, class_index: int | None = None, layer=None) -> np.nda
             ``class_index`` is out of range.
     """
     from cnnkit.autodiff import Tensor
-    from cnnkit.ops.resize import resize
+    from cnnkit.kernels.resize import resize
 
     _, target = find_conv_layer(model, layer)
     batch = _batch_of_one(model, image)

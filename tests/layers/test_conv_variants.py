@@ -1,6 +1,6 @@
 """DepthwiseConv2D, SeparableConv2D and Conv2DTranspose: Keras layouts and sizes, PyTorch
 agreement, the transpose/gradient identity, chunking and errors. (Values and float64
-gradients of the ops are in ``tests/ops/test_op_table.py``.)"""
+gradients of the ops are in ``tests/kernels/test_op_table.py``.)"""
 
 import math
 
@@ -9,8 +9,8 @@ import pytest
 
 from cnnkit import backend, layers
 from cnnkit.autodiff import Variable
+from cnnkit.kernels import conv
 from cnnkit.layers import Input
-from cnnkit.ops import conv
 
 RNG = np.random.default_rng(0)
 

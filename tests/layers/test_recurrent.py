@@ -12,7 +12,7 @@ from cnnkit.layers import GRU, LSTM, Bidirectional, Input, SimpleRNN
 from cnnkit.models import Model, Sequential
 from cnnkit.optimizers import Adam
 from tests.harness import run_layer_test
-from tests.ops.test_recurrent import gru_step, lstm_step, run_reference, simple_rnn_step
+from tests.kernels.test_recurrent import gru_step, lstm_step, run_reference, simple_rnn_step
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((3, 5, 4))

@@ -11,7 +11,7 @@ from cnnkit import layers
 from cnnkit.autodiff import Variable
 from cnnkit.layers import Input
 from cnnkit.models import Model
-from tests.ops import reference as ref
+from tests.kernels import reference as ref
 
 RNG = np.random.default_rng(0)
 

@@ -7,7 +7,7 @@ import pytest
 
 import cnnkit as keras
 from cnnkit import backend, layers
-from cnnkit.ops.conv import _pads
+from cnnkit.kernels.conv import _pads
 from tests.harness import gradcheck, run_layer_test
 
 # -- Embedding -------------------------------------------------------------------------

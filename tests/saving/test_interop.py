@@ -93,7 +93,7 @@ def cnnkit_models(K):
 def test_cnnkit_files_load_in_keras(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        os.environ.setdefault("KERAS_BACKEND", "jax")
+        os.environ.setdefault("KERAS_BACKEND", "torch")
         keras = pytest.importorskip("keras")
     if not keras.__version__.startswith("3."):
         pytest.skip(f"needs Keras 3, found {keras.__version__}")

@@ -127,7 +127,7 @@ def _convert_separable(g, layer, ins, shapes):
 def _transpose_padding(k: int, s: int, d: int, padding: str, output_padding) -> tuple:
     """``(pad_begin, pad_end, onnx_output_padding)`` of one axis of a Conv2DTranspose.
 
-    Keras (see :mod:`cnnkit.ops.conv`) pads the stride-dilated input with ``left`` and
+    Keras (see :mod:`cnnkit.kernels.conv`) pads the stride-dilated input with ``left`` and
     ``right`` zeros, which keeps rows ``crop = K' - 1 - left`` onwards of the full result, of
     natural length ``(size - 1)·s + K'``, and ``right - (K' - 1)`` rows more at the end (zeros
     when positive, fewer rows when negative). ONNX crops ``pads`` and adds ``output_padding``.

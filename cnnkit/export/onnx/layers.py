@@ -21,6 +21,8 @@ from cnnkit.export.onnx.graph import (
     _Value,
     _weight,
 )
+from cnnkit.kernels.activations import SELU_ALPHA, SELU_SCALE
+from cnnkit.kernels.resize import aspect_ratio_box
 from cnnkit.layers import (
     Average,
     Maximum,
@@ -28,8 +30,6 @@ from cnnkit.layers import (
     Multiply,
     Subtract,
 )
-from cnnkit.ops.activations import SELU_ALPHA, SELU_SCALE
-from cnnkit.ops.resize import aspect_ratio_box
 
 # ---------------------------------------------------------------------------
 # Activations

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Tensor, Variable
-from cnnkit.ops import activations as act
-from cnnkit.ops import conv, dense, losses, norm, pool, recurrent, resize, shape
+from cnnkit.kernels import activations as act
+from cnnkit.kernels import conv, dense, losses, norm, pool, recurrent, resize, shape
 from tests.harness import gradcheck
-from tests.ops import reference as ref
-from tests.ops import test_recurrent as recurrent_ref
+from tests.kernels import reference as ref
+from tests.kernels import test_recurrent as recurrent_ref
 
 _erf = np.vectorize(math.erf)  # slow but independent of cnnkit's erf (and of SciPy)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from cnnkit.autodiff import Function, Tensor
 from cnnkit.backend import xp
-from cnnkit.ops import shape as shape_ops
+from cnnkit.kernels import shape as shape_ops
 
 INTERPOLATIONS = ("bilinear", "nearest")
 # Accepted by Keras but not implemented here: a clear NotImplementedError instead of "unknown".

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Tensor, Variable
-from cnnkit.ops import activations as act
+from cnnkit.kernels import activations as act
 
 special = pytest.importorskip("scipy.special")
 

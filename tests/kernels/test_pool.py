@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Tensor, Variable
-from cnnkit.ops import pool
-from tests.ops import reference as ref
+from cnnkit.kernels import pool
+from tests.kernels import reference as ref
 
 POOLS = [2, 3, (2, 3)]
 STRIDES = [1, 2, 3, (2, 1)]

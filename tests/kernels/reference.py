@@ -1,6 +1,6 @@
 """Slow, obvious NumPy references for the ops (loops over output positions, textbook formulas).
 
-They are written independently of ``cnnkit.ops`` (no shared helpers) so that a bug in an op is
+They are written independently of ``cnnkit.kernels`` (no shared helpers) so that a bug in an op is
 not repeated in its reference.
 """
 

@@ -1,12 +1,12 @@
 """Recurrent ops: a step-by-step NumPy reference of Keras's cells, PyTorch, masks, errors.
 
 The float64 gradient checks and value checks of every op variant are rows of the op table
-(``tests/ops/test_op_table.py``, built with :func:`op_cases` below); this module holds the
+(``tests/kernels/test_op_table.py``, built with :func:`op_cases` below); this module holds the
 reference they use and the checks a table row cannot express.
 
 The reference is written from Keras 3's cell equations (``keras/src/layers/rnn``), one time
 step at a time, with the ``keras.src.backend.numpy.rnn`` loop semantics for masks and
-``go_backwards``. It shares no code with ``cnnkit.ops.recurrent``.
+``go_backwards``. It shares no code with ``cnnkit.kernels.recurrent``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Tensor, Variable
-from cnnkit.ops import recurrent
-from cnnkit.ops import shape as shape_ops
+from cnnkit.kernels import recurrent
+from cnnkit.kernels import shape as shape_ops
 
 # -- the reference ---------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Tensor, Variable
-from cnnkit.ops import shape
+from cnnkit.kernels import shape
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Tensor, Variable
-from cnnkit.ops import norm
+from cnnkit.kernels import norm
 
 
 def paper_backward(x, gamma, grad, epsilon):

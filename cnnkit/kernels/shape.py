@@ -25,7 +25,7 @@ import math
 
 from cnnkit.autodiff import Function, Tensor, _same_float, as_tensor, unbroadcast
 from cnnkit.backend import xp
-from cnnkit.ops.conv import pad_nhwc
+from cnnkit.kernels.conv import pad_nhwc
 
 
 class Flatten(Function):

@@ -1,4 +1,4 @@
-"""Differentiable array ops: each a :class:`cnnkit.autodiff.Function`, forward and backward.
+"""Differentiable array kernels: each a :class:`cnnkit.autodiff.Function`, forward and backward.
 
 One module per op family: ``conv`` (2-D, depthwise and transposed convolution), ``dense``
 (affine maps, bias), ``activations`` (element-wise non-linearities and softmax), ``pool``

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cnnkit.autodiff import Variable
-from cnnkit.ops import losses
+from cnnkit.kernels import losses
 
 EPS = 1e-7
 

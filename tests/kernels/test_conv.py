@@ -7,7 +7,7 @@ import pytest
 
 from cnnkit import backend
 from cnnkit.autodiff import Variable
-from cnnkit.ops import conv
+from cnnkit.kernels import conv
 
 
 def _run(x, w, b, **kw):
