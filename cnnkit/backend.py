@@ -62,6 +62,281 @@ def floatx_scope(value: str):
         set_floatx(old)
 
 
+# ---------------------------------------------------------------------------
+# Keras's global settings and dtype rules (``keras.backend``/``keras.config``).
+# ---------------------------------------------------------------------------
+
+_EPSILON = 1e-7
+_IMAGE_DATA_FORMAT = "channels_last"
+
+
+def backend() -> str:
+    """The name of the array backend: ``"numpy"`` (``keras.backend.backend()``)."""
+    return "numpy"
+
+
+def epsilon() -> float:
+    """The fuzz factor added to denominators (``1e-7``, as in Keras).
+
+    Example:
+        >>> from cnnkit import backend
+        >>> backend.epsilon()
+        1e-07
+    """
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    """Set the fuzz factor :func:`epsilon` returns.
+
+    Raises:
+        ValueError: if ``value`` is not a real number (Keras stores anything; a string here
+            would only fail later, inside a loss).
+    """
+    global _EPSILON
+    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.floating)):
+        raise ValueError(
+            f"Invalid value for argument `value`. Expected a float. Received: value={value!r}"
+        )
+    _EPSILON = float(value)
+
+
+def image_data_format() -> str:
+    """The default ``data_format`` of image layers: ``"channels_last"`` unless set."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the default ``data_format``: ``"channels_last"`` or ``"channels_first"``.
+
+    cnnkit's image layers compute in ``channels_last`` only: with ``"channels_first"`` set,
+    creating one without an explicit ``data_format="channels_last"`` raises a ``ValueError``
+    that says so (Keras would lay its tensors out channels first).
+    """
+    global _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in ("channels_first", "channels_last"):
+        raise ValueError(
+            "The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+            f"Received: data_format={data_format!r}"
+        )
+    _IMAGE_DATA_FORMAT = value
+
+
+BOOL_TYPES = ("bool",)
+INT_TYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
+FLOAT_TYPES = ("bfloat16", "float16", "float32", "float64")
+WEAK_TYPES = ("int", "float")
+COMPLEX_TYPES = ("complex64", "complex128")
+FLOAT8_TYPES = ("float8_e4m3fn", "float8_e5m2")
+ALLOWED_DTYPES = (
+    *FLOAT_TYPES[1:],
+    *INT_TYPES,
+    "bfloat16",
+    "bool",
+    "string",
+    *FLOAT8_TYPES,
+    *COMPLEX_TYPES,
+)
+# Python's types, named as Keras's non-TensorFlow backends name them.
+_PYTHON_DTYPES = {
+    bool: "bool",
+    int: "int32",
+    float: "float32",
+    str: "string",
+    "int": "int32",
+    complex: "complex64",
+}
+
+
+def standardize_dtype(dtype) -> str:
+    """The canonical name of a dtype: ``"float32"``, ``"int32"``, ``"bool"``...
+
+    Accepts names, NumPy dtypes and scalar types, and Python's ``bool``/``int``/``float``
+    (``int`` is ``"int32"`` and ``float`` ``"float32"``, as on Keras's JAX, PyTorch and
+    NumPy backends). ``None`` means :func:`floatx`.
+
+    Raises:
+        ValueError: for anything that is not one of Keras's dtypes.
+
+    Example:
+        >>> import numpy as np
+        >>> from cnnkit import backend
+        >>> backend.standardize_dtype(np.float64), backend.standardize_dtype(int)
+        ('float64', 'int32')
+    """
+    if dtype is None:
+        return floatx()
+    try:
+        dtype = _PYTHON_DTYPES.get(dtype, dtype)
+    except TypeError:  # unhashable
+        pass
+    if hasattr(dtype, "name"):
+        dtype = dtype.name
+    elif hasattr(dtype, "__name__"):
+        dtype = dtype.__name__
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
+        raise ValueError(f"Invalid dtype: {dtype}")
+    return dtype
+
+
+def is_float_dtype(dtype) -> bool:
+    """Whether ``dtype`` is a floating-point dtype (``float16``... ``bfloat16``)."""
+    return standardize_dtype(dtype).startswith(("float", "bfloat"))
+
+
+def is_int_dtype(dtype) -> bool:
+    """Whether ``dtype`` is a signed or unsigned integer dtype."""
+    return standardize_dtype(dtype).startswith(("int", "uint"))
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether ``x`` is a symbolic tensor of a functional model (``Input(...)``'s output)."""
+    from cnnkit.layers import KerasTensor
+
+    return isinstance(x, KerasTensor)
+
+
+def _promotion_lattice() -> dict[str, tuple[str, ...]]:
+    """Each dtype and the dtypes immediately above it (JAX's lattice, as Keras uses it).
+
+    The weak types ``"int"`` and ``"float"`` stand for Python scalars: they take the
+    dtype of the array they meet (``int8 + 1`` stays ``int8``).
+    """
+    return {
+        "bool": ("int",),
+        "uint8": ("int16", "uint16"),
+        "uint16": ("int32", "uint32"),
+        "uint32": ("int64", "uint64"),
+        "uint64": ("float",),
+        "int": ("uint8", "int8", "complex64"),
+        "int8": ("int16",),
+        "int16": ("int32",),
+        "int32": ("int64",),
+        "int64": ("float",),
+        "float": ("bfloat16", "float16"),
+        "bfloat16": ("float32",),
+        "float16": ("float32",),
+        "float32": ("float64", "complex64"),
+        "float64": ("complex128",),
+        "complex64": ("complex128",),
+        "complex128": (),
+    }
+
+
+def _upper_bounds() -> dict[str, frozenset]:
+    """Every dtype's set of dtypes it promotes to (itself included)."""
+    lattice = _promotion_lattice()
+    bounds = {}
+    for node in lattice:
+        seen, stack = {node}, [node]
+        while stack:
+            for above in lattice[stack.pop()]:
+                if above not in seen:
+                    seen.add(above)
+                    stack.append(above)
+        bounds[node] = frozenset(seen)
+    return bounds
+
+
+_UPPER_BOUNDS = _upper_bounds()
+
+
+def _least_upper_bound(nodes: set) -> str:
+    unknown = [n for n in nodes if n not in _UPPER_BOUNDS]
+    if unknown:
+        raise ValueError(f"dtype={unknown[0]!r} is not a valid dtype for Keras type promotion.")
+    common = frozenset.intersection(*(_UPPER_BOUNDS[n] for n in nodes))
+    least = (common & nodes) or {c for c in common if common <= _UPPER_BOUNDS[c]}
+    if len(least) != 1:
+        raise ValueError(
+            f"Input dtypes {tuple(sorted(nodes))} have no available implicit dtype promotion "
+            "path. Try explicitly casting inputs to the desired output type."
+        )
+    return next(iter(least))
+
+
+def _as_weak(dtype: str) -> str:
+    """The weak type of a Python scalar's dtype: ``"int"``, ``"float"`` (``bool`` stays)."""
+    if dtype == "bool":
+        return dtype
+    for kind in ("float", "int", "complex"):
+        if kind in dtype:
+            return kind
+    raise ValueError(f"Invalid value for argument `dtype`. Received: dtype={dtype}")
+
+
+def _resolve_weak(dtype: str, bits: str) -> str:
+    """A weak result made concrete at the precision of :func:`floatx` (``"32"``)."""
+    kind = "f" if dtype == "bfloat16" else dtype[:1]
+    if kind == "b":
+        return "bool"
+    if kind == "i":
+        return f"int{bits}"
+    if kind == "u":
+        return f"uint{bits}"
+    return f"float{bits}"
+
+
+# Keras's JAX, PyTorch and NumPy backends promote to 32 bits at most, as JAX does.
+_TO_32_BITS = {
+    "int64": "int32",
+    "uint64": "uint32",
+    "float64": "float32",
+    "complex128": "complex64",
+}
+
+
+def result_type(*dtypes) -> str:
+    """The dtype Keras's type promotion gives to ``dtypes`` (``keras.backend.result_type``).
+
+    Each argument is a dtype (anything :func:`standardize_dtype` accepts; ``None`` means
+    :func:`floatx`) or a Python scalar type: ``int`` and ``float`` are *weak*, they take
+    the dtype of the arrays they meet (``int8`` with ``int`` is ``int8``, ``float16`` with
+    ``float`` is ``float16``). Strong dtypes meet at their least upper bound on JAX's
+    promotion lattice (``bool`` < ``uint8`` < ``int16``..., signed and unsigned integers
+    meet at the next wider signed integer, integers with floats give floats). As on
+    Keras's non-TensorFlow backends, 64-bit results are narrowed to 32 bits
+    (``int64`` → ``int32``, ``float64`` → ``float32``), and a weak result takes the
+    precision of :func:`floatx`. No argument gives :func:`floatx`.
+
+    Raises:
+        ValueError: for a float8 dtype (no implicit conversion), an unknown dtype, or
+            dtypes without a common promotion.
+
+    Example:
+        >>> from cnnkit import backend
+        >>> backend.result_type("int8", "uint8"), backend.result_type("int32", float)
+        ('int16', 'float32')
+        >>> backend.result_type("float16", float), backend.result_type("uint8", int)
+        ('float16', 'uint8')
+    """
+    if not dtypes:
+        return floatx()
+    for dtype in dtypes:
+        if isinstance(dtype, str) and dtype in FLOAT8_TYPES:
+            raise ValueError(
+                "There is no implicit conversions from float8 dtypes to others. You must "
+                f"cast it explicitly. Received: {dtypes}"
+            )
+    args = [floatx() if d is None else d for d in dtypes]
+    names = [standardize_dtype(d) for d in args]
+    weak = [d is int or d is float for d in args]
+    if len(names) == 1:
+        out, out_weak = names[0], weak[0]
+    elif len(set(names)) == 1 and not all(weak):
+        out, out_weak = names[0], False
+    elif all(weak):
+        out, out_weak = _least_upper_bound(set(names)), True
+    else:
+        nodes = {_as_weak(n) if w else n for n, w in zip(names, weak, strict=True)}
+        out = _least_upper_bound(nodes)
+        out_weak = out in WEAK_TYPES
+    if out_weak and out != "bool":
+        out = _resolve_weak(out, floatx()[-2:])
+    return _TO_32_BITS.get(out, out)
+
+
 def set_seed(seed: int | None) -> None:
     """Re-seed cnnkit's random generator (weights, dropout, shuffling)."""
     global _RNG
@@ -105,9 +380,33 @@ def unique_name(prefix: str) -> str:
     return prefix if count == 0 else f"{prefix}_{count}"
 
 
-def clear_session() -> None:
-    """Reset the default names, as ``keras.backend.clear_session()`` does."""
+def get_uid(prefix: str = "") -> int:
+    """The next integer id for ``prefix``, starting at 1 (``keras.backend.get_uid``).
+
+    Shares its counters with the default layer names (:func:`unique_name`), as in Keras,
+    and :func:`clear_session` resets them.
+
+    Example:
+        >>> from cnnkit import backend
+        >>> backend.clear_session()
+        >>> backend.get_uid("dense"), backend.get_uid("dense")
+        (1, 2)
+    """
+    _NAME_COUNTS[prefix] = _NAME_COUNTS.get(prefix, 0) + 1
+    return _NAME_COUNTS[prefix]
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Reset the default names and ids, as ``keras.backend.clear_session()`` does.
+
+    Args:
+        free_memory: also run Python's garbage collector (Keras's default).
+    """
     _NAME_COUNTS.clear()
+    if free_memory:
+        import gc
+
+        gc.collect()
 
 
 def strided_view(a, shape: tuple, strides: tuple, offset: int = 0):
