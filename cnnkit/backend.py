@@ -123,6 +123,43 @@ def set_image_data_format(data_format: str) -> None:
     _IMAGE_DATA_FORMAT = value
 
 
+_MAX_EPOCHS: int | None = None
+_MAX_STEPS_PER_EPOCH: int | None = None
+
+
+def _optional_positive_int(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 1:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a strictly positive integer or "
+            f"None. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def max_epochs() -> int | None:
+    """The cap on ``fit``'s epochs set by :func:`set_max_epochs` (``None``: no cap)."""
+    return _MAX_EPOCHS
+
+
+def set_max_epochs(max_epochs: int | None) -> None:
+    """Cap the epochs of every ``fit`` (for debugging); ``None`` removes the cap."""
+    global _MAX_EPOCHS
+    _MAX_EPOCHS = _optional_positive_int("max_epochs", max_epochs)
+
+
+def max_steps_per_epoch() -> int | None:
+    """The cap on the batches of one ``fit`` epoch (``None``: no cap)."""
+    return _MAX_STEPS_PER_EPOCH
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch: int | None) -> None:
+    """Cap the batches of each ``fit`` epoch (for debugging); ``None`` removes the cap."""
+    global _MAX_STEPS_PER_EPOCH
+    _MAX_STEPS_PER_EPOCH = _optional_positive_int("max_steps_per_epoch", max_steps_per_epoch)
+
+
 BOOL_TYPES = ("bool",)
 INT_TYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 FLOAT_TYPES = ("bfloat16", "float16", "float32", "float64")

@@ -181,3 +181,26 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
     """Atomically replace ``path`` with ``text`` encoded as ``encoding`` (see ``atomic_write``)."""
     with atomic_write(path, "w", encoding=encoding) as f:
         f.write(text)
+
+
+# Interactive logging (``keras.config.enable_interactive_logging``): on, progress bars and
+# messages are written to stdout; off, each finished line goes to the ``"cnnkit"`` logger
+# (level INFO) instead and nothing is redrawn in place, as Keras sends them to absl logging.
+_INTERACTIVE_LOGGING = True
+
+
+def enable_interactive_logging() -> None:
+    """Write progress bars and messages to stdout (the default)."""
+    global _INTERACTIVE_LOGGING
+    _INTERACTIVE_LOGGING = True
+
+
+def disable_interactive_logging() -> None:
+    """Send progress lines to the ``"cnnkit"`` logger instead of stdout."""
+    global _INTERACTIVE_LOGGING
+    _INTERACTIVE_LOGGING = False
+
+
+def is_interactive_logging_enabled() -> bool:
+    """Whether progress goes to stdout (``True``) or to the ``"cnnkit"`` logger."""
+    return _INTERACTIVE_LOGGING

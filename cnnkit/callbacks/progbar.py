@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
+from cnnkit import io_utils
 from cnnkit.callbacks.base import Callback
 
 
@@ -75,6 +77,8 @@ class ProgbarLogger(Callback):
         self._seen = 0
 
     def _dynamic(self) -> bool:
+        if not io_utils.is_interactive_logging_enabled():
+            return False
         isatty = getattr(self._out(), "isatty", None)
         return bool(isatty and isatty())
 
@@ -121,6 +125,9 @@ class ProgbarLogger(Callback):
         return f"{head}{bar} {when} {_per_step(elapsed, step)}{_format_logs(logs)}"
 
     def _print(self, text: str) -> None:
+        if not io_utils.is_interactive_logging_enabled():
+            logging.getLogger("cnnkit").info(text.strip("\r\n"))
+            return
         out = self._out()
         out.write(text)
         out.flush()

@@ -27,7 +27,7 @@ import re
 
 import numpy as np
 
-from cnnkit import backend
+from cnnkit import backend, dtype_policies
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
@@ -474,7 +474,9 @@ _CALL_PARAMETERS: dict[type, set[str]] = {}
 def _standardize_dtype(dtype) -> str:
     """A dtype name: ``"float32"``..., or ``"string"`` for text inputs (as Keras)."""
     if dtype is None:
-        return backend.floatx()
+        return dtype_policies.default_dtype()
+    if isinstance(dtype, dtype_policies.DTypePolicy):
+        return dtype.variable_dtype
     if dtype in ("string", "str", str, object) or np.dtype(dtype).kind in "USO":
         return "string"
     return str(np.dtype(dtype))
@@ -547,6 +549,12 @@ def standardize_padding(value, allowed=("valid", "same")) -> str:
 
 
 def standardize_data_format(value) -> str:
+    if value is None and backend.image_data_format() == "channels_first":
+        raise ValueError(
+            "cnnkit's image layers compute channels-last (NHWC) only, but the default "
+            "`keras.config.image_data_format()` is 'channels_first'. Call "
+            "`set_image_data_format('channels_last')` or pass data_format='channels_last'."
+        )
     if value is None:
         return "channels_last"
     if value != "channels_last":

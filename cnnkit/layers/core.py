@@ -10,7 +10,7 @@ import numpy as np
 from cnnkit import activations, backend, initializers, regularizers
 from cnnkit.kernels import dense as dense_ops
 from cnnkit.kernels import shape as shape_ops
-from cnnkit.layers.base import InputSpec, KerasTensor, Layer, Node
+from cnnkit.layers.base import InputSpec, KerasTensor, Layer, Node, standardize_data_format
 
 
 class InputLayer(Layer):
@@ -336,11 +336,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(
-                "cnnkit supports only `data_format='channels_last'`. "
-                f"Received: data_format={data_format!r}"
-            )
+        standardize_data_format(data_format)
         self.input_spec = InputSpec(min_ndim=1)
 
     def call(self, inputs, training=False):

@@ -309,6 +309,8 @@ class Trainer:
         """
         self._require_compiled("fit")
         _check_int("epochs", epochs, minimum=0)
+        if backend.max_epochs() is not None and backend.max_epochs() < epochs:  # config cap
+            epochs = backend.max_epochs()
         _check_int("initial_epoch", initial_epoch, minimum=0)
         if batch_size is not None:
             _check_int("batch_size", batch_size, minimum=1)
@@ -345,7 +347,9 @@ class Trainer:
             cbs.append(ProgbarLogger(verbose=verbose))
         cbs.append(history)
         cbs.set_model(self)
-        cbs.set_params({"epochs": epochs, "steps": data.steps, "verbose": verbose})
+        max_steps = backend.max_steps_per_epoch()  # config cap, as Keras's EpochIterator
+        steps = data.steps if max_steps is None or not data.steps else min(data.steps, max_steps)
+        cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
 
         self.stop_training = False
         variables = self.trainable_weights
@@ -359,6 +363,8 @@ class Trainer:
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             for step, (xb, yb, sw) in enumerate(data.batches()):
+                if max_steps is not None and step >= max_steps:
+                    break
                 if step < skip:
                     continue  # drawn, so that the shuffle matches the interrupted run's
                 cbs.on_train_batch_begin(step)
