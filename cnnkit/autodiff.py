@@ -256,7 +256,7 @@ class Variable(Tensor):
         6.0
     """
 
-    __slots__ = ("name", "trainable", "path", "regularizer")
+    __slots__ = ("name", "trainable", "path", "regularizer", "constraint")
 
     def __init__(self, value, trainable: bool = True, name: str = "variable", dtype=None):
         data = xp.array(value, dtype=dtype if dtype is not None else None, copy=True)
@@ -267,6 +267,7 @@ class Variable(Tensor):
         self.name = name
         self.path = name
         self.regularizer = None
+        self.constraint = None  # applied by the optimizer after each update
 
     @property
     def value(self):

@@ -144,6 +144,7 @@ class Layer:
         trainable=True,
         name=None,
         regularizer=None,
+        constraint=None,
     ) -> Variable:
         """Create a weight, initialise it and track it.
 
@@ -153,6 +154,8 @@ class Layer:
             trainable: whether optimizers update it.
             name: short name such as ``"kernel"``.
             regularizer: optional callable mapping the weight Tensor to a scalar penalty.
+            constraint: optional constraint (``cnnkit.constraints``) the optimizer applies
+                to the weight after each update.
         """
         from cnnkit import initializers
 
@@ -162,6 +165,10 @@ class Layer:
         var = Variable(value, trainable=trainable, name=name or "variable", dtype=dtype)
         var.path = f"{self.name}/{var.name}"
         var.regularizer = regularizer
+        if constraint is not None:
+            from cnnkit import constraints
+
+            var.constraint = constraints.get(constraint)
         self._weights.append(var)
         return var
 

@@ -13,7 +13,7 @@ from cnnkit.layers.base import (
     standardize_padding,
     standardize_tuple,
 )
-from cnnkit.layers.core import _activity_penalty, _add_bias, _no_constraints, _serialize_callable
+from cnnkit.layers.core import _activity_penalty, _add_bias, _serialize_callable, _set_constraints
 
 
 class Conv2D(Layer):
@@ -38,6 +38,8 @@ class Conv2D(Layer):
         kernel_initializer, bias_initializer: initializers of the ``(KH, KW, C, F)``
             kernel and the ``(F,)`` bias.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+        kernel_constraint, bias_constraint: optional constraints (``cnnkit.constraints``)
+            applied to the weights after each optimizer update.
 
     Input shape:
         ``(batch_size, H, W, C)``
@@ -80,7 +82,7 @@ class Conv2D(Layer):
             )
         if groups != 1:
             raise NotImplementedError(f"Conv2D supports only groups=1. Received: groups={groups}")
-        _no_constraints(self, kernel_constraint, bias_constraint)
+        _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = int(filters)
         self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
         self.strides = standardize_tuple(strides, 2, "strides")
@@ -114,6 +116,7 @@ class Conv2D(Layer):
             self.kernel_initializer,
             name="kernel",
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = _add_bias(self, self.filters)
         self.input_spec = InputSpec(ndim=self.input_spec.ndim, axes={-1: channels})
@@ -177,8 +180,8 @@ class Conv2D(Layer):
             "kernel_regularizer": _serialize_callable(self.kernel_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self.kernel_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
         }
 
 
@@ -277,6 +280,7 @@ class DepthwiseConv2D(_DepthwiseBase):
         depthwise_initializer, bias_initializer: of the ``(KH, KW, C, M)`` kernel (weight
             name ``"kernel"``, as Keras 3) and the ``(C·M,)`` bias.
         depthwise_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+        depthwise_constraint, bias_constraint: optional constraints applied after each update.
 
     Input shape:
         ``(batch_size, H, W, C)``
@@ -308,7 +312,9 @@ class DepthwiseConv2D(_DepthwiseBase):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _no_constraints(self, depthwise_constraint, bias_constraint)
+        _set_constraints(
+            self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint
+        )
         self._init_depthwise(kernel_size, strides, padding, dilation_rate, depth_multiplier)
         self.data_format = standardize_data_format(data_format)
         self.activation = activations.get(activation)
@@ -326,6 +332,7 @@ class DepthwiseConv2D(_DepthwiseBase):
             self.depthwise_initializer,
             name="kernel",
             regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
         )
         self.bias = _add_bias(self, channels * self.depth_multiplier)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
@@ -354,8 +361,8 @@ class DepthwiseConv2D(_DepthwiseBase):
             "depthwise_regularizer": _serialize_callable(self.depthwise_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "depthwise_constraint": None,
-            "bias_constraint": None,
+            "depthwise_constraint": _serialize_callable(self.depthwise_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
         }
 
 
@@ -378,6 +385,8 @@ class SeparableConv2D(_DepthwiseBase):
             ``bias (F,)`` (Keras's names and shapes).
         depthwise_regularizer, pointwise_regularizer, bias_regularizer, activity_regularizer:
             optional penalties.
+        depthwise_constraint, pointwise_constraint, bias_constraint: optional constraints
+            applied after each optimizer update.
 
     Input shape:
         ``(batch_size, H, W, C)``
@@ -413,7 +422,12 @@ class SeparableConv2D(_DepthwiseBase):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _no_constraints(self, depthwise_constraint, pointwise_constraint, bias_constraint)
+        _set_constraints(
+            self,
+            depthwise_constraint=depthwise_constraint,
+            pointwise_constraint=pointwise_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.filters = _positive_int(filters, "filters")
         self._init_depthwise(kernel_size, strides, padding, dilation_rate, depth_multiplier)
         self.data_format = standardize_data_format(data_format)
@@ -434,12 +448,14 @@ class SeparableConv2D(_DepthwiseBase):
             self.depthwise_initializer,
             name="depthwise_kernel",
             regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
         )
         self.pointwise_kernel = self.add_weight(
             (1, 1, channels * self.depth_multiplier, self.filters),
             self.pointwise_initializer,
             name="pointwise_kernel",
             regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint,
         )
         self.bias = _add_bias(self, self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
@@ -476,9 +492,9 @@ class SeparableConv2D(_DepthwiseBase):
             "pointwise_regularizer": _serialize_callable(self.pointwise_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "depthwise_constraint": None,
-            "pointwise_constraint": None,
-            "bias_constraint": None,
+            "depthwise_constraint": _serialize_callable(self.depthwise_constraint),
+            "pointwise_constraint": _serialize_callable(self.pointwise_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
         }
 
 
@@ -504,6 +520,8 @@ class Conv2DTranspose(Layer):
         kernel_initializer, bias_initializer: of the ``(KH, KW, F, C)`` kernel (Keras's
             layout) and the ``(F,)`` bias.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+        kernel_constraint, bias_constraint: optional constraints (``cnnkit.constraints``)
+            applied to the weights after each optimizer update.
 
     Input shape:
         ``(batch_size, H, W, C)``
@@ -540,7 +558,7 @@ class Conv2DTranspose(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _no_constraints(self, kernel_constraint, bias_constraint)
+        _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = _positive_int(filters, "filters")
         self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
         self.strides = standardize_tuple(strides, 2, "strides")
@@ -574,6 +592,7 @@ class Conv2DTranspose(Layer):
             self.kernel_initializer,
             name="kernel",
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = _add_bias(self, self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
@@ -626,6 +645,6 @@ class Conv2DTranspose(Layer):
             "kernel_regularizer": _serialize_callable(self.kernel_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self.kernel_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
         }

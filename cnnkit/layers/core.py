@@ -102,6 +102,8 @@ class Dense(Layer):
         bias_initializer: initializer of the ``(units,)`` bias.
         kernel_regularizer, bias_regularizer: optional callables giving penalties.
         activity_regularizer: optional callable on the output, added to the loss.
+        kernel_constraint, bias_constraint: optional constraints (``cnnkit.constraints``)
+            applied to the weights after each optimizer update.
 
     Input shape:
         ``(batch_size, ..., input_dim)``
@@ -134,7 +136,7 @@ class Dense(Layer):
                 "Received an invalid value for `units`, expected a positive integer. "
                 f"Received: units={units}"
             )
-        _no_constraints(self, kernel_constraint, bias_constraint)
+        _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -160,6 +162,7 @@ class Dense(Layer):
             self.kernel_initializer,
             name="kernel",
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = _add_bias(self, self.units)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
@@ -187,8 +190,8 @@ class Dense(Layer):
             "kernel_regularizer": _serialize_callable(self.kernel_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self.kernel_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
         }
 
 
@@ -459,12 +462,12 @@ class Dropout(Layer):
         }
 
 
-def _no_constraints(layer, *constraints) -> None:
-    if any(c is not None for c in constraints):
-        raise NotImplementedError(
-            f"Layer {type(layer).__name__}: weight constraints are not supported yet; "
-            "pass kernel_constraint=None and bias_constraint=None."
-        )
+def _set_constraints(layer, **named) -> None:
+    """Store each ``<weight>_constraint`` argument, resolved by ``constraints.get``."""
+    from cnnkit import constraints
+
+    for argument, value in named.items():
+        setattr(layer, argument, constraints.get(value))
 
 
 def _add_bias(layer, units: int):
@@ -472,7 +475,11 @@ def _add_bias(layer, units: int):
     if not layer.use_bias:
         return None
     return layer.add_weight(
-        (units,), layer.bias_initializer, name="bias", regularizer=layer.bias_regularizer
+        (units,),
+        layer.bias_initializer,
+        name="bias",
+        regularizer=layer.bias_regularizer,
+        constraint=getattr(layer, "bias_constraint", None),
     )
 
 
@@ -487,6 +494,10 @@ def _serialize_callable(fn):
         return None
     if isinstance(fn, regularizers.Regularizer):
         return regularizers.serialize(fn)
+    from cnnkit import constraints
+
+    if isinstance(fn, constraints.Constraint):
+        return constraints.serialize(fn)
     get_config = getattr(fn, "get_config", None)
     if get_config is not None:
         return {"class_name": type(fn).__name__, "config": get_config()}

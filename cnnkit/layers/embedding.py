@@ -9,7 +9,7 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import embedding as embedding_ops
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _activity_penalty, _no_constraints, _serialize_callable
+from cnnkit.layers.core import _activity_penalty, _serialize_callable, _set_constraints
 
 
 class Embedding(Layer):
@@ -25,7 +25,7 @@ class Embedding(Layer):
             (default ``"uniform"``: uniform in [-0.05, 0.05], as Keras).
         embeddings_regularizer: optional penalty on the table.
         activity_regularizer: optional penalty on the output.
-        embeddings_constraint: only ``None``.
+        embeddings_constraint: optional constraint applied to the embeddings after each update.
         mask_zero: treat index 0 as padding: the output carries a mask (``inputs != 0``) that
             recurrent layers and ``GlobalAveragePooling1D`` honour. Index 0 then cannot be a
             real token, so ``input_dim`` should be the vocabulary size + 1.
@@ -74,7 +74,7 @@ class Embedding(Layer):
                     f"Invalid value for argument `{name}`. Expected a strictly positive "
                     f"integer. Received {name}={value!r}"
                 )
-        _no_constraints(self, embeddings_constraint)
+        _set_constraints(self, embeddings_constraint=embeddings_constraint)
         if lora_rank is not None:
             raise NotImplementedError("Embedding: `lora_rank` is not supported.")
         self.input_dim = int(input_dim)
@@ -93,6 +93,7 @@ class Embedding(Layer):
             self.embeddings_initializer,
             name="embeddings",
             regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
         )
         self.built = True
         if self._initial_weights is not None:
@@ -145,7 +146,7 @@ class Embedding(Layer):
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": _serialize_callable(self.embeddings_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "embeddings_constraint": None,
+            "embeddings_constraint": _serialize_callable(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
         return config

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from cnnkit import initializers, regularizers
+from cnnkit import constraints, initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import norm as norm_ops
 from cnnkit.layers.base import InputSpec, Layer
@@ -46,7 +46,7 @@ class BatchNormalization(Layer):
         moving_mean_initializer, moving_variance_initializer: initializers of the moving
             statistics (zeros and ones).
         beta_regularizer, gamma_regularizer: optional callables giving penalties.
-        beta_constraint, gamma_constraint: not supported (must be ``None``).
+        beta_constraint, gamma_constraint: optional constraints applied after each update.
         synchronized: only ``False`` (Keras supports ``True`` on TensorFlow only).
 
     Weights, in Keras's order: ``gamma`` (if ``scale``) and ``beta`` (if ``center``),
@@ -61,7 +61,7 @@ class BatchNormalization(Layer):
     Raises:
         ValueError: for ``momentum`` outside [0, 1), ``epsilon <= 0``, ``synchronized=True``,
             or (when built) an ``axis`` out of range or of unknown size.
-        NotImplementedError: for a list of axes or for weight constraints.
+        NotImplementedError: for a list of axes.
 
     Example:
         >>> layer = BatchNormalization(momentum=0.9)
@@ -112,11 +112,6 @@ class BatchNormalization(Layer):
                 "Argument synchronized=True is only supported with the TensorFlow backend "
                 f"of Keras; cnnkit runs on one device. Received: synchronized={synchronized!r}"
             )
-        if beta_constraint is not None or gamma_constraint is not None:
-            raise NotImplementedError(
-                "BatchNormalization: weight constraints are not supported yet; "
-                "pass beta_constraint=None and gamma_constraint=None."
-            )
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.center = bool(center)
@@ -127,6 +122,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.synchronized = False
         self.gamma = self.beta = None
 
@@ -147,11 +144,19 @@ class BatchNormalization(Layer):
         shape = (channels,)
         if self.scale:
             self.gamma = self.add_weight(
-                shape, self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer
+                shape,
+                self.gamma_initializer,
+                name="gamma",
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
             )
         if self.center:
             self.beta = self.add_weight(
-                shape, self.beta_initializer, name="beta", regularizer=self.beta_regularizer
+                shape,
+                self.beta_initializer,
+                name="beta",
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
             )
         self.moving_mean = self.add_weight(
             shape, self.moving_mean_initializer, trainable=False, name="moving_mean"
@@ -209,8 +214,8 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": _serialize_callable(self.beta_regularizer),
             "gamma_regularizer": _serialize_callable(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": _serialize_callable(self.beta_constraint),
+            "gamma_constraint": _serialize_callable(self.gamma_constraint),
             "synchronized": self.synchronized,
         }
 

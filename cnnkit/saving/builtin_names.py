@@ -40,7 +40,7 @@ def public_name(cls) -> tuple[str, str, str | None]:
 
 def _categories():
     """``(keras module, cnnkit module, base class)`` for each family of built-in objects."""
-    from cnnkit import initializers, layers, losses, metrics, optimizers, regularizers
+    from cnnkit import constraints, initializers, layers, losses, metrics, optimizers, regularizers
     from cnnkit.models import model as model_module
     from cnnkit.optimizers import schedules
 
@@ -54,7 +54,7 @@ def _categories():
         ("keras.initializers", initializers, initializers.Initializer),
         ("keras.regularizers", regularizers, regularizers.Regularizer),
         ("keras.activations", None, None),
-        ("keras.constraints", None, None),
+        ("keras.constraints", constraints, constraints.Constraint),
     )
 
 

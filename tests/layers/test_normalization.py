@@ -175,7 +175,7 @@ def test_config_round_trip():
         ({"synchronized": True}, ValueError, r"synchronized=True"),
         ({"axis": [1, 2]}, NotImplementedError, r"single axis.*Received: axis=\[1, 2\]"),
         ({"axis": "last"}, TypeError, r"`axis` must be an int"),
-        ({"gamma_constraint": abs}, NotImplementedError, r"constraints are not supported"),
+        ({"gamma_constraint": 3}, ValueError, r"Could not interpret constraint identifier: 3"),
         ({"mom": 0.9}, TypeError, r"Unrecognized keyword arguments passed to BatchNormalization"),
     ],
 )
