@@ -108,12 +108,17 @@ def test_serialize_matches_keras():
         ),
         (layers.Embedding, {"input_dim": 5, "output_dim": 2}, ("embeddings",)),
         (layers.BatchNormalization, {}, ("gamma", "beta")),
+        (layers.LSTM, {"units": 2}, ("kernel", "recurrent", "bias")),
+        (layers.GRU, {"units": 2}, ("kernel", "recurrent", "bias")),
+        (layers.SimpleRNN, {"units": 2}, ("kernel", "recurrent", "bias")),
     ],
 )
 def test_layers_take_constraints_and_keep_them_in_their_config(cls, kwargs, names):
     arguments = {f"{n}_constraint": constraints.MaxNorm(0.1 * (i + 1)) for i, n in enumerate(names)}
     layer = cls(**kwargs, **arguments)
     shape = (None, 3) if cls in (layers.Dense, layers.Embedding) else (None, 4, 4, 2)
+    if cls in (layers.LSTM, layers.GRU, layers.SimpleRNN):
+        shape = (None, 5, 3)
     layer.build(shape)
     with_constraint = [w for w in layer.weights if w.constraint is not None]
     assert len(with_constraint) == len(names)

@@ -31,7 +31,7 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import recurrent as rnn_ops
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _serialize_callable
+from cnnkit.layers.core import _serialize_callable, _set_constraints
 
 
 def _activation_name(layer: str, argument: str, identifier) -> str:
@@ -141,12 +141,7 @@ class _RNN(Layer):
                 f"{cls}: invalid value for argument `units`. Expected a positive integer. "
                 f"Received: units={units!r}"
             )
-        for argument, value in constraints.items():
-            if value is not None:
-                raise NotImplementedError(
-                    f"{cls}: weight constraints are not supported. Received: "
-                    f"{argument}={value!r}; pass None."
-                )
+        _set_constraints(self, **constraints)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"{cls}: argument `seed` must be an int or None. Received: {seed!r}")
         self.units = int(units)
@@ -196,12 +191,14 @@ class _RNN(Layer):
             self.kernel_initializer,
             name="kernel",
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
             (self.units, width),
             self.recurrent_initializer,
             name="recurrent_kernel",
             regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
         )
         self.bias = None
         if self.use_bias:
@@ -210,6 +207,7 @@ class _RNN(Layer):
                 self._bias_initializer(),
                 name="bias",
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         self.input_spec = InputSpec(ndim=3, axes={-1: shape[-1]})
         self.built = True
@@ -341,9 +339,9 @@ class _RNN(Layer):
             "recurrent_regularizer": _serialize_callable(self.recurrent_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "kernel_constraint": None,
-            "recurrent_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self.kernel_constraint),
+            "recurrent_constraint": _serialize_callable(self.recurrent_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
@@ -357,7 +355,8 @@ _SHARED_ARGS = """
         bias_initializer: initializer of ``bias`` (default ``"zeros"``).
         kernel_regularizer, recurrent_regularizer, bias_regularizer: optional weight penalties.
         activity_regularizer: optional penalty on the outputs.
-        kernel_constraint, recurrent_constraint, bias_constraint: only ``None``.
+        kernel_constraint, recurrent_constraint, bias_constraint: optional constraints
+            applied to the weights after each optimizer update.
         dropout: fraction of the inputs dropped (training only), one mask per sequence.
         recurrent_dropout: fraction of the recurrent state dropped before the recurrent product.
         seed: optional int for the dropout masks.

@@ -330,7 +330,7 @@ def test_stacked_bidirectional_gru_with_dropout_trains():
         (lambda: GRU(2, recurrent_dropout=-0.1), ValueError, r"recurrent_dropout=-0.1"),
         (lambda: LSTM(2, activation="softmax"), ValueError, r"activation='softmax'"),
         (lambda: GRU(2, recurrent_activation=print), ValueError, r"recurrent_activation="),
-        (lambda: LSTM(2, kernel_constraint="max_norm"), NotImplementedError, r"constraints"),
+        (lambda: LSTM(2, kernel_constraint="max_nom"), ValueError, r"constraint identifier"),
         (lambda: LSTM(2, use_cudnn="yes"), ValueError, r"use_cudnn='yes'"),
         (lambda: GRU(2, implementation=3), ValueError, r"implementation=3"),
         (lambda: SimpleRNN(2, seed="a"), ValueError, r"`seed` must be an int"),
