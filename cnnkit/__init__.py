@@ -26,11 +26,24 @@ from cnnkit import (
     utils,
 )
 from cnnkit.autodiff import Variable
-from cnnkit.layers import Input, KerasTensor, Layer
+from cnnkit.dtype_policies import DTypePolicy, FloatDTypePolicy
+from cnnkit.initializers import Initializer
+from cnnkit.layers import Input, InputSpec, KerasTensor, Layer
+from cnnkit.losses import Loss
+from cnnkit.metrics import Metric
 from cnnkit.models import Model, Sequential
+from cnnkit.optimizers import Optimizer
+from cnnkit.regularizers import Regularizer
+from cnnkit.scopes import device, name_scope
 
 # Imported on first use (``cnnkit.datasets.fashion_mnist``...), to keep ``import cnnkit`` fast.
 _LAZY_SUBMODULES = ("applications", "datasets", "export", "preprocessing", "signal", "viz")
+_LAZY_SUBMODULES += ("config", "constraints", "dtype_policies", "random", "tree")
+
+
+def version() -> str:
+    """cnnkit's version (``keras.version()`` gives Keras's)."""
+    return __version__
 
 
 def __getattr__(name: str):
@@ -46,10 +59,18 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DTypePolicy",
+    "FloatDTypePolicy",
+    "Initializer",
     "Input",
+    "InputSpec",
     "KerasTensor",
     "Layer",
+    "Loss",
+    "Metric",
     "Model",
+    "Optimizer",
+    "Regularizer",
     "Sequential",
     "Variable",
     "__version__",
@@ -57,16 +78,24 @@ __all__ = [
     "applications",
     "backend",
     "callbacks",
+    "config",
+    "constraints",
     "datasets",
+    "device",
+    "dtype_policies",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "models",
+    "name_scope",
     "optimizers",
     "preprocessing",
+    "random",
     "regularizers",
     "saving",
     "signal",
+    "tree",
     "utils",
+    "version",
 ]

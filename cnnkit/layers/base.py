@@ -27,7 +27,7 @@ import re
 
 import numpy as np
 
-from cnnkit import backend, dtype_policies
+from cnnkit import backend, dtype_policies, scopes
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
@@ -164,6 +164,8 @@ class Layer:
         value = init(tuple(shape), dtype=dtype)
         var = Variable(value, trainable=trainable, name=name or "variable", dtype=dtype)
         var.path = f"{self.name}/{var.name}"
+        if scopes.current_path():  # inside keras.name_scope(...)
+            var.path = f"{scopes.current_path()}/{var.path}"
         var.regularizer = regularizer
         if constraint is not None:
             from cnnkit import constraints
