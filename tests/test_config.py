@@ -138,3 +138,16 @@ def test_flags_and_refusals(restore_config):
         config.enable_unsafe_deserialization()
     with pytest.raises(ValueError, match="Unknown `floatx`"):
         config.set_floatx("bfloat16")
+
+
+def test_epsilon_is_the_crossentropy_clip(restore_config):
+    y_true = np.array([[0.0, 1.0]], "float32")
+    y_pred = np.array([[1.0, 0.0]], "float32")
+    loss = cnnkit.losses.CategoricalCrossentropy()
+    default = float(loss(y_true, y_pred))
+    config.set_epsilon(1e-3)
+    try:
+        assert float(loss(y_true, y_pred)) == pytest.approx(-np.log(1e-3), rel=1e-4)
+    finally:
+        config.set_epsilon(1e-7)
+    assert default == pytest.approx(-np.log(1e-7), rel=1e-3)

@@ -4,7 +4,7 @@ Every loss reduces the last (class / feature) axis only: inputs ``(N, K)`` give 
 (more generally ``(..., K) -> (...)``), and the backward receives a gradient of that shape.
 Batch reduction and sample weights belong to ``cnnkit.losses.Loss``.
 
-Numerics (``EPSILON = 1e-7``, Keras's ``backend.epsilon()``)::
+Numerics (``eps = backend.epsilon()``, ``1e-7`` unless ``keras.config.set_epsilon`` changed it)::
 
     from probabilities   q = p / sum(p, -1),  CE = -sum(y * log(clip(q, eps, 1 - eps)), -1)
     from logits          CE = -sum(y * log_softmax(z), -1)       (max subtracted: stable)
@@ -28,10 +28,11 @@ Example:
 
 from __future__ import annotations
 
+from cnnkit import backend
 from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
 
-EPSILON = 1e-7
+EPSILON = 1e-7  # the default of backend.epsilon()
 
 
 def _data(x):
@@ -118,7 +119,7 @@ class SparseCrossentropyFromProbs(Function):
     """
 
     def forward(self, p, labels):
-        eps = p.dtype.type(EPSILON)
+        eps = p.dtype.type(backend.epsilon())
         total = p.sum(axis=-1, keepdims=True)  # (..., 1)
         idx = labels[..., None]  # (..., 1)
         q = xp.take_along_axis(p, idx, axis=-1) / total  # (..., 1): normalised p[label]
@@ -157,7 +158,7 @@ class CategoricalCrossentropyFromProbs(Function):
     """
 
     def forward(self, p, target):
-        eps = p.dtype.type(EPSILON)
+        eps = p.dtype.type(backend.epsilon())
         total = p.sum(axis=-1, keepdims=True)  # (..., 1)
         q = p / total  # (..., K)
         clipped = xp.clip(q, eps, 1 - eps)
@@ -183,7 +184,7 @@ class BinaryCrossentropyFromProbs(Function):
     """
 
     def forward(self, p, target):
-        eps = p.dtype.type(EPSILON)
+        eps = p.dtype.type(backend.epsilon())
         c = xp.clip(p, eps, 1 - eps)
         self.save_for_backward(p, target, c, eps)
         return -(target * xp.log(c) + (1 - target) * xp.log(1 - c)).mean(axis=-1)
