@@ -1,10 +1,11 @@
 """Dtype policies (``keras.DTypePolicy``, ``keras.config.set_dtype_policy``).
 
 A policy names the dtype a layer computes in and the dtype of its weights. cnnkit computes
-in one dtype per layer, so only the float policies exist: ``"float16"``, ``"float32"`` and
-``"float64"``, each with equal compute and variable dtypes. The mixed-precision policies
-(``"mixed_float16"``, ``"mixed_bfloat16"``), ``bfloat16`` (NumPy has no such type) and the
-quantized policies are refused with a ``ValueError`` that says so.
+in one dtype per layer, so a policy is the name of one dtype (``"float16"``, ``"float32"``,
+``"float64"``, or ``"int32"``, ``"string"``... as Keras allows), with equal compute and
+variable dtypes. The mixed-precision policies (``"mixed_float16"``, ``"mixed_bfloat16"``),
+``bfloat16`` (NumPy has no such type), float8, complex and the quantized policies are
+refused with a ``ValueError`` that says so.
 
 The global policy is the default ``dtype`` of new layers. Until one is set it follows
 ``cnnkit.config.floatx()``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from cnnkit import backend
 
 _SUPPORTED = ("float16", "float32", "float64")
+_REFUSED = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "complex64", "complex128")
 _GLOBAL_POLICY: DTypePolicy | None = None
 
 
@@ -28,7 +30,7 @@ class DTypePolicy:
     """The dtype a layer computes in and stores its weights in.
 
     Args:
-        name: ``"float16"``, ``"float32"`` or ``"float64"`` (default: the global policy's).
+        name: a dtype name such as ``"float32"`` (default: the global policy's).
 
     Raises:
         TypeError: if ``name`` is not a string.
@@ -43,16 +45,18 @@ class DTypePolicy:
                 "'name' must be a string, such as 'float32'. "
                 f"Received: name={name!r} (of type {type(name).__name__})"
             )
-        if name.startswith("mixed_") or name == "bfloat16":
+        if name.startswith("mixed_") or name in _REFUSED:
             raise ValueError(
                 f"cnnkit does not support the dtype policy {name!r}: it computes each layer "
-                f"in a single NumPy dtype, one of {_SUPPORTED}, and NumPy has no bfloat16."
+                f"in a single NumPy dtype (floats: {_SUPPORTED}), and NumPy has no bfloat16."
             )
-        if name not in _SUPPORTED:
+        try:
+            name = backend.standardize_dtype(name)
+        except ValueError:
             raise ValueError(
                 f"Cannot convert {name!r} to a DTypePolicy. Valid policies in cnnkit are the "
-                f"float dtypes {_SUPPORTED}."
-            )
+                f"names of dtypes such as {_SUPPORTED}."
+            ) from None
         self._name = name
 
     @property

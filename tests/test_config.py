@@ -111,9 +111,25 @@ def test_dtype_policy_sets_the_default_layer_dtype(restore_config):
     assert config.dtype_policy().name == "float64"
 
 
+def test_layers_expose_their_policy_like_keras():
+    keras = pytest.importorskip("keras")
+    for dtype in ("float32", "float64"):
+        ours, theirs = layers.Dense(2, dtype=dtype), keras.layers.Dense(2, dtype=dtype)
+        assert ours.dtype_policy == dtype_policies.DTypePolicy(dtype)
+        assert repr(ours.dtype_policy) == repr(theirs.dtype_policy)
+        assert (ours.compute_dtype, ours.variable_dtype) == (
+            theirs.compute_dtype,
+            theirs.variable_dtype,
+        )
+    with pytest.raises(ValueError, match="does not support the dtype policy 'bfloat16'"):
+        dtype_policies.DTypePolicy("bfloat16")
+    with pytest.raises(ValueError, match="Cannot convert 'float33'"):
+        dtype_policies.DTypePolicy("float33")
+
+
 def test_dtype_policy_matches_keras_for_float_policies():
     keras = pytest.importorskip("keras")
-    for name in ("float16", "float32", "float64"):
+    for name in ("float16", "float32", "float64", "int32"):
         ours, theirs = dtype_policies.DTypePolicy(name), keras.DTypePolicy(name)
         assert (ours.compute_dtype, ours.variable_dtype, ours.quantization_mode) == (
             theirs.compute_dtype,

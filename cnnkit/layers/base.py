@@ -175,6 +175,21 @@ class Layer:
         return var
 
     @property
+    def dtype_policy(self):
+        """The layer's :class:`~cnnkit.DTypePolicy` (one dtype for weights and compute)."""
+        return dtype_policies.DTypePolicy(self.dtype)
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype of the layer's computations: its ``dtype`` (no mixed precision)."""
+        return self.dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype of the layer's weights: its ``dtype``."""
+        return self.dtype
+
+    @property
     def trainable(self) -> bool:
         return self._trainable
 
