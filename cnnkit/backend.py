@@ -8,6 +8,12 @@ for gradient checks), the one seeded random generator, the memory budget
 of the convolution workspace and the threads that share a batch's work
 between the CPU cores (:func:`parallel_map`).
 
+And it holds every name of ``keras.backend``: :func:`backend` (``"numpy"``),
+:func:`epsilon`, :func:`image_data_format` and their setters, :func:`result_type`
+(Keras's dtype promotion), :func:`standardize_dtype`, :func:`is_float_dtype`,
+:func:`is_int_dtype`, :func:`is_keras_tensor`, :func:`get_uid` and
+:func:`clear_session`; ``cnnkit.config`` re-exports the settings.
+
 Example:
     >>> from cnnkit import backend
     >>> backend.floatx()

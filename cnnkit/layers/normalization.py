@@ -6,11 +6,11 @@ import numbers
 
 import numpy as np
 
-from cnnkit import constraints, initializers, regularizers
+from cnnkit import initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import norm as norm_ops
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _serialize_callable
+from cnnkit.layers.core import _serialize_callable, _set_constraints
 
 
 class BatchNormalization(Layer):
@@ -122,8 +122,7 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.synchronized = False
         self.gamma = self.beta = None
 
