@@ -160,3 +160,36 @@ def test_dropout_of_a_tensor_is_differentiable():
     out.sum().backward()
     kept = out.numpy() != 0
     np.testing.assert_allclose(v.grad, np.where(kept, 2.0, 0.0))
+
+
+def test_a_custom_layer_drawing_with_a_seed_generator_trains():
+    import cnnkit
+
+    class NoisyDense(cnnkit.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.seed_generator = krandom.SeedGenerator(1337)
+
+        def build(self, input_shape):
+            self.w = self.add_weight((input_shape[-1], self.units), "glorot_uniform", name="w")
+
+        def call(self, inputs, training=False):
+            if training:
+                inputs = krandom.dropout(inputs, 0.5, seed=self.seed_generator)
+            return inputs @ self.w
+
+    def run():
+        set_random_seed(0)
+        model = cnnkit.Sequential([cnnkit.layers.Input((4,)), NoisyDense(2)])
+        model.compile(optimizer="sgd", loss="mse")
+        x = np.ones((8, 4), "float32")
+        before = model.get_weights()[0].copy()
+        history = model.fit(x, np.zeros((8, 2), "float32"), epochs=2, verbose=0)
+        return before, model.get_weights()[0], history.history["loss"]
+
+    before, after, losses = run()
+    assert not np.allclose(before, after)  # gradients flowed through the dropout
+    again = run()
+    np.testing.assert_array_equal(after, again[1])  # reproducible
+    assert losses == again[2]
