@@ -146,6 +146,10 @@ class DataParallel:
             offset += a.size
         return out, float(flat[-1])
 
+    def sum_in_place(self, array: np.ndarray) -> np.ndarray:
+        """``array`` (1-D, contiguous) summed over the processes, in place; returns it."""
+        return self._comm.allreduce_(array)
+
     def sum_scalar(self, value: float) -> float:
         """``value`` summed over the processes."""
         buffer = np.array([value], dtype=np.float64)

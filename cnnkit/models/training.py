@@ -226,6 +226,12 @@ class Trainer:
         scaled losses are summed over the processes (see :mod:`cnnkit.distribution`)."""
         x, y, sample_weight, n = dist.shard(x, y, sample_weight)
         local = _length(x)
+        if not local and any(getattr(la, "synchronized", False) for la in _all_layers(self)):
+            raise ValueError(
+                f"A global batch of {n} sample(s) leaves process {dist.process_index} without "
+                "rows, and synchronized batch normalization needs every process in each step. "
+                f"Use a batch size that leaves at least {dist.num_processes} samples per batch."
+            )
         grads, loss, part = [None] * len(variables), 0.0, None
         with backend.parallel_region():
             if local:  # a short last batch may leave a process without rows
@@ -938,6 +944,16 @@ def _as_tensors(out):
     if isinstance(out, (list, tuple)):
         return [Tensor(o) for o in out]
     return Tensor(out)
+
+
+def _all_layers(model) -> list:
+    """Every layer inside ``model``, depth first."""
+    found, stack = [], list(model._sublayers())
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(layer._sublayers())
+    return found
 
 
 def _chief_view(verbose, callbacks):

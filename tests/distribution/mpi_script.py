@@ -4,6 +4,8 @@
 Modes:
     train OPTIMIZER  2 epochs of 32 global batches of 32 on fixed data; each process writes
                      its final weights and history to OUT/weights-RANK.npz
+    syncbn OPTIMIZER the same with BatchNormalization(synchronized=True): the statistics of
+                     the global batch, so the one-process model again
     uneven OPTIMIZER the same on 1,025 samples: the last global batch has one sample, so
                      process 1 has no rows in it
     crash            process 1 raises during the second epoch (the job must end, not hang)
@@ -24,12 +26,14 @@ import cnnkit as keras
 from cnnkit import layers
 
 
-def build(optimizer: str):
+def build(optimizer: str, synchronized: bool = False):
     keras.utils.set_random_seed(1)
+    norm = [layers.BatchNormalization(synchronized=True)] if synchronized else []
     model = keras.Sequential(
         [
             layers.Input((8, 8, 1)),
             layers.Conv2D(4, 3, activation="relu"),
+            *norm,
             layers.MaxPooling2D(2),
             layers.Flatten(),
             layers.Dense(16, activation="relu", kernel_regularizer="l2"),
@@ -79,8 +83,8 @@ def main() -> None:
     x, y = data()
     if mode == "uneven":
         x, y = np.concatenate([x, x[:1]]), np.concatenate([y, y[:1]])
-    training = mode in ("train", "uneven")
-    model = build(sys.argv[3] if training else "sgd")
+    training = mode in ("train", "uneven", "syncbn")
+    model = build(sys.argv[3] if training else "sgd", synchronized=mode == "syncbn")
     callbacks = [keras.callbacks.CSVLogger(os.path.join(out, f"log-{rank}.csv"))]
     if not training:
         callbacks.append(FailInEpoch(mode))

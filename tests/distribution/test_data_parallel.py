@@ -69,7 +69,8 @@ def _result(folder, rank: int) -> dict:
 @needs_mpi
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "mode, optimizer", [("train", "sgd"), ("train", "adam"), ("uneven", "adam")]
+    "mode, optimizer",
+    [("train", "sgd"), ("train", "adam"), ("uneven", "adam"), ("syncbn", "sgd")],
 )
 def test_two_processes_train_the_model_one_process_trains(tmp_path, mode, optimizer):
     one, two = tmp_path / "one", tmp_path / "two"
