@@ -16,6 +16,8 @@ confusion matrix, an AUC) is exactly what one process would compute.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from cnnkit import backend
@@ -63,6 +65,7 @@ class DataParallel:
         self.devices = list(everyone)
         self.auto_shard_dataset = auto_shard_dataset
         self._comm = comm
+        self.communication_seconds = 0.0  # time spent in the collectives of the steps
 
     # -- where this process stands -------------------------------------------------------
     @property
@@ -139,7 +142,9 @@ class DataParallel:
             for g, v in zip(grads, variables)
         ]
         flat = _pack([*arrays, np.array([loss], dtype=np.float32)])
+        start = time.perf_counter()
         self._comm.allreduce_(flat)
+        self.communication_seconds += time.perf_counter() - start
         out, offset = [], 0
         for a in arrays:
             out.append(flat[offset : offset + a.size].reshape(a.shape).astype(a.dtype, copy=False))
@@ -158,7 +163,9 @@ class DataParallel:
     def gather(self, value):
         """Every process's arrays (nested in lists/tuples/dicts) joined along rows, in process
         order; a process that had no rows passes ``None`` and is left out."""
+        start = time.perf_counter()
         parts = [p for p in self._comm.allgather_object(value) if p is not None]
+        self.communication_seconds += time.perf_counter() - start
         return _concatenate(parts) if parts else None
 
 
