@@ -48,7 +48,7 @@ import shutil
 
 import numpy as np
 
-from cnnkit import backend
+from cnnkit import backend, distribution
 from cnnkit.callbacks._validation import _check_bool, _is_int
 from cnnkit.callbacks.base import Callback
 from cnnkit.io_utils import atomic_write_bytes, atomic_write_text
@@ -170,7 +170,8 @@ class BackupAndRestore(Callback):
                 "beforehand by calling it on a batch of data."
             )
         if os.path.isdir(self.backup_dir):
-            _remove_temporaries(self.backup_dir)
+            if distribution.is_chief():  # every process restores; process 0 alone writes
+                _remove_temporaries(self.backup_dir)
             record = self._load_latest_usable()
             if record is not None:
                 self._restore(record)
@@ -207,12 +208,16 @@ class BackupAndRestore(Callback):
                 self._commit(self._last_record, epoch + 1, 0, keep_previous=False)
 
     def on_train_end(self, logs=None):
+        if not distribution.is_chief():
+            return
         if self.delete_checkpoint and not self._saw_non_finite:
             shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     # -- saving -----------------------------------------------------------------------------
     def _save(self, logs, epoch: int, step: int) -> None:
         """Write a new backup; a state with a NaN/Inf loss or weights is never backed up."""
+        if not distribution.is_chief():
+            return
         if not _is_finite(logs, self.model):
             self._saw_non_finite = True
             return
@@ -227,6 +232,8 @@ class BackupAndRestore(Callback):
 
     def _commit(self, weights: dict, epoch: int, step: int, keep_previous: bool) -> None:
         """Atomically replace the record: from now on, training resumes from ``weights``."""
+        if not distribution.is_chief():
+            return
         record = {
             "format": FORMAT,
             "epoch": epoch,  # where training resumes: this epoch...

@@ -54,6 +54,8 @@ class ModelCheckpoint(_MonitorCallback):
         ('val_loss', 'epoch')
     """
 
+    chief_only = True  # in a multi-process job, process 0 alone runs it
+
     def __init__(
         self,
         filepath,

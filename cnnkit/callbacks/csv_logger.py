@@ -37,6 +37,8 @@ class CSVLogger(Callback):
         >>> csv_logger = CSVLogger("training.log")
     """
 
+    chief_only = True  # in a multi-process job, process 0 alone runs it
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         try:

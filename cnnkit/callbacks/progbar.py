@@ -20,6 +20,8 @@ class ProgbarLogger(Callback):
     ``verbose=2``: one line per epoch: ``1875/1875 - 5s - 2ms/step - accuracy: ...``.
     """
 
+    chief_only = True  # in a multi-process job, process 0 alone runs it
+
     def __init__(self, verbose=1, stream=None):
         super().__init__()
         self.verbose = verbose

@@ -90,37 +90,47 @@ class BatchNormTraining(Function):
 
     Inputs: ``x``, then ``gamma`` if ``has_scale``, then ``beta`` if ``has_offset``.
     ``stats`` (a dict) receives the batch ``"mean"`` and ``"variance"``, shape (C,).
+    ``sum_across`` (synchronized batch norm): a function that sums a 1-D array over the
+    processes of a data-parallel job, in place; the statistics are then those of the whole
+    global batch, and so are the sums the input gradient needs (each process keeps its own
+    ``gamma``/``beta`` gradients, which the trainer sums with the others).
     """
 
-    def forward(self, x, *params, axis, epsilon, has_scale, has_offset, stats):
+    def forward(self, x, *params, axis, epsilon, has_scale, has_offset, stats, sum_across=None):
         gamma, beta = _unpack(params, x.dtype, has_scale, has_offset)
         x2d = _to_rows(x, axis)  # (M, C)
         m = x2d.shape[0]
+        dtype = x2d.dtype.type
+        sums = sum_rows(x2d)  # (C,)
+        if sum_across is not None:  # the global batch: sums and row counts of all processes
+            packed = sum_across(xp.concatenate([sums, xp.asarray([m], sums.dtype)]))
+            sums, m = packed[:-1], int(round(float(packed[-1])))
         if m == 0:
             raise ValueError(
                 f"Batch normalisation in training mode needs a non-empty batch. "
                 f"Received: input shape={x.shape}"
             )
-        dtype = x2d.dtype.type
-        mean = sum_rows(x2d) * dtype(1.0 / m)  # (C,)
+        mean = sums * dtype(1.0 / m)  # (C,)
         xc = rowwise(xp.subtract, x2d, mean)  # (M, C) centred; xhat = xc * inv_std not stored
         out = xp.multiply(xc, xc)  # (M, C) squares now, the output below
-        var = sum_rows(out) * dtype(1.0 / m)  # (C,) mean((x - mean)^2), never E[x^2] - mean^2
+        squares = sum_rows(out)  # (C,)
+        if sum_across is not None:
+            squares = sum_across(squares)
+        var = squares * dtype(1.0 / m)  # (C,) mean((x - mean)^2), never E[x^2] - mean^2
         inv_std = 1.0 / xp.sqrt(var + dtype(epsilon))  # (C,)
         k = inv_std if gamma is None else gamma * inv_std  # (C,) gamma * inv_std
         rowwise(xp.multiply, xc, k, out=out)  # gamma * xhat
         if beta is not None:
             rowwise(xp.add, out, beta, out=out)
         stats["mean"], stats["variance"] = mean, var
-        self.layout = (x.shape, axis, has_scale, has_offset)
+        self.layout = (x.shape, axis, has_scale, has_offset, m, sum_across)
         self.save_for_backward(xc, inv_std, k)
         return _from_rows(out, x.shape, axis)
 
     def backward(self, grad):
         xc, inv_std, k = self.saved
-        shape, axis, has_scale, has_offset = self.layout
+        shape, axis, has_scale, has_offset, m, sum_across = self.layout
         g2d = _to_rows(grad, axis)  # (M, C)
-        m = g2d.shape[0]
         dtype = g2d.dtype.type
         need_x = self.needs_grad[0]
         need_gamma = has_scale and self.needs_grad[1]
@@ -132,10 +142,14 @@ class BatchNormTraining(Function):
             dgamma = sum_rows(work) * inv_std  # (C,) sum(grad * xhat)
         dx = None
         if need_x:
-            # dx = k * (grad - dbeta / M - xhat * dgamma / M), in place in `work`
-            rowwise(xp.multiply, xc, inv_std * dgamma * dtype(1.0 / m), out=work)
+            gsum, gxhat = dbeta, dgamma  # (C,) sums over the batch (the global one if synced)
+            if sum_across is not None:
+                packed = sum_across(xp.concatenate([dbeta, dgamma]))
+                gsum, gxhat = packed[: dbeta.size], packed[dbeta.size :]
+            # dx = k * (grad - gsum / M - xhat * gxhat / M), in place in `work`
+            rowwise(xp.multiply, xc, inv_std * gxhat * dtype(1.0 / m), out=work)
             xp.subtract(g2d, work, out=work)
-            rowwise(xp.subtract, work, dbeta * dtype(1.0 / m), out=work)
+            rowwise(xp.subtract, work, gsum * dtype(1.0 / m), out=work)
             rowwise(xp.multiply, work, k, out=work)
             dx = _from_rows(work, shape, axis)
         grads = [dx]
@@ -203,7 +217,7 @@ class BatchNormInference(Function):
 
 
 def batch_normalization_training(
-    x, axis: int = -1, offset=None, scale=None, epsilon: float = 1e-3
+    x, axis: int = -1, offset=None, scale=None, epsilon: float = 1e-3, sum_across=None
 ) -> tuple[Tensor, object, object]:
     """Normalise ``x`` with its own batch statistics over every axis but ``axis``.
 
@@ -213,6 +227,8 @@ def batch_normalization_training(
         offset: optional ``beta`` (C,), added after normalising.
         scale: optional ``gamma`` (C,), multiplied after normalising.
         epsilon: added to the variance before the square root.
+        sum_across: for synchronized batch norm, a function summing a 1-D array over the
+            processes in place (statistics of the global batch); ``None`` for this batch.
 
     Returns:
         ``(out, mean, variance)``: the normalised Tensor (shape of ``x``) and the batch
@@ -239,6 +255,7 @@ def batch_normalization_training(
         has_scale=scale is not None,
         has_offset=offset is not None,
         stats=stats,
+        sum_across=sum_across,
     )
     return out, stats["mean"], stats["variance"]
 

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from cnnkit import initializers, regularizers
+from cnnkit import distribution, initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import norm as norm_ops
 from cnnkit.layers.base import InputSpec, Layer
@@ -47,7 +47,10 @@ class BatchNormalization(Layer):
             statistics (zeros and ones).
         beta_regularizer, gamma_regularizer: optional callables giving penalties.
         beta_constraint, gamma_constraint: optional constraints applied after each update.
-        synchronized: only ``False`` (Keras supports ``True`` on TensorFlow only).
+        synchronized: in data-parallel training over several processes
+            (:mod:`cnnkit.distribution`), ``True`` normalises with the statistics of the
+            whole global batch (summed over the processes at each step) instead of each
+            process's slice; with one process it changes nothing.
 
     Weights, in Keras's order: ``gamma`` (if ``scale``) and ``beta`` (if ``center``),
     trainable, then ``moving_mean`` and ``moving_variance``, non-trainable; each of shape
@@ -59,8 +62,9 @@ class BatchNormalization(Layer):
         the input shape.
 
     Raises:
-        ValueError: for ``momentum`` outside [0, 1), ``epsilon <= 0``, ``synchronized=True``,
-            or (when built) an ``axis`` out of range or of unknown size.
+        ValueError: for ``momentum`` outside [0, 1), ``epsilon <= 0``, or (when built) an
+            ``axis`` out of range or of unknown size.
+        TypeError: for a ``synchronized`` that is not a bool.
         NotImplementedError: for a list of axes.
 
     Example:
@@ -107,10 +111,10 @@ class BatchNormalization(Layer):
                 "Invalid value for argument `epsilon`. Expected a strictly positive float. "
                 f"Received: epsilon={epsilon!r}"
             )
-        if synchronized:
-            raise ValueError(
-                "Argument synchronized=True is only supported with the TensorFlow backend "
-                f"of Keras; cnnkit runs on one device. Received: synchronized={synchronized!r}"
+        if not isinstance(synchronized, (bool, np.bool_)):
+            raise TypeError(
+                "Invalid value for argument `synchronized`. Expected True or False. "
+                f"Received: synchronized={synchronized!r}"
             )
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -123,7 +127,7 @@ class BatchNormalization(Layer):
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
-        self.synchronized = False
+        self.synchronized = bool(synchronized)
         self.gamma = self.beta = None
 
     def build(self, input_shape):
@@ -173,8 +177,14 @@ class BatchNormalization(Layer):
             gamma = None if gamma is None else Tensor(gamma.data)
             beta = None if beta is None else Tensor(beta.data)
         if training and self.trainable:
+            dist = distribution.active_data_parallel() if self.synchronized else None
             out, mean, variance = norm_ops.batch_normalization_training(
-                inputs, self.axis, offset=beta, scale=gamma, epsilon=self.epsilon
+                inputs,
+                self.axis,
+                offset=beta,
+                scale=gamma,
+                epsilon=self.epsilon,
+                sum_across=None if dist is None else dist.sum_in_place,
             )
             self._update_moving(self.moving_mean.data, mean)
             self._update_moving(self.moving_variance.data, variance)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from cnnkit import backend
+from cnnkit import distribution as distribution_lib
 from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
@@ -206,6 +207,9 @@ class Trainer:
         return logs if return_dict else _as_list(logs)
 
     def _train_step(self, x, y, sample_weight, variables) -> dict:
+        dist = distribution_lib.active_data_parallel()
+        if dist is not None:
+            return self._train_step_data_parallel(dist, x, y, sample_weight, variables)
         with backend.parallel_region():
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
             if not variables:  # a subclassed model creates its weights in its first call
@@ -216,6 +220,32 @@ class Trainer:
                 v.grad = None
             self.optimizer.apply(grads, variables)
             return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
+
+    def _train_step_data_parallel(self, dist, x, y, sample_weight, variables) -> dict:
+        """One step on this process's slice of a global batch; the gradients of the slices'
+        scaled losses are summed over the processes (see :mod:`cnnkit.distribution`)."""
+        x, y, sample_weight, n = dist.shard(x, y, sample_weight)
+        local = _length(x)
+        if not local and any(getattr(la, "synchronized", False) for la in _all_layers(self)):
+            raise ValueError(
+                f"A global batch of {n} sample(s) leaves process {dist.process_index} without "
+                "rows, and synchronized batch normalization needs every process in each step. "
+                f"Use a batch size that leaves at least {dist.num_processes} samples per batch."
+            )
+        grads, loss, part = [None] * len(variables), 0.0, None
+        with backend.parallel_region():
+            if local:  # a short last batch may leave a process without rows
+                total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
+                total = total * (local / n)  # the slice's share of the batch's mean loss
+                total.backward()
+                grads = [v.grad for v in variables]
+                for v in variables:
+                    v.grad = None
+                loss, part = float(total.data), ([o.data for o in outs], ys, sample_weight)
+            grads, loss = dist.reduce_gradients(grads, variables, loss)
+            self.optimizer.apply(grads, variables)
+        outs, ys, sample_weight = dist.gather(part)
+        return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without updating weights."""
@@ -228,6 +258,18 @@ class Trainer:
     def _test_step(self, x, y, sample_weight, batch_size: int | None = None) -> dict:
         """Loss and metrics of one batch, or of a run of batches of ``batch_size``; if a run
         fails, its batches run one by one so that the failing one raises its own error."""
+        dist = distribution_lib.active_data_parallel()
+        if dist is not None:
+            x, y, sample_weight, n = dist.shard(x, y, sample_weight)
+            loss, part = 0.0, None
+            if _length(x):
+                with no_grad(), backend.parallel_region():
+                    total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
+                loss = float(total.data) * _length(x) / n
+                part = ([o.data for o in outs], ys, sample_weight)
+            outs, ys, sample_weight = dist.gather(part)
+            loss = dist.sum_scalar(loss)
+            return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
         try:
             with no_grad(), backend.parallel_region():
                 total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
@@ -256,6 +298,12 @@ class Trainer:
         If a run fails, its batches run one by one so that the error is the one the
         failing batch raises on its own (with its shapes).
         """
+        dist = distribution_lib.active_data_parallel()
+        if dist is not None:  # each process predicts its rows; all gather them in order
+            local = _take(xb, dist.local_rows(_length(xb)))
+            with backend.parallel_region():
+                out = _to_numpy(infer(self, local)) if _length(local) else None
+            return _as_tensors(dist.gather(out))
         with backend.parallel_region():
             try:
                 return infer(self, xb)
@@ -340,6 +388,14 @@ class Trainer:
         self._check_before_training(data)
         if val is not None:
             self._check_before_training(val)
+        dist = distribution_lib.active_data_parallel()
+        if dist is not None:
+            verbose, callbacks = _chief_view(verbose, callbacks)
+            dist.synchronize_weights(self)  # every process starts from process 0's weights
+            if isinstance(data, _ArrayData):  # process 0's sample order on every process
+                data.permutation = dist.permutation
+            dist.seed_other_processes()  # their dropout and augmentation differ from 0's
+            distribution_lib.begin_collective_phase()  # from here, a failing process ends the job
 
         history = History()
         cbs = CallbackList(callbacks)
@@ -381,6 +437,8 @@ class Trainer:
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
+        if dist is not None:
+            distribution_lib.end_collective_phase()
         return history
 
     def _check_before_training(self, data) -> None:
@@ -431,6 +489,8 @@ class Trainer:
         """Loss and metrics on the given data (``[loss, *metrics]``, or a dict)."""
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
+        if distribution_lib.active_data_parallel() is not None:
+            verbose, callbacks = _chief_view(verbose, callbacks)
         x, y = _by_input(self, x), _targets_by_output(self, y)
         if _is_iterable_data(x):
             data = _IterableData(x, steps)
@@ -454,6 +514,8 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
         verbose = _resolve_verbose(verbose)
+        if distribution_lib.active_data_parallel() is not None:
+            verbose, callbacks = _chief_view(verbose, callbacks)
         x = _by_input(self, x)
         group = 1
         if _is_iterable_data(x):
@@ -531,11 +593,13 @@ class _ArrayData:
         self.batch_size = batch_size or self.n
         self.shuffle = shuffle
         self.steps = math.ceil(self.n / self.batch_size)
+        self.permutation = None  # draws each epoch's order; default backend.rng()'s
 
     def batches(self, size: int | None = None):
         """``(x, y, sample_weight)`` per batch of ``size`` samples (default ``batch_size``)."""
         size = size or self.batch_size
-        order = backend.rng().permutation(self.n) if self.shuffle else None
+        permutation = self.permutation or backend.rng().permutation
+        order = permutation(self.n) if self.shuffle else None
         for start in range(0, self.n, size):
             stop = start + size
             idx = slice(start, stop) if order is None else order[start:stop]
@@ -877,6 +941,34 @@ def _to_numpy(out):
     if isinstance(out, (list, tuple)):
         return [backend.to_numpy(o.data) for o in out]
     return backend.to_numpy(out.data)
+
+
+def _as_tensors(out):
+    """NumPy outputs (one array, a list or a dict of them) as the Tensors ``infer`` returns."""
+    if isinstance(out, Mapping):
+        return {name: Tensor(o) for name, o in out.items()}
+    if isinstance(out, (list, tuple)):
+        return [Tensor(o) for o in out]
+    return Tensor(out)
+
+
+def _all_layers(model) -> list:
+    """Every layer inside ``model``, depth first."""
+    found, stack = [], list(model._sublayers())
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(layer._sublayers())
+    return found
+
+
+def _chief_view(verbose, callbacks):
+    """Process 0 prints and writes files; the others run silent, without the callbacks
+    that only write (``chief_only``: progress bars, logs, checkpoints)."""
+    if distribution_lib.is_chief():
+        return verbose, callbacks
+    kept = [cb for cb in callbacks or [] if not getattr(cb, "chief_only", False)]
+    return 0, kept
 
 
 def _as_list(logs: dict) -> list:

@@ -26,6 +26,7 @@ import warnings
 import zipfile
 import zlib
 
+from cnnkit import distribution
 from cnnkit.saving import archive, h5_weights
 from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -83,6 +84,8 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
             "weights yet. Consider building the model first by calling it on some data.",
             stacklevel=3,
         )
+    if not distribution.is_chief():
+        return  # in a multi-process job the processes hold the same model: process 0 saves it
     config = json.dumps(serialize_keras_object(model)).encode("utf-8")
     weights = h5_weights.weights_to_bytes(model, include_optimizer=include_optimizer)
     if zipped:
@@ -192,6 +195,8 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     """
     path = h5_weights.check_weights_filepath(_fspath(filepath))
     _check_overwrite(path, overwrite)
+    if not distribution.is_chief():
+        return  # process 0 alone writes (see save_model)
     data = h5_weights.weights_to_bytes(model)
     archive.write_atomically(path, lambda f: f.write(data))
 

@@ -172,7 +172,11 @@ def test_config_round_trip():
         ({"momentum": "high"}, ValueError, r"`momentum`.*Received: momentum='high'"),
         ({"epsilon": 0}, ValueError, r"`epsilon`.*strictly positive.*Received: epsilon=0"),
         ({"epsilon": -1e-3}, ValueError, r"Received: epsilon=-0.001"),
-        ({"synchronized": True}, ValueError, r"synchronized=True"),
+        (
+            {"synchronized": "yes"},
+            TypeError,
+            r"Expected True or False. Received: synchronized='yes'",
+        ),
         ({"axis": [1, 2]}, NotImplementedError, r"single axis.*Received: axis=\[1, 2\]"),
         ({"axis": "last"}, TypeError, r"`axis` must be an int"),
         ({"gamma_constraint": 3}, ValueError, r"Could not interpret constraint identifier: 3"),
