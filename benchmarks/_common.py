@@ -22,7 +22,6 @@ import sys
 import numpy as np
 
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-LIBRARIES = ("cnnkit", "torch")
 
 
 def fashion_mnist(limit: int | None = None, split: str = "train"):
@@ -85,6 +84,12 @@ def blas_description() -> str:
     return ", ".join(f"{i['internal_api']} {i.get('architecture')}" for i in info)
 
 
+def _onednn_available() -> bool:
+    from cnnkit.kernels.onednn import library
+
+    return library.load() is not None
+
+
 def main(description: str, measure, unit: str, higher_is_better: bool = False, add_args=None):
     """Parse arguments; as a child, print one measurement; as the parent, print the tables.
 
@@ -97,12 +102,23 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--repeats", type=int, default=3, help="best of N alternating runs")
-    parser.add_argument("--child", choices=LIBRARIES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--kernels",
+        choices=("numpy", "onednn", "both"),
+        default="both",
+        help="cnnkit's kernel implementation(s) to time (oneDNN where installed: cnnkit[fast])",
+    )
     if add_args is not None:
         add_args(parser)
     args = parser.parse_args()
     if args.child:
-        value = measure(args.child, args)
+        library, _, kernels = args.child.partition(":")
+        if kernels:
+            from cnnkit import backend
+
+            backend.set_kernels(kernels)
+        value = measure(library, args)
         env = {k: os.environ.get(k) for k in BLAS_VARS}
         print(json.dumps({"value": value, "blas": blas_description(), "env": env}))
         return 0
@@ -110,15 +126,20 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
         print("PyTorch is needed as the reference: pip install torch==2.13.0", file=sys.stderr)
         return 1
     best = max if higher_is_better else min
+    variants = ["numpy", "onednn"] if args.kernels == "both" else [args.kernels]
+    if "onednn" in variants and not _onednn_available():
+        print("oneDNN is not installed (pip install 'cnnkit[fast]'): timing NumPy kernels only")
+        variants = ["numpy"]
+    runs_of = [f"cnnkit:{v}" for v in variants] + ["torch"]
     print(description)
     for label, unset in (("BLAS variables as set", False), ("BLAS variables unset", True)):
         env = dict(os.environ)
         if unset:
             for key in BLAS_VARS:
                 env.pop(key, None)
-        values: dict[str, list[float]] = {lib: [] for lib in LIBRARIES}
+        values: dict[str, list[float]] = {lib: [] for lib in runs_of}
         for _ in range(args.repeats):
-            for lib in LIBRARIES:
+            for lib in runs_of:
                 cmd = [sys.executable, sys.argv[0], "--child", lib, *sys.argv[1:]]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if proc.returncode != 0:
@@ -126,16 +147,19 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
                     return proc.returncode
                 record = json.loads(proc.stdout.strip().splitlines()[-1])
                 values[lib].append(record["value"])
-        ours, theirs = best(values["cnnkit"]), best(values["torch"])
-        paired = sorted(a / b for a, b in zip(values["cnnkit"], values["torch"]))
+        theirs = best(values["torch"])
         print(f"\n{label}: {record['env']}  BLAS: {record['blas']}  cores: {os.cpu_count()}")
-        for name, lib in (("cnnkit", "cnnkit"), ("pytorch", "torch")):
+        for lib in runs_of:
             runs = ", ".join(f"{v:.2f}" for v in values[lib])
-            print(f"  {name:<9}{best(values[lib]):>12.2f} {unit}  (runs: {runs})")
-        print(f"  ratio cnnkit / pytorch: {ours / theirs:.2f} (best of each)")
-        if len(paired) > 1:
-            print(
-                f"  ratio of back-to-back runs: median {np.median(paired):.2f}, "
-                f"range {paired[0]:.2f}-{paired[-1]:.2f}"
-            )
+            name = lib.replace("cnnkit:", "cnnkit ") if lib != "torch" else "pytorch"
+            print(f"  {name:<15}{best(values[lib]):>12.2f} {unit}  (runs: {runs})")
+        for lib in runs_of[:-1]:
+            ours = best(values[lib])
+            paired = sorted(a / b for a, b in zip(values[lib], values["torch"]))
+            line = f"  ratio {lib.replace('cnnkit:', 'cnnkit ')} / pytorch: {ours / theirs:.2f}"
+            line += " (best of each)"
+            if len(paired) > 1:
+                line += f"; back-to-back median {np.median(paired):.2f}"
+                line += f", range {paired[0]:.2f}-{paired[-1]:.2f}"
+            print(line)
     return 0

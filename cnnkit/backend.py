@@ -792,3 +792,19 @@ def matmul(a, b, out=None):
 def to_numpy(x):
     """Bring an array back to host NumPy (a no-op for the NumPy backend)."""
     return numpy.asarray(x)
+
+
+def set_kernels(name: str) -> None:
+    """Which implementation runs the kernels: ``"auto"`` (oneDNN where installed and fast,
+    else NumPy), ``"numpy"`` or ``"onednn"``; see :mod:`cnnkit.kernels.dispatch`."""
+    from cnnkit.kernels import dispatch  # the kernels import this module
+
+    dispatch.set_kernels(name)
+
+
+def kernels_report(reset: bool = False) -> dict:
+    """``{op: {implementation: runs}}``: which implementation ran each kernel, e.g.
+    ``{"conv2d": {"onednn": 1876}}`` after a training epoch with the fast path on."""
+    from cnnkit.kernels import dispatch
+
+    return dispatch.kernels_report(reset)

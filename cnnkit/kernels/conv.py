@@ -39,6 +39,7 @@ import math
 from cnnkit import backend
 from cnnkit.autodiff import Function, Tensor, relu_, row_tile, rowwise, sum_rows
 from cnnkit.backend import xp
+from cnnkit.kernels import dispatch
 
 PADDINGS = ("valid", "same", "full", "causal")
 
@@ -252,14 +253,28 @@ class Conv2D(Function):
             )
         oh, top, bottom = _pads(h, kh, strides[0], padding, dilation[0])
         ow, left, right = _pads(w, kw, strides[1], padding, dilation[1])
+        geom = (kh, kw, oh, ow, strides, dilation)
+        self.geom = geom
+        self.pads = (top, bottom, left, right, h, w)
+        self.fast = dispatch.fast("conv2d")
+        if self.fast is not None:  # oneDNN, when it has a fast kernel for this shape
+            done = self.fast.forward(
+                x, kernel, bias, oh, ow, strides, dilation, (top, bottom, left, right), relu,
+                training=any(self.needs_grad),
+            )  # fmt: skip
+            if done is not None:
+                out, self.fast_key = done
+                self.relu_out = out if relu else None
+                self.save_for_backward(x, kernel, None)
+                dispatch.record("conv2d", "onednn")
+                return out
+            self.fast = None
+        dispatch.record("conv2d", "numpy")
         xpad = pad_nhwc(x, ((top, bottom), (left, right)))
         w2d = kernel.reshape(kh * kw * c, f)  # (KH*KW*C, F)
-        geom = (kh, kw, oh, ow, strides, dilation)
         # bias and ReLU fused into the product, chunk by chunk
         out, cols = _correlate(xpad, w2d, *geom, keep_cols=self.needs_grad[1], bias=bias, relu=relu)
         self.relu_out = out if relu else None
-        self.geom = geom
-        self.pads = (top, bottom, left, right, h, w)
         self.save_for_backward(xpad, kernel, cols)
         return out
 
@@ -270,6 +285,12 @@ class Conv2D(Function):
         if self.relu_out is not None:
             grad = grad * (self.relu_out > 0)
         grad = xp.ascontiguousarray(grad)
+        if self.fast is not None:
+            done = self._fast_backward(grad, xpad, kernel)  # `xpad` is the unpadded x here
+            if done is not None:
+                return done
+            top, bottom, left, right = self.pads[:4]
+            xpad = pad_nhwc(xpad, ((top, bottom), (left, right)))
         g2d = grad.reshape(n * oh * ow, f)  # (N*OH*OW, F)
         grads = (
             self._input_grad(grad, kernel) if self.needs_grad[0] else None,
@@ -279,6 +300,26 @@ class Conv2D(Function):
         )
         if len(self.parents) == 3:
             grads += (sum_rows(g2d) if self.needs_grad[2] else None,)
+        return grads
+
+    def _fast_backward(self, grad, x, kernel):
+        """oneDNN's backward-data and backward-weights (bias gradient included), or ``None``
+        if oneDNN declined either, and then the NumPy backward runs."""
+        dx = dkernel = dbias = None
+        if self.needs_grad[0]:
+            dx = self.fast.backward_data(self.fast_key, grad, kernel)
+            if dx is None:
+                return None
+        if any(self.needs_grad[1:]):
+            found = self.fast.backward_weights(self.fast_key, x, grad)
+            if found is None:
+                return None
+            dkernel, dbias = found
+            if dbias is None and len(self.parents) == 3:  # planned without a bias
+                dbias = sum_rows(grad.reshape(-1, grad.shape[3]))
+        grads = (dx, dkernel if self.needs_grad[1] else None)
+        if len(self.parents) == 3:
+            grads += (dbias if self.needs_grad[2] else None,)
         return grads
 
     def _kernel_grad(self, g2d, xpad, cols):

@@ -1,0 +1,204 @@
+"""oneDNN's convolution kernels against cnnkit's NumPy reference (``cnnkit[fast]``).
+
+Every case runs the same float32 convolution, forward and backward, once with
+``set_kernels("numpy")`` and once with ``set_kernels("onednn")``, and compares values and
+gradients. Skipped with the reason where oneDNN 3.2 is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from cnnkit import layers
+from cnnkit.autodiff import Tensor
+from cnnkit.kernels import conv, dispatch
+from cnnkit.kernels.onednn import library
+
+needs_onednn = pytest.mark.skipif(
+    library.load() is None, reason=f"oneDNN not available: {library.why_unavailable()}"
+)
+
+
+@pytest.fixture
+def kernels():
+    def use(name):
+        dispatch.set_kernels(name)
+
+    yield use
+    dispatch.set_kernels("auto")
+
+
+def _run(x, k, b, strides, padding, dilation, relu, g):
+    xt, kt = Tensor(x, requires_grad=True), Tensor(k, requires_grad=True)
+    bt = None if b is None else Tensor(b, requires_grad=True)
+    out = conv.conv2d(xt, kt, bt, strides, padding, dilation, relu=relu)
+    out.backward(g)
+    return out.data, xt.grad, kt.grad, None if bt is None else bt.grad
+
+
+CASES = [
+    # (N, H, W, C), (KH, KW, F), strides, padding, dilation, bias, relu
+    ((4, 12, 12, 3), (3, 3, 8), (1, 1), "same", (1, 1), True, True),
+    ((4, 12, 12, 3), (3, 3, 8), (1, 1), "valid", (1, 1), False, False),
+    ((3, 11, 10, 5), (3, 3, 7), (2, 2), "same", (1, 1), True, False),  # asymmetric padding
+    ((3, 11, 10, 5), (2, 2, 4), (1, 1), "same", (1, 1), True, True),  # even kernel
+    ((2, 9, 9, 4), (3, 3, 6), (1, 1), "full", (1, 1), True, False),
+    ((2, 13, 13, 4), (3, 3, 6), (1, 1), "same", (2, 2), True, True),  # dilation
+    ((2, 10, 12, 3), (5, 3, 4), (2, 1), "valid", (1, 1), True, False),
+    ((2, 1, 20, 6), (1, 3, 5), (1, 1), "same", (1, 1), True, False),  # Conv1D's height-1 images
+    ((8, 16, 16, 32), (3, 3, 32), (1, 1), "same", (1, 1), True, True),  # VGG-like
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", CASES, ids=[f"case{i}" for i in range(len(CASES))])
+def test_onednn_convolution_matches_numpy(kernels, case):
+    shape, (kh, kw, f), strides, padding, dilation, bias, relu = case
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype("float32")
+    k = (rng.standard_normal((kh, kw, shape[3], f)) / np.sqrt(kh * kw * shape[3])).astype("float32")
+    b = rng.standard_normal(f).astype("float32") if bias else None
+    oh = conv.conv_output_length(shape[1], kh, strides[0], padding, dilation[0])
+    ow = conv.conv_output_length(shape[2], kw, strides[1], padding, dilation[1])
+    g = rng.standard_normal((shape[0], oh, ow, f)).astype("float32")
+    kernels("numpy")
+    reference = _run(x, k, b, strides, padding, dilation, relu, g)
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = _run(x, k, b, strides, padding, dilation, relu, g)
+    assert dispatch.kernels_report() == {"conv2d": {"onednn": 1}}
+    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast):
+        if want is None:
+            assert got is None
+            continue
+        assert got.dtype == np.float32 and got.shape == want.shape, name
+        np.testing.assert_allclose(
+            got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max(), err_msg=name
+        )
+
+
+@needs_onednn
+def test_slow_implementations_are_declined(kernels, monkeypatch):
+    kernels("auto")
+    monkeypatch.setattr(library.Library, "impl_info", lambda self, pd: "ref:any")
+    from cnnkit.kernels.onednn import conv as fast_conv
+
+    monkeypatch.setattr(fast_conv._STATE, "plans", {})
+    x = np.ones((1, 5, 5, 2), "float32")
+    k = np.ones((3, 3, 2, 1), "float32")
+    dispatch.kernels_report(reset=True)
+    out = conv.conv2d(Tensor(x), Tensor(k)).data
+    assert dispatch.kernels_report() == {"conv2d": {"numpy": 1}}
+    assert out.shape == (1, 3, 3, 1) and np.all(out == 18.0)
+
+
+def test_missing_library_falls_back_to_numpy(kernels, monkeypatch):
+    monkeypatch.setattr(library, "load", lambda: None)
+    monkeypatch.setattr(library, "why_unavailable", lambda: "libdnnl.so.3 not found")
+    kernels("auto")
+    dispatch.kernels_report(reset=True)
+    x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    out = conv.conv2d(Tensor(x), Tensor(np.ones((2, 2, 1, 1), "float32"))).data
+    np.testing.assert_array_equal(out[0, :, :, 0], [[10, 14, 18], [26, 30, 34], [42, 46, 50]])
+    assert dispatch.kernels_report() == {"conv2d": {"numpy": 1}}
+    with pytest.raises(ValueError, match="oneDNN kernels are not available here: libdnnl"):
+        dispatch.set_kernels("onednn")
+
+
+def test_set_kernels_names_the_choices():
+    with pytest.raises(ValueError, match=r"one of \('auto', 'numpy', 'onednn'\). Received: 'mkl'"):
+        dispatch.set_kernels("mkl")
+
+
+def test_float64_stays_on_numpy(kernels):
+    kernels("auto")
+    dispatch.kernels_report(reset=True)
+    conv.conv2d(Tensor(np.ones((1, 4, 4, 1))), Tensor(np.ones((2, 2, 1, 1))))
+    assert dispatch.kernels_report() == {"conv2d": {"numpy": 1}}
+
+
+@needs_onednn
+def test_a_model_trains_and_predicts_the_same_on_both(kernels):
+    import cnnkit as keras
+
+    rng = np.random.default_rng(1)
+    x = rng.random((64, 12, 12, 1), dtype=np.float32)
+    y = rng.integers(0, 3, 64)
+    results = []
+    for name in ("numpy", "onednn"):
+        kernels(name)
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                layers.Input((12, 12, 1)),
+                layers.Conv2D(6, 3, activation="relu", padding="same"),
+                layers.Conv2D(8, 3, strides=2, activation="relu"),
+                layers.Flatten(),
+                layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+        results.append((model.get_weights(), model.predict(x, batch_size=64, verbose=0)))
+    for a, b in zip(results[0][0], results[1][0]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-3, atol=1e-5)
+
+
+def _header() -> str | None:
+    for prefix in (sys.prefix, sys.base_prefix):
+        path = os.path.join(prefix, "include", "oneapi", "dnnl", "dnnl_types.h")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+@pytest.mark.skipif(
+    _header() is None, reason="oneDNN headers not installed (onednn-devel-cpu-gomp)"
+)
+def test_enum_values_match_the_installed_header():
+    folder = os.path.dirname(_header())
+    text = ""
+    for name in ("dnnl_common_types.h", "dnnl_types.h"):
+        with open(os.path.join(folder, name)) as f:
+            text += f.read()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    values: dict = {}
+    for body in re.findall(r"typedef enum\s*\{(.*?)\}", text, flags=re.S):
+        current = -1
+        for item in filter(None, (i.strip() for i in body.split(","))):
+            name, _, value = (p.strip() for p in item.partition("="))
+            if not value:
+                current = None if current is None else current + 1
+            elif re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)", value):
+                current = int(value, 0)
+            else:
+                current = values.get(value)  # another enumerator's name, or an expression
+            values[name] = current
+    defines = dict(re.findall(r"#define (DNNL_ARG_\w+) (\d+)", text))
+    expected = {
+        "dnnl_f32": library.F32,
+        "dnnl_format_tag_any": library.TAG_ANY,
+        "dnnl_nhwc": library.TAG_NHWC,
+        "dnnl_hwio": library.TAG_HWIO,
+        "dnnl_x": library.TAG_X,
+        "dnnl_forward_training": library.FORWARD_TRAINING,
+        "dnnl_forward_inference": library.FORWARD_INFERENCE,
+        "dnnl_convolution_direct": library.CONVOLUTION_DIRECT,
+        "dnnl_cpu": library.ENGINE_CPU,
+        "dnnl_query_impl_info_str": library.QUERY_IMPL_INFO_STR,
+        "dnnl_query_weights_md": library.QUERY_WEIGHTS_MD,
+        "dnnl_query_diff_weights_md": library.QUERY_DIFF_WEIGHTS_MD,
+        "dnnl_query_scratchpad_md": library.QUERY_SCRATCHPAD_MD,
+        "dnnl_eltwise_relu": library.ELTWISE_RELU,
+    }
+    for name, value in expected.items():
+        assert values[name] == value, name
+    assert int(defines["DNNL_ARG_SCRATCHPAD"]) == library.ARG_SCRATCHPAD
+    assert int(defines["DNNL_ARG_BIAS"]) == library.ARG_BIAS
