@@ -1,28 +1,72 @@
 """Ready-made architectures, as in ``keras.applications``.
 
-The Keras-style builders (``LeNet5``, ``AlexNet``, ``VGG16``, ``VGG19``,
-``GoogLeNet``, ``ResNet18``, ``resnet_small``) take ``include_top, weights,
-input_tensor, input_shape, pooling, classes, classifier_activation`` as
-``keras.applications.VGG16`` does; ``weights`` must be None (no pretrained
-weights ship with cnnkit). ``lecture_cnn`` and ``vgg_cifar`` are the lecture's
-models; ``text_cnn`` and ``lstm_classifier`` classify padded token sequences.
+The Keras-style builders (Keras's ``ResNet50``/``101``/``152`` and their V2, ``DenseNet121``/
+``169``/``201``, ``MobileNet``, ``MobileNetV2``, ``InceptionV3``, ``Xception``, ``VGG16``,
+``VGG19``, and ``LeNet5``, ``AlexNet``, ``GoogLeNet``, ``ResNet18``, ``resnet_small``) take
+``include_top, weights, input_tensor, input_shape, pooling, classes,
+classifier_activation`` as ``keras.applications`` does, with Keras's parameter counts;
+``weights`` is None (random initialization) or the path of a weights file on disk (Keras's
+published ``.h5`` files load by layer name; nothing is downloaded). Each architecture's
+module has Keras's ``preprocess_input`` and ``decode_predictions``. ``lecture_cnn`` and
+``vgg_cifar`` are the lecture's models; ``text_cnn`` and ``lstm_classifier`` classify padded
+token sequences.
 """
 
+from cnnkit.applications import (
+    densenet,
+    imagenet_utils,
+    inception_v3,
+    mobilenet,
+    mobilenet_v2,
+    resnet,
+    resnet_v2,
+    xception,
+)
 from cnnkit.applications.alexnet import AlexNet
+from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from cnnkit.applications.googlenet import GoogLeNet
+from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.lecture import lecture_cnn
 from cnnkit.applications.lenet import LeNet5
-from cnnkit.applications.resnet import ResNet18, resnet_small
+from cnnkit.applications.mobilenet import MobileNet
+from cnnkit.applications.mobilenet_v2 import MobileNetV2
+from cnnkit.applications.resnet import ResNet18, ResNet50, ResNet101, ResNet152, resnet_small
+from cnnkit.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from cnnkit.applications.text import lstm_classifier, text_cnn
 from cnnkit.applications.vgg import VGG16, VGG19, vgg_cifar
+from cnnkit.applications.xception import Xception
+
+resnet50 = resnet  # Keras's module aliases
 
 __all__ = [
     "AlexNet",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
     "GoogLeNet",
+    "InceptionV3",
     "LeNet5",
+    "MobileNet",
+    "MobileNetV2",
     "ResNet18",
+    "ResNet50",
+    "ResNet50V2",
+    "ResNet101",
+    "ResNet101V2",
+    "ResNet152",
+    "ResNet152V2",
     "VGG16",
     "VGG19",
+    "Xception",
+    "densenet",
+    "imagenet_utils",
+    "inception_v3",
+    "mobilenet",
+    "mobilenet_v2",
+    "resnet",
+    "resnet50",
+    "resnet_v2",
+    "xception",
     "lecture_cnn",
     "lstm_classifier",
     "resnet_small",

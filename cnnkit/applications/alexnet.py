@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
     check_application_args,
+    load_application_weights,
     model_input,
     obtain_input_shape,
     pool_features,
@@ -51,8 +52,8 @@ def AlexNet(
 
     Args:
         include_top: whether to add the three dense layers.
-        weights: must be None (random initialization); pretrained weights are not
-            available offline.
+        weights: None (random initialization) or the path of a weights file (nothing is
+            downloaded).
         input_tensor: optional symbolic tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(227, 227, 3)`` with the
             top, ``(None, None, 3)`` without.
@@ -67,7 +68,8 @@ def AlexNet(
         An uncompiled functional :class:`~cnnkit.models.Model`.
 
     Raises:
-        ValueError: ``weights`` is not None, or the input is smaller than 67×67.
+        ValueError: ``weights`` is neither None nor an existing file, or the input is
+            smaller than 67×67.
 
     Example:
         >>> AlexNet(include_top=False, pooling="avg").count_params()
@@ -100,4 +102,4 @@ def AlexNet(
         x = Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = pool_features(x, pooling)
-    return Model(inputs, x, name=name)
+    return load_application_weights(Model(inputs, x, name=name), weights)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
     check_application_args,
+    load_application_weights,
     model_input,
     obtain_input_shape,
     pool_features,
@@ -79,8 +80,8 @@ def GoogLeNet(
 
     Args:
         include_top: whether to add the dropout and the classifier.
-        weights: must be None (random initialization); pretrained weights are not
-            available offline.
+        weights: None (random initialization) or the path of a weights file (nothing is
+            downloaded).
         input_tensor: optional symbolic tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` with the
             top, ``(None, None, 3)`` without.
@@ -95,7 +96,7 @@ def GoogLeNet(
         An uncompiled functional :class:`~cnnkit.models.Model`.
 
     Raises:
-        ValueError: ``weights`` is not None, or ``pooling`` is unknown.
+        ValueError: ``weights`` is neither None nor an existing file, or ``pooling`` is unknown.
 
     Example:
         >>> model = GoogLeNet(input_shape=(32, 32, 3), classes=10, batch_norm=True)
@@ -132,7 +133,7 @@ def GoogLeNet(
         x = Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = pool_features(x, pooling)
-    return Model(inputs, x, name=name)
+    return load_application_weights(Model(inputs, x, name=name), weights)
 
 
 def _conv(x, filters, kernel_size, batch_norm, name, strides=1, padding="same"):

@@ -8,8 +8,12 @@ the classifier is left out.
 
 from __future__ import annotations
 
+import os
 from numbers import Integral
 
+import numpy as np
+
+from cnnkit.applications import legacy_h5
 from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer, KerasTensor
 
 
@@ -17,16 +21,24 @@ def check_application_args(weights, include_top, pooling, classes) -> None:
     """Validate the arguments every ``keras.applications``-style builder shares.
 
     Raises:
-        ValueError: ``weights`` is not None (no pretrained weights ship with cnnkit),
+        ValueError: ``weights`` is neither None nor the path of an existing weights file
+            (``"imagenet"`` needs a download: pass the downloaded file's path instead),
             ``pooling`` is not None, ``"avg"`` or ``"max"``, or ``classes`` is not a
             positive integer.
     """
     if weights is not None:
-        raise ValueError(
-            "Pretrained weights are not available offline: cnnkit builds every application "
-            "with random initialization, so `weights` must be None. "
-            f"Received: weights={weights!r}"
-        )
+        if weights == "imagenet":
+            raise ValueError(
+                "cnnkit does not download pretrained weights. Pass `weights=None` (random "
+                "initialization) or the path of the architecture's Keras weights file on disk "
+                "(e.g. weights='resnet50_weights_tf_dim_ordering_tf_kernels.h5'). "
+                f"Received: weights={weights!r}"
+            )
+        if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
+            raise ValueError(
+                "The `weights` argument should be either `None` (random initialization) or "
+                f"the path to the weights file to be loaded. Received: weights={weights!r}"
+            )
     if pooling not in (None, "avg", "max"):
         raise ValueError(
             "Invalid value for argument `pooling`. Expected one of None, 'avg', 'max'. "
@@ -39,6 +51,19 @@ def check_application_args(weights, include_top, pooling, classes) -> None:
             "Invalid value for argument `classes`. Expected a strictly positive integer. "
             f"Received: classes={classes!r}"
         )
+
+
+def load_application_weights(model, weights):
+    """``model`` with ``weights`` loaded (a ``.weights.h5`` file, or a legacy Keras ``.h5``
+    weights file matched by layer name, as Keras's published application weights are)."""
+    if weights is None:
+        return model
+    path = os.fspath(weights)
+    if path.endswith(".weights.h5") or path.endswith(".keras"):
+        model.load_weights(path)
+    else:
+        legacy_h5.load_weights_by_name(model, path)
+    return model
 
 
 def obtain_input_shape(
@@ -123,3 +148,107 @@ def pool_features(x, pooling):
 
 
 # -- VGG16 and VGG19 ---------------------------------------------------------------------------
+
+
+# -- ImageNet inputs and outputs ------------------------------------------------------------
+
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_TORCH_MEAN, _TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def preprocess_input(x, data_format=None, mode="caffe"):
+    """Scale a batch of RGB images (0-255) the way an ImageNet model was trained on them.
+
+    Args:
+        x: array ``(..., H, W, 3)`` (or channels first with ``data_format``), values 0-255.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        mode: ``"caffe"`` (RGB → BGR, minus the mean pixel), ``"tf"`` (to [-1, 1]) or
+            ``"torch"`` (to [0, 1], minus the mean, over the standard deviation, per channel).
+
+    Returns:
+        A new float array (float32 for integer input); ``x`` is left unchanged.
+
+    Example:
+        >>> preprocess_input(np.full((1, 1, 1, 3), 255.0), mode="tf")
+        array([[[[1., 1., 1.]]]])
+    """
+    if mode not in ("caffe", "tf", "torch"):
+        raise ValueError(
+            "Invalid value for argument `mode`. Expected one of 'caffe', 'tf', 'torch'. "
+            f"Received: mode={mode!r}"
+        )
+    data_format = data_format or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "Invalid value for argument `data_format`. Expected 'channels_last' or "
+            f"'channels_first'. Received: data_format={data_format!r}"
+        )
+    x = np.asarray(x)
+    x = x.astype("float32") if x.dtype.kind != "f" else x.copy()
+    axis = -3 if data_format == "channels_first" and x.ndim >= 3 else -1
+    if x.shape[axis] != 3:
+        raise ValueError(f"Expected 3 colour channels on axis {axis}. Received shape {x.shape}")
+    if mode == "tf":
+        return x / x.dtype.type(127.5) - x.dtype.type(1.0)
+    shape = [1] * x.ndim
+    shape[axis] = 3
+    if mode == "torch":
+        mean = np.asarray(_TORCH_MEAN, x.dtype).reshape(shape)
+        std = np.asarray(_TORCH_STD, x.dtype).reshape(shape)
+        return (x / x.dtype.type(255.0) - mean) / std
+    x = np.flip(x, axis=axis).copy()  # RGB -> BGR
+    return x - np.asarray(_CAFFE_MEAN_BGR, x.dtype).reshape(shape)
+
+
+CLASS_INDEX_FILE = "imagenet_class_index.json"
+
+
+def decode_predictions(preds, top=5, class_index_path=None):
+    """The ``top`` ImageNet classes of each row of ``preds``: ``(wnid, name, score)`` tuples.
+
+    Reads Keras's ``imagenet_class_index.json`` (``{"0": ["n01440764", "tench"], ...}``)
+    from ``class_index_path`` or, by default, ``~/.keras/models/`` or
+    ``$CNNKIT_DATA_DIR``/``~/.cnnkit/datasets/``; it is never downloaded.
+
+    Raises:
+        ValueError: ``preds`` is not ``(samples, 1000)``, or the class index is missing or
+            damaged (naming the file).
+    """
+    import json
+
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] != 1000:
+        raise ValueError(
+            "`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape "
+            f"(samples, 1000)). Received array with shape: {preds.shape}"
+        )
+    path = class_index_path or _find_class_index()
+    try:
+        with open(path, "rb") as f:
+            if not os.path.isfile(path) or os.fstat(f.fileno()).st_size > 1 << 20:
+                raise ValueError("not a regular file under 1 MiB")
+            index = json.loads(f.read().decode("utf-8"))
+        classes = [tuple(index[str(i)]) for i in range(1000)]
+        if not all(len(c) == 2 and all(isinstance(v, str) for v in c) for c in classes):
+            raise ValueError("entries must be [wnid, name]")
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise ValueError(f"Could not read the ImageNet class index {path!r}: {err}") from None
+    results = []
+    for row in preds:
+        best = np.argsort(row)[-top:][::-1]
+        results.append([(*classes[i], float(row[i])) for i in best])
+    return results
+
+
+def _find_class_index() -> str:
+    from cnnkit.datasets._files import cache_dir
+
+    folders = [os.path.join(os.path.expanduser("~"), ".keras", "models"), cache_dir("imagenet")]
+    for folder in folders:
+        candidate = os.path.join(folder, CLASS_INDEX_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+    raise ValueError(
+        f"No {CLASS_INDEX_FILE} found in {' or '.join(folders)}; cnnkit does not download it. "
+        "Put Keras's file there or pass `class_index_path=`."
+    )

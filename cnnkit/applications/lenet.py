@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
     check_application_args,
+    load_application_weights,
     model_input,
     obtain_input_shape,
     pool_features,
@@ -48,8 +49,8 @@ def LeNet5(
 
     Args:
         include_top: whether to add the three dense layers.
-        weights: must be None (random initialization); pretrained weights are not
-            available offline.
+        weights: None (random initialization) or the path of a weights file (nothing is
+            downloaded).
         input_tensor: optional symbolic tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(32, 32, 1)`` with the top,
             ``(None, None, 1)`` without.
@@ -66,7 +67,7 @@ def LeNet5(
         An uncompiled functional :class:`~cnnkit.models.Model`.
 
     Raises:
-        ValueError: ``weights`` is not None, ``padding`` is unknown, or the input is
+        ValueError: ``weights`` is neither None nor a file, ``padding`` is unknown, or the input is
             smaller than 16×16 (first padding ``"valid"``) or 12×12 (``"same"``).
 
     Example:
@@ -110,4 +111,4 @@ def LeNet5(
         x = Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = pool_features(x, pooling)
-    return Model(inputs, x, name=name)
+    return load_application_weights(Model(inputs, x, name=name), weights)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
     check_application_args,
+    decode_predictions,  # noqa: F401 (Keras's name)
+    load_application_weights,
     model_input,
     obtain_input_shape,
     pool_features,
 )
+from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
 from cnnkit.layers import (
     Activation,
     Add,
@@ -54,8 +57,8 @@ def ResNet18(
 
     Args:
         include_top: whether to add the average pooling and the classifier.
-        weights: must be None (random initialization); pretrained weights are not
-            available offline.
+        weights: None (random initialization) or the path of a weights file (nothing is
+            downloaded).
         input_tensor: optional symbolic tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` with the
             top, ``(None, None, 3)`` without.
@@ -69,7 +72,7 @@ def ResNet18(
         An uncompiled functional :class:`~cnnkit.models.Model`.
 
     Raises:
-        ValueError: ``weights`` is not None, or ``pooling`` is unknown.
+        ValueError: ``weights`` is neither None nor an existing file, or ``pooling`` is unknown.
 
     Example:
         >>> ResNet18(input_shape=(32, 32, 3), classes=10).output_shape
@@ -100,7 +103,7 @@ def ResNet18(
         x = Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = pool_features(x, pooling)
-    return Model(inputs, x, name=name)
+    return load_application_weights(Model(inputs, x, name=name), weights)
 
 
 def _basic_block(x, filters, strides, name):
@@ -210,7 +213,7 @@ def resnet_small(
         )(x)
     else:
         x = pool_features(x, pooling)
-    return Model(inputs, x, name=name or f"resnet{depth}")
+    return load_application_weights(Model(inputs, x, name=name or f"resnet{depth}"), weights)
 
 
 def _cifar_conv(x, filters, kernel_size, strides, name):
@@ -222,3 +225,193 @@ def _cifar_conv(x, filters, kernel_size, strides, name):
         kernel_initializer="he_normal",
         name=name,
     )(x)
+
+
+# -- ResNet50, ResNet101, ResNet152: Keras's bottleneck ResNets ---------------------------------
+
+
+def _resnet_v1(
+    blocks,
+    name,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+):
+    """The bottleneck ResNet of He et al. (2015) with Keras's layer names and layout.
+
+    Stem ``pad 3 → conv 7×7/2 (64, bias) → BN → relu → pad 1 → max pool 3×3/2``, then four
+    stages of bottleneck blocks (``blocks`` per stage) with 64, 128, 256 and 512 filters
+    (×4 at each block's output); stages 3-5 start with stride 2 in the first 1×1 conv.
+    """
+    check_application_args(weights, include_top, pooling, classes)
+    shape = obtain_input_shape(
+        input_shape,
+        input_tensor,
+        default_size=224,
+        min_size=32,
+        require_flatten=include_top,
+        model=name,
+    )
+    image, inputs = model_input(input_tensor, shape)
+    x = ZeroPadding2D(3, name="conv1_pad")(image)
+    x = Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+    x = BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)
+    x = Activation("relu", name="conv1_relu")(x)
+    x = ZeroPadding2D(1, name="pool1_pad")(x)
+    x = MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    for stage, (filters, count) in enumerate(zip((64, 128, 256, 512), blocks), 2):
+        for block in range(1, count + 1):
+            strides = 2 if stage > 2 and block == 1 else 1
+            x = _bottleneck(x, filters, strides, block == 1, f"conv{stage}_block{block}")
+    model = Model(inputs, _top(x, include_top, pooling, classes, classifier_activation), name=name)
+    return load_application_weights(model, weights)
+
+
+def _bottleneck(x, filters, strides, projection, name):
+    """relu(BN(conv1×1(relu(BN(conv3×3(relu(BN(conv1×1/s(x)))))))) + shortcut), Keras's block1."""
+    if projection:
+        shortcut = Conv2D(4 * filters, 1, strides=strides, name=f"{name}_0_conv")(x)
+        shortcut = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_0_bn")(shortcut)
+    else:
+        shortcut = x
+    y = Conv2D(filters, 1, strides=strides, name=f"{name}_1_conv")(x)
+    y = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_1_bn")(y)
+    y = Activation("relu", name=f"{name}_1_relu")(y)
+    y = Conv2D(filters, 3, padding="same", name=f"{name}_2_conv")(y)
+    y = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_2_bn")(y)
+    y = Activation("relu", name=f"{name}_2_relu")(y)
+    y = Conv2D(4 * filters, 1, name=f"{name}_3_conv")(y)
+    y = BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_3_bn")(y)
+    x = Add(name=f"{name}_add")([shortcut, y])
+    return Activation("relu", name=f"{name}_out")(x)
+
+
+def _top(x, include_top, pooling, classes, classifier_activation):
+    if include_top:
+        x = GlobalAveragePooling2D(name="avg_pool")(x)
+        return Dense(classes, activation=classifier_activation, name="predictions")(x)
+    return pool_features(x, pooling)
+
+
+_APPLICATION_ARGS = """
+    Args:
+        include_top: whether to add the average pooling and the ``Dense(classes)`` top.
+        weights: None (random initialization) or the path of a weights file for this
+            architecture (Keras's ``.weights.h5``, or a legacy Keras ``.h5`` weights file).
+        input_tensor: optional symbolic tensor to use as the image input.
+        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` with the
+            top, ``(None, None, 3)`` without; at least 32×32.
+        pooling: with ``include_top=False``: None (the 4-D feature map), ``"avg"`` or
+            ``"max"``.
+        classes: number of classes, with ``include_top=True``.
+        classifier_activation: activation of the last layer (None for logits).
+        name: model name.
+
+    Returns:
+        An uncompiled functional :class:`~cnnkit.models.Model` with Keras's layer names,
+        so Keras's weight files for the architecture load into it.
+"""
+
+
+def ResNet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50",
+) -> Model:
+    return _resnet_v1(
+        (3, 4, 6, 3),
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
+
+
+def ResNet101(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101",
+) -> Model:
+    return _resnet_v1(
+        (3, 4, 23, 3),
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
+
+
+def ResNet152(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152",
+) -> Model:
+    return _resnet_v1(
+        (3, 8, 36, 3),
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
+
+
+ResNet50.__doc__ = (
+    """ResNet-50 (He et al., 2015, "Deep residual learning for image recognition").
+
+    Bottleneck blocks 3, 4, 6, 3; 25,636,712 parameters with the 1000-class top, Keras's
+    count.
+"""
+    + _APPLICATION_ARGS
+    + """
+    Example:
+        >>> ResNet50(weights=None, input_shape=(32, 32, 3), classes=10).output_shape
+        (None, 10)
+"""
+)
+ResNet101.__doc__ = (
+    """ResNet-101: bottleneck blocks 3, 4, 23, 3 (see :func:`ResNet50`).
+"""
+    + _APPLICATION_ARGS
+)
+ResNet152.__doc__ = (
+    """ResNet-152: bottleneck blocks 3, 8, 36, 3 (see :func:`ResNet50`).
+"""
+    + _APPLICATION_ARGS
+)
+
+
+def preprocess_input(x, data_format=None):
+    """Keras's ``"caffe"`` preprocessing of ResNet V1: RGB → BGR, minus the ImageNet mean
+    pixel (103.939, 116.779, 123.68), no scaling. Returns a new float32 array."""
+    return imagenet_preprocess(x, mode="caffe", data_format=data_format)

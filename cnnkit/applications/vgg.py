@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
     check_application_args,
+    load_application_weights,
     model_input,
     obtain_input_shape,
     pool_features,
@@ -91,8 +92,8 @@ def VGG16(
 
     Args:
         include_top: whether to add the three fully connected layers.
-        weights: must be None (random initialization); pretrained weights are not
-            available offline.
+        weights: None (random initialization) or the path of a weights file (nothing is
+            downloaded).
         input_tensor: optional symbolic tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` with the
             top, ``(None, None, 3)`` without.
@@ -106,7 +107,7 @@ def VGG16(
         An uncompiled functional :class:`~cnnkit.models.Model`.
 
     Raises:
-        ValueError: ``weights`` is not None, the input is smaller than 32×32,
+        ValueError: ``weights`` is neither None nor a file, the input is smaller than 32×32,
             ``pooling`` is unknown, or the top is asked for without a static shape.
 
     Example:
@@ -203,4 +204,4 @@ def _vgg(
         x = Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = pool_features(x, pooling)
-    return Model(inputs, x, name=name)
+    return load_application_weights(Model(inputs, x, name=name), weights)

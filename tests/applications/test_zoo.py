@@ -151,7 +151,7 @@ def test_minimum_input_sizes():
     "builder", [LeNet5, AlexNet, VGG16, VGG19, GoogLeNet, ResNet18, resnet_small]
 )
 def test_pretrained_weights_are_refused(builder):
-    with pytest.raises(ValueError, match=r"not available offline.*weights='imagenet'"):
+    with pytest.raises(ValueError, match=r"does not download pretrained.*weights='imagenet'"):
         builder(weights="imagenet")
 
 
