@@ -116,8 +116,12 @@ class Functional(Model):
         for index, (symbolic, tensor) in enumerate(zip(self.inputs, given)):
             values[id(symbolic)] = self._conform(index, symbolic, tensor)
         for node in self._nodes:
-            args = _map_structure(node.inputs, values)
-            out = node.layer(args, training=training, **node.kwargs)
+            out = node.layer(
+                _map_structure(node.inputs, values),
+                *_map_structure(node.args, values),
+                training=training,
+                **_map_structure(node.kwargs, values),
+            )
             for symbolic, tensor in zip(node.output_tensors, _flatten(out)):
                 values[id(symbolic)] = tensor
         outputs = [values[id(t)] for t in self.outputs]
@@ -175,9 +179,12 @@ def adjust_input_rank(tensor: Tensor, expected: tuple) -> Tensor:
 
 
 def _map_structure(structure, values):
+    """``structure`` with each KerasTensor replaced by its value (constants as they are)."""
     if isinstance(structure, (list, tuple)):
         return type(structure)(_map_structure(s, values) for s in structure)
-    return values[id(structure)]
+    if isinstance(structure, Mapping):
+        return {k: _map_structure(v, values) for k, v in structure.items()}
+    return values[id(structure)] if isinstance(structure, KerasTensor) else structure
 
 
 def _nodes_in_order(outputs, inputs) -> list:
