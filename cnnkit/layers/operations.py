@@ -97,10 +97,6 @@ class Operation(Layer):
             "`layers.Lambda(...)`, or a custom `Layer`) to save the model."
         )
 
-    def _clone(self) -> Operation:
-        """A new operation of the same kind (``clone_model``)."""
-        return Operation(self.op)
-
 
 def _result_dtype(*operands) -> str:
     """The dtype of an arithmetic result: the tensors' common dtype; floatx if Python or

@@ -67,6 +67,16 @@ class Functional(Model):
         return "functional"
 
     @property
+    def input(self):
+        """The symbolic inputs the model was made from, in the structure given (as Keras)."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The symbolic outputs the model was made from, in the structure given (as Keras)."""
+        return self._outputs_struct
+
+    @property
     def input_shape(self):
         shapes = [t.shape for t in self.inputs]
         return shapes[0] if len(shapes) == 1 else shapes
