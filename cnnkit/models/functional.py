@@ -8,6 +8,7 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.layers.base import KerasTensor, Layer, _flatten, _is_string_array
 from cnnkit.layers.core import InputLayer
+from cnnkit.layers.operations import Operation
 from cnnkit.models.model import Model
 
 
@@ -65,6 +66,16 @@ class Functional(Model):
     @classmethod
     def _default_name(cls) -> str:
         return "functional"
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, in graph order (operations such as ``x + y`` are not layers, as Keras)."""
+        return [layer for layer in self._tracked_layers if not isinstance(layer, Operation)]
+
+    @property
+    def operations(self) -> list[Layer]:
+        """Every node's layer or operation, in graph order (what ``summary`` lists)."""
+        return list(self._tracked_layers)
 
     @property
     def input(self):

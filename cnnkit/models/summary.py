@@ -19,6 +19,11 @@ def _shape_of(layer) -> str:
     return str(shapes[0]) if len(shapes) == 1 else str(shapes)
 
 
+def _listed(model) -> list:
+    """The rows of the table: a functional model's operations (``x + y``) too, as Keras."""
+    return list(getattr(model, "operations", model.layers))
+
+
 def _params(layer) -> int:
     return int(sum(math.prod(w.shape) for w in layer.weights))
 
@@ -36,7 +41,7 @@ def summary_rows(model) -> list[tuple[str, str, int]]:
     """``(name (Type), output shape, parameter count)`` for each layer, InputLayers included
     (``"?"`` and 0 for a layer not built yet)."""
     rows = []
-    for layer in model.layers:
+    for layer in _listed(model):
         rows.append((f"{layer.name} ({type(layer).__name__})", _shape_of(layer), _params(layer)))
     return rows
 
@@ -155,7 +160,7 @@ def print_summary(model, line_length=None, print_fn=None, explain=False, **kwarg
     print_fn = print_fn or print
     rows = [  # as Keras: "0 (unbuilt)" for a layer without weights yet
         (name, shape, f"{params:,}" if layer.built else "0 (unbuilt)")
-        for layer, (name, shape, params) in zip(model.layers, summary_rows(model))
+        for layer, (name, shape, params) in zip(_listed(model), summary_rows(model))
     ]
     headers = ("Layer (type)", "Output Shape", "Param #")
     widths = [

@@ -377,6 +377,7 @@ class Trainer:
         self._initial_epoch, self._initial_step = None, 0  # BackupAndRestore sets them to resume
         cbs.on_train_begin()
         logs: dict = {}
+        epoch_logs: dict = {}
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
         skip = self._initial_step  # batches of the first epoch done before an interruption
@@ -399,7 +400,7 @@ class Trainer:
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
-        cbs.on_train_end(logs)
+        cbs.on_train_end(epoch_logs)  # the last epoch's, val_ metrics included (as Keras)
         return history
 
     def _check_before_training(self, data) -> None:
