@@ -115,6 +115,11 @@ class KerasTensor:
     def __getitem__(self, key):
         return self._operation("get_item", self, key)
 
+    def __iter__(self):  # __getitem__ must not make it iterable
+        raise TypeError(
+            "Iterating over a symbolic KerasTensor is not supported. Index it instead: `x[:, 0]`."
+        )
+
     @property
     def ndim(self) -> int:
         return len(self.shape)

@@ -138,6 +138,12 @@ class Trainer:
         for fn, w, target, out in zip(fns, weights, ys, outs):
             if fn is None:
                 continue
+            if target is None:
+                raise ValueError(
+                    "The compiled loss needs targets, but the data has no `y`. Pass `y` to "
+                    "fit/evaluate (or yield `(x, y)` batches), or compile without `loss=` "
+                    "when the model adds its own losses (`add_loss`)."
+                )
             term = _apply_loss(fn, target, out, sample_weight)
             if w != 1.0:
                 term = term * w

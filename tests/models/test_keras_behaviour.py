@@ -80,6 +80,8 @@ def test_symbolic_arithmetic_is_recorded_in_the_graph():
     mask = inputs > 0.5
     assert mask.dtype == "bool" and mask.shape == (None, 2, 3)
     assert (inputs[:, 1] <= inputs[:, 0]).shape == (None, 3)
+    with pytest.raises(TypeError, match="Iterating over a symbolic KerasTensor"):
+        list(inputs)
     out = Model(inputs, mask).predict(np.array([[[0, 1, 2], [1, 0, 0]]], "float32"), verbose=0)
     np.testing.assert_array_equal(out, [[[False, True, True], [True, False, False]]])
 
@@ -608,6 +610,8 @@ def test_a_batch_of_four_items_is_refused():
     x, y = _regression_data()
     with pytest.raises(ValueError, match=r"`\(x, y, sample_weight\)`.*Received 4 items"):
         _linear().fit(iter([[x, y, None, None]]), verbose=0)
+    with pytest.raises(ValueError, match="The compiled loss needs targets"):
+        _linear().fit(iter([x]), verbose=0)  # inputs alone are a batch, as Keras
 
 
 # -- 18: end-of-training logs, the progress line, multi-hot dtype -------------------------
