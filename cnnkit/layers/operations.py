@@ -13,8 +13,8 @@ Example:
     >>> model = Model(inputs, -(x + inputs) * 2.0)
     >>> model.predict(np.array([[1.0, 2.0]]), verbose=0)
     array([[ -8., -10.]], dtype=float32)
-    >>> model.layers[-1].name.startswith("multiply")
-    True
+    >>> [operation.op for operation in model.operations[2:]]
+    ['add', 'negative', 'multiply']
 """
 
 from __future__ import annotations
@@ -25,19 +25,10 @@ import numpy as np
 
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
+from cnnkit.backend import xp
 from cnnkit.layers.base import KerasTensor, Layer
 
-
-def _compare(ufunc):
-    def apply(a, b):  # not differentiable: a boolean tensor
-        a = a.data if isinstance(a, Tensor) else a
-        b = b.data if isinstance(b, Tensor) else b
-        return Tensor(ufunc(a, b))
-
-    return apply
-
-
-# Keras's operation names (``keras.ops``), and what each computes on Tensors.
+# Keras's operation names (``keras.ops``), and the operator each applies.
 OPERATIONS = {
     "add": operator.add,
     "subtract": operator.sub,
@@ -48,10 +39,10 @@ OPERATIONS = {
     "negative": operator.neg,
     "absolute": operator.abs,
     "get_item": operator.getitem,
-    "less": _compare(np.less),
-    "less_equal": _compare(np.less_equal),
-    "greater": _compare(np.greater),
-    "greater_equal": _compare(np.greater_equal),
+    "less": operator.lt,
+    "less_equal": operator.le,
+    "greater": operator.gt,
+    "greater_equal": operator.ge,
 }
 _COMPARISONS = ("less", "less_equal", "greater", "greater_equal")
 
@@ -83,11 +74,20 @@ class Operation(Layer):
         self.op = op
 
     def call(self, *operands):
-        return OPERATIONS[self.op](*operands)
+        """The operator on the operands: on Tensors (differentiable) when one is a float
+        tensor, else on their arrays (integer and boolean tensors, comparisons)."""
+        apply = OPERATIONS[self.op]
+        tensors = [o for o in operands if isinstance(o, Tensor)]
+        if self.op not in _COMPARISONS and any(t.dtype.kind == "f" for t in tensors):
+            return apply(*operands)
+        out = xp.asarray(apply(*(o.data if isinstance(o, Tensor) else o for o in operands)))
+        if out.dtype.kind == "f" and out.dtype != backend.floatx():  # int * 2.0, as Keras
+            out = out.astype(backend.floatx())
+        return Tensor(out)
 
     def _symbolic_call(self, inputs, kwargs, args=()):
         outputs = super()._symbolic_call(inputs, kwargs, args)
-        outputs.dtype = "bool" if self.op in _COMPARISONS else _result_dtype(inputs, *args)
+        outputs.dtype = _result_dtype(self.op, inputs, *args)
         return outputs
 
     def get_config(self) -> dict:
@@ -98,12 +98,16 @@ class Operation(Layer):
         )
 
 
-def _result_dtype(*operands) -> str:
-    """The dtype of an arithmetic result: the tensors' common dtype; floatx if Python or
-    NumPy floats meet integer tensors."""
+def _result_dtype(op: str, *operands) -> str:
+    """The dtype of the result: bool for a comparison; else the tensors' common dtype, floatx
+    where a division or a float constant meets integer tensors (as ``call`` computes it)."""
+    if op in _COMPARISONS:
+        return "bool"
     tensors = [np.dtype(t.dtype) for t in operands if isinstance(t, KerasTensor)]
     dtype = np.result_type(*tensors)
     others = [o for o in operands if not isinstance(o, KerasTensor)]
-    if dtype.kind in "biu" and any(np.asarray(o).dtype.kind == "f" for o in others):
+    if dtype.kind in "biu" and (
+        op == "true_divide" or any(np.asarray(o).dtype.kind == "f" for o in others)
+    ):
         return backend.floatx()
     return str(dtype)

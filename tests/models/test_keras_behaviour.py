@@ -101,6 +101,20 @@ def test_symbolic_arithmetic_trains_and_clones():
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def _integer_arithmetic(lib):
+    i = lib.Input(shape=(3,), dtype="int32")
+    return [i * 2.0, i + 1, i[:, :2], i > 1, i / 2]
+
+
+def test_arithmetic_on_integer_tensors_keeps_the_symbolic_dtypes():
+    outputs = _integer_arithmetic(keras)
+    assert [t.dtype for t in outputs] == ["float32", "int32", "int32", "bool", "float32"]
+    model = Model(outputs[0]._keras_history[1].input_tensors[0], outputs)
+    values = model.predict(np.array([[1, 2, 3]]), verbose=0)
+    assert [str(v.dtype) for v in values] == [t.dtype for t in outputs]
+    np.testing.assert_array_equal(values[4], [[0.5, 1.0, 1.5]])
+
+
 def test_a_model_with_symbolic_arithmetic_refuses_to_save_clearly(tmp_path):
     inputs = Input(shape=(4,))
     model = Model(inputs, Dense(4)(inputs) + inputs)
@@ -119,6 +133,9 @@ def test_symbolic_arithmetic_as_keras():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert [t.shape for t in ours.outputs] == [tuple(t.shape) for t in theirs.outputs]
     assert [layer.name for layer in ours.layers][1:] == [layer.name for layer in theirs.layers][1:]
+    assert [t.dtype for t in _integer_arithmetic(keras)] == [
+        t.dtype for t in _integer_arithmetic(K)
+    ]
 
 
 # -- 9: summaries of unbuilt models, pop, a model built by a call ---------------------------
