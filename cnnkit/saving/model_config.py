@@ -345,8 +345,14 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
 
 def _call_layer(layer, args: list, kwargs: dict) -> None:
     kwargs = {k: v for k, v in kwargs.items() if not (k in ("mask", "training") and v is None)}
-    if not args:
-        raise ValueError(f"Cannot rebuild the call of layer {layer.name!r}: it has no inputs.")
+    params = list(inspect.signature(type(layer).call).parameters.values())[1:]  # after self
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+    if not args or (len(args) > len(positional) and not varargs):
+        raise ValueError(
+            f"Cannot rebuild the call of layer {layer.name!r} with {len(args)} positional "
+            f"arguments: its `call` takes {len(positional)}."
+        )
     layer(*args, **kwargs)
 
 

@@ -299,6 +299,15 @@ def test_a_layer_called_with_two_positional_tensors(tmp_path):
     np.testing.assert_allclose(again.predict(data, verbose=0), model.predict(data, verbose=0))
 
 
+def test_a_config_with_more_arguments_than_call_takes_is_refused():
+    inputs = Input(shape=(3,))
+    config = Model(inputs, Dense(2, name="d")(inputs)).get_config()
+    node = config["layers"][1]["inbound_nodes"][0]
+    node["args"] = node["args"] * 3  # Dense.call(inputs, training) takes two
+    with pytest.raises(ValueError, match="layer 'd' with 3 positional arguments"):
+        Model.from_config(config)
+
+
 def test_two_positional_tensors_as_keras():
     K = _reference_keras()
 
