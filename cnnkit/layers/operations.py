@@ -73,6 +73,11 @@ class Operation(Layer):
         super().__init__(name=name or backend.unique_name(op), **kwargs)
         self.op = op
 
+    @property
+    def class_name(self) -> str:
+        """Keras's class of the operation (``"Add"``, ``"GetItem"``), as ``summary`` shows it."""
+        return "".join(part.capitalize() for part in self.op.split("_"))
+
     def call(self, *operands):
         """The operator on the operands: on Tensors (differentiable) when one is a float
         tensor, else on their arrays (integer and boolean tensors, comparisons)."""

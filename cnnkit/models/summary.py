@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from cnnkit.layers.operations import Operation
+
 
 def _shape_of(layer) -> str:
     nodes = getattr(layer, "_inbound_nodes", [])
@@ -42,7 +44,8 @@ def summary_rows(model) -> list[tuple[str, str, int]]:
     (``"?"`` and 0 for a layer not built yet)."""
     rows = []
     for layer in _listed(model):
-        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_of(layer), _params(layer)))
+        kind = layer.class_name if isinstance(layer, Operation) else type(layer).__name__
+        rows.append((f"{layer.name} ({kind})", _shape_of(layer), _params(layer)))
     return rows
 
 

@@ -75,6 +75,8 @@ def test_symbolic_arithmetic_is_recorded_in_the_graph():
     np.testing.assert_allclose(other, 3.0 - abs(h), rtol=1e-6)
     assert [t.shape for t in model.outputs] == [(None, 3), (None,), (None, 4)]
     assert [layer.name for layer in model.layers] == [model.layers[0].name, "d"]  # as Keras
+    rows = [line.split("│")[1].split("(")[1].strip(" )") for line in _lines(model) if "│" in line]
+    assert rows[:4] == ["InputLayer", "Dense", "Add", "Multiply"]  # Keras's operation classes
     # Comparisons give booleans; shapes follow the operands.
     inputs = Input(shape=(2, 3))
     mask = inputs > 0.5
