@@ -78,15 +78,17 @@ class CallbackList(Callback):
     def __getattribute__(self, name):
         if name in _HOOKS:
             callbacks = object.__getattribute__(self, "callbacks")
-            # As Keras's CallbackList: every hook receives a logs dict ({} when none is
-            # given), shared by the callbacks in order; batch hooks get it as `logs=`.
+            # As Keras's CallbackList: every hook receives a copy of the logs ({} when none
+            # is given), shared by the callbacks in order (what one adds, such as
+            # ReduceLROnPlateau's learning_rate, the next ones see, the caller's dict does
+            # not); batch hooks get it as `logs=`.
             n_index = 1 if "epoch" in name or "batch" in name else 0  # the epoch/batch argument
             by_keyword = "batch" in name
 
             def dispatch(*args, logs=None):
                 if len(args) > n_index:
                     args, logs = args[:n_index], args[n_index]
-                logs = {} if logs is None else logs
+                logs = {} if logs is None else dict(logs)
                 for cb in callbacks:
                     if by_keyword:
                         getattr(cb, name)(*args, logs=logs)

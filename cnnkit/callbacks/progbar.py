@@ -148,7 +148,7 @@ def _format_logs(logs) -> str:
     if not logs:
         return ""
     parts = []
-    for key in sorted(logs, key=lambda k: (k.startswith("val_"), k)):
+    for key in logs:  # in the logs' order, as Keras: metrics, val_ metrics, then added keys
         value = logs[key]
         try:
             parts.append(f" - {key}: {float(value):.4f}")

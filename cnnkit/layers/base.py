@@ -35,7 +35,18 @@ from cnnkit.backend import xp
 class KerasTensor:
     """A symbolic tensor: a shape (``None`` for unknown sizes), a dtype, and where it came from.
 
-    ``_keras_history`` is ``(layer, node)``: the call that produced it.
+    ``_keras_history`` is ``(layer, node)``: the call that produced it. ``_keras_mask`` is
+    the symbolic timestep mask the tensor will carry at run time (``None`` if none).
+
+    Arithmetic (``x + y``, ``x * 2.0``, ``-x``, ``x @ w``, ``x ** 2``, ``x / y``, ``x < y``...)
+    and indexing (``x[:, 0]``) record the operation in the graph, as in Keras (see
+    :class:`cnnkit.layers.operations.Operation`).
+
+    Example:
+        >>> from cnnkit.layers import Input
+        >>> x = Input(shape=(4,))
+        >>> (2.0 * x + x)[:, 1:].shape
+        (None, 3)
     """
 
     def __init__(self, shape, dtype=None, name=None, history=None):
@@ -43,6 +54,71 @@ class KerasTensor:
         self.dtype = dtype or backend.floatx()
         self.name = name
         self._keras_history = history
+        self._keras_mask: KerasTensor | None = None
+
+    def _operation(self, op: str, *operands):
+        from cnnkit.layers.operations import Operation
+
+        return Operation(op)(*operands)
+
+    def __add__(self, other):
+        return self._operation("add", self, other)
+
+    def __radd__(self, other):
+        return self._operation("add", other, self)
+
+    def __sub__(self, other):
+        return self._operation("subtract", self, other)
+
+    def __rsub__(self, other):
+        return self._operation("subtract", other, self)
+
+    def __mul__(self, other):
+        return self._operation("multiply", self, other)
+
+    def __rmul__(self, other):
+        return self._operation("multiply", other, self)
+
+    def __truediv__(self, other):
+        return self._operation("true_divide", self, other)
+
+    def __rtruediv__(self, other):
+        return self._operation("true_divide", other, self)
+
+    def __matmul__(self, other):
+        return self._operation("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return self._operation("matmul", other, self)
+
+    def __pow__(self, other):
+        return self._operation("power", self, other)
+
+    def __neg__(self):
+        return self._operation("negative", self)
+
+    def __abs__(self):
+        return self._operation("absolute", self)
+
+    def __lt__(self, other):
+        return self._operation("less", self, other)
+
+    def __le__(self, other):
+        return self._operation("less_equal", self, other)
+
+    def __gt__(self, other):
+        return self._operation("greater", self, other)
+
+    def __ge__(self, other):
+        return self._operation("greater_equal", self, other)
+
+    def __getitem__(self, key):
+        return self._operation("get_item", self, key)
+
+    def __iter__(self):  # __getitem__ must not make it iterable
+        raise TypeError(
+            "Iterating over a symbolic KerasTensor is not supported. Index it instead: `x[:, 0]`."
+        )
 
     @property
     def ndim(self) -> int:
@@ -61,10 +137,13 @@ class KerasTensor:
 class Node:
     """One call of a layer on symbolic inputs: the edge set of the functional graph."""
 
-    def __init__(self, layer, inputs, outputs, kwargs):
+    def __init__(self, layer, inputs, outputs, kwargs, args=()):
         self.layer = layer
-        self.inputs = inputs  # the structure the layer was called with (tensor or list)
-        self.input_tensors = _flatten(inputs)
+        self.inputs = inputs  # the first argument of the call (a tensor or a list)
+        self.args = tuple(args)  # further positional arguments: tensors or constants
+        self.input_tensors = [
+            t for t in _flatten(inputs) + _flatten(self.args) if isinstance(t, KerasTensor)
+        ]
         self.outputs = outputs
         self.output_tensors = _flatten(outputs)
         self.kwargs = kwargs
@@ -199,8 +278,26 @@ class Layer:
         for layer in self._sublayers():
             layer.trainable = value
 
+    def __setattr__(self, name, value):
+        # As Keras: layers assigned as attributes (alone or in a list) are sublayers, in order;
+        # their weights and losses are the outer layer's too.
+        if not name.startswith("_"):
+            if isinstance(value, Layer):
+                found = [value]
+            elif isinstance(value, (list, tuple)) and all(isinstance(v, Layer) for v in value):
+                found = list(value)
+            else:
+                found = []
+            if found:
+                tracked = self.__dict__.setdefault(self._sublayers_attribute, [])
+                tracked.extend(v for v in found if v not in tracked)
+        super().__setattr__(name, value)
+
+    # Where the sublayers are listed (a Model's is saved with its weights, as Keras's).
+    _sublayers_attribute = "_attribute_layers"
+
     def _sublayers(self) -> list[Layer]:
-        return []
+        return list(self.__dict__.get(self._sublayers_attribute, []))
 
     @property
     def weights(self) -> list[Variable]:
@@ -315,16 +412,24 @@ class Layer:
         return cls(**config)
 
     # -- calling -------------------------------------------------------
-    def __call__(self, inputs, training=None, **kwargs):
-        flat = _flatten(inputs)
-        if any(isinstance(t, KerasTensor) for t in flat):
-            return self._symbolic_call(inputs, kwargs)
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        """Run ``call`` now on arrays or Tensors, or record it in the graph on KerasTensors.
+
+        Positional arguments after ``inputs`` go to ``call`` as they are (Keras's
+        ``layer(targets, logits)``); arrays among them become Tensors.
+        """
+        if any(isinstance(t, KerasTensor) for t in _flatten(inputs) + _flatten(args)):
+            return self._symbolic_call(inputs, kwargs, args)
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(self._to_tensor(t) for t in inputs)
             shapes = [t.shape for t in inputs]
         else:
             inputs = self._to_tensor(inputs)
             shapes = inputs.shape
+        args = tuple(
+            self._to_tensor(a) if isinstance(a, (Tensor, np.ndarray, xp.ndarray)) else a
+            for a in args
+        )
         self._maybe_build(shapes)
         self._check_input(shapes)
         mask = _masks_of(inputs)
@@ -333,7 +438,7 @@ class Layer:
         if self._call_takes("training"):  # as Keras: only a `call` that declares it gets it
             kwargs["training"] = bool(training)
         self._losses = []  # this call's add_loss() and activity penalties
-        outputs = self.call(inputs, **kwargs)
+        outputs = self.call(inputs, *args, **kwargs)
         out_mask = self.compute_mask(inputs, kwargs.get("mask", mask))
         if out_mask is not None:
             for i, out in enumerate(_flatten(outputs)):
@@ -360,7 +465,9 @@ class Layer:
                     f"{x.data.dtype}."
                 )
             if x.data.dtype.kind != "f" and not self._keeps_integer_inputs:
-                return Tensor(x.data.astype(self.dtype))
+                cast = Tensor(x.data.astype(self.dtype))
+                cast._keras_mask = x._keras_mask
+                return cast
             return x
         arr = xp.asarray(x)
         if self._accepts_strings and _is_string_array(arr):
@@ -412,42 +519,58 @@ class Layer:
                     f"with shape {shape}"
                 )
 
-    def _symbolic_call(self, inputs, kwargs):
-        if isinstance(inputs, (list, tuple)):
-            shapes = [t.shape for t in inputs]
-        else:
-            shapes = inputs.shape
+    def _symbolic_call(self, inputs, kwargs, args=()):
+        shapes = _shapes_of(inputs)
         self._maybe_build(shapes)
         self._check_input(shapes)
-        out_shape = self._symbolic_output_shape(inputs, shapes, kwargs)
-        node = Node(self, inputs, None, kwargs)
+        out_shape = self._symbolic_output_shape(inputs, shapes, kwargs, args)
+        node = Node(self, inputs, None, kwargs, args)
         if isinstance(out_shape, list):
             outputs = [KerasTensor(s, history=(self, node)) for s in out_shape]
         else:
             outputs = KerasTensor(out_shape, history=(self, node))
         node.outputs, node.output_tensors = outputs, _flatten(outputs)
         self._inbound_nodes.append(node)
+        self._set_symbolic_masks(inputs, outputs)
         return outputs
 
-    def _symbolic_output_shape(self, inputs, shapes, kwargs):
-        """``compute_output_shape``, or for a layer that does not define it, the traced shape."""
-        if type(self).compute_output_shape is Layer.compute_output_shape:
-            return self._traced_output_shape(inputs, kwargs)
+    def _symbolic_output_shape(self, inputs, shapes, kwargs, args=()):
+        """``compute_output_shape``, or for a layer that does not define it (or takes more
+        than one positional argument), the traced shape."""
+        if args or type(self).compute_output_shape is Layer.compute_output_shape:
+            return self._traced_output_shape(inputs, kwargs, args)
         return self.compute_output_shape(shapes)
 
-    def _traced_output_shape(self, inputs, kwargs):
+    def _set_symbolic_masks(self, inputs, outputs) -> None:
+        """Give the symbolic outputs the ``_keras_mask`` their values will carry (Keras's
+        ``compute_mask`` on symbolic tensors): ``compute_mask`` runs on zeros standing for
+        the inputs, and each mask found becomes a KerasTensor of the leading output sizes."""
+        masks = _masks_of(inputs)
+        if masks is None and type(self).compute_mask is Layer.compute_mask:
+            return
+        with np.errstate(all="ignore"):
+            stand_in = _stand_ins(inputs, 2)
+            out_mask = self.compute_mask(stand_in, _masks_of(stand_in))
+        flat = _flatten(outputs)
+        out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(flat)
+        for out, mask in zip(flat, out_masks):
+            if mask is not None and out.ndim >= np.ndim(mask):
+                out._keras_mask = KerasTensor(out.shape[: np.ndim(mask)], dtype="bool")
+
+    def _traced_output_shape(self, inputs, kwargs, args=()):
         """The output shape(s) of ``call`` on symbolic ``inputs``, found by running it.
 
         For a layer that does not define ``compute_output_shape`` (Keras traces ``call``
         with symbolic tensors instead): ``call`` runs on zeros twice, every unknown size
         set to 2 and then to 3, so an output size that follows an unknown input size is
-        unknown too. Nothing is recorded for gradients, floating-point warnings on the zeros
-        are silenced, and the random generator and the layer's added losses are left as
-        they were.
+        unknown too. A symbolic input's mask is given as ones, so a ``call`` taking ``mask``
+        receives one, as in Keras. Nothing is recorded for gradients, floating-point
+        warnings on the zeros are silenced, and the random generator and the layer's added
+        losses are left as they were.
         """
         from cnnkit.autodiff import no_grad
 
-        symbolic = _flatten(inputs)
+        symbolic = [t for t in _flatten(inputs) + _flatten(args) if isinstance(t, KerasTensor)]
         if any(t.dtype == "string" for t in symbolic):
             return Layer.compute_output_shape(self, None)  # raises: text cannot be traced
         generator = backend.rng().bit_generator
@@ -456,12 +579,10 @@ class Layer:
         try:
             with no_grad(), np.errstate(all="ignore"):  # zeros may meet a log or a division
                 for size in (2, 3):
-                    arrays = [
-                        xp.zeros([size if d is None else d for d in t.shape], dtype=t.dtype)
-                        for t in symbolic
-                    ]
-                    given = arrays if isinstance(inputs, (list, tuple)) else arrays[0]
-                    out = self(given, **{k: v for k, v in kwargs.items() if k != "training"})
+                    given = _stand_ins(inputs, size)
+                    extra = _stand_ins(args, size)
+                    call_kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+                    out = self(given, *extra, **call_kwargs)
                     found.append([tuple(o.shape) for o in _flatten(out)])
         finally:
             generator.state, self._losses[:] = state, losses
@@ -519,6 +640,30 @@ def _masks_of(inputs):
         masks = [getattr(t, "_keras_mask", None) for t in inputs]
         return masks if any(m is not None for m in masks) else None
     return getattr(inputs, "_keras_mask", None)
+
+
+def _shapes_of(inputs):
+    """The shape of a tensor, the list of shapes of a list (``()`` for a Python number)."""
+    if isinstance(inputs, (list, tuple)):
+        return [_shapes_of(t) for t in inputs]
+    return tuple(getattr(inputs, "shape", ()))
+
+
+def _stand_ins(structure, size: int):
+    """``structure`` with each KerasTensor replaced by a Tensor of zeros (each unknown size
+    ``size``) that carries ones as its mask when the KerasTensor has a symbolic mask."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_stand_ins(s, size) for s in structure)
+    if not isinstance(structure, KerasTensor):
+        return structure
+
+    def zeros(t):
+        return xp.zeros([size if d is None else d for d in t.shape], dtype=t.dtype)
+
+    tensor = Tensor(zeros(structure))
+    if structure._keras_mask is not None:
+        tensor._keras_mask = zeros(structure._keras_mask) == 0
+    return tensor
 
 
 def _flatten(structure) -> list:

@@ -291,9 +291,9 @@ class Lambda(Layer):
         first = input_shape[0] if isinstance(input_shape, list) else input_shape
         return (first[0], *shape)
 
-    def _symbolic_output_shape(self, inputs, shapes, kwargs):
-        if self.output_shape_arg is None:  # as a layer without compute_output_shape
-            return self._traced_output_shape(inputs, kwargs)
+    def _symbolic_output_shape(self, inputs, shapes, kwargs, args=()):
+        if self.output_shape_arg is None or args:  # as a layer without compute_output_shape
+            return self._traced_output_shape(inputs, kwargs, args)
         return self.compute_output_shape(shapes)
 
     def get_config(self):

@@ -613,7 +613,8 @@ class TextVectorization(Layer):
             out = np.minimum(out, 1)
         elif self.output_mode == "tf_idf":
             out = out * self._idf_weights
-        return Tensor(out.astype(self.dtype, copy=False))
+        dtype = "int64" if self.output_mode == "multi_hot" else self.dtype  # as Keras's
+        return Tensor(out.astype(dtype, copy=False))
 
     def _depth(self) -> int | None:
         return self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
@@ -631,8 +632,8 @@ class TextVectorization(Layer):
             return (batch, self.output_sequence_length)
         return (batch, self._depth())
 
-    def _symbolic_call(self, inputs, kwargs):
-        outputs = super()._symbolic_call(inputs, kwargs)
+    def _symbolic_call(self, inputs, kwargs, args=()):
+        outputs = super()._symbolic_call(inputs, kwargs, args)
         if isinstance(outputs, KerasTensor):
             outputs.dtype = "int64" if self.output_mode == "int" else self.dtype
         return outputs

@@ -123,6 +123,7 @@ class AUC(Metric):
         self._from_logits = bool(from_logits)
         self._num_labels = num_labels
         super().__init__(name=name or backend.unique_name("auc"), dtype=dtype)
+        self.reset_state()
 
     @property
     def thresholds(self) -> list[float]:

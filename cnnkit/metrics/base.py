@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnkit import backend
-from cnnkit.autodiff import Tensor
+from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
 
@@ -32,15 +32,60 @@ def _snake(name: str) -> str:
 
 
 class Metric:
-    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
+    """Base class: subclasses implement ``update_state`` and ``result``.
+
+    As in Keras, a subclass creates its state in ``__init__`` (after ``super().__init__``)
+    with :meth:`add_variable`; the default ``reset_state`` sets those variables to zeros.
+    ``__init__`` does not call ``reset_state``: variables start at their initializer's value.
+
+    Example:
+        >>> class Count(Metric):
+        ...     def __init__(self, name="count", **kwargs):
+        ...         super().__init__(name=name, **kwargs)
+        ...         self.seen = self.add_variable(shape=(), name="seen", initializer="zeros")
+        ...     def update_state(self, y_true, y_pred, sample_weight=None):
+        ...         self.seen.assign_add(len(y_true))
+        ...     def result(self):
+        ...         return self.seen
+        >>> m = Count()
+        >>> m.update_state([1, 0, 1], [1, 1, 1])
+        >>> float(m.result())
+        3.0
+        >>> m.reset_state()
+        >>> float(m.result())
+        0.0
+    """
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
         self.dtype = dtype or "float32"
-        self.reset_state()
+        self._variables: list[Variable] = []
 
-    def reset_state(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """Create a state variable (not trainable), set from ``initializer``, and track it.
+
+        ``aggregation`` (how distributed replicas combine it in Keras) is accepted and unused.
+        """
+        from cnnkit import initializers
+
+        dtype = dtype or self.dtype
+        value = initializers.get(initializer)(tuple(shape), dtype=dtype)
+        variable = Variable(value, trainable=False, name=name or "variable", dtype=dtype)
+        variable.path = f"{self.name}/{variable.name}"
+        self._variables.append(variable)
+        return variable
+
+    add_weight = add_variable  # Keras's older name
+
+    @property
+    def variables(self) -> list[Variable]:
+        """The state variables made with :meth:`add_variable`."""
+        return list(self.__dict__.get("_variables", []))
+
+    def reset_state(self) -> None:
+        """Set every state variable to zeros (Keras's default)."""
+        for variable in self.variables:
+            variable.assign(xp.zeros(variable.shape, dtype=variable.dtype))
 
     def update_state(self, *args, **kwargs) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -72,6 +117,10 @@ class Mean(Metric):
         >>> float(m.result())
         4.0
     """
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
 
     def reset_state(self) -> None:
         self.total = 0.0

@@ -276,6 +276,7 @@ class _ThresholdMetric(Metric):
         self.thresholds = _parse_thresholds(thresholds, default)
         self._evenly = _evenly_distributed(self.thresholds)
         super().__init__(name=name or backend.unique_name(self._default_name), dtype=dtype)
+        self.reset_state()
 
     def reset_state(self) -> None:
         for key in self._counts:

@@ -81,6 +81,7 @@ class FBetaScore(Metric):
         self.threshold = None if threshold is None else float(threshold)
         self.axis = None if average == "micro" else 0
         super().__init__(name=name, dtype=dtype)
+        self.reset_state()
 
     def reset_state(self) -> None:
         self.true_positives = self.false_positives = self.false_negatives = None

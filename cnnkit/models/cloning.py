@@ -6,12 +6,21 @@ from collections.abc import Callable, Mapping
 
 from cnnkit.layers.base import KerasTensor, Layer, _flatten
 from cnnkit.layers.core import Input, InputLayer
+from cnnkit.layers.operations import Operation
 from cnnkit.models.functional import Functional
 from cnnkit.models.sequential import Sequential
 
 
 def _default_clone(layer: Layer) -> Layer:
-    return type(layer).from_config(layer.get_config())
+    """A new layer from ``layer.get_config()`` (Keras's default), sharing its functions."""
+    if isinstance(layer, Operation):  # `x + y` on symbolic tensors: no config to save
+        return Operation(layer.op)
+    config = layer.get_config()
+    for key, value in config.items():
+        function = getattr(layer, key, None) if key.endswith("activation") else None
+        if isinstance(value, str) and callable(function):  # e.g. a registered custom one
+            config[key] = function
+    return type(layer).from_config(config)
 
 
 def clone_model(
@@ -123,7 +132,7 @@ def _clone_functional(model: Functional, input_tensors, clone_layer) -> Function
 
     for node in model._nodes:
         layer = clone_layer(node.layer)
-        outputs = layer(remap(node.inputs), **remap(dict(node.kwargs)))
+        outputs = layer(remap(node.inputs), *remap(node.args), **remap(dict(node.kwargs)))
         for old, new in zip(node.output_tensors, _flatten(outputs)):
             values[id(old)] = new
 

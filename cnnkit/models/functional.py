@@ -8,6 +8,7 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.layers.base import KerasTensor, Layer, _flatten, _is_string_array
 from cnnkit.layers.core import InputLayer
+from cnnkit.layers.operations import Operation
 from cnnkit.models.model import Model
 
 
@@ -67,6 +68,26 @@ class Functional(Model):
         return "functional"
 
     @property
+    def layers(self) -> list[Layer]:
+        """The layers, in graph order (operations such as ``x + y`` are not layers, as Keras)."""
+        return [layer for layer in self._tracked_layers if not isinstance(layer, Operation)]
+
+    @property
+    def operations(self) -> list[Layer]:
+        """Every node's layer or operation, in graph order (what ``summary`` lists)."""
+        return list(self._tracked_layers)
+
+    @property
+    def input(self):
+        """The symbolic inputs the model was made from, in the structure given (as Keras)."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The symbolic outputs the model was made from, in the structure given (as Keras)."""
+        return self._outputs_struct
+
+    @property
     def input_shape(self):
         shapes = [t.shape for t in self.inputs]
         return shapes[0] if len(shapes) == 1 else shapes
@@ -116,8 +137,12 @@ class Functional(Model):
         for index, (symbolic, tensor) in enumerate(zip(self.inputs, given)):
             values[id(symbolic)] = self._conform(index, symbolic, tensor)
         for node in self._nodes:
-            args = _map_structure(node.inputs, values)
-            out = node.layer(args, training=training, **node.kwargs)
+            out = node.layer(
+                _map_structure(node.inputs, values),
+                *_map_structure(node.args, values),
+                training=training,
+                **_map_structure(node.kwargs, values),
+            )
             for symbolic, tensor in zip(node.output_tensors, _flatten(out)):
                 values[id(symbolic)] = tensor
         outputs = [values[id(t)] for t in self.outputs]
@@ -175,9 +200,12 @@ def adjust_input_rank(tensor: Tensor, expected: tuple) -> Tensor:
 
 
 def _map_structure(structure, values):
+    """``structure`` with each KerasTensor replaced by its value (constants as they are)."""
     if isinstance(structure, (list, tuple)):
         return type(structure)(_map_structure(s, values) for s in structure)
-    return values[id(structure)]
+    if isinstance(structure, Mapping):
+        return {k: _map_structure(v, values) for k, v in structure.items()}
+    return values[id(structure)] if isinstance(structure, KerasTensor) else structure
 
 
 def _nodes_in_order(outputs, inputs) -> list:

@@ -27,6 +27,7 @@ class Model(Trainer, Layer):
     """
 
     _accepts_strings = True  # a first TextVectorization layer takes raw text
+    _sublayers_attribute = "_tracked_layers"
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -57,21 +58,6 @@ class Model(Trainer, Layer):
         from cnnkit.layers.base import to_snake_case
 
         return to_snake_case(cls.__name__)
-
-    def __setattr__(self, name, value):
-        # Subclassed models: remember layers assigned as attributes, in order.
-        if name.startswith("_"):
-            pass
-        elif isinstance(value, Layer):
-            tracked = self.__dict__.setdefault("_tracked_layers", [])
-            if value not in tracked:
-                tracked.append(value)
-        elif (
-            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
-        ):
-            tracked = self.__dict__.setdefault("_tracked_layers", [])
-            tracked.extend(v for v in value if v not in tracked)
-        super().__setattr__(name, value)
 
     @property
     def layers(self) -> list[Layer]:

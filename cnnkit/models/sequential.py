@@ -62,12 +62,15 @@ class Sequential(Model):
             self.built = True
 
     def pop(self) -> Layer:
-        """Remove and return the last layer."""
+        """Remove and return the last layer (an unbuilt model stays unbuilt)."""
         if not self._stack:
             raise IndexError("There are no layers in the model.")
         layer = self._stack.pop()
         self._tracked_layers = list(self._stack)
-        self._output_tensor = self._stack[-1].output if self._stack else None
+        self._output_tensor = None
+        self.built = False
+        if self._input_layer is not None and self._stack:
+            self.build()  # the remaining layers on the model's input again
         return layer
 
     @property
@@ -81,12 +84,29 @@ class Sequential(Model):
                     f"Sequential model {self.name!r} cannot be built: it has no Input and no "
                     "input shape was given. Call build(input_shape) or fit/predict on data."
                 )
-            self._input_layer = InputLayer(shape=tuple(input_shape)[1:])
+            self._input_layer = InputLayer(batch_shape=tuple(input_shape))
         tensor = self._input_layer.output_tensor
         for layer in self._stack:
             tensor = layer(tensor)
         self._output_tensor = tensor
         self.built = True
+
+    def _maybe_build(self, shapes) -> None:
+        # As Keras: a model built by its first call keeps that call's batch size.
+        if not self.built and self._input_layer is None:
+            self.build(tuple(shapes[0] if isinstance(shapes, list) else shapes))
+
+    @property
+    def input(self) -> KerasTensor:
+        """The symbolic input (tf.keras's ``model.input``; a built model only)."""
+        self._require_built("input")
+        return self._input_layer.output_tensor
+
+    @property
+    def output(self) -> KerasTensor:
+        """The symbolic output (tf.keras's ``model.output``; a built model only)."""
+        self._require_built("output")
+        return self._output_tensor
 
     @property
     def inputs(self) -> list[KerasTensor]:
@@ -116,8 +136,11 @@ class Sequential(Model):
         if self._input_layer is not None:
             inputs = adjust_input_rank(inputs, self._input_layer.batch_shape)
             expected, found = self._input_layer.batch_shape, tuple(inputs.shape)
-            if len(expected) != len(found) or any(
-                e is not None and e != f for e, f in zip(expected, found)
+            if (
+                len(expected) != len(found)
+                or any(  # any batch size, as Keras
+                    e is not None and e != f for e, f in zip(expected[1:], found[1:])
+                )
             ):
                 raise ValueError(
                     f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from cnnkit.layers.operations import Operation
+
 
 def _shape_of(layer) -> str:
     nodes = getattr(layer, "_inbound_nodes", [])
@@ -17,6 +19,11 @@ def _shape_of(layer) -> str:
         return "?"
     shapes = [t.shape for t in nodes[-1].output_tensors]
     return str(shapes[0]) if len(shapes) == 1 else str(shapes)
+
+
+def _listed(model) -> list:
+    """The rows of the table: a functional model's operations (``x + y``) too, as Keras."""
+    return list(getattr(model, "operations", model.layers))
 
 
 def _params(layer) -> int:
@@ -33,10 +40,12 @@ def _bytes(count: int, itemsize: int = 4) -> str:
 
 
 def summary_rows(model) -> list[tuple[str, str, int]]:
-    """``(name (Type), output shape, parameter count)`` for each layer, InputLayers included."""
+    """``(name (Type), output shape, parameter count)`` for each layer, InputLayers included
+    (``"?"`` and 0 for a layer not built yet)."""
     rows = []
-    for layer in model.layers:
-        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_of(layer), _params(layer)))
+    for layer in _listed(model):
+        kind = layer.class_name if isinstance(layer, Operation) else type(layer).__name__
+        rows.append((f"{layer.name} ({kind})", _shape_of(layer), _params(layer)))
     return rows
 
 
@@ -152,12 +161,10 @@ def print_summary(model, line_length=None, print_fn=None, explain=False, **kwarg
     (:func:`parameter_sharing`).
     """
     print_fn = print_fn or print
-    if not model.built:
-        raise ValueError(
-            f"Model {model.name!r} has not yet been built. Build the model first by calling "
-            "`build()` or by calling the model on a batch of data."
-        )
-    rows = summary_rows(model)
+    rows = [  # as Keras: "0 (unbuilt)" for a layer without weights yet
+        (name, shape, f"{params:,}" if layer.built else "0 (unbuilt)")
+        for layer, (name, shape, params) in zip(_listed(model), summary_rows(model))
+    ]
     headers = ("Layer (type)", "Output Shape", "Param #")
     widths = [
         max(len(headers[0]), *(len(r[0]) for r in rows)) + 2 if rows else 31,
@@ -182,7 +189,7 @@ def print_summary(model, line_length=None, print_fn=None, explain=False, **kwarg
     print_fn(cells(headers, "┃"))
     print_fn(rule("┡", "╇", "┩", "━"))
     for i, (name, shape, params) in enumerate(rows):
-        print_fn(cells((name, shape, f"{params:,}"), "│"))
+        print_fn(cells((name, shape, params), "│"))
         if i < len(rows) - 1:
             print_fn(rule("├", "┼", "┤", "─"))
     print_fn(rule("└", "┴", "┘", "─"))

@@ -16,7 +16,9 @@ leaves a half-trained model behind.
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -114,31 +116,57 @@ class Trainer:
             raise RuntimeError(f"You must call `compile()` before using the model in `{what}()`.")
 
     # -- one batch ----------------------------------------------------------
-    def _forward_loss(self, x, y, sample_weight, training: bool):
-        outputs = self(x, training=True) if training else infer(self, x)
-        if isinstance(outputs, Mapping):
-            outputs = list(outputs.values())  # the model's output order
-        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        ys = list(y) if isinstance(y, (list, tuple)) else [y]
-        if len(ys) != len(outs):
-            raise ValueError(
-                f"The model has {len(outs)} output(s) but `y` provides {len(ys)} target(s)."
-            )
-        fns = self._loss_fns if len(self._loss_fns) == len(outs) else self._loss_fns * len(outs)
-        weights = self._loss_weights if len(self._loss_weights) == len(outs) else [1.0] * len(outs)
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss of a batch: the compiled loss of each output plus the layers'
+        penalties (``self.losses``), as Keras's ``Model.compute_loss``.
+
+        ``fit``, ``evaluate`` and the ``*_on_batch`` methods call it with the batch's data
+        and predictions: a subclass overrides it to train on another loss (an override
+        without the ``training`` argument is called without it, as in Keras).
+
+        Returns:
+            A scalar Tensor.
+
+        Raises:
+            ValueError: when there is no loss at all (no ``loss=`` and no penalty).
+        """
+        del x, training  # the default loss needs neither
+        outs, ys = _outputs_and_targets(y_pred, y)
+        n = len(outs)
+        fns = self._loss_fns if len(self._loss_fns) == n else self._loss_fns * n
+        weights = self._loss_weights if len(self._loss_weights) == n else [1.0] * n
         total = None
         for fn, w, target, out in zip(fns, weights, ys, outs):
             if fn is None:
                 continue
+            if target is None:
+                raise ValueError(
+                    "The compiled loss needs targets, but the data has no `y`. Pass `y` to "
+                    "fit/evaluate (or yield `(x, y)` batches), or compile without `loss=` "
+                    "when the model adds its own losses (`add_loss`)."
+                )
             term = _apply_loss(fn, target, out, sample_weight)
             if w != 1.0:
                 term = term * w
             total = term if total is None else total + term
-        if total is None:
-            raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
         penalties = self.losses if self._may_have_penalties() else []
-        if penalties:
-            total = total + sum(penalties[1:], penalties[0])
+        if total is None and not penalties:
+            raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
+        for penalty in penalties:
+            total = penalty if total is None else total + penalty
+        return total
+
+    def _forward_loss(self, x, y, sample_weight, training: bool):
+        """The predictions and ``compute_loss`` of a batch: ``(loss, outputs, targets)``."""
+        outputs = self(x, training=True) if training else infer(self, x)
+        compute_loss = self.compute_loss
+        if _takes_training(compute_loss):
+            total = compute_loss(x, y, outputs, sample_weight, training=training)
+        else:
+            total = compute_loss(x, y, outputs, sample_weight)
+        if not isinstance(total, Tensor):
+            total = Tensor(xp.asarray(total, dtype=backend.floatx()))
+        outs, ys = _outputs_and_targets(outputs, y)
         return total, outs, ys
 
     def _may_have_penalties(self) -> bool:
@@ -214,11 +242,14 @@ class Trainer:
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
             if not variables:  # a subclassed model creates its weights in its first call
                 variables = self.trainable_weights
-            total.backward()
-            grads = [v.grad for v in variables]
-            for v in variables:
-                v.grad = None
-            self.optimizer.apply(grads, variables)
+            if variables:
+                total.backward()
+                grads = [v.grad for v in variables]
+                for v in variables:
+                    v.grad = None
+                self.optimizer.apply(grads, variables)
+            else:  # as Keras: nothing to train, the loss is still reported
+                warnings.warn("The model does not have any trainable weights.", stacklevel=3)
             return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
     def _train_step_data_parallel(self, dist, x, y, sample_weight, variables) -> dict:
@@ -412,6 +443,7 @@ class Trainer:
         self._initial_epoch, self._initial_step = None, 0  # BackupAndRestore sets them to resume
         cbs.on_train_begin()
         logs: dict = {}
+        epoch_logs: dict = {}
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
         skip = self._initial_step  # batches of the first epoch done before an interruption
@@ -436,7 +468,7 @@ class Trainer:
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
-        cbs.on_train_end(logs)
+        cbs.on_train_end(epoch_logs)  # the last epoch's, val_ metrics included (as Keras)
         if dist is not None:
             distribution_lib.end_collective_phase()
         return history
@@ -519,7 +551,7 @@ class Trainer:
         x = _by_input(self, x)
         group = 1
         if _is_iterable_data(x):
-            batches = (b[0] if isinstance(b, tuple) else b for b in _IterableData(x, steps).raw())
+            batches = (_unpack_batch(b)[0] for b in _IterableData(x, steps).raw())
             n_steps = steps
         else:
             data = _ArrayData(x, None, None, batch_size or 32, False)
@@ -651,18 +683,29 @@ class _IterableData:
 
     def batches(self):
         for item in self.raw():
-            if not isinstance(item, tuple) or len(item) not in (2, 3):
-                raise ValueError(
-                    "Each batch from a generator must be a tuple (x, y) or (x, y, sample_weight). "
-                    f"Received: {type(item).__name__}"
-                )
-            xb, yb = _as_arrays(item[0], "x"), _as_arrays(item[1], "y", numeric_check=False)
-            sw = None if len(item) == 2 or item[2] is None else np.asarray(item[2], "float32")
-            yield xb, yb, sw
+            xb, yb, sw = _unpack_batch(item)
+            xb, yb = _as_arrays(xb, "x"), None if yb is None else _as_arrays(yb, "y", False)
+            yield xb, yb, None if sw is None else np.asarray(sw, "float32")
+
+
+def _unpack_batch(item) -> tuple:
+    """``(x, y, sample_weight)`` of one batch, as Keras's ``unpack_x_y_sample_weight``: a
+    tuple or list of 1 to 3 items (a ``torch.utils.data.DataLoader`` yields ``[x, y]``),
+    or the inputs alone."""
+    if isinstance(item, (tuple, list)):
+        if not 1 <= len(item) <= 3:
+            raise ValueError(
+                "Each batch of a dataset or generator must be `(x,)`, `(x, y)` or "
+                f"`(x, y, sample_weight)` (a tuple or a list). Received {len(item)} items."
+            )
+        return (*item, None, None)[:3]
+    return item, None, None
 
 
 def _is_iterable_data(x) -> bool:
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict, Tensor)):
+        return False
+    if hasattr(x, "__array__") and hasattr(x, "shape"):  # an array of another library (torch)
         return False
     indexed = hasattr(x, "__len__") and hasattr(x, "__getitem__")
     return indexed or hasattr(x, "__iter__") or hasattr(x, "__next__")
@@ -843,6 +886,36 @@ def _check_first_layer_inputs(model, x) -> None:
         check = getattr(layer, "check_indices", None)
         if check is not None and index < len(arrays):
             check(arrays[index])
+
+
+def _outputs_and_targets(outputs, y) -> tuple[list, list]:
+    """The model's outputs and the targets as two lists of the same length, in output order
+    (a dict of outputs in the model's order; ``y=None`` gives no target per output)."""
+    if isinstance(outputs, Mapping):
+        outputs = list(outputs.values())
+    outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    if y is None:
+        return outs, [None] * len(outs)
+    ys = list(y) if isinstance(y, (list, tuple)) else [y]
+    if len(ys) != len(outs):
+        raise ValueError(
+            f"The model has {len(outs)} output(s) but `y` provides {len(ys)} target(s)."
+        )
+    return outs, ys
+
+
+_TAKES_TRAINING: dict = {}
+
+
+def _takes_training(method) -> bool:
+    """Whether a (possibly overridden) ``compute_loss`` has a ``training`` parameter."""
+    key = getattr(method, "__func__", method)
+    if key not in _TAKES_TRAINING:
+        params = inspect.signature(method).parameters
+        _TAKES_TRAINING[key] = "training" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+    return _TAKES_TRAINING[key]
 
 
 def _apply_loss(fn, y_true, y_pred, sample_weight):

@@ -130,7 +130,7 @@ def keras_layer_order(model) -> list:
 
 def _node_inputs(node) -> list:
     """Every KerasTensor the call took: positional structure first, then keyword values."""
-    tensors = [t for t in _flatten(node.inputs) if isinstance(t, KerasTensor)]
+    tensors = [t for t in _flatten([node.inputs, *node.args]) if isinstance(t, KerasTensor)]
     for key in sorted(node.kwargs):
         tensors += [t for t in _flatten(node.kwargs[key]) if isinstance(t, KerasTensor)]
     return tensors
@@ -216,7 +216,10 @@ def functional_get_config(model) -> dict:
     layer_configs = []
     for layer in keras_layer_order(model):
         inbound = [
-            {"args": [serialize_arg(node.inputs)], "kwargs": serialize_arg(dict(node.kwargs))}
+            {
+                "args": [serialize_arg(a) for a in (node.inputs, *node.args)],
+                "kwargs": serialize_arg(dict(node.kwargs)),
+            }
             for node in layer._inbound_nodes
             if id(node) in own_nodes and not isinstance(node.layer, InputLayer)
         ]
@@ -342,12 +345,15 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
 
 def _call_layer(layer, args: list, kwargs: dict) -> None:
     kwargs = {k: v for k, v in kwargs.items() if not (k in ("mask", "training") and v is None)}
-    if len(args) != 1:
+    params = list(inspect.signature(type(layer).call).parameters.values())[1:]  # after self
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+    if not args or (len(args) > len(positional) and not varargs):
         raise ValueError(
             f"Cannot rebuild the call of layer {layer.name!r} with {len(args)} positional "
-            "arguments: cnnkit layers take their inputs as one argument (a tensor or a list)."
+            f"arguments: its `call` takes {len(positional)}."
         )
-    layer(args[0], **kwargs)
+    layer(*args, **kwargs)
 
 
 # -- Sequential ----------------------------------------------------------------------------

@@ -84,7 +84,8 @@ def test_sequential_deferred_build_and_input_shape_kwarg():
     deferred = Sequential([Dense(4, activation="relu"), Dense(2)])
     assert not deferred.built
     assert deferred.predict(np.ones((3, 5)), verbose=0).shape == (3, 2)
-    assert deferred.built and deferred.input_shape == (None, 5)
+    assert deferred.built and deferred.input_shape == (3, 5)  # Keras 3 keeps the first batch's
+    assert deferred.predict(np.ones((7, 5)), verbose=0).shape == (7, 2)  # any batch size after
     eager = Sequential([Dense(4, input_shape=(5,)), Dense(2)])
     assert eager.built and eager.output_shape == (None, 2)
 
