@@ -43,6 +43,7 @@ import numpy as np
 from cnnkit.saving import object_registration
 from cnnkit.saving.builtin_names import (
     builtin_class,
+    builtin_class_anywhere,
     builtin_function,
     builtin_function_module,
     family_of,
@@ -377,6 +378,10 @@ def retrieve_class(
                 return found
     if family is not None:
         found = builtin_class(family, class_name)
+        if found is None and module.split(".")[0] == "keras":
+            # a backend's or another release's module: Keras's own registered name decides
+            name = registered_name or class_name
+            found = builtin_class_anywhere(name) if name == class_name else None
         if found is not None:
             return found
         if family == "keras.layers" and class_name == "TFSMLayer":
