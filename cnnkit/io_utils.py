@@ -181,3 +181,90 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
     """Atomically replace ``path`` with ``text`` encoded as ``encoding`` (see ``atomic_write``)."""
     with atomic_write(path, "w", encoding=encoding) as f:
         f.write(text)
+
+
+# -- reading -------------------------------------------------------------------------------
+def open_regular(path: str | os.PathLike, what: str = "file") -> IO[bytes]:
+    """Open ``path`` for binary reading, refusing anything that is not a regular file.
+
+    A FIFO, a character device or a socket would block a reader forever (or feed it endless
+    bytes); it is refused without waiting: the file is opened non-blocking, checked with
+    ``fstat`` on the open descriptor (no window between the check and the use), and only then
+    switched back to ordinary blocking reads.
+
+    Args:
+        path: the file to open; symbolic links to regular files are followed.
+        what: what the file is, for the error message (``"model file"``...).
+
+    Returns:
+        An open binary file object (use it in a ``with`` block).
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: naming ``path``, when it is a folder, a FIFO, a device or a socket.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.mkfifo(os.path.join(folder, "pipe"))
+        >>> open_regular(os.path.join(folder, "pipe"))
+        Traceback (most recent call last):
+        ...
+        ValueError: ...pipe is not a regular file (a FIFO); refusing to read it as a file.
+    """
+    path = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise ValueError(f"{path}: expected a {what}, found a folder.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(
+                f"{path} is not a regular file ({_kind(mode)}); refusing to read it as a {what}."
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of the regular file ``path``, refused when larger than ``max_bytes``.
+
+    The size is checked on ``fstat`` before reading (a sparse file announcing gigabytes is not
+    read), and no more than that size plus one byte is read (a file growing meanwhile is
+    refused), so at most ``max_bytes + 1`` bytes are ever held.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: naming ``path``: not a regular file (:func:`open_regular`), or too large.
+    """
+    path = os.fspath(path)
+    with open_regular(path, what) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise ValueError(
+                f"{path}: {size} bytes, more than the {max_bytes} a {what} may hold; "
+                "refusing to read it."
+            )
+        data = f.read(size + 1)
+    if len(data) > size:
+        raise ValueError(f"{path}: the file grew while it was read; refusing it.")
+    return data
