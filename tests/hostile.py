@@ -56,3 +56,28 @@ def refusal(call: str) -> str:
         "    sys.exit(0)\n"
         "sys.exit(3)\n"
     )
+
+
+def npz_of_zeros(path, arrays: dict, compresslevel: int = 1) -> None:
+    """Write an ``.npz`` whose members are ``.npy`` arrays of zeros, streamed and deflated.
+
+    ``arrays`` maps names to ``(shape, dtype)``. Zeros deflate about 1000:1, so a member of
+    gigabytes takes a few megabytes: a zip bomb with honest headers.
+    """
+    import zipfile
+
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    chunk = bytes(8 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
+        for name, (shape, dtype) in arrays.items():
+            dtype = np.dtype(dtype)
+            header = {"descr": npy_format.dtype_to_descr(dtype), "fortran_order": False,
+                      "shape": tuple(shape)}  # fmt: skip
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                npy_format.write_array_header_1_0(member, header)
+                left = int(np.prod(shape)) * dtype.itemsize
+                while left > 0:
+                    member.write(chunk[: min(left, len(chunk))])
+                    left -= len(chunk)
