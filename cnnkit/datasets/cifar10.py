@@ -164,8 +164,9 @@ def locate_archive(
     """
     if path is not None:
         given = os.path.expanduser(os.fspath(path))
-        candidate = given if os.path.isfile(given) else os.path.join(given, archive)
-        if not os.path.isfile(candidate):
+        is_file = os.path.exists(given) and not os.path.isdir(given)  # a FIFO: refused on read
+        candidate = given if is_file else os.path.join(given, archive)
+        if not os.path.exists(candidate) or os.path.isdir(candidate):
             raise FileNotFoundError(
                 f"{title} archive not found: {candidate} does not exist (path={given!r})."
             )

@@ -231,7 +231,7 @@ def _locate(path: str | os.PathLike, official: str, digest: tuple[str, str]) -> 
     """The file for ``path`` (see the module docstring), hash-checked if named ``official``."""
     given = os.path.expanduser(os.fspath(path))
     if os.path.dirname(given):
-        if not os.path.isfile(given):
+        if not os.path.exists(given) or os.path.isdir(given):  # a FIFO is refused on read
             raise FileNotFoundError(f"IMDB file not found: {given} does not exist.")
         found = given
         downloaded = False

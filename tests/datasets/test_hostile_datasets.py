@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import pytest
 
-from cnnkit.datasets import _files, fashion_mnist, spam
+from cnnkit.datasets import _files, cifar10, fashion_mnist, imdb, spam
 from tests.datasets.conftest import idx_bytes
 from tests.hostile import peak_memory, refusal
 from tests.saving.test_hostile_files import no_hang
@@ -139,3 +139,19 @@ def test_a_legitimate_small_spam_archive_still_loads(tmp_path):
     (tmp_path / "mini.tar.bz2").write_bytes(bz2.compress(buffer.getvalue()))
     mails = spam.read_mails(tmp_path / "mini.tar.bz2")
     assert [(m.group, m.raw) for m in mails] == [("spam", raw)]
+
+
+@posix_only
+@pytest.mark.parametrize(
+    ("load", "name"),
+    [
+        (lambda p: cifar10.load_data(path=p), "cifar-10-python.tar.gz"),
+        (lambda p: imdb.load_data(path=p), "imdb.npz"),
+        (lambda p: imdb.get_word_index(path=p), "imdb_word_index.json"),
+    ],
+)
+def test_fifos_named_as_cifar_and_imdb_files_are_refused(tmp_path, load, name):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    with no_hang(), pytest.raises(ValueError, match=f"{name} is not a regular file"):
+        load(str(fifo))
