@@ -1,4 +1,12 @@
-"""Crash-safe file writes shared by the whole library (checkpoints, caches, downloads, reports).
+"""File plumbing shared by the whole library: crash-safe writes and bounded, safe reads.
+
+Reading (every reader of a file a user may be sent goes through these): ``open_regular``
+refuses FIFOs, devices and sockets instead of blocking on them; ``read_regular`` and
+``read_json_object`` read within a size cap checked before reading; ``read_npy`` and
+``read_npz`` check every declared size (zip members, ``.npy`` headers) before decompressing or
+allocating, and never unpickle. Each raises ``ValueError`` naming the file.
+
+Writing:
 
 ``atomic_write`` writes to a temporary file in the target's folder, flushes and fsyncs it, then
 renames it onto the target with ``os.replace``. Readers therefore see either the old file or the
@@ -368,6 +376,7 @@ def read_npz(
         ValueError: naming ``path`` for anything wrong with the file.
     """
     import zipfile
+    import zlib
 
     path = os.fspath(path)
     with open_regular(path, what) as f:
@@ -406,7 +415,8 @@ def read_npz(
                             dtype,
                             info.file_size - offset,
                         )
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as err:
+                # RuntimeError: an encrypted member; NotImplementedError (one) included
                 raise ValueError(f"{path}: damaged .npz archive ({err}).") from None
             return arrays
 
