@@ -1137,8 +1137,15 @@ def cmd_report(args) -> int:
     schedule, total = None, None
     steps = run["metrics"].get("steps_per_epoch")
     if steps and config.get("lr_schedule") not in (None, "constant", "plateau"):
-        rate, _ = learning_rate(argparse.Namespace(**config), int(steps))
-        schedule, total = rate, int(steps) * int(config["epochs"])
+        try:  # the schedule of the run, rebuilt from its settings
+            steps = int(steps)
+            rate, _ = learning_rate(argparse.Namespace(**config), steps)
+            schedule, total = rate, steps * int(config["epochs"])
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as error:
+            raise ValueError(
+                f"{Path(args.run_dir) / 'config.json'}: cannot rebuild the run's learning-rate "
+                f"schedule ({type(error).__name__}: {error})."
+            ) from None
     path = write_report(
         args.run_dir, model=model, schedule=schedule, total_steps=total, path=args.output
     )

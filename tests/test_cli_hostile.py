@@ -75,6 +75,18 @@ def test_run_files_of_the_wrong_shape_are_one_error_line(copy, capsys, name, con
     assert one_error_line(capsys).startswith(f"{copy / name}: {message.split(': ', 1)[1]}")
 
 
+def test_run_settings_of_the_wrong_type_are_one_error_line(copy, capsys):
+    config = json.loads((copy / "config.json").read_text())
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["steps_per_epoch"] = 10
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    for lr_schedule, epochs in (("cosine", None), ("cosine", "many"), ("step", [1])):
+        config.update(lr_schedule=lr_schedule, epochs=epochs)
+        (copy / "config.json").write_text(json.dumps(config))
+        assert main(["report", str(copy)]) == 2
+        assert one_error_line(capsys).startswith(f"{copy / 'config.json'}: cannot rebuild")
+
+
 def test_a_dataset_file_without_classes_is_one_error_line(copy, capsys):
     with_weights_npz(copy)
     dataset = json.loads((copy / "dataset.json").read_text())
