@@ -65,7 +65,15 @@ import numpy as np
 
 import cnnkit
 from cnnkit.callbacks import BackupAndRestore, TerminateOnNaN
-from cnnkit.io_utils import atomic_write, atomic_write_text
+from cnnkit.io_utils import (
+    atomic_write,
+    atomic_write_text,
+    open_regular,
+    read_json_object,
+    read_npy,
+    read_npz,
+    read_regular,
+)
 
 IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 TEXT_DATASETS = ("spam",)
@@ -75,6 +83,9 @@ TEXT_MODELS = ("text-cnn", "lstm")
 MODELS = IMAGE_MODELS + TEXT_MODELS
 SCHEDULES = ("constant", "exponential", "step", "cosine", "plateau")
 KERNELS = ("gaussian", "sobel-x", "sobel-y", "laplacian")
+MAX_KERNEL_SIDE = 1025  # a kernel's side, --size or read from a file
+MAX_KERNEL_FILE_BYTES = 64 << 20
+MAX_WEIGHTS_NPZ_BYTES = 1 << 30
 MODES = ("valid", "same", "full")
 RUNS_DIR = Path("runs")
 BACKUP_DIR = "backup"  # inside the run directory, with --resume
@@ -725,10 +736,7 @@ def _read_config(folder: Path) -> dict:
     path = folder / "config.json"
     if not path.exists():
         return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}).") from None
+    return read_json_object(path, what="run config")
 
 
 def load_model(path: Path):
@@ -773,36 +781,67 @@ def _load_keras(path: Path):
 
 def _rebuild(folder: Path, config: dict):
     """The run's architecture (from its config) with the trained weights of weights.npz."""
+    dataset_path = folder / "dataset.json"
     dataset = (
-        json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-        if (folder / "dataset.json").exists()
-        else None
+        read_json_object(dataset_path, what="run dataset file") if dataset_path.exists() else None
     )
     if not config or dataset is None or config.get("model") not in MODELS:
         raise ValueError(
             f"{folder}: cannot rebuild the model from weights.npz without the run's "
             "config.json and dataset.json."
         )
+    text = config["model"] in TEXT_MODELS
+    needs = {"classes": dataset, **({"num_words": config, "maxlen": config} if text else {})}
+    if not text:
+        needs["input_shape"] = dataset
+    for key, source in needs.items():
+        value = source.get(key)
+        ok = (
+            _is_count(value)
+            if key != "input_shape"
+            else (isinstance(value, list) and 1 <= len(value) <= 3 and all(map(_is_count, value)))
+        )
+        if not ok:
+            name = "dataset.json" if source is dataset else "config.json"
+            raise ValueError(
+                f"{folder / name}: {key!r} must be a positive integer"
+                f"{' list' if key == 'input_shape' else ''}; found {value!r:.80}."
+            )
     classes = int(dataset["classes"])
-    if config["model"] in TEXT_MODELS:
+    if text:
         model = build_text_model(config["model"], config["num_words"], config["maxlen"], classes)
     else:
         model = build_model(
             config["model"], tuple(dataset["input_shape"]), classes, bool(config.get("augment"))
         )
-    with np.load(folder / "weights.npz", allow_pickle=False) as data:
-        arrays = [data[key] for key in sorted(data.files)]
     weights = model.weights
-    if len(arrays) != len(weights) or any(
-        a.shape != tuple(w.shape) for a, w in zip(arrays, weights)
-    ):
-        raise ValueError(
-            f"{folder / 'weights.npz'} does not match the {config['model']} model of "
-            f"config.json ({len(arrays)} arrays for {len(weights)} weights)."
-        )
-    for variable, array in zip(weights, arrays):
-        variable.assign(array)
+    path = folder / "weights.npz"
+    order = []
+
+    def check(shapes: dict) -> None:
+        """Match the arrays to the weights before reading them: by the variable path in
+        their keys (``<index>:<path>``, see ``_write_weights``), else in key order."""
+        keys = sorted(shapes)
+        by_path = {key.partition(":")[2]: key for key in keys}
+        if len(by_path) == len(keys) and all(w.path in by_path for w in weights):
+            keys = [by_path[w.path] for w in weights]
+        if len(keys) != len(weights) or any(
+            shapes[k] != tuple(w.shape) for k, w in zip(keys, weights)
+        ):
+            raise ValueError(
+                f"{path} does not match the {config['model']} model of config.json "
+                f"({len(keys)} arrays for {len(weights)} weights)."
+            )
+        order.extend(keys)
+
+    arrays = read_npz(path, MAX_WEIGHTS_NPZ_BYTES, "weights file", check=check)
+    for variable, key in zip(weights, order):
+        variable.assign(arrays[key])
     return model
+
+
+def _is_count(value) -> bool:
+    return type(value) is int and 0 < value <= 1 << 24
 
 
 def _input_shape(model) -> tuple:
@@ -935,10 +974,10 @@ def read_image(path: Path, mode: str | None = None):
     """
     Image, ImageOps = _pillow()
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such image file.")
     try:
-        with _open_image(Image, path) as image:
+        with open_regular(path, "image") as f, _open_image(Image, f) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
             if mode is None:
@@ -1012,19 +1051,28 @@ def read_kernel(spec: str, sigma: float, size: int | None) -> tuple[str, np.ndar
     from cnnkit.viz.convolution import named_kernel
 
     if spec in KERNELS:
+        side = size if size is not None else 2 * math.ceil(3 * sigma) + 1
+        if spec == "gaussian" and side > MAX_KERNEL_SIDE:
+            given = f"--size {size}" if size is not None else f"--sigma {sigma:g}"
+            raise ValueError(
+                f"{given}: a {side}x{side} Gaussian kernel is larger than the "
+                f"{MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE} allowed."
+            )
         return spec, np.asarray(named_kernel(spec, sigma=sigma, size=size), dtype="float64")
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(
             f"--kernel {spec!r} is neither a kernel name ({', '.join(KERNELS)}) nor a file."
         )
     try:
         if path.suffix == ".npy":
-            kernel = np.load(path, allow_pickle=False)
+            kernel = read_npy(path, MAX_KERNEL_FILE_BYTES, "kernel file")
         else:
-            text = path.read_text(encoding="utf-8")
+            text = read_regular(path, MAX_KERNEL_FILE_BYTES, "kernel file").decode("utf-8")
             kernel = np.loadtxt(io.StringIO(text), delimiter="," if "," in text else None, ndmin=2)
     except (ValueError, UnicodeDecodeError, EOFError) as error:
+        if str(path) in str(error):
+            raise
         raise ValueError(
             f"{path}: not a kernel file (.npy, or numbers in CSV/text): {error}"
         ) from None
@@ -1033,6 +1081,11 @@ def read_kernel(spec: str, sigma: float, size: int | None) -> tuple[str, np.ndar
         raise ValueError(
             f"{path}: expected a non-empty 2-D array of numbers; got shape {kernel.shape} and "
             f"dtype {kernel.dtype}."
+        )
+    if max(kernel.shape) > MAX_KERNEL_SIDE:
+        raise ValueError(
+            f"{path}: a {kernel.shape[0]}x{kernel.shape[1]} kernel is larger than the "
+            f"{MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE} allowed."
         )
     kernel = kernel.astype("float64")
     if not np.all(np.isfinite(kernel)):
@@ -1084,8 +1137,15 @@ def cmd_report(args) -> int:
     schedule, total = None, None
     steps = run["metrics"].get("steps_per_epoch")
     if steps and config.get("lr_schedule") not in (None, "constant", "plateau"):
-        rate, _ = learning_rate(argparse.Namespace(**config), int(steps))
-        schedule, total = rate, int(steps) * int(config["epochs"])
+        try:  # the schedule of the run, rebuilt from its settings
+            steps = int(steps)
+            rate, _ = learning_rate(argparse.Namespace(**config), steps)
+            schedule, total = rate, steps * int(config["epochs"])
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as error:
+            raise ValueError(
+                f"{Path(args.run_dir) / 'config.json'}: cannot rebuild the run's learning-rate "
+                f"schedule ({type(error).__name__}: {error})."
+            ) from None
     path = write_report(
         args.run_dir, model=model, schedule=schedule, total_steps=total, path=args.output
     )
@@ -1128,10 +1188,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("cnnkit: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, ImportError, OSError, NotImplementedError) as err:
+    except (
+        ValueError,
+        TypeError,
+        ImportError,
+        OSError,
+        NotImplementedError,
+        MemoryError,
+        OverflowError,
+    ) as err:
         if args.debug:
             raise
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         message = " ".join(lines) or type(err).__name__
+        if isinstance(err, MemoryError):
+            message = "not enough memory for this command (a file or an argument asks for more)"
         print(f"cnnkit: error: {message}", file=sys.stderr)
         return 2

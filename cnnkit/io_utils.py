@@ -1,4 +1,12 @@
-"""Crash-safe file writes shared by the whole library (checkpoints, caches, downloads, reports).
+"""File plumbing shared by the whole library: crash-safe writes and bounded, safe reads.
+
+Reading (every reader of a file a user may be sent goes through these): ``open_regular``
+refuses FIFOs, devices and sockets instead of blocking on them; ``read_regular`` and
+``read_json_object`` read within a size cap checked before reading; ``read_npy`` and
+``read_npz`` check every declared size (zip members, ``.npy`` headers) before decompressing or
+allocating, and never unpickle. Each raises ``ValueError`` naming the file.
+
+Writing:
 
 ``atomic_write`` writes to a temporary file in the target's folder, flushes and fsyncs it, then
 renames it onto the target with ``os.replace``. Readers therefore see either the old file or the
@@ -204,3 +212,255 @@ def disable_interactive_logging() -> None:
 def is_interactive_logging_enabled() -> bool:
     """Whether progress goes to stdout (``True``) or to the ``"cnnkit"`` logger."""
     return _INTERACTIVE_LOGGING
+
+
+# -- reading -------------------------------------------------------------------------------
+def open_regular(path: str | os.PathLike, what: str = "file") -> IO[bytes]:
+    """Open ``path`` for binary reading, refusing anything that is not a regular file.
+
+    A FIFO, a character device or a socket would block a reader forever (or feed it endless
+    bytes); it is refused without waiting: the file is opened non-blocking, checked with
+    ``fstat`` on the open descriptor (no window between the check and the use), and only then
+    switched back to ordinary blocking reads.
+
+    Args:
+        path: the file to open; symbolic links to regular files are followed.
+        what: what the file is, for the error message (``"model file"``...).
+
+    Returns:
+        An open binary file object (use it in a ``with`` block).
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: naming ``path``, when it is a folder, a FIFO, a device or a socket.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.mkfifo(os.path.join(folder, "pipe"))
+        >>> open_regular(os.path.join(folder, "pipe"))
+        Traceback (most recent call last):
+        ...
+        ValueError: ...pipe is not a regular file (a FIFO); refusing to read it as a file.
+    """
+    path = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise ValueError(f"{path}: expected a {what}, found a folder.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(
+                f"{path} is not a regular file ({_kind(mode)}); refusing to read it as a {what}."
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of the regular file ``path``, refused when larger than ``max_bytes``.
+
+    The size is checked on ``fstat`` before reading (a sparse file announcing gigabytes is not
+    read), and no more than that size plus one byte is read (a file growing meanwhile is
+    refused), so at most ``max_bytes + 1`` bytes are ever held.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: naming ``path``: not a regular file (:func:`open_regular`), or too large.
+    """
+    path = os.fspath(path)
+    with open_regular(path, what) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise ValueError(
+                f"{path}: {size} bytes, more than the {max_bytes} a {what} may hold; "
+                "refusing to read it."
+            )
+        data = f.read(size + 1)
+    if len(data) > size:
+        raise ValueError(f"{path}: the file grew while it was read; refusing it.")
+    return data
+
+
+def read_npy_header(stream, path: str):
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` header at the start of ``stream``.
+
+    Raises:
+        ValueError: naming ``path``, for a damaged header or an object (pickled) dtype.
+    """
+    from numpy.lib import format as npy_format
+
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            header = npy_format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            header = npy_format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, TypeError, SyntaxError, OverflowError, EOFError, OSError) as err:
+        raise ValueError(f"{path}: not a valid .npy array ({err}).") from None
+    shape, fortran_order, dtype = header
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{path}: not a valid .npy array (negative dimension in {shape}).")
+    if dtype.hasobject:
+        raise ValueError(f"{path}: holds Python objects, which only pickle can read; refused.")
+    return shape, fortran_order, dtype
+
+
+def _npy_nbytes(shape, dtype) -> int:
+    import math
+
+    return math.prod(shape) * dtype.itemsize
+
+
+def _read_npy_body(stream, path: str, shape, fortran_order, dtype, available: int):
+    """The array a checked header announces, refused when the data cannot hold it."""
+    import numpy as np
+
+    nbytes = _npy_nbytes(shape, dtype)
+    if nbytes > available:
+        raise ValueError(
+            f"{path}: the header announces shape {shape} of {dtype} ({nbytes} bytes) but the "
+            f"data holds at most {available} bytes; refused before allocating it."
+        )
+    array = np.empty(shape, dtype=dtype, order="F" if fortran_order else "C")
+    view = memoryview(array.reshape(-1, order="A")).cast("B") if array.size else b""
+    filled = 0
+    while filled < nbytes:
+        n = stream.readinto(view[filled:])
+        if not n:
+            raise ValueError(f"{path}: truncated .npy data ({filled} of {nbytes} bytes).")
+        filled += n
+    return array
+
+
+def read_npy(path: str | os.PathLike, max_bytes: int, what: str = ".npy file"):
+    """The array of a ``.npy`` file, checked before anything is allocated.
+
+    The header's shape and dtype must fit in the file and in ``max_bytes``; pickled (object)
+    arrays are refused. Peak memory is the array itself.
+
+    Raises:
+        ValueError: naming ``path``, for a damaged or oversized file or a special file.
+    """
+    path = os.fspath(path)
+    with open_regular(path, what) as f:
+        size = os.fstat(f.fileno()).st_size
+        shape, fortran_order, dtype = read_npy_header(f, path)
+        nbytes = _npy_nbytes(shape, dtype)
+        if nbytes > max_bytes:
+            raise ValueError(
+                f"{path}: the header announces {nbytes} bytes (shape {shape}), more than the "
+                f"{max_bytes} a {what} may hold; refused."
+            )
+        return _read_npy_body(f, path, shape, fortran_order, dtype, size - f.tell())
+
+
+def read_npz(
+    path: str | os.PathLike,
+    max_bytes: int,
+    what: str = ".npz file",
+    check=None,
+) -> dict:
+    """``{name: array}`` of a NumPy ``.npz`` archive, with every size checked before reading.
+
+    A zip bomb cannot cost more than ``max_bytes``: the members' declared sizes are added up
+    before anything is decompressed, each member's ``.npy`` header must fit in its declared
+    size, and zip itself stops at the declared size. Pickled arrays are refused.
+
+    Args:
+        path: the ``.npz`` file.
+        max_bytes: the most bytes its arrays may hold together.
+        what: what the file is, for messages.
+        check: called with ``{name: shape}`` read from the headers, before any data is
+            read; it raises ``ValueError`` to refuse the file.
+
+    Raises:
+        ValueError: naming ``path`` for anything wrong with the file.
+    """
+    import zipfile
+    import zlib
+
+    path = os.fspath(path)
+    with open_regular(path, what) as f:
+        try:
+            archive = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise ValueError(f"{path}: not a valid .npz archive ({err}).") from None
+        with archive:
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+            declared = sum(i.file_size for i in infos)
+            if declared > max_bytes or len(infos) > 100_000:
+                raise ValueError(
+                    f"{path}: its members declare {declared} bytes in {len(infos)} entries, "
+                    f"more than the {max_bytes} bytes a {what} may hold (a zip bomb?); refused."
+                )
+            headers = {}
+            try:
+                for info in infos:
+                    if not info.filename.endswith(".npy"):
+                        raise ValueError(f"{path}: unexpected member {info.filename!r}.")
+                    name = info.filename[:-4]
+                    with archive.open(info) as member:
+                        header = read_npy_header(member, f"{path}:{info.filename}")
+                        headers[name] = (info, header, member.tell())
+                if check is not None:
+                    check({n: tuple(h[1][0]) for n, h in headers.items()})
+                arrays = {}
+                for name, (info, (shape, fortran, dtype), offset) in headers.items():
+                    with archive.open(info) as member:
+                        member.read(offset)
+                        arrays[name] = _read_npy_body(
+                            member,
+                            f"{path}:{info.filename}",
+                            shape,
+                            fortran,
+                            dtype,
+                            info.file_size - offset,
+                        )
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as err:
+                # RuntimeError: an encrypted member; NotImplementedError (one) included
+                raise ValueError(f"{path}: damaged .npz archive ({err}).") from None
+            return arrays
+
+
+def read_json_object(
+    path: str | os.PathLike, max_bytes: int = 64 << 20, what: str = "JSON file"
+) -> dict:
+    """The JSON object (a ``dict``) in the regular file ``path``, read within ``max_bytes``.
+
+    Raises:
+        ValueError: naming ``path``: not a regular file, too large, not UTF-8 JSON, or JSON
+            that is not an object (a list, a number...).
+    """
+    import json
+
+    path = os.fspath(path)
+    data = read_regular(path, max_bytes, what)
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}).") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object ({{...}}), found {type(value).__name__}.")
+    return value

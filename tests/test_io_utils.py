@@ -7,7 +7,15 @@ import stat
 
 import pytest
 
-from cnnkit.io_utils import atomic_write, atomic_write_bytes, atomic_write_text
+from cnnkit.io_utils import (
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json_object,
+    read_npy,
+    read_npz,
+    read_regular,
+)
 
 
 def test_write_bytes_and_text(tmp_path):
@@ -91,3 +99,64 @@ def test_invalid_mode(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         atomic_write_bytes(tmp_path / "no" / "such" / "file", b"")
+
+
+# -- bounded reads -------------------------------------------------------------------------
+
+
+def test_read_npz_and_read_npy_equal_numpy_load(tmp_path):
+    import numpy as np
+
+    arrays = {
+        "c": np.arange(12.0).reshape(3, 4),
+        "f": np.asfortranarray(np.arange(6, dtype="int16").reshape(2, 3)),
+        "b": np.array([True, False]),
+        "e": np.zeros((0, 3), "float32"),
+        "s": np.float64(2.5),
+    }
+    np.savez_compressed(tmp_path / "a.npz", **arrays)
+    got = read_npz(tmp_path / "a.npz", 1 << 20)
+    assert sorted(got) == sorted(arrays)
+    for name, want in arrays.items():
+        assert got[name].dtype == want.dtype and got[name].shape == np.shape(want)
+        np.testing.assert_array_equal(got[name], want)
+    np.save(tmp_path / "k.npy", arrays["f"])
+    np.testing.assert_array_equal(read_npy(tmp_path / "k.npy", 1 << 20), arrays["f"])
+
+
+def test_read_npz_checks_sizes_and_refuses_pickles(tmp_path):
+    import numpy as np
+
+    np.savez(tmp_path / "a.npz", x=np.zeros(100))
+    with pytest.raises(ValueError, match=r"a\.npz: its members declare \d+ bytes .* zip bomb"):
+        read_npz(tmp_path / "a.npz", 100)
+    with pytest.raises(ValueError, match="expected one array"):
+
+        def refuse(shapes):
+            assert shapes == {"x": (100,)}
+            raise ValueError("expected one array")
+
+        read_npz(tmp_path / "a.npz", 1 << 20, check=refuse)
+    np.savez(tmp_path / "o.npz", x=np.array([{}], dtype=object))
+    with pytest.raises(ValueError, match=r"o\.npz:x\.npy: holds Python objects"):
+        read_npz(tmp_path / "o.npz", 1 << 20)
+    data = (tmp_path / "a.npz").read_bytes()
+    (tmp_path / "t.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"t\.npz"):
+        read_npz(tmp_path / "t.npz", 1 << 20)
+
+
+def test_read_regular_and_json_objects(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"a": 1}')
+    assert read_json_object(path) == {"a": 1}
+    with pytest.raises(ValueError, match=r"x\.json: 8 bytes, more than the 4"):
+        read_regular(path, 4)
+    path.write_text("[1]")
+    with pytest.raises(ValueError, match=r"x\.json: expected a JSON object .* found list"):
+        read_json_object(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match=r"x\.json is not valid JSON"):
+        read_json_object(path)
+    with pytest.raises(ValueError, match=r"not a regular file \(a folder\)"):
+        read_regular(tmp_path, 10)

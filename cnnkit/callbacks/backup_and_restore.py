@@ -51,7 +51,7 @@ import numpy as np
 from cnnkit import backend, distribution
 from cnnkit.callbacks._validation import _check_bool, _is_int
 from cnnkit.callbacks.base import Callback
-from cnnkit.io_utils import atomic_write_bytes, atomic_write_text
+from cnnkit.io_utils import atomic_write_bytes, atomic_write_text, read_regular
 
 METADATA = "training_metadata.json"
 PREVIOUS_METADATA = "_training_metadata.json"
@@ -291,12 +291,14 @@ class BackupAndRestore(Callback):
 
     def _check_record(self, path: str) -> tuple[dict | None, str]:
         try:
-            with open(path, encoding="utf-8") as f:
-                record = json.load(f)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            record = json.loads(read_regular(path, 64 << 20, "backup record").decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as err:  # JSON and UTF-8 errors included
             return None, f"cannot be read ({err})"
         if not isinstance(record, dict) or record.get("format") != FORMAT:
             return None, f"not a BackupAndRestore record (expected format {FORMAT!r})"
+        problem = _record_problem(record)
+        if problem:
+            return None, problem
         weights = record.get("weights")
         if not isinstance(weights, str) or not _WEIGHTS_NAME.match(weights):
             return None, f"names no weights file (weights={weights!r})"
@@ -347,6 +349,19 @@ class BackupAndRestore(Callback):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _record_problem(record: dict) -> str:
+    """What makes a record's fields unusable (checked before any state changes), or ``""``."""
+    for key in ("generation", "batches_seen_since_last_saving", "epoch", "step"):
+        if type(record.get(key)) is not int or record[key] < 0:
+            return f"{key!r} must be a non-negative integer, found {record.get(key)!r:.60}"
+    if not isinstance(record.get("epochs"), list):
+        return f"'epochs' must be a list, found {record.get('epochs')!r:.60}"
+    history = record.get("history")
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        return f"'history' must be an object of per-epoch lists, found {history!r:.60}"
+    return ""
+
+
 def _is_finite(logs, model) -> bool:
     loss = (logs or {}).get("loss")
     if loss is not None and not np.all(np.isfinite(loss)):

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy
 
-from cnnkit.io_utils import atomic_write
+from cnnkit.io_utils import atomic_write, open_regular
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -62,7 +62,7 @@ def find_file(directory: str | os.PathLike, filename: str) -> str | None:
     """The path of ``<filename>.gz`` in ``directory``, else of ``<filename>``, else ``None``."""
     for candidate in (filename + ".gz", filename):
         path = os.path.join(directory, candidate)
-        if os.path.isfile(path):
+        if os.path.exists(path) and not os.path.isdir(path):  # a FIFO is found, then refused
             return path
     return None
 
@@ -95,7 +95,7 @@ def _gunzip(raw: bytes, path: str) -> bytes:
 def read_payload(path: str | os.PathLike) -> bytes:
     """The uncompressed bytes of ``path``: gunzipped when its name ends in ``.gz``."""
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with open_regular(path, "dataset file") as f:
         raw = f.read()
     return _gunzip(raw, path) if path.endswith(".gz") else raw
 
@@ -119,6 +119,7 @@ def read_idx(
     magic: int,
     item_shape: tuple[int, ...],
     sha256: str | None = None,
+    max_count: int | None = None,
 ) -> numpy.ndarray:
     """Check an IDX header and payload, and return its values as a writable ``uint8`` array.
 
@@ -131,6 +132,8 @@ def read_idx(
         magic: the expected magic number (2051 for images, 2049 for labels).
         item_shape: the expected dimensions after the count, e.g. ``(28, 28)`` or ``()``.
         sha256: the expected SHA-256 of the uncompressed content, or ``None`` to skip it.
+        max_count: the most items the file may announce (the split's size), or ``None``. A
+            header announcing more is refused before anything is decompressed or allocated.
 
     Returns:
         An array of shape ``(count, *item_shape)`` and dtype ``uint8``.
@@ -161,6 +164,11 @@ def read_idx(
                 f"{path}: unexpected IDX dimensions {dims}, expected {tuple(item_shape)}."
             )
         shape = (count, *item_shape)
+        if max_count is not None and count > max_count:
+            raise ValueError(
+                f"{path}: the IDX header announces {count} items, more than the {max_count} "
+                "this file holds; refusing it before reading its data."
+            )
         announced = count * math.prod(item_shape)
         available = _max_remaining(stream)
         if available is not None and announced > available:  # refuse before allocating
@@ -202,7 +210,8 @@ def _max_remaining(stream) -> int | None:
     """An upper bound of the bytes left in ``stream``, found without reading it, or ``None``.
 
     A plain file or buffer knows its size; a gzip stream holds at most ``_DEFLATE_MAX_RATIO``
-    times its compressed size. A header announcing more is refused before its array is made.
+    times its compressed size. A header announcing more is refused before its array is made
+    (the loaders also refuse more items than the split holds: ``max_count`` of ``read_idx``).
     """
     try:
         if isinstance(stream, gzip.GzipFile):
@@ -245,9 +254,18 @@ def _read_into(stream, buffer: memoryview) -> int:
 
 
 def open_payload(path: str | os.PathLike):
-    """A binary stream of the uncompressed content of ``path`` (gunzipped for ``.gz``)."""
+    """A binary stream of the uncompressed content of ``path`` (gunzipped for ``.gz``).
+
+    Raises:
+        ValueError: when ``path`` is not a regular file (a FIFO would block the reader).
+    """
     path = os.fspath(path)
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    f = open_regular(path, "dataset file")
+    if not path.endswith(".gz"):
+        return f
+    stream = gzip.GzipFile(fileobj=f, mode="rb")
+    stream.myfileobj = f  # closed with the stream, as gzip.open does with the file it opens
+    return stream
 
 
 def download(url: str, target: str, md5: str | None, timeout: float | None = None) -> str:
@@ -368,6 +386,7 @@ def load_mnist_like(
                 magic=IMAGES_MAGIC,
                 item_shape=IMAGE_SHAPE,
                 sha256=payload_sha256.get(images_file),
+                max_count=count,
             )
         with open_payload(labels_path) as stream:
             y = read_idx(
@@ -376,6 +395,7 @@ def load_mnist_like(
                 magic=LABELS_MAGIC,
                 item_shape=(),
                 sha256=payload_sha256.get(labels_file),
+                max_count=count,
             )
         if len(x) != len(y):
             raise ValueError(

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 import numpy
 
 from cnnkit.datasets import _files, _pickle
+from cnnkit.io_utils import open_regular
 
 NAME = "cifar-10"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -163,8 +164,9 @@ def locate_archive(
     """
     if path is not None:
         given = os.path.expanduser(os.fspath(path))
-        candidate = given if os.path.isfile(given) else os.path.join(given, archive)
-        if not os.path.isfile(candidate):
+        is_file = os.path.exists(given) and not os.path.isdir(given)  # a FIFO: refused on read
+        candidate = given if is_file else os.path.join(given, archive)
+        if not os.path.exists(candidate) or os.path.isdir(candidate):
             raise FileNotFoundError(
                 f"{title} archive not found: {candidate} does not exist (path={given!r})."
             )
@@ -219,12 +221,14 @@ def read_archive(
             device, unexpected, duplicated, too large or missing.
     """
     max_member_bytes = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
-    with open(archive, "rb") as f:
-        raw = f.read()
-    if len(raw) != size:
-        hint = "truncated (an interrupted copy or download?)" if len(raw) < size else "too long"
+    with open_regular(archive, "dataset file") as f:
+        found = os.fstat(f.fileno()).st_size  # checked before reading: a huge file is not read
+        raw = f.read(size + 1) if found == size else b""
+    if found != size or len(raw) != size:
+        found = found if found != size else len(raw)
+        hint = "truncated (an interrupted copy or download?)" if found < size else "too long"
         raise ValueError(
-            f"{archive}: {len(raw)} bytes, expected {size}: the file is {hint}. "
+            f"{archive}: {found} bytes, expected {size}: the file is {hint}. "
             "Delete it and load again."
         )
     received = _files.sha256_hex(raw)

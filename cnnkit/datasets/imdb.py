@@ -56,7 +56,7 @@ from numpy.lib import format as npy_format
 
 from cnnkit.datasets import _files
 from cnnkit.datasets._pickle import CORRUPT_PICKLE_ERRORS, _check_memo_indexes
-from cnnkit.io_utils import atomic_write
+from cnnkit.io_utils import atomic_write, open_regular
 
 NAME = "imdb"
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -194,7 +194,7 @@ def get_word_index(path: str | os.PathLike = WORD_INDEX_FILE) -> dict[str, int]:
         (1, 17)
     """
     file = _locate(path, WORD_INDEX_FILE, ("MD5", WORD_INDEX_MD5))
-    with open(file, "rb") as f:
+    with open_regular(file, "dataset file") as f:
         data = f.read()
     try:
         index = json.loads(data)
@@ -231,7 +231,7 @@ def _locate(path: str | os.PathLike, official: str, digest: tuple[str, str]) -> 
     """The file for ``path`` (see the module docstring), hash-checked if named ``official``."""
     given = os.path.expanduser(os.fspath(path))
     if os.path.dirname(given):
-        if not os.path.isfile(given):
+        if not os.path.exists(given) or os.path.isdir(given):  # a FIFO is refused on read
             raise FileNotFoundError(f"IMDB file not found: {given} does not exist.")
         found = given
         downloaded = False
@@ -279,7 +279,7 @@ def _search(name: str, official: str) -> tuple[str, bool]:
 
 def _check_digest(file: str, kind: str, expected: str) -> None:
     digest = hashlib.sha256() if kind == "SHA-256" else hashlib.md5(usedforsecurity=False)
-    with open(file, "rb") as f:
+    with open_regular(file, "dataset file") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     received = digest.hexdigest()
@@ -308,7 +308,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, list[list[int]] | numpy.ndarr
     """
     path = os.fspath(path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_regular(path, "dataset file") as f, zipfile.ZipFile(f) as archive:
             members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
             flat = "x_train_values" in members
             wanted = [f"y_{s}" for s in SPLITS]

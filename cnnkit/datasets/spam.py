@@ -79,6 +79,7 @@ from typing import NamedTuple
 import numpy
 
 from cnnkit.datasets import _files
+from cnnkit.io_utils import read_regular
 
 NAME = "spam-assassin"
 BASE_URL = "https://spamassassin.apache.org/old/publiccorpus/"
@@ -117,7 +118,8 @@ CHECKSUM_EXCEPTIONS = {
 }
 ARCHIVE_SUFFIXES = (".tar.bz2", ".tar.gz", ".tgz", ".tar")
 MAX_MAIL_BYTES = 16 << 20  # the largest mail of the corpus is 300 kB
-MAX_ARCHIVE_BYTES = 1 << 30  # uncompressed; the npm package is 73 MB
+MAX_ARCHIVE_BYTES = 160 << 20  # uncompressed; the npm package is 73 MB, the corpus < 100 MB
+_CHUNK_BYTES = 1 << 20
 SPAM, HAM = 1, 0
 
 _MAIL_NAME = re.compile(r"^(\d+\.([0-9a-f]{32}))(\.txt|\.json)?$")
@@ -444,7 +446,7 @@ def read_mails(path: str | os.PathLike | None = None, *, verify: bool = True) ->
     """
     if path is not None:
         given = os.path.expanduser(os.fspath(path))
-        if os.path.isfile(given):
+        if os.path.exists(given) and not os.path.isdir(given):  # a FIFO is refused, not read
             mails = _read_archive(given, verify)
         elif os.path.isdir(given):
             mails = _read_folder(given, verify)
@@ -540,7 +542,9 @@ def _read_folder(folder: str, verify: bool) -> list[Mail]:
     """The mails of every archive and mail folder directly in ``folder`` (see the module doc)."""
     mails = []
     with os.scandir(folder) as it:
-        archives = sorted(e.path for e in it if e.is_file() and e.name.endswith(ARCHIVE_SUFFIXES))
+        archives = sorted(
+            e.path for e in it if not e.is_dir() and e.name.endswith(ARCHIVE_SUFFIXES)
+        )
     for archive in archives:
         mails.extend(_read_archive(archive, verify))
     entries: list[_Entry] = []
@@ -551,17 +555,16 @@ def _read_folder(folder: str, verify: bool) -> list[Mail]:
             groups = sorted(e.path for e in it if e.is_dir() and _label(e.name) is not None)
         for group_dir in groups:
             group = os.path.basename(group_dir)
-            with os.scandir(group_dir) as it:
-                files = sorted((e.name, e.path) for e in it if e.is_file())
+            with os.scandir(group_dir) as it:  # a FIFO or device is refused when read
+                files = sorted((e.name, e.path) for e in it if not e.is_dir())
             entries.extend((group, name, p, _file_reader(p)) for name, p in files)
     mails.extend(_mails_from_entries(entries, verify))
     return mails
 
 
 def _file_reader(path: str) -> Callable[[], bytes]:
-    def read() -> bytes:
-        with open(path, "rb") as f:
-            return f.read()
+    def read() -> bytes:  # size checked before reading: a sparse 1.5 GB "mail" is not read
+        return read_regular(path, MAX_MAIL_BYTES, "mail")
 
     return read
 
@@ -572,8 +575,7 @@ def _read_archive(archive: str, verify: bool) -> list[Mail]:
     Every member is checked before any is read: an absolute or ``..`` path, a link, a device
     or a FIFO refuses the whole archive. Nothing is ever written to disk.
     """
-    with open(archive, "rb") as f:
-        raw = f.read()
+    raw = read_regular(archive, MAX_ARCHIVE_BYTES, "mail archive")
     expected = ARCHIVE_SHA256.get(os.path.basename(archive))
     if verify and expected is not None:
         received = _files.sha256_hex(raw)
@@ -591,7 +593,7 @@ def _read_archive(archive: str, verify: bool) -> list[Mail]:
         )
 
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        with tarfile.open(fileobj=data, mode="r:") as tar:
             members = tar.getmembers()
             for member in members:  # check every member before reading any
                 name = member.name
@@ -626,17 +628,23 @@ def _member_reader(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Callable[[]
     return read
 
 
-def _decompress(raw: bytes, archive: str) -> bytes:
-    """The tar stream inside a gzip or bzip2 file (``raw`` itself for a plain tar)."""
+def _decompress(raw: bytes, archive: str) -> io.BytesIO:
+    """The tar stream inside a gzip or bzip2 file (``raw`` itself for a plain tar).
+
+    Decompressed one chunk at a time and refused as soon as it passes ``MAX_ARCHIVE_BYTES``,
+    so a compression bomb costs at most that much memory.
+    """
     if raw[:2] == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=io.BytesIO(raw))
     elif raw[:3] == b"BZh":
         stream = bz2.BZ2File(io.BytesIO(raw))
     else:
-        return raw
+        return io.BytesIO(raw)
+    data = io.BytesIO()
     try:
         with stream:
-            data = stream.read(MAX_ARCHIVE_BYTES + 1)
+            while data.tell() <= MAX_ARCHIVE_BYTES and (chunk := stream.read(_CHUNK_BYTES)):
+                data.write(chunk)
     except EOFError as e:
         raise ValueError(
             f"{archive}: truncated archive (the compressed data ends early). "
@@ -644,11 +652,12 @@ def _decompress(raw: bytes, archive: str) -> bytes:
         ) from e
     except (OSError, zlib.error) as e:
         raise ValueError(f"{archive}: corrupt compressed archive ({e}).") from e
-    if len(data) > MAX_ARCHIVE_BYTES:
+    if data.tell() > MAX_ARCHIVE_BYTES:
         raise ValueError(
             f"{archive}: over {MAX_ARCHIVE_BYTES} bytes once decompressed; refused "
             "(the whole corpus is under 100 MB)."
         )
+    data.seek(0)
     return data
 
 

@@ -301,8 +301,21 @@ class Layer:
 
     @property
     def weights(self) -> list[Variable]:
-        """Every variable, trainable first (Keras's order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """Every variable in Keras 3's order: this layer's own trainable variables, then its
+        own non-trainable ones (each in creation order), then each sublayer's ``weights`` in
+        turn; a variable shared by two sublayers is listed once. ``get_weights`` and
+        ``set_weights`` use this order.
+        """
+        own = [w for w in self._weights if w.trainable] + [
+            w for w in self._weights if not w.trainable
+        ]
+        seen = {id(w) for w in own}
+        for layer in self._sublayers():
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    own.append(w)
+        return own
 
     @property
     def trainable_weights(self) -> list[Variable]:

@@ -79,6 +79,19 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+MAX_VOCABULARY_FILE_BYTES = 1 << 30
+
+
+def _is_codec(name: str) -> bool:
+    """Whether ``name`` is a text codec Python knows (``"utf-8"``, ``"latin-1"``...)."""
+    import codecs
+
+    try:
+        return codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False
+
+
 def _check_option(value, name: str, options: tuple) -> None:
     if value is None or callable(value) or value in options:
         return
@@ -228,7 +241,7 @@ class TextVectorization(Layer):
                 f"together. Received: vocabulary={vocabulary!r:.80}, "
                 f"idf_weights={idf_weights!r:.80}"
             )
-        if not isinstance(encoding, str):
+        if not isinstance(encoding, str) or not _is_codec(encoding):
             raise ValueError(
                 f"Invalid value for argument `encoding`. Expected a codec name such as "
                 f"'utf-8'. Received: encoding={encoding!r}"
@@ -348,10 +361,15 @@ class TextVectorization(Layer):
                 "output_mode 'tf_idf' does not support loading a vocabulary from file. "
                 f"Received: vocabulary={path!r}"
             )
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ValueError(f"Vocabulary file {path} does not exist.")
-        with open(path, encoding=self.encoding) as f:
-            lines = f.read().split("\n")
+        from cnnkit.io_utils import read_regular
+
+        data = read_regular(path, MAX_VOCABULARY_FILE_BYTES, "vocabulary file")
+        try:
+            lines = data.decode(self.encoding).split("\n")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"Vocabulary file {path} is not {self.encoding} text: {err}") from None
         while lines and lines[-1] == "":
             lines.pop()
         return [line.rstrip("\r") for line in lines]

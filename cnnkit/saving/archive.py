@@ -15,7 +15,11 @@ Reading never extracts anything to disk and trusts nothing in the archive:
   64 MiB for ``config.json``, 1 MiB for ``metadata.json``, and for the weights
   ``64 MiB + 100 x`` the archive's size (Keras stores them uncompressed, so a larger
   declared size means a zip bomb);
-- weights saved with NumPy (``model.weights.npz``, which needs pickle) are refused.
+- weights saved with NumPy (``model.weights.npz``, which needs pickle) are refused;
+- of the assets, only the vocabularies Keras writes for lookup layers
+  (``assets/<layer path>/vocabulary.txt``) are read, each within 64 MiB;
+- the file (and in a folder each member) must be a regular file: a FIFO or a device is
+  refused instead of blocking the reader (:func:`cnnkit.io_utils.open_regular`).
 
 An unzipped model folder (``zipped=False``) holds the same three files.
 """
@@ -28,7 +32,7 @@ import os
 import stat
 import time
 
-from cnnkit.io_utils import atomic_write
+from cnnkit.io_utils import atomic_write, open_regular, read_regular
 
 CONFIG_FILENAME = "config.json"
 METADATA_FILENAME = "metadata.json"
@@ -40,7 +44,10 @@ MAX_CONFIG_BYTES = 64 * 2**20
 MAX_METADATA_BYTES = 2**20
 WEIGHTS_BASE_BYTES = 64 * 2**20
 WEIGHTS_RATIO = 100
+MAX_FOLDER_WEIGHTS_BYTES = 2**40  # an unzipped folder's weights are read whole, as written
 MAX_ENTRIES = 10_000
+MAX_ASSET_BYTES = 64 * 2**20
+VOCABULARY_ASSET = "vocabulary.txt"  # what Keras's lookup layers write in their assets folder
 
 
 def metadata_json() -> bytes:
@@ -146,11 +153,20 @@ def remove_stale_temporaries(path: str, min_age_s: float = 2.0) -> list[str]:
 class ModelFiles:
     """The members of a saved model, read into memory and checked."""
 
-    def __init__(self, config: dict, metadata: dict, weights: bytes | None, assets: list[str]):
+    def __init__(
+        self,
+        config: dict,
+        metadata: dict,
+        weights: bytes | None,
+        assets: list[str],
+        vocabularies: dict[str, bytes] | None = None,
+    ):
         self.config = config
         self.metadata = metadata
         self.weights = weights
         self.assets = assets
+        # {"assets/layers/text_vectorization/vocabulary.txt": b"..."}
+        self.vocabularies = vocabularies or {}
 
 
 def read_model_files(path: str, need_config: bool = True) -> ModelFiles:
@@ -163,10 +179,15 @@ def read_model_files(path: str, need_config: bool = True) -> ModelFiles:
 def _read_zip(path: str, need_config: bool) -> ModelFiles:
     import zipfile
 
-    archive_size = os.path.getsize(path)
+    with open_regular(path, "model file") as f:
+        return _read_zip_file(f, path, need_config, zipfile)
+
+
+def _read_zip_file(f, path: str, need_config: bool, zipfile) -> ModelFiles:
+    archive_size = os.fstat(f.fileno()).st_size
     weights_cap = WEIGHTS_BASE_BYTES + WEIGHTS_RATIO * archive_size
     try:
-        archive = zipfile.ZipFile(path, "r")
+        archive = zipfile.ZipFile(f, "r")
     except zipfile.BadZipFile as err:
         raise ValueError(
             f"{path!r} is not a valid .keras file (not a zip archive): {err}"
@@ -202,7 +223,12 @@ def _read_zip(path: str, need_config: bool) -> ModelFiles:
         if WEIGHTS_FILENAME in by_name:
             weights = _read_member(archive, by_name, path, WEIGHTS_FILENAME, weights_cap)
         assets = sorted(n for n in by_name if n.startswith(ASSETS_DIRNAME + "/"))
-    return ModelFiles(config, metadata or {}, weights, assets)
+        vocabularies = {
+            name: _read_member(archive, by_name, path, name, MAX_ASSET_BYTES)
+            for name in assets
+            if name.endswith("/" + VOCABULARY_ASSET)
+        }
+    return ModelFiles(config, metadata or {}, weights, assets, vocabularies)
 
 
 def _check_entry(path: str, info) -> None:
@@ -251,25 +277,30 @@ def _parse_json(path: str, name: str, data: bytes) -> dict:
 
 
 def _read_folder(path: str, need_config: bool) -> ModelFiles:
-    def read(name: str, cap: int | None, required: bool) -> bytes | None:
+    def read(name: str, cap: int, required: bool) -> bytes | None:
         member = os.path.join(path, name)
         if os.path.islink(member):
             raise ValueError(f"Refusing {path!r}: {name!r} is a symbolic link.")
-        if not os.path.exists(member):
+        if not os.path.lexists(member):
             if required:
                 raise ValueError(f"{path!r} is not a saved model folder: it has no {name!r}.")
             return None
-        if cap is not None and os.path.getsize(member) > cap:
-            raise ValueError(f"Refusing {path!r}: {name!r} is larger than {cap} bytes.")
-        with open(member, "rb") as f:
-            return f.read() if cap is None else f.read(cap + 1)
+        return read_regular(member, cap, f"model's {name!r}")
 
     config = None
     if need_config:
         config = _parse_json(path, CONFIG_FILENAME, read(CONFIG_FILENAME, MAX_CONFIG_BYTES, True))
     raw = read(METADATA_FILENAME, MAX_METADATA_BYTES, False)
     metadata = _parse_json(path, METADATA_FILENAME, raw) if raw is not None else {}
-    weights = read(WEIGHTS_FILENAME, None, False)
+    weights = read(WEIGHTS_FILENAME, MAX_FOLDER_WEIGHTS_BYTES, False)
+    assets, vocabularies = [], {}
     assets_dir = os.path.join(path, ASSETS_DIRNAME)
-    assets = sorted(os.listdir(assets_dir)) if os.path.isdir(assets_dir) else []
-    return ModelFiles(config, metadata, weights, assets)
+    if os.path.isdir(assets_dir) and not os.path.islink(assets_dir):
+        for root, folders, names in os.walk(assets_dir):
+            folders.sort()
+            for name in sorted(names):
+                relative = os.path.relpath(os.path.join(root, name), path).replace(os.sep, "/")
+                assets.append(relative)
+                if name == VOCABULARY_ASSET:
+                    vocabularies[relative] = read(relative, MAX_ASSET_BYTES, True)
+    return ModelFiles(config, metadata, weights, assets, vocabularies)

@@ -5,7 +5,11 @@ A built-in class is written under Keras 3's public module: ``keras.layers`` for 
 ``keras.initializers``, ``keras.regularizers``, ``keras`` for ``Sequential``, and
 ``keras.src.models.functional`` for ``Functional`` (Keras writes exactly these). On load a
 ``keras.*`` or ``cnnkit.*`` module names a family, and the class is looked up by name among
-that family's public classes (a module's ``__all__``): nothing is imported.
+that family's public classes (a module's ``__all__``): nothing is imported. Keras's backends
+write their own modules for some classes (on torch, ``Adam`` is
+``keras.src.backend.torch.optimizers.torch_adam``): the backend part is skipped, and a class the
+family does not hold is looked up by its registered name among all families
+(:func:`builtin_class_anywhere`).
 
 Example:
     >>> from cnnkit.layers import Dense
@@ -13,6 +17,8 @@ Example:
     ('keras.layers', 'Dense', None)
     >>> family_of("keras.src.layers.core.dense"), builtin_class("keras.layers", "Dense") is Dense
     ('keras.layers', True)
+    >>> family_of("keras.src.backend.torch.optimizers.torch_adam")
+    'keras.optimizers'
 """
 
 from __future__ import annotations
@@ -86,6 +92,10 @@ def family_of(module: str | None) -> str | None:
     if parts[0] not in ("keras", "cnnkit"):
         return None
     rest = [p for p in parts[1:] if p != "src"]
+    if rest[:1] == ["backend"]:  # keras.src.backend.<name>.optimizers.torch_adam...
+        rest = rest[2:]
+        if rest and rest[0] in _BACKEND_MODULES:
+            rest[0] = _BACKEND_MODULES[rest[0]]
     if not rest or rest[0] in ("models", "engine"):
         return "keras"
     if rest[0] == "optimizers" and "schedules" in rest:
@@ -93,6 +103,24 @@ def family_of(module: str | None) -> str | None:
     if rest[0] == "saving":
         return "keras"
     return "keras." + rest[0]
+
+
+# A backend's own module for a family: keras/src/backend/<name>/optimizer.py, layer.py...
+_BACKEND_MODULES = {"optimizer": "optimizers", "layer": "layers", "trainer": "models"}
+
+
+def builtin_class_anywhere(class_name: str):
+    """The built-in class Keras registers as ``class_name`` in any family, or None.
+
+    Used for ``keras.*`` modules whose family does not hold the class (Keras's backends and
+    future releases move classes between modules); ``Sequential`` and ``Functional`` first.
+    """
+    for name, module, _ in _categories():
+        if module is not None or name == "keras":
+            found = builtin_class(name, class_name)
+            if found is not None:
+                return found
+    return None
 
 
 def builtin_function_module(fn) -> tuple[str | None, bool]:

@@ -27,6 +27,7 @@ import zipfile
 import zlib
 
 from cnnkit import distribution
+from cnnkit.io_utils import open_regular
 from cnnkit.saving import archive, h5_weights
 from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -97,7 +98,14 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
 # What the standard library and h5py raise on damaged bytes; reported as one ValueError.
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
 _HDF5_ERRORS = (RuntimeError, KeyError, OverflowError, OSError, EOFError)
-_CONFIG_ERRORS = (KeyError, AttributeError, IndexError, NotImplementedError, MemoryError)
+_CONFIG_ERRORS = (
+    KeyError,
+    AttributeError,
+    IndexError,
+    NotImplementedError,
+    MemoryError,
+    OverflowError,
+)
 
 
 @contextlib.contextmanager
@@ -108,6 +116,8 @@ def _as_value_error(path: str, what: str, errors: tuple):
     except FileNotFoundError:
         raise
     except errors as err:
+        if type(err) is ValueError and path in str(err):
+            raise
         detail = str(err) or type(err).__name__
         if isinstance(err, MemoryError):
             detail = "it asks for more memory than this machine has"
@@ -156,10 +166,11 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         config["compile_config"] = None
     if files.weights is None:
         raise ValueError(f"{path!r} has no {archive.WEIGHTS_FILENAME!r}: it holds no weights.")
-    if files.assets:
+    unread = [name for name in files.assets if name not in files.vocabularies]
+    if unread:
         warnings.warn(
-            f"{path!r} holds assets ({files.assets[:3]}...) that cnnkit does not read; layers "
-            "that keep state in assets (e.g. Keras's lookup tables) are not restored.",
+            f"{path!r} holds assets ({unread[:3]}...) that cnnkit does not read; layers "
+            "that keep state in assets other than a lookup vocabulary are not restored.",
             stacklevel=2,
         )
     try:
@@ -169,8 +180,41 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             )
     except RecursionError:
         raise ValueError(f"{path!r}: the model config is nested too deeply.") from None
+    except ValueError as err:  # name the file the user gave
+        if path in str(err):
+            raise
+        raise ValueError(f"{path!r}: {err}") from err
+    _load_vocabularies(model, files.vocabularies, path)
     _load_weights_bytes(model, files.weights, path, skip_mismatch=False, load_optimizer=compile)
     return model
+
+
+def _load_vocabularies(model, vocabularies: dict, path: str) -> None:
+    """Give each ``TextVectorization`` the vocabulary Keras stored in the archive's assets.
+
+    Keras writes an adapted layer's vocabulary to ``assets/<layer path>/vocabulary.txt`` (one
+    token a line, reserved tokens first), the layer path being that of its weights group.
+    """
+    from cnnkit.layers import TextVectorization
+
+    if not vocabularies:
+        return
+    for entry in h5_weights.weight_entries(model, include_optimizer=False):
+        layer = entry.owner
+        name = f"{archive.ASSETS_DIRNAME}/{entry.path}/{archive.VOCABULARY_ASSET}"
+        if not isinstance(layer, TextVectorization) or name not in vocabularies:
+            continue
+        if layer.get_vocabulary(include_special_tokens=False):
+            continue  # the config gave it one (Keras then writes no asset)
+        try:
+            lines = vocabularies[name].decode("utf-8").split("\n")
+            while lines and lines[-1] == "":
+                lines.pop()
+            if layer.output_mode == "tf_idf":
+                raise ValueError("a 'tf_idf' layer's IDF weights are not in the archive")
+            layer.set_vocabulary(lines)
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ValueError(f"{path!r}: invalid vocabulary asset {name!r}: {err}") from None
 
 
 def _load_weights_bytes(model, data: bytes, path: str, skip_mismatch: bool, load_optimizer: bool):
@@ -178,9 +222,9 @@ def _load_weights_bytes(model, data: bytes, path: str, skip_mismatch: bool, load
 
     try:
         h5file = h5py.File(io.BytesIO(data), "r")
-    except OSError as err:
+    except (ValueError, *_HDF5_ERRORS) as err:
         raise ValueError(f"{path!r}: the weights are not a valid HDF5 file: {err}") from None
-    with h5file, _as_value_error(path, "damaged weights", _HDF5_ERRORS):
+    with h5file, _as_value_error(path, "damaged weights", _HDF5_ERRORS + (ValueError,)):
         h5_weights.load_weights_from_h5(
             h5file, model, skip_mismatch=skip_mismatch, load_optimizer=load_optimizer
         )
@@ -229,13 +273,14 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
             "File format not supported: the filename must end in `.weights.h5` (or `.keras`). "
             f"Received: filepath={path}"
         )
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"File not found: filepath={path}.")
     import h5py
 
-    try:
-        h5file = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path!r} is not a valid HDF5 weights file: {err}") from None
-    with h5file, _as_value_error(path, "damaged weights", _HDF5_ERRORS):
-        h5_weights.load_weights_from_h5(h5file, model, skip_mismatch=skip_mismatch)
+    with open_regular(path, "weights file") as f:
+        try:
+            h5file = h5py.File(f, "r")
+        except (ValueError, *_HDF5_ERRORS) as err:
+            raise ValueError(f"{path!r} is not a valid HDF5 weights file: {err}") from None
+        with h5file, _as_value_error(path, "damaged weights", _HDF5_ERRORS + (ValueError,)):
+            h5_weights.load_weights_from_h5(h5file, model, skip_mismatch=skip_mismatch)

@@ -43,6 +43,7 @@ import numpy as np
 from cnnkit.saving import object_registration
 from cnnkit.saving.builtin_names import (
     builtin_class,
+    builtin_class_anywhere,
     builtin_function,
     builtin_function_module,
     family_of,
@@ -377,6 +378,10 @@ def retrieve_class(
                 return found
     if family is not None:
         found = builtin_class(family, class_name)
+        if found is None and module.split(".")[0] == "keras":
+            # a backend's or another release's module: Keras's own registered name decides
+            name = registered_name or class_name
+            found = builtin_class_anywhere(name) if name == class_name else None
         if found is not None:
             return found
         if family == "keras.layers" and class_name == "TFSMLayer":
@@ -428,6 +433,7 @@ def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
         inner = _adapt_layer_config(cls, inner, custom_objects, safe_mode, check_arguments=False)
         return _call_from_config(cls, inner, custom_objects)
     if isinstance(cls, type) and issubclass(cls, Layer):
+        _refuse_file_paths(cls, inner)
         inner = _adapt_layer_config(cls, inner, custom_objects, safe_mode)
         return _call_from_config(cls, inner, None)
     if isinstance(cls, type) and issubclass(cls, Optimizer):
@@ -436,6 +442,20 @@ def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
     if inspect.isfunction(cls):
         return cls
     return _call_from_config(cls, drop_keras_only(cls, inner), None)
+
+
+def _refuse_file_paths(cls, inner: dict) -> None:
+    """A path named in a file is never opened: a lookup vocabulary must be in the file."""
+    from cnnkit.layers import TextVectorization
+
+    vocabulary = inner.get("vocabulary")
+    if issubclass(cls, TextVectorization) and isinstance(vocabulary, str):
+        raise ValueError(
+            f"Layer {inner.get('name')!r} ({cls.__name__}) names a vocabulary file outside the "
+            f"model archive: vocabulary={vocabulary!r:.200}. cnnkit never opens a path named in a "
+            "saved model (a shared file could make it read any local file); save the model with "
+            "the vocabulary given as a list, or adapted, so that it travels inside the archive."
+        )
 
 
 def _call_from_config(cls, inner, custom_objects):

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import cnnkit
-from cnnkit.io_utils import atomic_write_text
+from cnnkit.io_utils import atomic_write_text, read_json_object, read_npz
 from cnnkit.viz._figure import png_bytes
 
 EMBED_DPI = 150  # PNGs are drawn at 1.5x and shown at their 100-dpi size: sharp on HiDPI screens
@@ -38,21 +38,28 @@ EMBED_DPI = 150  # PNGs are drawn at 1.5x and shown at their 100-dpi size: sharp
 _DRAWING_ERRORS = (ValueError, TypeError, NotImplementedError, RuntimeError, IndexError, KeyError)
 
 
+MAX_SAMPLES = 64  # cnnkit train writes at most 40 (8 test images and 32 mistakes)
+MAX_SAMPLE_SIDE = 512
+MAX_SAMPLES_BYTES = 64 << 20
+
+
 def _read_json(path: Path):
     if not path.exists():
         return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}).") from None
+    return read_json_object(path, what="run file")
 
 
 def read_run(run_dir: str | os.PathLike) -> dict:
     """The files of a run directory as a dict (``None`` for those that are absent).
 
+    Every file is read within a size cap and checked for its kind (a JSON object, arrays of
+    the expected shapes), so a damaged or hostile run directory is refused with one
+    ``ValueError`` instead of exhausting memory.
+
     Raises:
         FileNotFoundError: if ``run_dir`` has no ``history.json``.
-        ValueError: if a JSON file is corrupt.
+        ValueError: naming the file, if one is corrupt, too large, of the wrong kind or not a
+            regular file.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -67,12 +74,37 @@ def read_run(run_dir: str | os.PathLike) -> dict:
     }
     run["config"] = run["config"] or {}
     run["metrics"] = run["metrics"] or {}
+    curves = (run["history"] or {}).get("history")
+    if curves is not None and not isinstance(curves, dict):
+        raise ValueError(
+            f"{run_dir / 'history.json'}: 'history' must be an object of per-epoch lists; "
+            f"found {type(curves).__name__}."
+        )
     run["samples"] = None
     if (run_dir / "samples.npz").exists():
-        with np.load(run_dir / "samples.npz", allow_pickle=False) as data:
-            run["samples"] = {key: data[key] for key in data.files}
+        run["samples"] = _read_samples(run_dir / "samples.npz")
     run["dir"] = run_dir
     return run
+
+
+def _read_samples(path: Path) -> dict:
+    """``samples.npz``: at most ``MAX_SAMPLES`` images of at most ``MAX_SAMPLE_SIDE`` pixels a
+    side, with their labels, probabilities and indexes; checked on the headers first."""
+
+    def check(shapes: dict) -> None:
+        x = shapes.get("x")
+        if x is None or len(x) not in (3, 4) or x[0] > MAX_SAMPLES:
+            raise ValueError(
+                f"{path}: 'x' must hold at most {MAX_SAMPLES} images (N, H, W[, C]); "
+                f"found shape {x}."
+            )
+        if max(x[1:3]) > MAX_SAMPLE_SIDE or (len(x) == 4 and x[3] > 4):
+            raise ValueError(f"{path}: images of shape {x[1:]} are larger than a report draws.")
+        for name, shape in shapes.items():
+            if name != "x" and (not shape or shape[0] != x[0] or len(shape) > 2):
+                raise ValueError(f"{path}: {name!r} of shape {shape} does not match 'x' {x}.")
+
+    return read_npz(path, MAX_SAMPLES_BYTES, "samples file", check=check)
 
 
 def load_run_model(run_dir: str | os.PathLike):

@@ -1,16 +1,18 @@
 """Files move between Keras 3 and cnnkit both ways.
 
-The fixtures in ``tests/data/keras_fixtures`` were written by Keras 3.15 (JAX backend) with
-``make_fixtures.py`` there: each ``.keras`` file comes with its inputs, Keras's predictions
-and Keras's optimizer variables. The last test runs only where Keras 3 is importable: it
-saves models with cnnkit and loads them with Keras.
+The fixtures in ``tests/data/keras_fixtures`` were written by Keras 3.15 (JAX backend, and
+``torch_dense_bn`` on the torch backend) with ``make_fixtures.py`` there: each ``.keras`` file
+comes with its inputs, Keras's predictions and Keras's optimizer variables. The last test runs
+only where Keras 3 is importable: it saves models with cnnkit and loads them with Keras.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from cnnkit.models import load_model
 from cnnkit.saving.h5_weights import optimizer_variables_in_keras_order
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "data" / "keras_fixtures"
-NAMES = ["sequential_cnn", "functional_branches", "embedding_lstm"]
+NAMES = ["sequential_cnn", "functional_branches", "embedding_lstm", "torch_dense_bn"]
 
 
 def fixture(name):
@@ -43,6 +45,63 @@ def test_keras_files_load_with_the_same_predictions_and_optimizer_state(name):
         np.testing.assert_array_equal(variable.numpy(), saved)
     model.fit(x, np.zeros(len(expected), "int64"), epochs=1, verbose=0)  # training carries on
     assert int(model.optimizer.iterations) == int(optimizer_state[0]) + 1
+
+
+def test_keras_on_torch_names_its_optimizer_by_a_backend_module():
+    with zipfile.ZipFile(FIXTURES / "torch_dense_bn.keras") as archive:
+        config = json.loads(archive.read("config.json"))
+    optimizer = config["compile_config"]["optimizer"]
+    assert optimizer["module"] == "keras.src.backend.torch.optimizers.torch_adam"
+    model = load_model(FIXTURES / "torch_dense_bn.keras")
+    assert type(model.optimizer) is cnnkit.optimizers.Adam
+
+
+def _with_optimizer_module(tmp_path, module, class_name="Adam", registered_name="Adam"):
+    """The torch fixture with its optimizer's module (and names) rewritten."""
+    source = FIXTURES / "torch_dense_bn.keras"
+    target = tmp_path / "edited.keras"
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as out:
+        for info in archive.infolist():
+            data = archive.read(info)
+            if info.filename == "config.json":
+                config = json.loads(data)
+                optimizer = config["compile_config"]["optimizer"]
+                optimizer.update(module=module, class_name=class_name)
+                optimizer["registered_name"] = registered_name
+                data = json.dumps(config).encode()
+            out.writestr(info, data)
+    return target
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "keras.src.backend.tensorflow.optimizer",  # TFOptimizer's module
+        "keras.src.backend.jax.optimizer",  # JaxOptimizer's module
+        "keras.src.backend.torch.optimizers.torch_adam",
+        "keras.src.optimizers.adam",
+        "keras.src.backend.openvino.some_future_module",
+        "keras.optimizers",
+    ],
+)
+def test_builtin_classes_resolve_by_registered_name_whatever_keras_module(tmp_path, module):
+    x, expected, _ = fixture("torch_dense_bn")
+    model = load_model(_with_optimizer_module(tmp_path, module))
+    assert type(model.optimizer) is cnnkit.optimizers.Adam
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(0.01)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=0, atol=1e-5)
+
+
+def test_modules_named_in_a_file_are_never_imported(tmp_path):
+    import sys
+
+    module = "keras.src.backend.torch.optimizers.not_a_real_module_cnnkit_test"
+    with pytest.raises(TypeError, match="Could not locate class 'Nope'"):
+        load_model(_with_optimizer_module(tmp_path, module, "Nope", "Nope"))
+    assert module not in sys.modules
+    # a custom registered name under a keras module does not fall back to the built-in class
+    with pytest.raises(TypeError, match="Could not locate class 'Adam'"):
+        load_model(_with_optimizer_module(tmp_path, "keras.src.x.y", "Adam", "mypkg>Adam"))
 
 
 def test_keras_configs_rebuild_the_same_architecture():

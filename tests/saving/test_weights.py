@@ -215,3 +215,54 @@ def test_an_unbuilt_model_says_so(tmp_path):
 
     with pytest.raises(ValueError, match="never built"):
         Sequential([L.Dense(2)]).load_weights(tmp_path / "w.weights.h5")
+
+
+def dense_bn_dense(K):
+    """The same architecture in Keras or cnnkit (``K``)."""
+    return K.Sequential(
+        [K.Input((4,)), K.layers.Dense(3), K.layers.BatchNormalization(), K.layers.Dense(2)]
+    )
+
+
+def test_weights_are_ordered_per_layer_own_trainable_then_non_trainable():
+    import cnnkit
+
+    model = dense_bn_dense(cnnkit)
+    dense, bn, dense_1 = model.layers
+    expected = [
+        (dense, "kernel"), (dense, "bias"),
+        (bn, "gamma"), (bn, "beta"), (bn, "moving_mean"), (bn, "moving_variance"),
+        (dense_1, "kernel"), (dense_1, "bias"),
+    ]  # fmt: skip
+    assert [w.path for w in model.weights] == [f"{layer.name}/{name}" for layer, name in expected]
+    assert [w.shape for w in model.get_weights()] == [
+        (4, 3), (3,), (3,), (3,), (3,), (3,), (3, 2), (2,)
+    ]  # fmt: skip
+    # a nested model keeps the order of its layers; a frozen layer does not move its weights
+    outer = cnnkit.Sequential([cnnkit.Input((4,)), model, cnnkit.layers.Dense(1)])
+    model.layers[0].trainable = False
+    assert [id(w) for w in outer.weights] == [id(w) for w in model.weights] + [
+        id(w) for w in outer.layers[-1].weights
+    ]
+    values = [np.full(w.shape, i, "float32") for i, w in enumerate(outer.weights)]
+    outer.set_weights(values)
+    for got, want in zip(outer.get_weights(), values, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_get_and_set_weights_match_keras_order():
+    keras = pytest.importorskip("keras")
+    import cnnkit
+
+    reference = dense_bn_dense(keras)
+    rng = np.random.default_rng(0)
+    reference.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in reference.get_weights()])
+    model = dense_bn_dense(cnnkit)
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in reference.get_weights()]
+    model.set_weights(reference.get_weights())
+    for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    x = rng.standard_normal((5, 4)).astype("float32")
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), np.asarray(reference.predict(x, verbose=0)), atol=1e-5
+    )

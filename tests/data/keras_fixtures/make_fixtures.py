@@ -5,6 +5,11 @@ Run with Keras 3 (JAX backend) installed, not with cnnkit::
     python -m venv /tmp/kenv && /tmp/kenv/bin/pip install keras jax
     KERAS_BACKEND=jax /tmp/kenv/bin/python tests/data/keras_fixtures/make_fixtures.py
 
+The torch-backend fixture (``torch_dense_bn.keras``: Keras on torch names its optimizers by
+backend modules such as ``keras.src.backend.torch.optimizers.torch_adam``) is written with::
+
+    KERAS_BACKEND=torch python tests/data/keras_fixtures/make_fixtures.py torch
+
 For each model it writes ``<name>.keras`` (saved by Keras after a few training steps, so the
 optimizer state and BatchNormalization statistics are not trivial) and ``<name>.npz`` with the
 inputs ``x0``, ``x1``..., Keras's predictions ``y``, and the optimizer's variables
@@ -80,13 +85,39 @@ def embedding_lstm():
     return model, [(6, 7)], 2
 
 
-def main() -> None:
-    os.environ.setdefault("KERAS_BACKEND", "jax")
+def torch_dense_bn():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.Dense(3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dense(2, activation="softmax"),
+        ],
+        name="torch_dense_bn",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model, [(6, 4)], 2
+
+
+def main(argv: list[str]) -> None:
+    backend = "torch" if argv[1:] == ["torch"] else "jax"
+    os.environ.setdefault("KERAS_BACKEND", backend)
     import keras  # imported here: importing this module (pytest's doctest pass) needs no Keras
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    for build in (sequential_cnn, functional_branches, embedding_lstm):
+    if backend == "torch":
+        builds = (torch_dense_bn,)
+    else:
+        builds = (sequential_cnn, functional_branches, embedding_lstm)
+    for build in builds:
         model, shapes, classes = build()
         name = model.name
         if name == "embedding_lstm":
@@ -108,4 +139,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv)
