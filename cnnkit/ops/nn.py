@@ -30,6 +30,9 @@ from cnnkit import backend
 from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as _act
+from cnnkit.kernels import conv as _conv
+from cnnkit.kernels import pool as _pool_k
+from cnnkit.kernels import shape as _shape
 
 __all__ = [
     "relu",
@@ -60,6 +63,14 @@ __all__ = [
     "softmax",
     "log_softmax",
     "sparsemax",
+    "conv",
+    "depthwise_conv",
+    "separable_conv",
+    "conv_transpose",
+    "max_pool",
+    "average_pool",
+    "adaptive_max_pool",
+    "adaptive_average_pool",
 ]
 
 
@@ -494,3 +505,443 @@ def sparsemax(x, axis=-1):
     """Sparsemax: like softmax, but the probabilities of low scores are exactly 0."""
     x = _float(x)
     return _Sparsemax.apply(x, axis=_axis(axis, x.ndim))
+
+
+# ---------------------------------------------------------------------------
+# Convolution and pooling: 1-D as height-1 images, 2-D on the NHWC kernels, 3-D as a sum of
+# 2-D convolutions over the depth offsets of the kernel (and separable pools).
+# ---------------------------------------------------------------------------
+
+
+def _data_format(data_format) -> str:
+    if data_format is None:
+        data_format = getattr(backend, "image_data_format", lambda: "channels_last")()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "Invalid value for argument `data_format`. Expected 'channels_last' or "
+            f"'channels_first'. Received: data_format={data_format!r}"
+        )
+    return data_format
+
+
+def _padding(padding) -> str:
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(
+            "Invalid value for argument `padding`. Expected 'valid' or 'same'. "
+            f"Received: padding={padding!r}"
+        )
+    return padding.lower()
+
+
+def _tuple(value, n: int, name: str) -> tuple:
+    """An int or a sequence of ``n`` positive ints, as a tuple (Keras's ``standardize_tuple``)."""
+    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != n or not all(isinstance(v, (int, np.integer)) and v > 0 for v in values):
+        raise ValueError(
+            f"Invalid value for argument `{name}`: expected a positive int or a tuple of {n} "
+            f"positive ints. Received: {name}={value!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def _spatial_rank(x, what: str) -> int:
+    rank = x.ndim - 2
+    if rank not in (1, 2, 3):
+        raise ValueError(
+            f"Inputs to `{what}` must have rank 3, 4 or 5 (batch, 1 to 3 spatial axes, "
+            f"channels). Received: inputs.shape={tuple(x.shape)}"
+        )
+    return rank
+
+
+def _to_last(x, data_format):
+    """Channels-first input moved to channels-last (the kernels' layout)."""
+    if data_format == "channels_last":
+        return x
+    return _transpose(x, (0, *range(2, x.ndim), 1))
+
+
+def _from_last(x, data_format):
+    if data_format == "channels_last":
+        return x
+    return _transpose(x, (0, x.ndim - 1, *range(1, x.ndim - 1)))
+
+
+def _as_image(x):
+    """``(N, W, C)`` as ``(N, 1, W, C)``."""
+    return x.reshape((x.shape[0], 1, *x.shape[1:]))
+
+
+def _pad_depth(x, before: int, after: int):
+    """Zero-pad axis 1 of ``(N, D, H, W, C)``: as image rows of a ``(N, D, H*W*C, 1)`` view."""
+    if not before and not after:
+        return x
+    n, d, *rest = x.shape
+    flat = x.reshape((n, d, int(np.prod(rest)), 1))
+    return _shape.pad2d(flat, ((before, after), (0, 0))).reshape((n, d + before + after, *rest))
+
+
+def _conv3d(x, kernel, strides, padding, dilation):
+    """3-D correlation of ``(N, D, H, W, C)`` with ``(KD, KH, KW, C, F)``.
+
+    ``out[:, i] = sum_k conv2d(x[:, i * s + k * d], kernel[k])``: one 2-D convolution of all
+    output depths at once per kernel depth offset ``k``.
+    """
+    n, depth = x.shape[:2]
+    kd = kernel.shape[0]
+    od, before, after = _conv._pads(depth, kd, strides[0], padding, dilation[0])
+    xpad = _pad_depth(x, before, after)
+    out = None
+    for k in range(kd):
+        start = k * dilation[0]
+        planes = xpad[:, start : start + (od - 1) * strides[0] + 1 : strides[0]]
+        planes = planes.reshape((n * od, *x.shape[2:]))
+        part = _conv.conv2d(planes, kernel[k], None, strides[1:], padding, dilation[1:])
+        out = part if out is None else out + part
+    return out.reshape((n, od, *out.shape[1:]))
+
+
+def _conv_nd(x, kernel, strides, padding, dilation):
+    """Channels-last correlation of rank 1, 2 or 3 with a Keras-layout kernel."""
+    rank = x.ndim - 2
+    if rank == 1:
+        k2 = kernel.reshape((1, *kernel.shape))
+        out = _conv.conv2d(_as_image(x), k2, None, (1, *strides), padding, (1, *dilation))
+        return out.reshape((out.shape[0], *out.shape[2:]))
+    if rank == 2:
+        return _conv.conv2d(x, kernel, None, strides, padding, dilation)
+    return _conv3d(x, kernel, strides, padding, dilation)
+
+
+def _channels(x, c0: int, c1: int):
+    return x[(Ellipsis, slice(c0, c1))]
+
+
+@_dual
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution (cross-correlation), 1-D to 3-D, as ``keras.ops.conv``.
+
+    Args:
+        inputs: ``(batch, *spatial, channels)`` (``channels_last``) or
+            ``(batch, channels, *spatial)`` (``channels_first``).
+        kernel: ``(*kernel_spatial, in_channels // groups, filters)``; when the input has
+            ``groups`` times the kernel's input channels, the channels are split in
+            ``groups`` groups, each convolved with ``filters // groups`` filters.
+        strides: int or tuple, one per spatial axis.
+        padding: ``"valid"`` or ``"same"`` (output size ``ceil(size / stride)``).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        dilation_rate: int or tuple.
+
+    Output size per axis: ``floor((size + pads - K') / stride) + 1``, ``K' = (K - 1) d + 1``.
+
+    Returns:
+        The convolved batch, in ``data_format``.
+
+    Example:
+        >>> conv(np.ones((1, 5, 2)), np.ones((3, 2, 4))).shape
+        (1, 3, 4)
+    """
+    data_format = _data_format(data_format)
+    x, kernel = _float(inputs), _float(kernel)
+    rank = _spatial_rank(x, "conv")
+    padding = _padding(padding)
+    strides = _tuple(strides, rank, "strides")
+    dilation = _tuple(dilation_rate, rank, "dilation_rate")
+    if kernel.ndim != rank + 2:
+        raise ValueError(
+            f"`kernel` must have rank {rank + 2} for a {rank}-D convolution. "
+            f"Received: kernel.shape={tuple(kernel.shape)}, inputs.shape={tuple(x.shape)}"
+        )
+    x = _to_last(x, data_format)
+    c, kc, f = x.shape[-1], kernel.shape[-2], kernel.shape[-1]
+    if c % kc or f % (c // kc):
+        raise ValueError(
+            f"The input channels ({c}) must be a multiple of the kernel's input channels ({kc}), "
+            f"and the filters ({f}) a multiple of the number of groups. Received: "
+            f"inputs.shape={tuple(inputs.shape)}, kernel.shape={tuple(kernel.shape)}"
+        )
+    groups = c // kc
+    if groups == 1:
+        out = _conv_nd(x, kernel, strides, padding, dilation)
+    else:
+        fg = f // groups
+        parts = [
+            _conv_nd(
+                _channels(x, g * kc, (g + 1) * kc),
+                _channels(kernel, g * fg, (g + 1) * fg),
+                strides,
+                padding,
+                dilation,
+            )
+            for g in range(groups)
+        ]
+        out = _shape.concatenate(parts, axis=-1)
+    return _from_last(out, data_format)
+
+
+def _check_depthwise(x, kernel, rank, what):
+    if rank == 3:
+        raise NotImplementedError(f"`{what}` supports 1-D and 2-D inputs, as Keras does.")
+    if kernel.ndim != rank + 2 or kernel.shape[-2] != x.shape[-1]:
+        raise ValueError(
+            f"`{what}` needs a kernel of shape (*kernel_size, channels, depth_multiplier) "
+            f"with channels = {x.shape[-1]}. Received: kernel.shape={tuple(kernel.shape)}"
+        )
+
+
+def _depthwise(x, kernel, strides, padding, dilation):
+    if x.ndim == 3:
+        k2 = kernel.reshape((1, *kernel.shape))
+        out = _conv.depthwise_conv2d(_as_image(x), k2, None, (1, *strides), padding, (1, *dilation))
+        return out.reshape((out.shape[0], *out.shape[2:]))
+    return _conv.depthwise_conv2d(x, kernel, None, strides, padding, dilation)
+
+
+@_dual
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Depthwise convolution (1-D or 2-D): each channel with its own ``depth_multiplier`` kernels.
+
+    Args:
+        inputs: as :func:`conv`.
+        kernel: ``(*kernel_spatial, channels, depth_multiplier)``.
+        strides, padding, data_format, dilation_rate: as :func:`conv`.
+
+    Returns:
+        ``channels * depth_multiplier`` feature maps; channel ``c * M + m`` comes from ``c``.
+    """
+    data_format = _data_format(data_format)
+    x, kernel = _float(inputs), _float(kernel)
+    rank = _spatial_rank(x, "depthwise_conv")
+    x = _to_last(x, data_format)
+    _check_depthwise(x, kernel, rank, "depthwise_conv")
+    out = _depthwise(
+        x,
+        kernel,
+        _tuple(strides, rank, "strides"),
+        _padding(padding),
+        _tuple(dilation_rate, rank, "dilation_rate"),
+    )
+    return _from_last(out, data_format)
+
+
+@_dual
+def separable_conv(
+    inputs,
+    depthwise_kernel,
+    pointwise_kernel,
+    strides=1,
+    padding="valid",
+    data_format=None,
+    dilation_rate=1,
+):
+    """Depthwise convolution followed by a pointwise (size-1) convolution, 1-D or 2-D.
+
+    Args:
+        inputs: as :func:`conv`.
+        depthwise_kernel: ``(*kernel_spatial, channels, depth_multiplier)``.
+        pointwise_kernel: ``(1, ..., 1, channels * depth_multiplier, filters)``.
+        strides, padding, data_format, dilation_rate: of the depthwise step.
+    """
+    data_format = _data_format(data_format)
+    x = _float(inputs)
+    dk, pk = _float(depthwise_kernel), _float(pointwise_kernel)
+    rank = _spatial_rank(x, "separable_conv")
+    x = _to_last(x, data_format)
+    _check_depthwise(x, dk, rank, "separable_conv")
+    mid = _depthwise(
+        x,
+        dk,
+        _tuple(strides, rank, "strides"),
+        _padding(padding),
+        _tuple(dilation_rate, rank, "dilation_rate"),
+    )
+    if pk.ndim != rank + 2 or pk.shape[-2] != mid.shape[-1]:
+        raise ValueError(
+            f"`pointwise_kernel` must have shape {(1,) * rank + (mid.shape[-1], 'filters')}. "
+            f"Received: pointwise_kernel.shape={tuple(pk.shape)}"
+        )
+    out = _conv_nd(mid, pk, (1,) * rank, "valid", (1,) * rank)
+    return _from_last(out, data_format)
+
+
+@_dual
+def conv_transpose(
+    inputs,
+    kernel,
+    strides=1,
+    padding="valid",
+    output_padding=None,
+    data_format=None,
+    dilation_rate=1,
+):
+    """Transposed convolution, 1-D or 2-D: the gradient of :func:`conv` run forward.
+
+    Args:
+        inputs: as :func:`conv`.
+        kernel: ``(*kernel_spatial, filters, in_channels)`` (Keras's layout).
+        strides: int or tuple.
+        padding: ``"valid"`` or ``"same"``.
+        output_padding: None, an int or a tuple: extra rows/columns after the output.
+        data_format, dilation_rate: as :func:`conv`.
+
+    Output size per axis, ``K' = (K - 1) d + 1``: ``valid``: ``(size - 1) s + K' + op`` (``op``
+    defaulting to ``max(K', s) - K'``); ``same``: ``size * s`` (or ``(size - 1) s + K' % 2 +
+    op`` with ``output_padding``).
+    """
+    data_format = _data_format(data_format)
+    x, kernel = _float(inputs), _float(kernel)
+    rank = _spatial_rank(x, "conv_transpose")
+    if rank == 3:
+        raise NotImplementedError("cnnkit's `conv_transpose` supports 1-D and 2-D inputs.")
+    x = _to_last(x, data_format)
+    if kernel.ndim != rank + 2 or kernel.shape[-1] != x.shape[-1]:
+        raise ValueError(
+            "`conv_transpose` needs a kernel of shape (*kernel_size, filters, channels) with "
+            f"channels = {x.shape[-1]}. Received: kernel.shape={tuple(kernel.shape)}"
+        )
+    strides = _tuple(strides, rank, "strides")
+    dilation = _tuple(dilation_rate, rank, "dilation_rate")
+    if output_padding is not None:
+        output_padding = (
+            (int(output_padding),) * rank
+            if isinstance(output_padding, (int, np.integer))
+            else tuple(int(p) for p in output_padding)
+        )
+    padding = _padding(padding)
+    if rank == 1:
+        op = None if output_padding is None else (0, *output_padding)
+        out = _conv.conv2d_transpose(
+            _as_image(x),
+            kernel.reshape((1, *kernel.shape)),
+            None,
+            (1, *strides),
+            padding,
+            op,
+            (1, *dilation),
+        )
+        out = out.reshape((out.shape[0], *out.shape[2:]))
+    else:
+        out = _conv.conv2d_transpose(x, kernel, None, strides, padding, output_padding, dilation)
+    return _from_last(out, data_format)
+
+
+def _pool_nd(x, pool, strides, padding, pool2d):
+    """Channels-last pooling of rank 1, 2 or 3 with a 2-D NHWC pooling kernel.
+
+    A box's max is the max over its depth of the max over its rows and columns, and its mean
+    (counting only real pixels, so "same" padding adds nothing) factors the same way: 3-D
+    pooling is a 2-D pool of every depth plane, then a pool along depth.
+    """
+    rank = x.ndim - 2
+    if rank == 1:
+        out = pool2d(_as_image(x), (1, pool[0]), (1, strides[0]), padding)
+        return out.reshape((out.shape[0], *out.shape[2:]))
+    if rank == 2:
+        return pool2d(x, pool, strides, padding)
+    n, d, h, w, c = x.shape
+    planes = pool2d(x.reshape((n * d, h, w, c)), pool[1:], strides[1:], padding)
+    _, oh, ow, _ = planes.shape
+    cols = planes.reshape((n, d, oh * ow, c))
+    out = pool2d(cols, (pool[0], 1), (strides[0], 1), padding)
+    return out.reshape((n, out.shape[1], oh, ow, c))
+
+
+def _pool(inputs, pool_size, strides, padding, data_format, pool2d, what):
+    data_format = _data_format(data_format)
+    x = _float(inputs)
+    rank = _spatial_rank(x, what)
+    pool = _tuple(pool_size, rank, "pool_size")
+    strides = pool if strides is None else _tuple(strides, rank, "strides")
+    out = _pool_nd(_to_last(x, data_format), pool, strides, _padding(padding), pool2d)
+    return _from_last(out, data_format)
+
+
+@_dual
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Max pooling over 1 to 3 spatial axes.
+
+    Args:
+        inputs: ``(batch, *spatial, channels)`` or channels-first.
+        pool_size: int or tuple, the window.
+        strides: int or tuple; None means ``pool_size``.
+        padding: ``"valid"`` or ``"same"`` (padding never wins the max).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Output size per axis: ``valid``: ``floor((size - pool) / stride) + 1``; ``same``:
+    ``ceil(size / stride)``.
+
+    Example:
+        >>> max_pool(np.arange(6.0).reshape(1, 6, 1), 2)[0, :, 0]
+        array([1., 3., 5.])
+    """
+    return _pool(inputs, pool_size, strides, padding, data_format, _pool_k.max_pool2d, "max_pool")
+
+
+@_dual
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Average pooling over 1 to 3 spatial axes; arguments as :func:`max_pool`.
+
+    With ``"same"`` padding a window's mean counts only the input pixels it covers (Keras's
+    TensorFlow and JAX numerics). Keras's torch backend pads unevenly padded axes by
+    replicating the edge instead, so its border values can differ there.
+    """
+    return _pool(
+        inputs, pool_size, strides, padding, data_format, _pool_k.avg_pool2d, "average_pool"
+    )
+
+
+def _adaptive_axis(x, axis: int, out_size: int, reduce):
+    """Pool axis ``axis`` into ``out_size`` bins ``[floor(i L / O), ceil((i + 1) L / O))``."""
+    size = x.shape[axis]
+    lead = (slice(None),) * axis
+    bins = []
+    for i in range(out_size):  # one slice per output bin
+        lo, hi = (i * size) // out_size, -((-(i + 1) * size) // out_size)
+        bins.append(reduce(x[(*lead, slice(lo, hi))], axis))
+    return _shape.concatenate(bins, axis=axis)
+
+
+def _adaptive(inputs, output_size, data_format, reduce, what):
+    data_format = _data_format(data_format)
+    x = _float(inputs)
+    rank = _spatial_rank(x, what)
+    sizes = _tuple(output_size, rank, "output_size")
+    x = _to_last(x, data_format)
+    for axis, size in enumerate(sizes, start=1):
+        x = _adaptive_axis(x, axis, size, reduce)
+    return _from_last(x, data_format)
+
+
+@_dual
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max pooling to a fixed output size: bin ``i`` of an axis of length ``L`` covers
+    ``[floor(i L / O), ceil((i + 1) L / O))`` (PyTorch's bins).
+
+    Args:
+        inputs: ``(batch, *spatial, channels)`` or channels-first, 1 to 3 spatial axes.
+        output_size: int or tuple, the output's spatial shape.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Example:
+        >>> adaptive_max_pool(np.arange(5.0).reshape(1, 5, 1), 2)[0, :, 0]
+        array([2., 4.])
+    """
+    return _adaptive(
+        inputs,
+        output_size,
+        data_format,
+        lambda t, axis: _Max.apply(t, axis=axis, keepdims=True),
+        "adaptive_max_pool",
+    )
+
+
+@_dual
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average pooling to a fixed output size; bins and arguments as :func:`adaptive_max_pool`."""
+    return _adaptive(
+        inputs,
+        output_size,
+        data_format,
+        lambda t, axis: t.mean(axis=axis, keepdims=True),
+        "adaptive_average_pool",
+    )
