@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as _act
 from cnnkit.kernels import conv as _conv
+from cnnkit.kernels import losses as _losses
 from cnnkit.kernels import pool as _pool_k
 from cnnkit.kernels import shape as _shape
 
@@ -71,6 +73,22 @@ __all__ = [
     "average_pool",
     "adaptive_max_pool",
     "adaptive_average_pool",
+    "one_hot",
+    "multi_hot",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "moments",
+    "batch_normalization",
+    "layer_normalization",
+    "rms_normalization",
+    "normalize",
+    "psnr",
+    "dot_product_attention",
+    "unfold",
+    "fold",
+    "depth_to_space",
+    "space_to_depth",
 ]
 
 
@@ -945,3 +963,578 @@ def adaptive_average_pool(inputs, output_size, data_format=None):
         lambda t, axis: t.mean(axis=axis, keepdims=True),
         "adaptive_average_pool",
     )
+
+
+# ---------------------------------------------------------------------------
+# Encodings
+# ---------------------------------------------------------------------------
+
+
+def _int_array(x, name: str):
+    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if arr.dtype.kind == "f":
+        if not np.all(arr == np.floor(arr)):
+            raise ValueError(f"`{name}` must hold integer class indices. Received: {arr!r}")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"`{name}` must hold integers. Received dtype: {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _num_classes(num_classes) -> int:
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(
+            "Invalid value for argument `num_classes`: expected a positive int. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    return int(num_classes)
+
+
+def _check_sparse(sparse):
+    if sparse:
+        raise ValueError("cnnkit has no sparse tensors: `sparse=True` is not supported.")
+
+
+@_dual
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    """One-hot encode integer labels: a new axis of ``num_classes`` values at ``axis``.
+
+    Labels outside ``[0, num_classes)`` (negative ones included) give all-zero vectors.
+
+    Args:
+        x: integer labels, any shape.
+        num_classes: the length of each vector.
+        axis: where the new axis goes (-1: last).
+        dtype: the output dtype (default ``floatx``).
+        sparse: must be False.
+
+    Example:
+        >>> one_hot(np.array([1, -1]), 3)
+        array([[0., 1., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
+    _check_sparse(sparse)
+    labels = _int_array(x, "x")
+    n = _num_classes(num_classes)
+    out_ndim = labels.ndim + 1
+    axis = _axis(axis, out_ndim)
+    hot = labels[..., None] == np.arange(n)
+    out = np.moveaxis(hot, -1, axis).astype(dtype or backend.floatx())
+    return Tensor(out) if isinstance(x, Tensor) else out
+
+
+@_dual
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """Multi-hot encode integer labels: 1 for every class present in a sample's labels.
+
+    A rank-1 input is one sample; a rank-2 (or higher) input holds one sample per row and is
+    reduced over axis 1, as Keras does.
+
+    Example:
+        >>> multi_hot(np.array([[0, 2], [1, 1]]), 3)
+        array([[1., 0., 1.],
+               [0., 1., 0.]], dtype=float32)
+    """
+    if num_classes is None:
+        num_classes = kwargs.pop("num_tokens", None)
+    if kwargs:
+        raise TypeError(f"multi_hot() got unexpected keyword arguments: {sorted(kwargs)}")
+    if num_classes is None:
+        raise ValueError("Argument `num_classes` must be set.")
+    hot = one_hot(_int_array(inputs, "inputs"), num_classes, axis=axis, dtype=dtype, sparse=sparse)
+    out = hot.max(axis=1 if np.ndim(hot) > 2 else 0)
+    return Tensor(out) if isinstance(inputs, Tensor) else out
+
+
+# ---------------------------------------------------------------------------
+# Cross-entropies (the gradient flows to `output`; targets are constants)
+# ---------------------------------------------------------------------------
+
+
+def _class_last(t, axis):
+    axis = _axis(axis, t.ndim)
+    if axis == t.ndim - 1:
+        return t
+    return _transpose(t, (*[a for a in range(t.ndim) if a != axis], axis))
+
+
+@_dual
+def binary_crossentropy(target, output, from_logits=False):
+    """Element-wise binary cross-entropy ``-(t log p + (1 - t) log(1 - p))``.
+
+    Probabilities are clipped to ``[1e-7, 1 - 1e-7]``; with ``from_logits`` the sigmoid is
+    fused in (stable for large logits). The output has the inputs' shape.
+    """
+    output = _float(output)
+    t = _target(target, output)
+    if t.shape != output.shape:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape. "
+            f"Received: target.shape={t.shape}, output.shape={output.shape}"
+        )
+    flat = output.reshape((*output.shape, 1))
+    loss = _losses.binary_crossentropy(t[..., None], flat, from_logits=bool(from_logits))
+    return loss
+
+
+def _target(target, output):
+    return np.asarray(target.data if isinstance(target, Tensor) else target).astype(output.dtype)
+
+
+@_dual
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """``-sum(target * log(p), axis)`` with ``p = softmax(output)`` (``from_logits``) or
+    ``output`` normalised to sum 1 and clipped to ``[1e-7, 1 - 1e-7]``.
+    """
+    output = _float(output)
+    t = _target(target, output)
+    if t.shape != output.shape or output.ndim < 1:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape, of rank 1 or more. "
+            f"Received: target.shape={t.shape}, output.shape={output.shape}"
+        )
+    axis = _axis(axis, output.ndim)
+    t = np.moveaxis(t, axis, -1)
+    return _losses.categorical_crossentropy(t, _class_last(output, axis), bool(from_logits))
+
+
+@_dual
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Cross-entropy against integer labels; ``output`` holds the classes along ``axis``.
+
+    Targets of shape ``output.shape`` without the class axis, or with it of size 1.
+    """
+    output = _float(output)
+    if output.ndim < 1:
+        raise ValueError(f"Argument `output` must be at least rank 1. Received: {output.shape}")
+    axis = _axis(axis, output.ndim)
+    labels = _int_array(target, "target")
+    if labels.ndim == output.ndim and labels.shape[axis] == 1:
+        labels = np.squeeze(labels, axis)
+    expected = output.shape[:axis] + output.shape[axis + 1 :]
+    if labels.shape != expected:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape up until the class "
+            f"axis: target.shape={labels.shape}, output.shape={output.shape}"
+        )
+    return _losses.sparse_categorical_crossentropy(
+        labels, _class_last(output, axis), bool(from_logits)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------
+
+
+def _axes(axes, ndim: int, name: str = "axes") -> tuple:
+    values = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    return tuple(sorted(_axis(a, ndim, name) for a in values))
+
+
+def _squeeze(t, axes):
+    shape = tuple(n for i, n in enumerate(t.shape) if i not in axes)
+    return t.reshape(shape)
+
+
+@_dual
+def moments(x, axes, keepdims=False, synchronized=False):
+    """Mean and variance of ``x`` over ``axes`` (the variance is the biased one).
+
+    Returns:
+        ``(mean, variance)``, with the reduced axes kept (size 1) when ``keepdims``.
+
+    Example:
+        >>> moments(np.array([1.0, 2.0, 3.0, 6.0]), axes=0)
+        (array(3.), array(3.5))
+    """
+    if synchronized:
+        raise NotImplementedError("`synchronized=True` needs several devices; cnnkit has one.")
+    x = _float(x)
+    axes = _axes(axes, max(x.ndim, 1))
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(axis=axes, keepdims=True)
+    if not keepdims:
+        mean, variance = _squeeze(mean, axes), _squeeze(variance, axes)
+    return mean, variance
+
+
+def _per_axis(v, shape, axis):
+    if v is None:
+        return None
+    v = v if isinstance(v, Tensor) else Tensor(np.asarray(v))
+    target = [1] * len(shape)
+    target[axis] = shape[axis]
+    return v.reshape(tuple(target))
+
+
+@_dual
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """``(x - mean) / sqrt(variance + epsilon) * scale + offset`` with per-``axis`` statistics.
+
+    Args:
+        x: input of any rank.
+        mean, variance: 1-D, of length ``x.shape[axis]``.
+        axis: the feature axis.
+        offset, scale: optional 1-D (``beta`` and ``gamma``).
+        epsilon: added to the variance.
+    """
+    x = _float(x)
+    axis = _axis(axis, x.ndim)
+    mean, variance = _per_axis(mean, x.shape, axis), _per_axis(variance, x.shape, axis)
+    inv = (variance + float(epsilon)) ** -0.5
+    if scale is not None:
+        inv = inv * _per_axis(scale, x.shape, axis)
+    out = (x - mean) * inv
+    if offset is not None:
+        out = out + _per_axis(offset, x.shape, axis)
+    return out
+
+
+def _norm_param(v, x, axes):
+    if v is None:
+        return None
+    v = v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=x.dtype))
+    if v.ndim != x.ndim and axes != (x.ndim - 1,):
+        target = [x.shape[i] if i in axes else 1 for i in range(x.ndim)]
+        v = v.reshape(tuple(target))
+    return v
+
+
+@_dual
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta``, statistics over ``axis`` per sample.
+
+    Args:
+        x: input tensor.
+        gamma, beta: optional scale and offset of the normalised axes' shape.
+        axis: an int or a tuple of ints.
+        epsilon: default ``1e-7`` (``backend.epsilon()``).
+    """
+    if kwargs.pop("rms_scaling", False):
+        raise ValueError(
+            "`rms_scaling=True` is deprecated in Keras (it scales by the variance, not the "
+            "root mean square); use `rms_normalization` instead."
+        )
+    if kwargs:
+        raise TypeError(f"layer_normalization() got unexpected arguments: {sorted(kwargs)}")
+    x = _float(x)
+    eps = _EPSILON if epsilon is None else float(epsilon)
+    axes = _axes(axis, x.ndim, "axis")
+    mean, variance = moments(x, axes, keepdims=True)
+    out = (x - mean) * (variance + eps) ** -0.5
+    gamma, beta = _norm_param(gamma, x, axes), _norm_param(beta, x, axes)
+    if gamma is not None:
+        out = out * gamma
+    if beta is not None:
+        out = out + beta
+    return out
+
+
+_EPSILON = 1e-7
+
+
+@_dual
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """``x / sqrt(mean(x^2, axis) + epsilon) * scale`` (Zhang & Sennrich, 2019).
+
+    Example:
+        >>> rms_normalization(np.array([3.0, 4.0]), epsilon=0.0).round(4)
+        array([0.8485, 1.1314])
+    """
+    x = _float(x)
+    eps = _EPSILON if epsilon is None else float(epsilon)
+    axes = _axes(axis, x.ndim, "axis")
+    out = x * ((x * x).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    scale = _norm_param(scale, x, axes)
+    return out if scale is None else out * scale
+
+
+@_dual
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """``x / max(norm(x, order, axis), epsilon)``: unit-norm vectors along ``axis``.
+
+    Example:
+        >>> normalize(np.array([3.0, 4.0]))
+        array([0.6, 0.8])
+    """
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"Argument `order` must be an int >= 1. Received: order={order!r}")
+    x = _float(x)
+    if x.ndim == 0:
+        x = x.reshape((1,))
+    eps = _EPSILON if epsilon is None else float(epsilon)
+    axes = _axes(axis, x.ndim, "axis")
+    if order == 2:
+        inv = _shape.minimum((x * x).sum(axis=axes, keepdims=True) ** -0.5, 1.0 / eps)
+        return x * inv
+    norm = (abs(x) ** float(order)).sum(axis=axes, keepdims=True) ** (1.0 / order)
+    return x / _shape.maximum(norm, eps)
+
+
+@_dual
+def psnr(x1, x2, max_val):
+    """Peak signal-to-noise ratio ``20 log10(max_val) - 10 log10(mean((x1 - x2)^2))``, in dB."""
+    x1, x2 = _float(x1), _float(x2)
+    if x1.shape != x2.shape:
+        raise ValueError(f"Input shapes {x1.shape} and {x2.shape} must match for PSNR calculation.")
+    diff = x1 - x2
+    mse = (diff * diff).mean()
+    ln10 = math.log(10.0)
+    return 20 * math.log10(float(max_val)) - _log(mse) * (10 / ln10)
+
+
+# ---------------------------------------------------------------------------
+# Attention
+# ---------------------------------------------------------------------------
+
+
+@_dual
+def dot_product_attention(
+    query,
+    key,
+    value,
+    bias=None,
+    mask=None,
+    scale=None,
+    is_causal=False,
+    flash_attention=None,
+    attn_logits_soft_cap=None,
+):
+    """``softmax(Q Kᵀ * scale + bias) V`` per head (multi-head, grouped-query, multi-query).
+
+    Args:
+        query: ``(B, T, N, H)``.
+        key, value: ``(B, S, K, H)`` with ``N`` a multiple of ``K``.
+        bias: optional, broadcastable to ``(B, N, T, S)``, added to the logits.
+        mask: optional boolean, broadcastable to ``(B, N, T, S)``: False masks a logit out.
+        scale: default ``1 / sqrt(H)``.
+        is_causal: mask out keys after each query (top-left aligned).
+        flash_attention: must be None or False (no fused kernel on the CPU).
+        attn_logits_soft_cap: optional ``c``: logits become ``c * tanh(logits / c)``.
+
+    Returns:
+        ``(B, T, N, H)``.
+    """
+    if flash_attention:
+        raise ValueError("Flash attention is not supported by cnnkit (a CPU library).")
+    q, k, v = _float(query), _float(key), _float(value)
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(
+            "`dot_product_attention` only supports 4D inputs. Received: "
+            f"query.shape={q.shape}, key.shape={k.shape}, value.shape={v.shape}."
+        )
+    if bias is not None and mask is not None:
+        raise ValueError("Only one of `bias` and `mask` can be provided. Received both.")
+    heads, kv_heads = q.shape[2], k.shape[2]
+    if heads % kv_heads:
+        raise ValueError(
+            f"The query heads ({heads}) must be a multiple of the key/value heads ({kv_heads})."
+        )
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    qh = _transpose(q, (0, 2, 1, 3))  # (B, N, T, H)
+    kh = _transpose(k, (0, 2, 3, 1))  # (B, K, H, S)
+    vh = _transpose(v, (0, 2, 1, 3))  # (B, K, S, H)
+    if kv_heads != heads:  # grouped query: head n reads key/value head n // G
+        index = np.repeat(np.arange(kv_heads), heads // kv_heads)
+        kh, vh = kh[:, index], vh[:, index]
+    logits = (qh @ kh) * scale  # (B, N, T, S)
+    if attn_logits_soft_cap is not None:
+        cap = float(attn_logits_soft_cap)
+        logits = _act.tanh(logits * (1.0 / cap)) * cap
+    if bias is not None:
+        logits = logits + (bias if isinstance(bias, Tensor) else np.asarray(bias, q.dtype))
+    keep = None if mask is None else np.asarray(_unwrap(mask), dtype=bool)
+    if is_causal:
+        causal = np.tril(np.ones(logits.shape[-2:], dtype=bool))
+        keep = causal if keep is None else keep & causal
+    if keep is not None:
+        big = np.asarray(np.finfo(logits.dtype).min * 0.7, dtype=logits.dtype)
+        logits = _Where.apply(logits, big, mask=np.broadcast_to(keep, logits.shape))
+    probs = _act.softmax(logits, axis=-1)
+    return _transpose(probs @ vh, (0, 2, 1, 3))
+
+
+# ---------------------------------------------------------------------------
+# im2col / col2im and pixel shuffles
+# ---------------------------------------------------------------------------
+
+
+def _pair(value, name):
+    return _tuple(value, 2, name) if name != "padding" else _nonneg_pair(value)
+
+
+def _nonneg_pair(value):
+    values = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in values):
+        raise ValueError(
+            "Invalid value for argument `padding`: expected a non-negative int or a pair. "
+            f"Received: padding={value!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def _unfold_geometry(hw, kernel, dilation, padding, stride):
+    out = []
+    for size, k, d, p, s in zip(hw, kernel, dilation, padding, stride):
+        n = (size + 2 * p - (k - 1) * d - 1) // s + 1
+        if n < 1:
+            raise ValueError(
+                f"The sliding blocks do not fit: spatial size {tuple(hw)}, kernel_size "
+                f"{kernel}, dilation {dilation}, padding {padding}, stride {stride}."
+            )
+        out.append(n)
+    return tuple(out)
+
+
+def _gather_blocks(xpad, kernel, dilation, stride, out_hw):
+    """``(N, C, Hp, Wp) -> (N, C, KH*KW, OH*OW)``: one strided slice per kernel offset."""
+    n, c = xpad.shape[:2]
+    (kh, kw), (dh, dw), (sh, sw), (oh, ow) = kernel, dilation, stride, out_hw
+    cols = xp.empty((n, c, kh * kw, oh, ow), dtype=xpad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i * kw + j] = xpad[
+                :,
+                :,
+                i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+            ]
+    return cols.reshape(n, c, kh * kw, oh * ow)
+
+
+def _scatter_blocks(cols, padded_hw, kernel, dilation, stride, out_hw):
+    """The adjoint of :func:`_gather_blocks`: overlapping blocks are summed."""
+    n, c = cols.shape[:2]
+    (kh, kw), (dh, dw), (sh, sw), (oh, ow) = kernel, dilation, stride, out_hw
+    cols = cols.reshape(n, c, kh * kw, oh, ow)
+    xpad = xp.zeros((n, c, *padded_hw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            xpad[
+                :,
+                :,
+                i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+            ] += cols[:, :, i * kw + j]
+    return xpad
+
+
+class _Unfold(Function):
+    """im2col of an NCHW batch: ``(N, C, H, W) -> (N, C*KH*KW, L)``; backward is col2im."""
+
+    def forward(self, x, kernel, dilation, padding, stride, out_hw):
+        (ph, pw) = padding
+        xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        self.save_for_backward(x.shape, xpad.shape[2:], kernel, dilation, padding, stride, out_hw)
+        cols = _gather_blocks(xpad, kernel, dilation, stride, out_hw)
+        return cols.reshape(x.shape[0], -1, cols.shape[-1])
+
+    def backward(self, grad):
+        shape, padded_hw, kernel, dilation, (ph, pw), stride, out_hw = self.saved
+        n, c = shape[:2]
+        cols = grad.reshape(n, c, kernel[0] * kernel[1], -1)
+        xpad = _scatter_blocks(cols, padded_hw, kernel, dilation, stride, out_hw)
+        return xpad[:, :, ph : ph + shape[2], pw : pw + shape[3]]
+
+
+class _Fold(Function):
+    """col2im: ``(N, C*KH*KW, L) -> (N, C, H, W)``, summing overlaps; backward is im2col."""
+
+    def forward(self, cols, hw, kernel, dilation, padding, stride, out_hw):
+        (ph, pw) = padding
+        n = cols.shape[0]
+        c = cols.shape[1] // (kernel[0] * kernel[1])
+        padded_hw = (hw[0] + 2 * ph, hw[1] + 2 * pw)
+        self.save_for_backward(cols.shape, kernel, dilation, padding, stride, out_hw)
+        blocks = cols.reshape(n, c, kernel[0] * kernel[1], -1)
+        xpad = _scatter_blocks(blocks, padded_hw, kernel, dilation, stride, out_hw)
+        return xp.ascontiguousarray(xpad[:, :, ph : ph + hw[0], pw : pw + hw[1]])
+
+    def backward(self, grad):
+        shape, kernel, dilation, (ph, pw), stride, out_hw = self.saved
+        gpad = xp.pad(grad, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        return _gather_blocks(gpad, kernel, dilation, stride, out_hw).reshape(shape)
+
+
+@_dual
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding blocks of an NCHW batch as columns (im2col): ``(N, C*KH*KW, L)``.
+
+    Row ``c*KH*KW + i*KW + j`` holds pixel ``(i, j)`` of channel ``c``'s blocks; ``L = OH*OW``
+    with ``OH = floor((H + 2 ph - (KH - 1) dh - 1) / sh) + 1``.
+
+    Example:
+        >>> unfold(np.arange(9.0).reshape(1, 1, 3, 3), 2)[0]
+        array([[0., 1., 3., 4.],
+               [1., 2., 4., 5.],
+               [3., 4., 6., 7.],
+               [4., 5., 7., 8.]])
+    """
+    x = _float(x)
+    if x.ndim != 4:
+        raise ValueError(f"`unfold` expects a 4-D (N, C, H, W) input. Received: {x.shape}")
+    kernel = _pair(kernel_size, "kernel_size")
+    dilation, stride = _pair(dilation, "dilation"), _pair(stride, "stride")
+    padding = _nonneg_pair(padding)
+    out_hw = _unfold_geometry(x.shape[2:], kernel, dilation, padding, stride)
+    return _Unfold.apply(
+        x, kernel=kernel, dilation=dilation, padding=padding, stride=stride, out_hw=out_hw
+    )
+
+
+@_dual
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Columns back to an NCHW image (col2im), overlapping blocks summed: inverts the layout of
+    :func:`unfold` (``fold(unfold(x))`` counts each pixel once per block covering it)."""
+    x = _float(x)
+    kernel = _pair(kernel_size, "kernel_size")
+    hw = _pair(output_size, "output_size")
+    dilation, stride = _pair(dilation, "dilation"), _pair(stride, "stride")
+    padding = _nonneg_pair(padding)
+    out_hw = _unfold_geometry(hw, kernel, dilation, padding, stride)
+    kk = kernel[0] * kernel[1]
+    if x.ndim != 3 or x.shape[1] % kk or x.shape[2] != out_hw[0] * out_hw[1]:
+        raise ValueError(
+            f"`fold` expects (N, C*{kk}, {out_hw[0] * out_hw[1]}) columns for output_size={hw}, "
+            f"kernel_size={kernel}. Received: x.shape={x.shape}"
+        )
+    return _Fold.apply(
+        x, hw=hw, kernel=kernel, dilation=dilation, padding=padding, stride=stride, out_hw=out_hw
+    )
+
+
+def _block_size(block_size) -> int:
+    if not isinstance(block_size, (int, np.integer)) or block_size < 1:
+        raise ValueError(
+            f"Invalid value for argument `block_size`: expected a positive int. "
+            f"Received: block_size={block_size!r}"
+        )
+    return int(block_size)
+
+
+@_dual
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Pixel shuffle: ``(N, H, W, C*r*r) -> (N, H*r, W*r, C)`` (TensorFlow's channel order)."""
+    data_format = _data_format(data_format)
+    r = _block_size(block_size)
+    x = _to_last(_float(x), data_format)
+    n, h, w, c = x.shape
+    if c % (r * r):
+        raise ValueError(f"The channels ({c}) must be divisible by block_size**2 ({r * r}).")
+    y = _transpose(x.reshape((n, h, w, r, r, c // (r * r))), (0, 1, 3, 2, 4, 5))
+    return _from_last(y.reshape((n, h * r, w * r, c // (r * r))), data_format)
+
+
+@_dual
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """The inverse of :func:`depth_to_space`: ``(N, H, W, C) -> (N, H/r, W/r, C*r*r)``."""
+    data_format = _data_format(data_format)
+    r = _block_size(block_size)
+    x = _to_last(_float(x), data_format)
+    n, h, w, c = x.shape
+    if h % r or w % r:
+        raise ValueError(f"Height and width ({h}, {w}) must be divisible by block_size ({r}).")
+    y = _transpose(x.reshape((n, h // r, r, w // r, r, c)), (0, 1, 3, 2, 4, 5))
+    return _from_last(y.reshape((n, h // r, w // r, c * r * r)), data_format)
