@@ -1516,15 +1516,29 @@ def _block_size(block_size) -> int:
 
 @_dual
 def depth_to_space(x, block_size, data_format="channels_last"):
-    """Pixel shuffle: ``(N, H, W, C*r*r) -> (N, H*r, W*r, C)`` (TensorFlow's channel order)."""
+    """Pixel shuffle: ``(N, H, W, C*r*r) -> (N, H*r, W*r, C)``.
+
+    Channels-last input channel ``(i*r + j)*C + c`` becomes pixel ``(i, j)`` of block channel
+    ``c`` (TensorFlow's order); channels-first input ``(N, C*r*r, H, W)`` uses channel
+    ``c*r*r + i*r + j`` (PyTorch's ``pixel_shuffle`` order), as Keras does.
+    """
     data_format = _data_format(data_format)
     r = _block_size(block_size)
-    x = _to_last(_float(x), data_format)
-    n, h, w, c = x.shape
+    x = _float(x)
+    if x.ndim != 4:
+        raise ValueError(f"`depth_to_space` expects a 4-D input. Received: x.shape={x.shape}")
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+    else:
+        n, c, h, w = x.shape
     if c % (r * r):
         raise ValueError(f"The channels ({c}) must be divisible by block_size**2 ({r * r}).")
-    y = _transpose(x.reshape((n, h, w, r, r, c // (r * r))), (0, 1, 3, 2, 4, 5))
-    return _from_last(y.reshape((n, h * r, w * r, c // (r * r))), data_format)
+    c //= r * r
+    if data_format == "channels_last":
+        y = _transpose(x.reshape((n, h, w, r, r, c)), (0, 1, 3, 2, 4, 5))
+        return y.reshape((n, h * r, w * r, c))
+    y = _transpose(x.reshape((n, c, r, r, h, w)), (0, 1, 4, 2, 5, 3))
+    return y.reshape((n, c, h * r, w * r))
 
 
 @_dual
@@ -1532,9 +1546,17 @@ def space_to_depth(x, block_size, data_format="channels_last"):
     """The inverse of :func:`depth_to_space`: ``(N, H, W, C) -> (N, H/r, W/r, C*r*r)``."""
     data_format = _data_format(data_format)
     r = _block_size(block_size)
-    x = _to_last(_float(x), data_format)
-    n, h, w, c = x.shape
+    x = _float(x)
+    if x.ndim != 4:
+        raise ValueError(f"`space_to_depth` expects a 4-D input. Received: x.shape={x.shape}")
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+    else:
+        n, c, h, w = x.shape
     if h % r or w % r:
         raise ValueError(f"Height and width ({h}, {w}) must be divisible by block_size ({r}).")
-    y = _transpose(x.reshape((n, h // r, r, w // r, r, c)), (0, 1, 3, 2, 4, 5))
-    return _from_last(y.reshape((n, h // r, w // r, c * r * r)), data_format)
+    if data_format == "channels_last":
+        y = _transpose(x.reshape((n, h // r, r, w // r, r, c)), (0, 1, 3, 2, 4, 5))
+        return y.reshape((n, h // r, w // r, c * r * r))
+    y = _transpose(x.reshape((n, c, h // r, r, w // r, r)), (0, 1, 3, 5, 2, 4))
+    return y.reshape((n, c * r * r, h // r, w // r))
