@@ -287,12 +287,12 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
 
 def _maximum_rule(g, y, a, b):
     win, tie = (a > b), (a == b)
-    return g * (win + 0.5 * tie), g * (~win & ~tie + 0.5 * tie)
+    return g * (win + 0.5 * tie), g * ((~win & ~tie) + 0.5 * tie)
 
 
 def _minimum_rule(g, y, a, b):
     win, tie = (a < b), (a == b)
-    return g * (win + 0.5 * tie), g * (~win & ~tie + 0.5 * tie)
+    return g * (win + 0.5 * tie), g * ((~win & ~tie) + 0.5 * tie)
 
 
 def _power_rule(g, y, a, b):
@@ -1116,7 +1116,7 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
     The result's leading axes index ``q`` when it is an array, as in NumPy.
     """
     method = _quantile_method(method)
-    qs = to_array(data(q)).astype(np.float64)
+    qs = np.asarray(data(q), dtype=np.float64)
     dtype = _float_dtype(x)
     if not recording(x):
         arr = to_array(data(x)).astype(dtype)
@@ -1164,7 +1164,13 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):
     """The ``q``-th percentiles (``q`` in [0, 100]) over ``axis``."""
-    return quantile(x, to_array(data(q)) / 100.0, axis=axis, method=method, keepdims=keepdims)
+    return quantile(
+        x,
+        np.asarray(data(q), dtype=np.float64) / 100.0,
+        axis=axis,
+        method=method,
+        keepdims=keepdims,
+    )
 
 
 def median(x, axis=None, keepdims=False):
