@@ -17,9 +17,9 @@ to them.
 
 Example:
     >>> import numpy as np
-    >>> rgb_to_grayscale(np.ones((2, 2, 3), "float32"))[..., 0]
+    >>> rgb_to_grayscale(np.ones((2, 2, 3))).round(4)[..., 0]
     array([[0.9999, 0.9999],
-           [0.9999, 0.9999]], dtype=float32)
+           [0.9999, 0.9999]])
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ def _rgb_planes_to_hsv(r, g, b):
     vd, rd = v.data, rng.data
     s = _where(vd > 0, rng / _where(vd > 0, v, 1.0), 0.0)
     norm = 1.0 / (6.0 * _where(rd > 0, rng, 1.0))
-    hue = _where(vd == g.data, norm * (b - r) + 2.0 / 6.0, norm * (r - g) + 4.0 / 6.0)
+    third, two_thirds = np.asarray(1 / 3, v.dtype), np.asarray(2 / 3, v.dtype)
+    hue = _where(vd == g.data, norm * (b - r) + third, norm * (r - g) + two_thirds)
     hue = _where(vd == r.data, norm * (g - b), hue)
     hue = _where(rd > 0, hue, 0.0)
     return hue + (hue.data < 0).astype(hue.dtype), s, v
@@ -673,7 +674,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     square kernels keep the image size.
 
     Example:
-        >>> gaussian_blur(np.ones((1, 5, 5, 1)))[0, 2, 2, 0].round(6)
+        >>> float(gaussian_blur(np.ones((1, 5, 5, 1)))[0, 2, 2, 0].round(6))
         1.0
     """
     data_format = _data_format(data_format)

@@ -163,6 +163,11 @@ def _c(value, like):
     return like.dtype.type(value)
 
 
+def _k(value, like):
+    """A Python number as a 0-d array of ``like``'s dtype (not rounded through floatx)."""
+    return np.asarray(value, dtype=like.dtype)
+
+
 def _exp(x):
     return _pointwise(x, xp.exp, lambda x, y: y)
 
@@ -1183,7 +1188,7 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     x = _float(x)
     axis = _axis(axis, x.ndim)
     mean, variance = _per_axis(mean, x.shape, axis), _per_axis(variance, x.shape, axis)
-    inv = (variance + float(epsilon)) ** -0.5
+    inv = (variance + _k(epsilon, x)) ** -0.5
     if scale is not None:
         inv = inv * _per_axis(scale, x.shape, axis)
     out = (x - mean) * inv
@@ -1223,7 +1228,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     eps = _EPSILON if epsilon is None else float(epsilon)
     axes = _axes(axis, x.ndim, "axis")
     mean, variance = moments(x, axes, keepdims=True)
-    out = (x - mean) * (variance + eps) ** -0.5
+    out = (x - mean) * (variance + _k(eps, x)) ** -0.5
     gamma, beta = _norm_param(gamma, x, axes), _norm_param(beta, x, axes)
     if gamma is not None:
         out = out * gamma
@@ -1246,7 +1251,7 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     x = _float(x)
     eps = _EPSILON if epsilon is None else float(epsilon)
     axes = _axes(axis, x.ndim, "axis")
-    out = x * ((x * x).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    out = x * ((x * x).mean(axis=axes, keepdims=True) + _k(eps, x)) ** -0.5
     scale = _norm_param(scale, x, axes)
     return out if scale is None else out * scale
 
@@ -1267,10 +1272,10 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     eps = _EPSILON if epsilon is None else float(epsilon)
     axes = _axes(axis, x.ndim, "axis")
     if order == 2:
-        inv = _shape.minimum((x * x).sum(axis=axes, keepdims=True) ** -0.5, 1.0 / eps)
+        inv = _shape.minimum((x * x).sum(axis=axes, keepdims=True) ** -0.5, _k(1.0 / eps, x))
         return x * inv
     norm = (abs(x) ** float(order)).sum(axis=axes, keepdims=True) ** (1.0 / order)
-    return x / _shape.maximum(norm, eps)
+    return x / _shape.maximum(norm, _k(eps, x))
 
 
 @_dual
@@ -1282,7 +1287,7 @@ def psnr(x1, x2, max_val):
     diff = x1 - x2
     mse = (diff * diff).mean()
     ln10 = math.log(10.0)
-    return 20 * math.log10(float(max_val)) - _log(mse) * (10 / ln10)
+    return _k(20 * math.log10(float(max_val)), x1) - _log(mse) * _k(10 / ln10, x1)
 
 
 # ---------------------------------------------------------------------------
@@ -1339,10 +1344,10 @@ def dot_product_attention(
     if kv_heads != heads:  # grouped query: head n reads key/value head n // G
         index = np.repeat(np.arange(kv_heads), heads // kv_heads)
         kh, vh = kh[:, index], vh[:, index]
-    logits = (qh @ kh) * scale  # (B, N, T, S)
+    logits = (qh @ kh) * _k(scale, q)  # (B, N, T, S)
     if attn_logits_soft_cap is not None:
         cap = float(attn_logits_soft_cap)
-        logits = _act.tanh(logits * (1.0 / cap)) * cap
+        logits = _act.tanh(logits * _k(1.0 / cap, q)) * _k(cap, q)
     if bias is not None:
         logits = logits + (bias if isinstance(bias, Tensor) else np.asarray(bias, q.dtype))
     keep = None if mask is None else np.asarray(_unwrap(mask), dtype=bool)
