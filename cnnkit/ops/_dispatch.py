@@ -100,7 +100,15 @@ def cast_input(x, dtype: str):
                 name="cast",
             )
         return Tensor(x.data.astype(dtype))
-    return to_array(x).astype(dtype, copy=False)
+    return _raw(x).astype(dtype, copy=False)
+
+
+def _raw(x) -> np.ndarray:
+    """``x`` as an array without Keras's inference (for a conversion to a known dtype)."""
+    x = data(x)
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
+        return np.asarray([data(v) for v in x])
+    return np.asarray(x)
 
 
 def elementwise(name, f, rule, *xs, dtype: str):
@@ -114,7 +122,7 @@ def elementwise(name, f, rule, *xs, dtype: str):
         if rule is not None:
             return Elementwise.apply(*cast, f=f, rule=rule, name=name)
         return no_grad_result(name, f, *cast)
-    arrays = [to_array(x).astype(dtype, copy=False) for x in xs]
+    arrays = [_raw(x).astype(dtype, copy=False) for x in xs]
     return wrap(np.asarray(f(*arrays)), *xs)
 
 

@@ -215,12 +215,12 @@ def norm(x, ord=None, axis=None, keepdims=False):
         axes = (axis,)
     else:
         axes = tuple(axis)
-    if len(axes) > 2:
-        raise ValueError(f"Improper number of dimensions to norm. Received: axis={axis}")
-    axes = tuple(a % nd for a in axes) if nd else ()
     if axis is None and ord is None:  # Frobenius / 2-norm of everything
         out = knp.sqrt(knp.sum(knp.square(x), axis=None))
         return knp.reshape(out, (1,) * nd) if keepdims else out
+    if len(axes) > 2:
+        raise ValueError(f"Improper number of dimensions to norm. Received: axis={axis}")
+    axes = tuple(a % nd for a in axes) if nd else ()
     if len(axes) <= 1:
         out = _vector_norm(x, ord, axes[0] if axes else None)
     else:
