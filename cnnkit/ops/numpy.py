@@ -226,6 +226,8 @@ def _same_unary(name):
         dtype = _strong(x)
         if dtype == "bool" and name in ("square", "negative"):
             dtype = "int32"
+        if dtype == "bool" and name == "sign":  # Keras: the sign of a bool is itself
+            return elementwise(name, np.copy, None, x, dtype="bool")
         if rule is None and "float" in dtype and recording(x):  # piecewise constant: zero slope
             return elementwise(name, f, lambda g, y, a: np.zeros_like(g), x, dtype=dtype)
         return elementwise(name, f, rule, x, dtype=dtype)
