@@ -40,6 +40,7 @@ from cnnkit.ops.nn import (
     _from_last,
     _pointwise,
     _to_last,
+    _transpose,
     _Where,
     conv,
     depthwise_conv,
@@ -59,6 +60,9 @@ __all__ = [
     "pad_images",
     "crop_images",
     "extract_patches_3d",
+    "sobel_edges",
+    "ssim",
+    "scale_and_translate",
 ]
 
 FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
@@ -807,3 +811,217 @@ def extract_patches_3d(
             f"size={size}"
         )
     return _patches(volumes, size, strides, dilation_rate, padding, data_format, 5)
+
+
+# ---------------------------------------------------------------------------
+# Edges and structural similarity
+# ---------------------------------------------------------------------------
+
+_SOBEL_Y = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64)
+
+
+@_dual
+def sobel_edges(images, data_format=None):
+    """Sobel gradients of every channel: ``(N, H, W, C, 2)`` with ``[..., 0]`` the vertical
+    (``d/dy``) and ``[..., 1]`` the horizontal (``d/dx``) response, zero-padded borders.
+
+    Channels-first input ``(N, C, H, W)`` gives ``(N, C, H, W, 2)``.
+
+    Example:
+        >>> ramp = np.tile(np.arange(4.0), (4, 1)).reshape(1, 4, 4, 1)
+        >>> sobel_edges(ramp)[0, 1:3, 1:3, 0, 1]
+        array([[8., 8.],
+               [8., 8.]])
+    """
+    data_format = _data_format(data_format)
+    x = _float(images)
+    if x.ndim != 4:
+        raise ValueError(
+            f"`sobel_edges` expects a batch of images (rank 4). Received: images.shape={x.shape}"
+        )
+    x = _to_last(x, data_format)
+    c = x.shape[-1]
+    edges = []
+    for k in (_SOBEL_Y, _SOBEL_Y.T):
+        kernel = np.ascontiguousarray(np.broadcast_to(k[:, :, None, None], (3, 3, c, 1)))
+        out = depthwise_conv(x, kernel.astype(x.dtype), padding="same")  # (N, H, W, C)
+        edges.append(out.reshape((*out.shape, 1)))
+    out = _shape.concatenate(edges, axis=-1)  # (N, H, W, C, 2)
+    if data_format == "channels_first":
+        out = _transpose(out, (0, 3, 1, 2, 4))
+    return out
+
+
+@_dual
+def ssim(
+    image1,
+    image2,
+    max_val=1.0,
+    filter_size=11,
+    filter_sigma=1.5,
+    k1=0.01,
+    k2=0.03,
+    data_format=None,
+):
+    """Structural similarity (Wang et al., 2004), averaged over pixels and channels.
+
+    With Gaussian-weighted local means ``mu``, variances ``s^2`` and covariance ``s12`` (a
+    ``filter_size`` window, no padding), ``c1 = (k1 max_val)^2``, ``c2 = (k2 max_val)^2``::
+
+        SSIM = (2 mu1 mu2 + c1) (2 s12 + c2) / ((mu1^2 + mu2^2 + c1) (s1^2 + s2^2 + c2))
+
+    Returns:
+        ``(N,)`` for batches, a scalar for single images.
+
+    Example:
+        >>> x = np.random.default_rng(0).uniform(size=(1, 16, 16, 3))
+        >>> ssim(x, x).round(6).tolist()
+        [1.0]
+    """
+    data_format = _data_format(data_format)
+    a, single = _images(image1, data_format, "ssim")
+    b, _ = _images(image2, data_format, "ssim")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`image1` and `image2` must have the same shape. Received: {a.shape} and {b.shape}"
+        )
+    size = int(filter_size)
+    if size < 1 or size > min(a.shape[1:3]):
+        raise ValueError(
+            f"`filter_size` must be between 1 and the image size {a.shape[1:3]}. Received: "
+            f"filter_size={filter_size!r}"
+        )
+    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(t**2) / (2.0 * float(filter_sigma) ** 2))
+    g /= g.sum()
+    kernel = np.broadcast_to(np.outer(g, g)[:, :, None, None], (size, size, a.shape[-1], 1))
+    kernel = np.ascontiguousarray(kernel, dtype=a.dtype)
+
+    def local_mean(v):
+        return depthwise_conv(v, kernel)
+
+    c1 = np.asarray((k1 * max_val) ** 2, a.dtype)
+    c2 = np.asarray((k2 * max_val) ** 2, a.dtype)
+    mu1, mu2 = local_mean(a), local_mean(b)
+    mu11, mu22, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    s11 = local_mean(a * a) - mu11
+    s22 = local_mean(b * b) - mu22
+    s12 = local_mean(a * b) - mu12
+    index = (2.0 * mu12 + c1) * (2.0 * s12 + c2) / ((mu11 + mu22 + c1) * (s11 + s22 + c2))
+    out = index.mean(axis=(1, 2, 3))
+    return out.reshape(()) if single else out
+
+
+# ---------------------------------------------------------------------------
+# Scale and translate (JAX's ``jax.image.scale_and_translate``)
+# ---------------------------------------------------------------------------
+
+
+def _triangle(x):
+    return np.maximum(0.0, 1 - np.abs(x))
+
+
+def _keys_cubic(x):
+    out = ((1.5 * x - 2.5) * x) * x + 1.0
+    out = np.where(x >= 1.0, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0, out)
+    return np.where(x >= 2.0, 0.0, out)
+
+
+def _lanczos(radius):
+    def kernel(x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius) / (np.pi * x) ** 2
+        return np.where(x > radius, 0.0, np.where(x > 1e-3, y, 1.0))
+
+    return kernel
+
+
+_SCALE_KERNELS = {
+    "linear": _triangle,
+    "bilinear": _triangle,
+    "trilinear": _triangle,
+    "cubic": _keys_cubic,
+    "bicubic": _keys_cubic,
+    "tricubic": _keys_cubic,
+    "lanczos3": _lanczos(3.0),
+    "lanczos5": _lanczos(5.0),
+}
+
+
+def _scale_weights(in_size, out_size, scale, translation, kernel, antialias):
+    """``(in_size, out_size)``: output sample ``o`` reads input ``i`` with this weight.
+
+    Output pixel centre ``o + 0.5`` maps back to ``(o + 0.5 - translation) / scale`` (input
+    pixel centres at ``i + 0.5``); when downsampling with ``antialias`` the kernel is
+    stretched by ``1 / scale``. Columns are normalised to sum 1; samples outside the input
+    get 0.
+    """
+    inv = 1.0 / scale
+    stretch = max(inv, 1.0) if antialias else 1.0
+    sample = (np.arange(out_size) + 0.5) * inv - translation * inv - 0.5
+    weights = kernel(np.abs(sample[None, :] - np.arange(in_size)[:, None]) / stretch)
+    total = weights.sum(axis=0, keepdims=True)
+    ok = np.abs(total) > 1000.0 * float(np.finfo(np.float32).eps)
+    weights = np.where(ok, weights / np.where(total != 0, total, 1), 0.0)
+    inside = (sample >= -0.5) & (sample <= in_size - 0.5)
+    return np.where(inside[None, :], weights, 0.0)
+
+
+@_dual
+def scale_and_translate(
+    images, output_shape, scale, translation, spatial_dims, method, antialias=True
+):
+    """Resample ``images`` to ``output_shape``: input point ``x`` lands at
+    ``x * scale + translation`` along each of ``spatial_dims`` (half-pixel centres).
+
+    Args:
+        images: any rank.
+        output_shape: the full output shape (sizes of the axes not in ``spatial_dims``
+            unchanged).
+        scale, translation: one value per spatial axis.
+        spatial_dims: the axes to resample.
+        method: ``"linear"``/``"bilinear"``/``"trilinear"``, ``"cubic"``/``"bicubic"``/
+            ``"tricubic"`` (Keys), ``"lanczos3"`` or ``"lanczos5"``.
+        antialias: widen the kernel when downsampling.
+
+    Each axis is one product with a constant ``(in, out)`` weight matrix, so the op is linear
+    and differentiable in ``images``. Integer images are rounded back and clipped to their
+    range.
+
+    Example:
+        >>> scale_and_translate(np.array([0.0, 1.0]), (4,), [2.0], [0.0], (0,), "linear")
+        array([0.  , 0.25, 0.75, 1.  ])
+    """
+    if method not in _SCALE_KERNELS:
+        raise ValueError(
+            f"Invalid value for argument `method`. Expected one of {set(_SCALE_KERNELS)}. "
+            f"Received: method={method!r}"
+        )
+    raw = np.asarray(_raw(images))
+    integer = raw.dtype.kind in "iub"
+    x = Tensor(raw.astype("float32")) if integer else _float(images)
+    scale = np.atleast_1d(np.asarray(_raw(scale), dtype=np.float64))
+    translation = np.atleast_1d(np.asarray(_raw(translation), dtype=np.float64))
+    dims = [int(d) % x.ndim for d in spatial_dims]
+    if len(scale) != len(dims) or len(translation) != len(dims):
+        raise ValueError(
+            "`scale` and `translation` need one value per spatial dim. Received: "
+            f"scale={scale.tolist()}, translation={translation.tolist()}, spatial_dims={dims}"
+        )
+    out = x
+    for i, d in enumerate(dims):
+        w = _scale_weights(
+            x.shape[d],
+            int(output_shape[d]),
+            scale[i],
+            translation[i],
+            _SCALE_KERNELS[method],
+            antialias,
+        ).astype(x.dtype)
+        perm = [a for a in range(x.ndim) if a != d] + [d]
+        moved = _transpose(out, perm) @ w
+        out = _transpose(moved, np.argsort(perm))
+    if integer:
+        values = np.clip(np.round(out.data), raw.min(), raw.max()).astype(raw.dtype)
+        return Tensor(values)
+    return out

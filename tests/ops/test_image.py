@@ -21,6 +21,7 @@ ARRAY = (RNG.standard_normal((5, 6)) * 3).astype("float32")
 COORDS = RNG.uniform(-3, 9, size=(2, 4, 7)).astype("float32")
 START = np.array([[0, 0], [5, 1], [6, 6], [1, 5]], "float32")
 END = np.array([[1, 0], [5, 0], [5, 6], [0, 6]], "float32")
+NOISY = np.clip(IMAGES + 0.1 * RNG.standard_normal(IMAGES.shape), 0, 1).astype("float32")
 MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
 
 KERAS_CASES = [
@@ -91,6 +92,25 @@ KERAS_CASES = [
     ("patches", "extract_patches", (IMAGES, 2), {}),
     ("patches_same", "extract_patches", (IMAGES, (2, 3)), {"strides": 1, "padding": "same"}),
     ("patches_cf", "extract_patches", (CHW, 3), {"strides": 2, "data_format": "channels_first"}),
+    ("sobel", "sobel_edges", (IMAGES,), {"data_format": "channels_last"}),
+    ("sobel_cf", "sobel_edges", (CHW,), {"data_format": "channels_first"}),
+    ("ssim", "ssim", (IMAGES, NOISY), {"filter_size": 5}),
+    (
+        "ssim_single_cf",
+        "ssim",
+        (CHW[0], CHW[1]),
+        {"filter_size": 3, "max_val": 2.0, "data_format": "channels_first"},
+    ),
+    *[
+        (
+            f"scale_and_translate_{method}_{antialias}",
+            "scale_and_translate",
+            (IMAGES, (2, 5, 13, 3), [0.6, 2.2], [1.0, -2.5], (1, 2), method),
+            {"antialias": antialias},
+        )
+        for method in ("linear", "cubic", "lanczos3", "lanczos5")
+        for antialias in (True, False)
+    ],
     (
         "patches_3d",
         "extract_patches",
@@ -114,9 +134,7 @@ def test_matches_keras(case):
 def test_every_keras_image_op_is_provided_or_listed():
     keras = pytest.importorskip("keras")
     names = {n for n in dir(keras.ops.image) if not n.startswith("_")}
-    not_provided = {"scale_and_translate", "sobel_edges", "ssim"}
-    assert sorted(names - not_provided - set(image.__all__)) == []
-    assert set(image.__all__) <= names
+    assert set(image.__all__) == names
 
 
 # ---------------------------------------------------------------------------
@@ -197,6 +215,42 @@ def test_gaussian_blur_matches_scipy_correlate():
     expected = ndimage.correlate(x[0, ..., 0], np.outer(k, k), mode="constant")
     got = image.gaussian_blur(x, (5, 5), (1.3, 1.3))
     np.testing.assert_allclose(got[0, ..., 0], expected, atol=1e-12)
+
+
+def test_sobel_edges_match_scipy_correlate():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    x = np.random.default_rng(7).standard_normal((1, 6, 5, 2))
+    edges = image.sobel_edges(x)
+    sobel_y = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], float)
+    for c in range(2):
+        for k, kernel in enumerate((sobel_y, sobel_y.T)):
+            expected = ndimage.correlate(x[0, ..., c], kernel, mode="constant")
+            np.testing.assert_allclose(edges[0, ..., c, k], expected, atol=1e-12)
+
+
+def test_ssim_is_one_for_equal_images_and_matches_the_formula():
+    x = np.random.default_rng(8).uniform(size=(2, 6, 6, 1))
+    y = x * 0.5 + 0.2
+    np.testing.assert_allclose(image.ssim(x, x, filter_size=3), [1.0, 1.0], rtol=1e-12)
+    # filter_size 6 on 6x6 images: one window, the Gaussian weights over the whole image
+    t = np.arange(6) - 2.5
+    w = np.outer(np.exp(-(t**2) / 4.5), np.exp(-(t**2) / 4.5))
+    w /= w.sum()
+    a, b = x[..., 0], y[..., 0]
+    m1, m2 = (w * a).sum((1, 2)), (w * b).sum((1, 2))
+    v1 = (w * a * a).sum((1, 2)) - m1**2
+    v2 = (w * b * b).sum((1, 2)) - m2**2
+    cov = (w * a * b).sum((1, 2)) - m1 * m2
+    c1, c2 = 0.01**2, 0.03**2
+    expected = (2 * m1 * m2 + c1) * (2 * cov + c2) / ((m1**2 + m2**2 + c1) * (v1 + v2 + c2))
+    np.testing.assert_allclose(image.ssim(x, y, filter_size=6), expected, rtol=1e-12)
+
+
+def test_scale_and_translate_at_unit_scale_shifts_by_whole_pixels():
+    x = np.random.default_rng(9).standard_normal((7, 2))
+    out = image.scale_and_translate(x, (7, 2), [1.0], [2.0], (0,), "linear")
+    np.testing.assert_allclose(out[2:], x[:5], atol=1e-12)
+    np.testing.assert_array_equal(out[:2], 0.0)
 
 
 def test_extract_patches_against_slices():
@@ -283,6 +337,22 @@ GRAD_CASES = [
     ),
 ]
 
+GRAD_CASES += [
+    ("sobel", lambda x: image.sobel_edges(x, "channels_first"), [R.standard_normal((1, 2, 3, 4))]),
+    (
+        "ssim",
+        lambda a, b: image.ssim(a, b, filter_size=3),
+        [R.uniform(size=(2, 4, 4, 1)), R.uniform(size=(2, 4, 4, 1))],
+    ),
+    (
+        "scale_and_translate",
+        lambda x: image.scale_and_translate(
+            x, (1, 5, 3, 2), [1.3, 0.6], [0.4, 0.2], (1, 2), "cubic"
+        ),
+        [R.standard_normal((1, 4, 4, 2))],
+    ),
+]
+
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
 def test_gradients(case):
@@ -323,6 +393,19 @@ def test_gradients(case):
         (lambda: image.elastic_transform(IMAGES, sigma=0), ValueError, "sigma"),
         (lambda: image.elastic_transform(IMAGES, seed="a"), TypeError, "seed"),
         (lambda: image.extract_patches(IMAGES, (1, 2, 3, 4)), TypeError, "size"),
+        (lambda: image.sobel_edges(IMAGES[0]), ValueError, "rank 4"),
+        (lambda: image.ssim(IMAGES, IMAGES[:1]), ValueError, "same shape"),
+        (lambda: image.ssim(IMAGES, IMAGES, filter_size=11), ValueError, "filter_size"),
+        (
+            lambda: image.scale_and_translate(IMAGES, (2, 3, 3, 3), [1], [0], (1, 2), "linear"),
+            ValueError,
+            "one value per spatial dim",
+        ),
+        (
+            lambda: image.scale_and_translate(IMAGES, IMAGES.shape, [1], [0], (1,), "area"),
+            ValueError,
+            "method",
+        ),
     ],
 )
 def test_errors(call, error, match):
