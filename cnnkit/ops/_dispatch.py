@@ -164,3 +164,119 @@ def standardize_axis(axis):
     if axis is None or isinstance(axis, tuple):
         return axis
     return int(axis)
+
+
+# -- symbolic inputs (the functional API) ----------------------------------------------------
+
+_KERAS_TENSOR = []  # the KerasTensor class, imported on first use (layers import this module)
+
+
+def _keras_tensor_class():
+    if not _KERAS_TENSOR:
+        from cnnkit.layers.base import KerasTensor
+
+        _KERAS_TENSOR.append(KerasTensor)
+    return _KERAS_TENSOR[0]
+
+
+def _is_symbolic(x, cls) -> bool:
+    if isinstance(x, cls):
+        return True
+    return isinstance(x, (list, tuple)) and any(isinstance(v, cls) for v in x)
+
+
+def symbolic(fn):
+    """Let ``fn`` take symbolic ``KerasTensor``s: the call becomes a ``Lambda`` layer.
+
+    In the functional API (``x = Input(...); y = ops.square(x)``) Keras records an op on
+    symbolic inputs as a node of the graph; here the op, with its other arguments bound,
+    becomes a :class:`cnnkit.layers.Lambda` whose output shape is found by tracing. Such a
+    model runs and trains; like any ``Lambda`` of an unnamed function, it cannot be saved.
+    """
+
+    def op(*args, **kwargs):
+        cls = _keras_tensor_class()
+        if any(_is_symbolic(a, cls) for a in args) or any(
+            _is_symbolic(v, cls) for v in kwargs.values()
+        ):
+            return _symbolic_call(fn, args, kwargs, cls)
+        return fn(*args, **kwargs)
+
+    op.__name__ = op.__qualname__ = fn.__name__
+    op.__doc__ = fn.__doc__
+    op.__module__ = fn.__module__
+    op.__wrapped__ = fn
+    return op
+
+
+def _symbolic_call(fn, args, kwargs, cls):
+    from cnnkit.layers.core import Lambda
+
+    leaves: list = []
+
+    def mark(x):
+        if isinstance(x, cls):
+            leaves.append(x)
+            return _Slot(len(leaves) - 1)
+        if isinstance(x, (list, tuple)) and any(isinstance(v, cls) for v in x):
+            return type(x)(mark(v) for v in x)
+        return x
+
+    t_args = [mark(a) for a in args]
+    t_kwargs = {k: mark(v) for k, v in kwargs.items()}
+
+    def fill(x, values):
+        if isinstance(x, _Slot):
+            return values[x.index]
+        if isinstance(x, (list, tuple)):
+            return type(x)(fill(v, values) for v in x)
+        return x
+
+    def function(inputs):
+        values = list(inputs) if len(leaves) > 1 else [inputs]
+        return fn(
+            *[fill(a, values) for a in t_args], **{k: fill(v, values) for k, v in t_kwargs.items()}
+        )
+
+    return Lambda(function)(list(leaves) if len(leaves) > 1 else leaves[0])
+
+
+class _Slot:
+    """Where the ``index``-th symbolic input goes back into an op's arguments."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+# Ops that inspect their inputs or run user functions: not recorded as graph nodes.
+NOT_SYMBOLIC = frozenset(
+    {
+        "convert_to_numpy",
+        "convert_to_tensor",
+        "shape",
+        "dtype",
+        "is_tensor",
+        "ndim",
+        "size",
+        "cond",
+        "switch",
+        "scan",
+        "associative_scan",
+        "while_loop",
+        "fori_loop",
+        "map",
+        "vectorized_map",
+        "custom_gradient",
+        "jvp",
+        "vectorize",
+    }
+)
+
+
+def make_symbolic(namespace: dict, names) -> None:
+    """Wrap the ops ``names`` of a module's ``namespace`` with :func:`symbolic`."""
+    for name in names:
+        if name not in NOT_SYMBOLIC:
+            namespace[name] = symbolic(namespace[name])

@@ -31,6 +31,7 @@ from cnnkit.ops._dispatch import (
     cast_input,
     data,
     gather,
+    make_symbolic,
     no_grad_result,
     recording,
     standardize_axis,
@@ -671,3 +672,5 @@ __all__ = [
     "vectorized_map",
     "while_loop",
 ]
+
+make_symbolic(globals(), __all__)

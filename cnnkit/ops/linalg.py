@@ -22,7 +22,15 @@ from cnnkit.autodiff import Tensor
 from cnnkit.kernels import linalg as kl
 from cnnkit.ops import dtypes
 from cnnkit.ops import numpy as knp
-from cnnkit.ops._dispatch import cast_input, data, no_grad_result, recording, to_array, wrap
+from cnnkit.ops._dispatch import (
+    cast_input,
+    data,
+    make_symbolic,
+    no_grad_result,
+    recording,
+    to_array,
+    wrap,
+)
 from cnnkit.ops.core import jvp  # noqa: F401  (Keras lists it in ops.linalg too)
 
 
@@ -280,3 +288,5 @@ __all__ = [
     "solve_triangular",
     "svd",
 ]
+
+make_symbolic(globals(), __all__)

@@ -36,6 +36,7 @@ from cnnkit.ops._dispatch import (
     data,
     elementwise,
     gather,
+    make_symbolic,
     no_grad_result,
     recording,
     reduce,
@@ -1709,3 +1710,5 @@ __all__ = sorted(
     and getattr(value, "__module__", None) == __name__
     and name not in ("erf", "erfc", "erfinv", "rsqrt")  # Keras lists these in ops.math
 )
+
+make_symbolic(globals(), __all__)

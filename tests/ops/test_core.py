@@ -271,3 +271,28 @@ def test_logdet_of_positive_definite_matrices():
     a = np.array([[4.0, 1.0], [1.0, 3.0]])
     np.testing.assert_allclose(ops.logdet(a), np.log(np.linalg.det(a)))
     gradcheck(lambda m: ops.logdet(ops.matmul(m, ops.transpose(m)) + np.eye(2)), a)
+
+
+def test_ops_on_symbolic_inputs_build_a_functional_model():
+    from cnnkit.layers import Dense, Input
+    from cnnkit.models import Model
+
+    inputs = Input((3,))
+    hidden = Dense(4, kernel_initializer="ones")(inputs)
+    centred = ops.subtract(hidden, ops.mean(hidden, axis=-1, keepdims=True))
+    values, _ = ops.top_k(hidden, 2)
+    joined = ops.concatenate([centred, ops.square(inputs)], axis=-1)
+    assert joined.shape == (None, 7) and values.shape == (None, 2)
+    model = Model(inputs, [joined, values])
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    got_joined, got_values = model.predict(x, verbose=0)
+    dense = x @ np.ones((3, 4), "float32")
+    np.testing.assert_allclose(
+        got_joined, np.concatenate([dense - dense.mean(-1, keepdims=True), x**2], -1), rtol=1e-6
+    )
+    np.testing.assert_allclose(got_values, dense[:, :2], rtol=1e-6)
+    model = Model(inputs, ops.sum(ops.multiply(values, 2.0), axis=-1, keepdims=True))
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_weights()[0].copy()
+    model.fit(x, np.zeros((2, 1), "float32"), epochs=1, verbose=0)
+    assert not np.allclose(model.get_weights()[0], before)
