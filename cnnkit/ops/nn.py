@@ -797,7 +797,7 @@ def conv_transpose(
     data_format=None,
     dilation_rate=1,
 ):
-    """Transposed convolution, 1-D or 2-D: the gradient of :func:`conv` run forward.
+    """Transposed convolution, 1-D to 3-D: the gradient of :func:`conv` run forward.
 
     Args:
         inputs: as :func:`conv`.
@@ -814,8 +814,6 @@ def conv_transpose(
     data_format = _data_format(data_format)
     x, kernel = _float(inputs), _float(kernel)
     rank = _spatial_rank(x, "conv_transpose")
-    if rank == 3:
-        raise NotImplementedError("cnnkit's `conv_transpose` supports 1-D and 2-D inputs.")
     x = _to_last(x, data_format)
     if kernel.ndim != rank + 2 or kernel.shape[-1] != x.shape[-1]:
         raise ValueError(
@@ -843,9 +841,54 @@ def conv_transpose(
             (1, *dilation),
         )
         out = out.reshape((out.shape[0], *out.shape[2:]))
-    else:
+    elif rank == 2:
         out = _conv.conv2d_transpose(x, kernel, None, strides, padding, output_padding, dilation)
+    else:
+        out = _conv_transpose3d(x, kernel, strides, padding, output_padding, dilation)
     return _from_last(out, data_format)
+
+
+class _PlaceRows(Function):
+    """Rows ``i`` of ``y`` (axis 1) written to rows ``start + i * step`` of a zero canvas of
+    ``size`` rows (rows falling outside are dropped); backward reads them back."""
+
+    def forward(self, y, start, step, size):
+        rows = start + step * xp.arange(y.shape[1])
+        keep = (rows >= 0) & (rows < size)
+        out = xp.zeros((y.shape[0], size, *y.shape[2:]), dtype=y.dtype)
+        out[:, rows[keep]] = y[:, keep]
+        self.save_for_backward(y.shape, rows[keep], keep)
+        return out
+
+    def backward(self, grad):
+        shape, rows, keep = self.saved
+        g = xp.zeros(shape, dtype=grad.dtype)
+        g[:, keep] = grad[:, rows]
+        return g
+
+
+def _conv_transpose3d(x, kernel, strides, padding, output_padding, dilation):
+    """3-D transposed convolution of ``(N, D, H, W, C)`` with ``(KD, KH, KW, F, C)``.
+
+    Input depth ``i`` and kernel depth ``k`` feed output depth ``i * s + k * d - crop``: one
+    2-D transposed convolution of every input depth plane per kernel depth ``k``, placed on
+    those output rows and summed.
+    """
+    n, depth = x.shape[:2]
+    kd = kernel.shape[0]
+    op = (None,) * 3 if output_padding is None else tuple(output_padding)
+    od, crop, _ = _conv._transpose_pads(depth, kd, strides[0], padding, op[0], dilation[0])
+    planes = x.reshape((n * depth, *x.shape[2:]))
+    op_hw = None if output_padding is None else op[1:]
+    out = None
+    for k in range(kd):
+        part = _conv.conv2d_transpose(
+            planes, kernel[k], None, strides[1:], padding, op_hw, dilation[1:]
+        )
+        part = part.reshape((n, depth, *part.shape[1:]))
+        placed = _PlaceRows.apply(part, start=k * dilation[0] - crop, step=strides[0], size=od)
+        out = placed if out is None else out + placed
+    return out
 
 
 def _pool_nd(x, pool, strides, padding, pool2d):

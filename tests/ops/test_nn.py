@@ -113,6 +113,13 @@ KERAS_CASES += [
         (IMG2, normal(3, 3, 2, 4)),
         {"strides": 2, "output_padding": 1},
     ),
+    ("conv_transpose3d", "conv_transpose", (VOL, normal(3, 2, 3, 4, 3)), {"strides": (2, 1, 3)}),
+    (
+        "conv_transpose3d_same_op",
+        "conv_transpose",
+        (VOL, normal(2, 3, 3, 2, 3)),
+        {"strides": 2, "padding": "same", "output_padding": 1, "dilation_rate": (2, 1, 1)},
+    ),
     # pooling
     ("max_pool1d", "max_pool", (IMG1, 2), {}),
     ("max_pool1d_same", "max_pool", (IMG1, 3), {"strides": 2, "padding": "same"}),
@@ -395,7 +402,7 @@ def test_depthwise_and_separable_are_grouped_convs():
 
 def test_conv_transpose_is_the_adjoint_of_conv():
     rng = np.random.default_rng(2)
-    for size, strides in (((8,), 2), ((8, 9), (2, 3))):
+    for size, strides in (((8,), 2), ((8, 9), (2, 3)), ((4, 6, 3), (2, 3, 1))):
         rank = len(size)
         x = rng.standard_normal((2, *size, 3))
         kernel = rng.standard_normal((*(3,) * rank, 3, 4))  # conv: 3 -> 4 channels
@@ -639,6 +646,12 @@ GRAD_CASES += [
         [g(1, 3, 3, 2), g(3, 3, 2, 2)],
         None,
     ),
+    (
+        "conv_transpose3d",
+        lambda x, k: nn.conv_transpose(x, k, strides=(2, 1, 2), padding="same"),
+        [g(1, 2, 3, 2, 2), g(2, 2, 3, 3, 2)],
+        None,
+    ),
     ("max_pool1d", lambda x: nn.max_pool(x, 2, padding="same"), [g(2, 7, 2)], None),
     ("max_pool3d", lambda x: nn.max_pool(x, 2, strides=1), [g(1, 3, 4, 3, 2)], None),
     ("avg_pool2d_same", lambda x: nn.average_pool(x, 3, 2, padding="same"), [g(1, 5, 4, 2)], None),
@@ -733,7 +746,6 @@ def test_gradients(case):
         (lambda: nn.conv(IMG2, normal(3, 3, 4, 2), data_format="NHWC"), ValueError, "data_format"),
         (lambda: nn.conv(normal(2, 3), normal(3, 3)), ValueError, "rank 3, 4 or 5"),
         (lambda: nn.depthwise_conv(VOL, normal(2, 2, 2, 3, 1)), NotImplementedError, "1-D and 2-D"),
-        (lambda: nn.conv_transpose(VOL, normal(2, 2, 2, 3, 3)), NotImplementedError, "1-D and 2-D"),
         (lambda: nn.depthwise_conv(IMG2, normal(3, 3, 3, 1)), ValueError, "channels = 4"),
         (lambda: nn.max_pool(IMG2, (2, 2, 2)), ValueError, "pool_size"),
         (lambda: nn.adaptive_max_pool(IMG2, 0), ValueError, "output_size"),
