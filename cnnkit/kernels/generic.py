@@ -9,6 +9,7 @@ Four Functions carry the gradients of some two hundred NumPy-like ops:
   the op applied to the *positions* ``1..n`` of the inputs' elements gives, for every output
   element, the input element it came from (``0`` for a constant such as padding), so the
   backward is one ``bincount`` of the output gradient onto those positions.
+  Pure reshapes and axis permutations take the cheaper ``Reshape`` and :class:`Permute`.
 - :class:`Reduce` ``y = f(x, axis)`` with a rule ``rule(g, y, x)`` on kept-dims shapes.
 - :class:`Einsum` for contractions (``einsum``, ``tensordot``, ``dot``...): the gradient of
   each operand is another einsum of the output gradient with the other operands.
@@ -88,6 +89,18 @@ class Gather(Function):
             )
             offset += size
         return tuple(grads)
+
+
+class Permute(Function):
+    """``np.transpose(x, perm)``; backward is the inverse permutation (no index bookkeeping)."""
+
+    def forward(self, x, perm):
+        self.save_for_backward(tuple(np.argsort(perm)))
+        return np.transpose(x, perm)
+
+    def backward(self, grad):
+        (inverse,) = self.saved
+        return np.transpose(grad, inverse)
 
 
 class Reduce(Function):

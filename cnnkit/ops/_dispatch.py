@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnkit.autodiff import Tensor, grad_enabled
-from cnnkit.kernels.generic import Elementwise, Gather, NonDifferentiable, Reduce
+from cnnkit.autodiff import Reshape, Tensor, grad_enabled
+from cnnkit.kernels.generic import Elementwise, Gather, NonDifferentiable, Permute, Reduce
 from cnnkit.ops import dtypes
 
 
@@ -144,6 +144,23 @@ def gather(f, *xs, f_index=None, index=None):
         tensors = [x if isinstance(x, Tensor) else Tensor(to_array(x)) for x in xs]
         return Gather.apply(*tensors, f=f, f_index=f_index, index=index)
     return wrap(np.asarray(f(*[to_array(x) for x in xs])), *xs)
+
+
+def reshaping(f, x):
+    """An op that only changes the shape (``reshape``, ``expand_dims``, ``squeeze``...)."""
+    if recording(x):
+        return Reshape.apply(x, shape=np.shape(f(x.data)))
+    return gather(f, x)
+
+
+def permuting(f, x):
+    """An op that only permutes axes (``transpose``, ``swapaxes``, ``moveaxis``)."""
+    if recording(x):
+        probe = np.zeros((2,) * x.ndim, dtype=np.int8)  # every axis has its own stride
+        strides = list(probe.strides)
+        perm = tuple(strides.index(s) for s in f(probe).strides)
+        return Permute.apply(x, perm=perm)
+    return gather(f, x)
 
 
 def reduce(f, rule, x, axis, keepdims, dtype=None):

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from cnnkit.autodiff import MatMul, Mean, Sum, Tensor
+from cnnkit.autodiff import Add, Div, MatMul, Mean, Mul, Sub, Sum, Tensor
 from cnnkit.kernels.generic import Cumulative, Einsum
 from cnnkit.ops import dtypes
 from cnnkit.ops._dispatch import (
@@ -38,8 +38,10 @@ from cnnkit.ops._dispatch import (
     gather,
     make_symbolic,
     no_grad_result,
+    permuting,
     recording,
     reduce,
+    reshaping,
     standardize_axis,
     to_array,
     wrap,
@@ -360,6 +362,8 @@ _BINARY = {
 }
 
 
+# the engine's own Functions (they keep less for backward than a generic rule)
+_ARITHMETIC = {"add": Add, "subtract": Sub, "multiply": Mul, "divide": Div, "true_divide": Div}
 _STRONG_SCALARS = ("arctan2", "hypot", "logaddexp", "logaddexp2", "heaviside")
 
 
@@ -382,6 +386,8 @@ def _binary(name):
                 )
         if dtype == "bool" and name in ("subtract", "power", "mod", "fmod"):
             dtype = "int32"
+        if name in _ARITHMETIC and "float" in dtype and recording(x1, x2):
+            return _ARITHMETIC[name].apply(cast_input(x1, dtype), cast_input(x2, dtype))
         with np.errstate(all="ignore"):
             return elementwise(name, f, rule, x1, x2, dtype=dtype)
 
@@ -512,40 +518,40 @@ def reshape(x, newshape):
     """``x`` with shape ``newshape`` (one entry may be -1)."""
     newshape = (newshape,) if isinstance(newshape, int) else tuple(newshape)
     newshape = tuple(-1 if d is None else int(d) for d in newshape)
-    return gather(lambda a: np.reshape(a, newshape), x)
+    return reshaping(lambda a: np.reshape(a, newshape), x)
 
 
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None)."""
     axes = None if axes is None else tuple(int(a) for a in axes)
-    return gather(lambda a: np.transpose(a, axes), x)
+    return permuting(lambda a: np.transpose(a, axes), x)
 
 
 def swapaxes(x, axis1, axis2):
     """Interchange two axes."""
-    return gather(lambda a: np.swapaxes(a, axis1, axis2), x)
+    return permuting(lambda a: np.swapaxes(a, axis1, axis2), x)
 
 
 def moveaxis(x, source, destination):
     """Move axes to new positions."""
-    return gather(lambda a: np.moveaxis(a, source, destination), x)
+    return permuting(lambda a: np.moveaxis(a, source, destination), x)
 
 
 def expand_dims(x, axis):
     """Insert length-1 axes at ``axis`` (an int or a tuple)."""
     axis = standardize_axis(axis)
-    return gather(lambda a: np.expand_dims(a, axis), x)
+    return reshaping(lambda a: np.expand_dims(a, axis), x)
 
 
 def squeeze(x, axis=None):
     """Remove length-1 axes (all of them, or those in ``axis``)."""
     axis = standardize_axis(axis)
-    return gather(lambda a: np.squeeze(a, axis=axis), x)
+    return reshaping(lambda a: np.squeeze(a, axis=axis), x)
 
 
 def ravel(x):
     """``x`` flattened to 1-D."""
-    return gather(np.ravel, x)
+    return reshaping(np.ravel, x)
 
 
 def copy(x):
