@@ -168,19 +168,13 @@ def _k(value, like):
     return np.asarray(value, dtype=like.dtype)
 
 
-def _exp(x):
-    return _pointwise(x, xp.exp, lambda x, y: y)
-
-
 def _log(x):
     return _pointwise(x, xp.log, lambda x, y: 1 / x)
 
 
-def _sqrt(x):
-    return _pointwise(x, xp.sqrt, lambda x, y: _c(0.5, y) / y)
-
-
 class _Transpose(Function):
+    """``transpose(x, axes)``; the gradient is transposed back by the inverse permutation."""
+
     def forward(self, x, axes):
         self.save_for_backward(np.argsort(axes))
         return xp.transpose(x, axes)
@@ -683,28 +677,32 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
             f"and the filters ({f}) a multiple of the number of groups. Received: "
             f"inputs.shape={tuple(inputs.shape)}, kernel.shape={tuple(kernel.shape)}"
         )
-    groups = c // kc
-    if groups == 1:
-        out = _conv_nd(x, kernel, strides, padding, dilation)
-    else:
-        fg = f // groups
-        parts = [
-            _conv_nd(
-                _channels(x, g * kc, (g + 1) * kc),
-                _channels(kernel, g * fg, (g + 1) * fg),
-                strides,
-                padding,
-                dilation,
-            )
-            for g in range(groups)
-        ]
-        out = _shape.concatenate(parts, axis=-1)
+    out = _grouped_conv(x, kernel, strides, padding, dilation)
     return _from_last(out, data_format)
 
 
+def _grouped_conv(x, kernel, strides, padding, dilation):
+    """Channels-last convolution in ``C / kernel_in_channels`` groups, each with its share of
+    the filters (one group: a plain convolution)."""
+    c, kc, f = x.shape[-1], kernel.shape[-2], kernel.shape[-1]
+    groups = c // kc
+    if groups == 1:
+        return _conv_nd(x, kernel, strides, padding, dilation)
+    fg = f // groups
+    parts = [
+        _conv_nd(
+            _channels(x, g * kc, (g + 1) * kc),
+            _channels(kernel, g * fg, (g + 1) * fg),
+            strides,
+            padding,
+            dilation,
+        )
+        for g in range(groups)
+    ]
+    return _shape.concatenate(parts, axis=-1)
+
+
 def _check_depthwise(x, kernel, rank, what):
-    if rank == 3:
-        raise NotImplementedError(f"`{what}` supports 1-D and 2-D inputs, as Keras does.")
     if kernel.ndim != rank + 2 or kernel.shape[-2] != x.shape[-1]:
         raise ValueError(
             f"`{what}` needs a kernel of shape (*kernel_size, channels, depth_multiplier) "
@@ -713,6 +711,9 @@ def _check_depthwise(x, kernel, rank, what):
 
 
 def _depthwise(x, kernel, strides, padding, dilation):
+    if x.ndim == 5:  # one group per channel, each with its depth_multiplier filters
+        flat = kernel.reshape((*kernel.shape[:3], 1, kernel.shape[3] * kernel.shape[4]))
+        return _grouped_conv(x, flat, strides, padding, dilation)
     if x.ndim == 3:
         k2 = kernel.reshape((1, *kernel.shape))
         out = _conv.depthwise_conv2d(_as_image(x), k2, None, (1, *strides), padding, (1, *dilation))
@@ -722,7 +723,7 @@ def _depthwise(x, kernel, strides, padding, dilation):
 
 @_dual
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-    """Depthwise convolution (1-D or 2-D): each channel with its own ``depth_multiplier`` kernels.
+    """Depthwise convolution (1-D to 3-D): each channel with its own ``depth_multiplier`` kernels.
 
     Args:
         inputs: as :func:`conv`.
@@ -757,7 +758,7 @@ def separable_conv(
     data_format=None,
     dilation_rate=1,
 ):
-    """Depthwise convolution followed by a pointwise (size-1) convolution, 1-D or 2-D.
+    """Depthwise convolution followed by a pointwise (size-1) convolution, 1-D to 3-D.
 
     Args:
         inputs: as :func:`conv`.

@@ -120,6 +120,13 @@ KERAS_CASES += [
         (VOL, normal(2, 3, 3, 2, 3)),
         {"strides": 2, "padding": "same", "output_padding": 1, "dilation_rate": (2, 1, 1)},
     ),
+    ("depthwise3d", "depthwise_conv", (VOL, normal(2, 3, 2, 3, 2)), {"padding": "same"}),
+    (
+        "separable3d",
+        "separable_conv",
+        (VOL, normal(2, 2, 2, 3, 2), normal(1, 1, 1, 6, 4)),
+        {"strides": 2},
+    ),
     # pooling
     ("max_pool1d", "max_pool", (IMG1, 2), {}),
     ("max_pool1d_same", "max_pool", (IMG1, 3), {"strides": 2, "padding": "same"}),
@@ -647,6 +654,12 @@ GRAD_CASES += [
         None,
     ),
     (
+        "depthwise3d",
+        lambda x, k: nn.depthwise_conv(x, k, padding="same"),
+        [g(1, 3, 3, 2, 2), g(2, 2, 1, 2, 2)],
+        None,
+    ),
+    (
         "conv_transpose3d",
         lambda x, k: nn.conv_transpose(x, k, strides=(2, 1, 2), padding="same"),
         [g(1, 2, 3, 2, 2), g(2, 2, 3, 3, 2)],
@@ -745,7 +758,6 @@ def test_gradients(case):
         (lambda: nn.conv(IMG2, normal(3, 3, 4, 2), strides=0), ValueError, "strides"),
         (lambda: nn.conv(IMG2, normal(3, 3, 4, 2), data_format="NHWC"), ValueError, "data_format"),
         (lambda: nn.conv(normal(2, 3), normal(3, 3)), ValueError, "rank 3, 4 or 5"),
-        (lambda: nn.depthwise_conv(VOL, normal(2, 2, 2, 3, 1)), NotImplementedError, "1-D and 2-D"),
         (lambda: nn.depthwise_conv(IMG2, normal(3, 3, 3, 1)), ValueError, "channels = 4"),
         (lambda: nn.max_pool(IMG2, (2, 2, 2)), ValueError, "pool_size"),
         (lambda: nn.adaptive_max_pool(IMG2, 0), ValueError, "output_size"),
