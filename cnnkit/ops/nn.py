@@ -234,20 +234,34 @@ def _axis(axis, ndim: int, name: str = "axis") -> int:
 # ---------------------------------------------------------------------------
 
 
+def _integers(x):
+    """The integer array behind ``x``, or None for float (and boolean) values."""
+    data = x.data if isinstance(x, Tensor) else x
+    if isinstance(data, np.ndarray) and data.dtype.kind in "iu":
+        return data
+    return None
+
+
 @_dual
 def relu(x):
-    """Rectified linear unit, ``max(x, 0)``.
+    """Rectified linear unit, ``max(x, 0)``; integer arrays stay integer (as Keras).
 
     Example:
         >>> relu(np.array([-1.0, 0.5]))
         array([0. , 0.5])
     """
+    ints = _integers(x)
+    if ints is not None:
+        return Tensor(np.maximum(ints, 0)) if isinstance(x, Tensor) else np.maximum(ints, 0)
     return _act.relu(_float(x))
 
 
 @_dual
 def relu6(x):
-    """``min(max(x, 0), 6)``: the rectifier capped at 6."""
+    """``min(max(x, 0), 6)``: the rectifier capped at 6; integer arrays stay integer."""
+    ints = _integers(x)
+    if ints is not None:
+        return Tensor(np.clip(ints, 0, 6)) if isinstance(x, Tensor) else np.clip(ints, 0, 6)
     return _act.relu(_float(x), max_value=6.0)
 
 
@@ -418,7 +432,10 @@ def tanh_shrink(x):
 
 @_dual
 def hard_tanh(x):
-    """``clip(x, -1, 1)``."""
+    """``clip(x, -1, 1)``; integer arrays stay integer."""
+    ints = _integers(x)
+    if ints is not None:
+        return Tensor(np.clip(ints, -1, 1)) if isinstance(x, Tensor) else np.clip(ints, -1, 1)
     return _pointwise(
         x, lambda x: xp.clip(x, -1, 1), lambda x, y: ((x > -1) & (x < 1)).astype(x.dtype)
     )

@@ -70,7 +70,10 @@ KERAS_CASES += [
     ("softmax_axes", "softmax", (X,), {"axis": (0, 2)}),
     ("log_softmax", "log_softmax", (X,), {"axis": 0}),
     ("log_softmax_none", "log_softmax", (X,), {"axis": None}),
-    ("int_relu6", "relu6", (np.arange(-3, 9, dtype="float32"),), {}),
+    ("int_relu6", "relu6", (np.arange(-3, 9),), {}),
+    ("int_relu", "relu", (np.arange(-3, 3, dtype="int32"),), {}),
+    ("int_hard_tanh", "hard_tanh", (np.arange(-3, 3),), {}),
+    ("int_sigmoid", "sigmoid", (np.arange(-3, 3),), {}),
     # convolution
     ("conv1d_same_s2", "conv", (IMG1, normal(3, 3, 5)), {"strides": 2, "padding": "same"}),
     ("conv1d_dilated", "conv", (IMG1, normal(2, 3, 5)), {"dilation_rate": 2}),
