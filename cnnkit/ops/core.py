@@ -29,7 +29,6 @@ from cnnkit.ops import dtypes
 from cnnkit.ops import numpy as knp
 from cnnkit.ops._dispatch import (
     cast_input,
-    data,
     gather,
     make_symbolic,
     no_grad_result,
@@ -37,6 +36,9 @@ from cnnkit.ops._dispatch import (
     standardize_axis,
     to_array,
     wrap,
+)
+from cnnkit.ops._dispatch import (
+    data as _unwrap,
 )
 from cnnkit.ops.numpy import erf, erfc, erfinv, rsqrt  # noqa: F401  (Keras lists them in ops.math)
 
@@ -117,7 +119,7 @@ class _CustomGradient(Function):
             if g is None:
                 out.append(None)
                 continue
-            g = np.asarray(data(g))
+            g = np.asarray(_unwrap(g))
             out.append(np.broadcast_to(g, parent.shape).astype(parent.dtype))
         return tuple(out)
 
@@ -146,7 +148,7 @@ def custom_gradient(f):
         if not recording(*args):
             return output
         tensors = [a if isinstance(a, Tensor) else Tensor(to_array(a)) for a in args]
-        return _CustomGradient.apply(*tensors, value=np.asarray(data(output)), grad_fn=grad_fn)
+        return _CustomGradient.apply(*tensors, value=np.asarray(_unwrap(output)), grad_fn=grad_fn)
 
     wrapper.__name__ = getattr(f, "__name__", "custom_gradient")
     wrapper.__doc__ = f.__doc__
@@ -179,12 +181,12 @@ def _pack(structure, leaves):
 
 def cond(pred, true_fn, false_fn):
     """``true_fn()`` if ``pred`` is true, else ``false_fn()``."""
-    return true_fn() if bool(np.asarray(data(pred))) else false_fn()
+    return true_fn() if bool(np.asarray(_unwrap(pred))) else false_fn()
 
 
 def switch(index, branches, *operands):
     """``branches[index](*operands)``, with ``index`` clamped to the valid range."""
-    i = int(np.clip(int(np.asarray(data(index))), 0, len(branches) - 1))
+    i = int(np.clip(int(np.asarray(_unwrap(index))), 0, len(branches) - 1))
     return branches[i](*operands)
 
 
@@ -205,7 +207,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         ValueError: when neither ``xs`` nor ``length`` gives the number of steps, or they differ.
     """
     leaves = [] if xs is None else _flatten(xs)
-    n = None if not leaves else int(np.shape(data(leaves[0]))[0])
+    n = None if not leaves else int(np.shape(_unwrap(leaves[0]))[0])
     if length is not None:
         if n is not None and n != length:
             raise ValueError(f"`length` ({length}) must match the leading axis of `xs` ({n}).")
@@ -226,11 +228,11 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
 def associative_scan(f, elems, reverse=False, axis=0):
     """Inclusive prefix scan of the associative ``f`` along ``axis`` (sequential here)."""
     leaves = _flatten(elems)
-    n = int(np.shape(data(leaves[0]))[axis])
-    if builtins.any(int(np.shape(data(leaf))[axis]) != n for leaf in leaves):
+    n = int(np.shape(_unwrap(leaves[0]))[axis])
+    if builtins.any(int(np.shape(_unwrap(leaf))[axis]) != n for leaf in leaves):
         raise ValueError(
             "Array inputs to associative_scan must have the same first dimension. (saw: "
-            f"{[np.shape(data(leaf)) for leaf in leaves]})"
+            f"{[np.shape(_unwrap(leaf)) for leaf in leaves]})"
         )
     order = list(builtins.range(n - 1, -1, -1)) if reverse else list(builtins.range(n))
     outs, acc = [], None
@@ -252,7 +254,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     is_tuple = isinstance(loop_vars, (list, tuple))
     state = tuple(loop_vars) if is_tuple else (loop_vars,)
     i = 0
-    while bool(np.asarray(data(cond(*state)))):
+    while bool(np.asarray(_unwrap(cond(*state)))):
         if maximum_iterations is not None and i >= maximum_iterations:
             break
         state = body(*state)
@@ -264,7 +266,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 def fori_loop(lower, upper, body_fun, init_val):
     """``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)``."""
     val = init_val
-    for i in builtins.range(int(data(lower)), int(data(upper))):
+    for i in builtins.range(int(_unwrap(lower)), int(_unwrap(upper))):
         val = body_fun(i, val)
     return val
 
@@ -272,7 +274,7 @@ def fori_loop(lower, upper, body_fun, init_val):
 def map(f, xs):
     """``f`` applied to each slice of ``xs`` along its leading axis, results stacked."""
     leaves = _flatten(xs)
-    n = int(np.shape(data(leaves[0]))[0])
+    n = int(np.shape(_unwrap(leaves[0]))[0])
     ys = [f(_pack(xs, [knp.get_item(leaf, i) for leaf in leaves])) for i in builtins.range(n)]
     return _stack_structure(ys)
 
@@ -291,14 +293,14 @@ def unstack(x, num=None, axis=0):
     Raises:
         ValueError: when ``num`` differs from the length of ``axis``.
     """
-    n = np.shape(data(x))[axis]
+    n = np.shape(_unwrap(x))[axis]
     if num is not None and num != n:
         raise ValueError(f"Argument `num` ({num}) must equal x.shape[axis] ({n}).")
     return [knp.take(x, i, axis=axis) for i in builtins.range(n)]
 
 
 def _starts(start_indices):
-    return [int(s) for s in np.asarray(data(start_indices)).reshape(-1)]
+    return [int(s) for s in np.asarray(_unwrap(start_indices)).reshape(-1)]
 
 
 def slice(inputs, start_indices, shape):
@@ -311,7 +313,7 @@ def slice(inputs, start_indices, shape):
 def slice_update(inputs, start_indices, updates):
     """``inputs`` with the block at ``start_indices`` replaced by ``updates``."""
     starts = _starts(start_indices)
-    upd_shape = np.shape(data(updates))
+    upd_shape = np.shape(_unwrap(updates))
     key = tuple(builtins.slice(s, s + n) for s, n in zip(starts, upd_shape))
     upd = cast_input(updates, dtype(inputs))
 
@@ -324,7 +326,7 @@ def slice_update(inputs, start_indices, updates):
 
 
 def _index_tuple(indices):
-    idx = np.asarray(to_array(data(indices)))
+    idx = np.asarray(to_array(_unwrap(indices)))
     return tuple(np.moveaxis(idx, -1, 0))
 
 
@@ -344,7 +346,7 @@ def scatter(indices, values, shape):
 
     if recording(values):
         return Elementwise.apply(values, f=f, rule=lambda g, y, v: g[idx], name="scatter")
-    return wrap(f(to_array(data(values)).astype(vdtype)), values)
+    return wrap(f(to_array(_unwrap(values)).astype(vdtype)), values)
 
 
 def scatter_update(inputs, indices, updates, reduction=None):
@@ -389,17 +391,17 @@ def scatter_update(inputs, indices, updates, reduction=None):
 # -- segments, top-k, math -------------------------------------------------------------------
 
 
-def _segments(data_, segment_ids, num_segments):
-    ids = np.asarray(to_array(data(segment_ids))).astype(np.int64)
+def _segments(data, segment_ids, num_segments):
+    ids = np.asarray(to_array(_unwrap(segment_ids))).astype(np.int64)
     n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
     valid = (ids >= 0) & (ids < n)
     return ids, n, valid
 
 
 def _segment(name, ufunc, identity_fn, rule):
-    def op(data_, segment_ids, num_segments=None, sorted=False):
-        ids, n, valid = _segments(data_, segment_ids, num_segments)
-        d = dtype(data_)
+    def op(data, segment_ids, num_segments=None, sorted=False):
+        ids, n, valid = _segments(data, segment_ids, num_segments)
+        d = dtype(data)
 
         def f(a):
             out = np.full((n, *a.shape[1:]), identity_fn(a.dtype), dtype=a.dtype)
@@ -408,14 +410,14 @@ def _segment(name, ufunc, identity_fn, rule):
                 pass
             return out
 
-        if recording(data_) and "float" in d:
+        if recording(data) and "float" in d:
             return Elementwise.apply(
-                data_,
+                data,
                 f=f,
                 rule=lambda g, y, a: rule(g, y, a, ids, valid),
                 name=name,
             )
-        return wrap(f(to_array(data(data_))), data_)
+        return wrap(f(to_array(_unwrap(data))), data)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (
@@ -472,7 +474,7 @@ def top_k(x, k, sorted=True):
 
     Ties keep the lower index first, as the backends do.
     """
-    arr = to_array(data(x))
+    arr = to_array(_unwrap(x))
     order = (
         np.argsort(-arr, axis=-1, kind="stable")[..., :k]
         if arr.dtype.kind != "b"
@@ -484,8 +486,8 @@ def top_k(x, k, sorted=True):
 
 def in_top_k(targets, predictions, k):
     """Whether each target class is among the ``k`` highest predictions (ties count in)."""
-    preds = to_array(data(predictions))
-    t = to_array(data(targets)).astype(np.int64)
+    preds = to_array(_unwrap(predictions))
+    t = to_array(_unwrap(targets)).astype(np.int64)
     target_scores = np.take_along_axis(preds, t[:, None], axis=-1)
     higher = np.sum(preds > target_scores, axis=-1)
     return wrap(higher < k, targets, predictions)
@@ -507,7 +509,7 @@ def logsumexp(x, axis=None, keepdims=False):
         return Reduce.apply(
             x, f=f, rule=lambda g, y, a: g * np.exp(a - y), axis=axis, keepdims=keepdims
         )
-    return wrap(np.asarray(f(data(x), axis=axis, keepdims=keepdims)), x)
+    return wrap(np.asarray(f(_unwrap(x), axis=axis, keepdims=keepdims)), x)
 
 
 def extract_sequences(x, sequence_length, sequence_stride):
@@ -516,7 +518,7 @@ def extract_sequences(x, sequence_length, sequence_stride):
     Output shape: ``(..., num_sequences, sequence_length)`` with
     ``num_sequences = 1 + (length - sequence_length) // sequence_stride``.
     """
-    length = np.shape(data(x))[-1]
+    length = np.shape(_unwrap(x))[-1]
     count = 1 + (length - sequence_length) // sequence_stride
     idx = np.arange(count)[:, None] * sequence_stride + np.arange(sequence_length)[None, :]
     return knp.take(x, idx, axis=-1)
@@ -528,9 +530,9 @@ def cdist(x, y):
     Raises:
         ValueError: for inputs of rank < 2 or mismatched last dimensions.
     """
-    if np.ndim(data(x)) < 2 or np.ndim(data(y)) < 2:
+    if np.ndim(_unwrap(x)) < 2 or np.ndim(_unwrap(y)) < 2:
         raise ValueError("`cdist` inputs must have rank >= 2")
-    if np.shape(data(x))[-1] != np.shape(data(y))[-1]:
+    if np.shape(_unwrap(x))[-1] != np.shape(_unwrap(y))[-1]:
         raise ValueError("Last dimension of inputs to `cdist` must match")
     d = knp.subtract(knp.expand_dims(x, -2), knp.expand_dims(y, -3))
     return knp.sqrt(knp.sum(knp.multiply(d, d), axis=-1))
@@ -541,7 +543,7 @@ def logdet(x):
     from cnnkit.ops.linalg import slogdet
 
     sign, logabs = slogdet(x)
-    return knp.where(np.asarray(data(sign)) > 0, logabs, knp.full_like(logabs, np.nan))
+    return knp.where(np.asarray(_unwrap(sign)) > 0, logabs, knp.full_like(logabs, np.nan))
 
 
 def rearrange(tensor, pattern, **axes_lengths):
@@ -554,7 +556,7 @@ def rearrange(tensor, pattern, **axes_lengths):
     if not arrow:
         raise ValueError(f"Pattern must contain '->'. Received: pattern={pattern!r}")
     lgroups, rgroups = _einops_groups(left), _einops_groups(right)
-    in_shape = np.shape(data(tensor))
+    in_shape = np.shape(_unwrap(tensor))
     if len(lgroups) != len(in_shape):
         raise ValueError(
             f"Pattern {left.strip()!r} has {len(lgroups)} axes but the input has rank "
@@ -610,12 +612,12 @@ def jvp(fun, primals, tangents, has_aux=False):
     with no_grad():
         res = fun(*primals)
     out, aux = (res[0], res[1]) if has_aux else (res, None)
-    out_arr = np.asarray(data(out))
+    out_arr = np.asarray(_unwrap(out))
     jt = np.zeros(out_arr.size, dtype=out_arr.dtype)
     from cnnkit.autodiff import Variable
 
     for k in builtins.range(out_arr.size):
-        xs = [Variable(np.asarray(data(p)), dtype=np.asarray(data(p)).dtype) for p in primals]
+        xs = [Variable(np.asarray(_unwrap(p)), dtype=np.asarray(_unwrap(p)).dtype) for p in primals]
         r = fun(*xs)
         o = r[0] if has_aux else r
         seed = np.zeros(out_arr.size, dtype=out_arr.dtype)
@@ -623,7 +625,7 @@ def jvp(fun, primals, tangents, has_aux=False):
         if isinstance(o, Tensor) and o.requires_grad:
             o.backward(seed.reshape(out_arr.shape))
         jt[k] = builtins.sum(
-            float(np.sum(np.asarray(v.grad) * np.asarray(data(t))))
+            float(np.sum(np.asarray(v.grad) * np.asarray(_unwrap(t))))
             for v, t in zip(xs, tangents)
             if v.grad is not None
         )

@@ -391,6 +391,12 @@ def _binary(name):
         with np.errstate(all="ignore"):
             return elementwise(name, f, rule, x1, x2, dtype=dtype)
 
+    if "shift" in name or "bitwise" in name:  # Keras names these operands x and y
+
+        def int_op(x, y):
+            return op(x, y)
+
+        return _make(name, int_op, f"Element-wise ``{name}`` of integer or boolean inputs.")
     return _make(name, op, f"Element-wise ``{name}`` of two broadcast inputs (Keras dtypes).")
 
 

@@ -148,3 +148,20 @@ def test_static_lists_match_the_installed_keras():
     for name in SUBMODULES:
         live_sub = [n for n in dir(getattr(keras.ops, name)) if not n.startswith("_")]
         assert _missing(getattr(ops, name), live_sub) == [], name
+
+
+def test_signatures_match_the_installed_keras():
+    """Same parameter names, kinds and defaults as ``keras.ops`` (so keywords work)."""
+    import inspect
+
+    keras = pytest.importorskip("keras")
+    different = []
+    for name in KERAS_OPS:
+        if name in EXCLUDED or name in SUBMODULES or name == "image":
+            continue
+        expected = inspect.signature(getattr(keras.ops, name))
+        got = inspect.signature(getattr(ops, name))
+        strip = [(p.name, p.kind, p.default) for p in expected.parameters.values()]
+        if strip != [(p.name, p.kind, p.default) for p in got.parameters.values()]:
+            different.append(f"{name}{got} != keras {expected}")
+    assert different == []

@@ -791,3 +791,57 @@ def test_bad_arguments_raise_naming_the_argument():
         ops.meshgrid(np.ones(2), indexing="xx")
     with pytest.raises(ValueError, match="sparse"):
         ops.bincount(np.array([1]), sparse=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_values_equal_keras_torch_backend(dtype):
+    """Every op of the value tables, on the same inputs, against ``keras.ops`` (torch)."""
+    keras = pytest.importorskip("keras")
+    for name, (_, _, kind) in sorted(UNARY.items()):
+        if not hasattr(keras.ops, name):
+            continue
+        x = _data(dtype, positive=kind == "positive", unit=kind == "unit")
+        try:
+            expected = keras.ops.convert_to_numpy(getattr(keras.ops, name)(x))
+        except Exception:  # Keras refuses this dtype for this op
+            continue
+        got = np.asarray(getattr(ops, name)(x))
+        assert got.shape == expected.shape, name
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+    for name in sorted(BINARY):
+        if not hasattr(keras.ops, name) or name == "cross":
+            continue
+        a, b = _data(dtype, positive=True), np.roll(_data(dtype, positive=True), 1)
+        try:
+            expected = keras.ops.convert_to_numpy(getattr(keras.ops, name)(a, b))
+        except Exception:
+            continue
+        got = np.asarray(getattr(ops, name)(a, b))
+        assert got.shape == expected.shape, name
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_subclassed_layer_written_with_ops_trains():
+    from cnnkit.layers import Layer
+    from cnnkit.models import Sequential
+
+    class Linear(Layer):  # the Keras subclassing guide's layer, written with ops
+        def __init__(self, units=2):
+            super().__init__()
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+        def call(self, inputs):
+            return ops.add(ops.matmul(inputs, self.w), self.b)
+
+    layer = Linear(2)
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    np.testing.assert_allclose(layer(x), x @ np.ones((3, 2)))
+    model = Sequential([Linear(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, np.zeros((2, 2), "float32"), epochs=3, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0]
