@@ -134,8 +134,28 @@ def no_grad_result(name, f, *xs):
         if np.asarray(probe).dtype.kind == "f":
             tensors = [x if isinstance(x, Tensor) else Tensor(to_array(x)) for x in xs]
             return NonDifferentiable.apply(*tensors, f=lambda *a: probe, name=name)
-        return Tensor(np.asarray(probe))
+        return IntegerResult(np.asarray(probe), name)
     return wrap(np.asarray(f(*[to_array(a) for a in arrays])), *xs)
+
+
+class IntegerResult(Tensor):
+    """An integer or boolean op result computed from tensors that require gradients.
+
+    It is a constant in the graph (``x * (x > 0)`` differentiates through ``x`` only, as on
+    Keras's backends); calling ``backward`` on it says which op cut the gradient.
+    """
+
+    __slots__ = ("op_name",)
+
+    def __init__(self, data, op_name: str):
+        super().__init__(data)
+        self.op_name = op_name
+
+    def backward(self, grad=None) -> None:
+        raise RuntimeError(
+            f"`ops.{self.op_name}` is not differentiable: its {self.dtype} result carries no "
+            "gradient back to its inputs."
+        )
 
 
 def gather(f, *xs, f_index=None, index=None):

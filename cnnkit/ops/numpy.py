@@ -1039,7 +1039,8 @@ def _cumulative(x, axis, dtype, product):
     if recording(x) and "float" in dtype:
         return Cumulative.apply(x, axis=axis, product=product)
     f = np.cumprod if product else np.cumsum
-    return no_grad_result("cumsum", lambda a: f(a, axis=axis).astype(dtype), x)
+    name = "cumprod" if product else "cumsum"
+    return no_grad_result(name, lambda a: f(a, axis=axis).astype(dtype), x)
 
 
 def nancumsum(x, axis=None, dtype=None):

@@ -670,6 +670,10 @@ def test_integer_results_are_constants():
     v = Variable(np.array([3.0, 1.0, 2.0]))
     for out in (ops.argmax(v), ops.argsort(v), ops.greater(v, 1.0), ops.isnan(v)):
         assert isinstance(out, Tensor) and not out.requires_grad
+    with pytest.raises(RuntimeError, match="`ops.argmax` is not differentiable"):
+        ops.argmax(v).backward()
+    with pytest.raises(RuntimeError, match="`ops.greater` is not differentiable"):
+        ops.greater(v, 1.0).backward()
     # a comparison used as a mask: the gradient flows through the other factor only
     y = ops.sum(ops.multiply(v, ops.cast(ops.greater(v, 1.5), "float64")))
     y.backward()
