@@ -191,7 +191,7 @@ def hsv_to_rgb(images, data_format=None):
         return _pointwise(
             dh,
             lambda a: xp.clip(sign * (xp.abs(a - center) - 1) + (sign < 0) * 1, 0, 1),
-            lambda a, y: ((y > 0) & (y < 1)) * sign * xp.sign(a - center),
+            lambda a, y: (((y > 0) & (y < 1)) * sign * xp.sign(a - center)).astype(a.dtype),
         )
 
     one_minus_s = 1 - s

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import colorsys
+import inspect
 
 import numpy as np
 import pytest
 
-from cnnkit.autodiff import Tensor
+from cnnkit.autodiff import Tensor, Variable
 from cnnkit.ops import image
 from tests.harness import gradcheck
 
@@ -135,6 +136,17 @@ def test_every_keras_image_op_is_provided_or_listed():
     keras = pytest.importorskip("keras")
     names = {n for n in dir(keras.ops.image) if not n.startswith("_")}
     assert set(image.__all__) == names
+
+
+def test_signatures_match_keras():
+    """Same parameter names, kinds and defaults as Keras, so keyword calls carry over."""
+    keras = pytest.importorskip("keras")
+    for name in image.__all__:
+        expected = inspect.signature(getattr(keras.ops.image, name)).parameters.values()
+        got = inspect.signature(getattr(image, name)).parameters.values()
+        assert [(p.name, p.kind, p.default) for p in got] == [
+            (p.name, p.kind, p.default) for p in expected
+        ], name
 
 
 # ---------------------------------------------------------------------------
@@ -352,6 +364,22 @@ GRAD_CASES += [
         [R.standard_normal((1, 4, 4, 2))],
     ),
 ]
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_float32_values_and_gradients_stay_float32(case):
+    fn, arrays = case[1], case[2]
+    inputs = [Variable(np.asarray(a, "float32")) if _is_float(a) else a for a in arrays]
+    out = fn(*inputs)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    for v in inputs:
+        if isinstance(v, Variable):
+            assert v.grad.dtype == np.float32
+
+
+def _is_float(a):
+    return np.asarray(a).dtype.kind == "f"
 
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])

@@ -7,6 +7,7 @@ torch backend), ``REFERENCE_CASES`` (values equal to a direct NumPy formula or l
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 
@@ -254,6 +255,17 @@ def test_every_keras_nn_op_is_provided():
     out_of_scope = {"ctc_loss", "ctc_decode", "polar"}
     assert sorted(names - out_of_scope - set(nn.__all__)) == []
     assert set(nn.__all__) <= names
+
+
+def test_signatures_match_keras():
+    """Same parameter names, kinds and defaults as Keras, so keyword calls carry over."""
+    keras = pytest.importorskip("keras")
+    for name in nn.__all__:
+        expected = inspect.signature(getattr(keras.ops.nn, name)).parameters.values()
+        got = inspect.signature(getattr(nn, name)).parameters.values()
+        assert [(p.name, p.kind, p.default) for p in got] == [
+            (p.name, p.kind, p.default) for p in expected
+        ], name
 
 
 # ---------------------------------------------------------------------------
@@ -739,6 +751,22 @@ GRAD_CASES += [
     ("depth_to_space", lambda x: nn.depth_to_space(x, 2, "channels_first"), [g(1, 8, 2, 2)], None),
     ("space_to_depth", lambda x: nn.space_to_depth(x, 2), [g(1, 4, 2, 2)], None),
 ]
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_float32_values_and_gradients_stay_float32(case):
+    fn, arrays = case[1], case[2]
+    inputs = [Variable(np.asarray(a, "float32")) if _is_float(a) else a for a in arrays]
+    out = fn(*inputs)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    for v in inputs:
+        if isinstance(v, Variable):
+            assert v.grad.dtype == np.float32
+
+
+def _is_float(a):
+    return np.asarray(a).dtype.kind == "f"
 
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
