@@ -208,7 +208,7 @@ def standardize_axis(axis):
 _KERAS_TENSOR = []  # the KerasTensor class, imported on first use (layers import this module)
 
 
-def _keras_tensor_class():
+def keras_tensor_class():
     if not _KERAS_TENSOR:
         from cnnkit.layers.base import KerasTensor
 
@@ -232,7 +232,7 @@ def symbolic(fn):
     """
 
     def op(*args, **kwargs):
-        cls = _keras_tensor_class()
+        cls = keras_tensor_class()
         if any(_is_symbolic(a, cls) for a in args) or any(
             _is_symbolic(v, cls) for v in kwargs.values()
         ):

@@ -30,6 +30,7 @@ from cnnkit.ops import numpy as knp
 from cnnkit.ops._dispatch import (
     cast_input,
     gather,
+    keras_tensor_class,
     make_symbolic,
     no_grad_result,
     recording,
@@ -59,6 +60,8 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         raise ValueError("`ragged=True` is not supported: cnnkit has no ragged tensors.")
     if isinstance(x, Tensor):
         return x if dtype is None else cast_input(x, dtypes.standardize_dtype(dtype))
+    if isinstance(x, keras_tensor_class()):  # symbolic: stays in the graph
+        return x if dtype is None else cast(x, dtype)
     return to_array(x, dtype=dtype)
 
 

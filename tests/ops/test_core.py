@@ -280,7 +280,9 @@ def test_ops_on_symbolic_inputs_build_a_functional_model():
     inputs = Input((3,))
     hidden = Dense(4, kernel_initializer="ones")(inputs)
     centred = ops.subtract(hidden, ops.mean(hidden, axis=-1, keepdims=True))
-    values, _ = ops.top_k(hidden, 2)
+    assert ops.convert_to_tensor(hidden) is hidden
+    assert ops.shape(hidden) == (None, 4) and ops.dtype(hidden) == "float32"
+    values, _ = ops.top_k(ops.cast(ops.convert_to_tensor(hidden, "float64"), "float32"), 2)
     joined = ops.concatenate([centred, ops.square(inputs)], axis=-1)
     assert joined.shape == (None, 7) and values.shape == (None, 2)
     model = Model(inputs, [joined, values])
