@@ -1532,7 +1532,9 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 def array(x, dtype=None):
     """``x`` as an array (Keras's ``convert_to_tensor`` dtype rules)."""
-    return to_array(x, dtype=dtype).copy() if not isinstance(x, Tensor) else x
+    if isinstance(x, Tensor):
+        return x if dtype is None else cast_input(x, dtypes.standardize_dtype(dtype))
+    return to_array(x, dtype=dtype).copy()
 
 
 def _window(f):
@@ -1665,16 +1667,20 @@ def unique(
         else:
             res[0] = np.concatenate([values, np.full(size - values.shape[0], fill, values.dtype)])
         k = 1
-        for flag in (return_index, return_inverse, return_counts):
-            if flag:
-                if flag is not return_inverse:
-                    v = res[k]
-                    res[k] = (
-                        v[:size]
-                        if v.shape[0] >= size
-                        else np.concatenate([v, np.zeros(size - v.shape[0], v.dtype)])
-                    )
-                k += 1
+        # first indices and counts follow the unique values; the inverse follows ``x``
+        for flag, per_value in (
+            (return_index, True),
+            (return_inverse, False),
+            (return_counts, True),
+        ):
+            if flag and per_value:
+                v = res[k]
+                res[k] = (
+                    v[:size]
+                    if v.shape[0] >= size
+                    else np.concatenate([v, np.zeros(size - v.shape[0], v.dtype)])
+                )
+            k += bool(flag)
     res = [wrap(r if i == 0 else r.astype("int32"), x) for i, r in enumerate(res)]
     return res[0] if len(res) == 1 else tuple(res)
 

@@ -757,6 +757,10 @@ def test_search_count_and_set_ops_match_numpy():
     for a, b in zip((values, idx, inv, cnt), ref):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ops.unique(x, size=6, fill_value=-1), [0, 1, 2, 3, -1, -1])
+    padded = ops.unique(x, return_index=True, return_inverse=True, return_counts=True, size=5)
+    np.testing.assert_array_equal(padded[1], [5, 1, 2, 0, 0])
+    np.testing.assert_array_equal(padded[2], inv)
+    np.testing.assert_array_equal(padded[3], [1, 2, 1, 2, 0])
     np.testing.assert_array_equal(np.sort(x[ops.argpartition(x, 2)[:3]]), np.sort(x)[:3])
     np.testing.assert_array_equal(ops.unravel_index(np.array([5, 7]), (2, 4)), ([1, 1], [1, 3]))
     np.testing.assert_array_equal(ops.isin(x, [1, 3], invert=True), np.isin(x, [1, 3], invert=True))
