@@ -19,10 +19,14 @@ Example:
 """
 
 from cnnkit.ops import core, dtypes, image, linalg, nn, numpy  # noqa: F401
+from cnnkit.ops._dispatch import make_symbolic
 from cnnkit.ops.core import *  # noqa: F403
 from cnnkit.ops.linalg import *  # noqa: F403
 from cnnkit.ops.nn import *  # noqa: F403
 from cnnkit.ops.numpy import *  # noqa: F403
+
+# The nn ops, as exported here, also accept symbolic KerasTensors (functional API).
+make_symbolic(globals(), nn.__all__)
 
 __all__ = sorted(
     {*numpy.__all__, *core.__all__, *linalg.__all__, *nn.__all__}

@@ -243,6 +243,7 @@ def symbolic(fn):
     op.__doc__ = fn.__doc__
     op.__module__ = fn.__module__
     op.__wrapped__ = fn
+    op.takes_symbolic = True
     return op
 
 
@@ -315,5 +316,6 @@ NOT_SYMBOLIC = frozenset(
 def make_symbolic(namespace: dict, names) -> None:
     """Wrap the ops ``names`` of a module's ``namespace`` with :func:`symbolic`."""
     for name in names:
-        if name not in NOT_SYMBOLIC:
-            namespace[name] = symbolic(namespace[name])
+        fn = namespace[name]
+        if name not in NOT_SYMBOLIC and not getattr(fn, "takes_symbolic", False):
+            namespace[name] = symbolic(fn)
