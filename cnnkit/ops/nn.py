@@ -536,7 +536,18 @@ class _Sparsemax(Function):
 
 @_dual
 def sparsemax(x, axis=-1):
-    """Sparsemax: like softmax, but the probabilities of low scores are exactly 0."""
+    """Sparsemax: like softmax, but the probabilities of low scores are exactly 0.
+
+    The Euclidean projection of ``x`` onto the probability simplex along ``axis`` (Martins &
+    Astudillo, 2016): ``max(x - tau, 0)``, summing to 1. Deviation: Keras 3.15's backends
+    compute ``tau`` from the sum of the cumulative sums over the support instead of the last
+    one, which gives outputs that do not sum to 1 when more than one class is kept; the two
+    agree when a single class is kept.
+
+    Example:
+        >>> sparsemax(np.array([1.0, 1.2, 0.5])).round(6)
+        array([0.4, 0.6, 0. ])
+    """
     x = _float(x)
     return _Sparsemax.apply(x, axis=_axis(axis, x.ndim))
 
