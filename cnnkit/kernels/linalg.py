@@ -10,6 +10,7 @@ Backward rules (``Aᵀ`` swaps the last two axes, ``G`` is the output gradient):
   decomposition")
 - ``A = V diag(w) Vᵀ``:   ``dA = V (diag(gw) + F ∘ (Vᵀ gV)) Vᵀ``, ``F_ij = 1 / (w_j - w_i)``,
   symmetrised (Giles, 2008, "Collected matrix derivative results").
+- ``s = svd(A)`` values:  ``dA = U diag(gs) Vᵀ``
 """
 
 from __future__ import annotations
@@ -131,3 +132,16 @@ class Eigh(Function):
         inner[..., idx, idx] += gw
         ga = v @ inner @ _t(v)
         return (0.5 * (ga + _t(ga))).astype(v.dtype)
+
+
+class SingularValues(Function):
+    """Singular values ``s`` of ``A = U diag(s) Vᵀ``: ``dA = U diag(gs) Vᵀ`` (distinct ``s``)."""
+
+    def forward(self, a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        self.save_for_backward(u, vh)
+        return s
+
+    def backward(self, grad):
+        u, vh = self.saved
+        return (u * grad[..., None, :]) @ vh

@@ -2,10 +2,10 @@
 
 Differentiable (through :mod:`cnnkit.kernels.linalg` or compositions of differentiable ops):
 ``inv``, ``det``, ``slogdet`` (its log-magnitude), ``solve``, ``solve_triangular``,
-``cholesky``, ``cholesky_inverse``, ``eigh``, ``norm`` (vector norms and the Frobenius and
-1/inf matrix norms), ``logdet``. Decompositions without a gradient here (``qr``, ``svd``,
-``eig``, ``lu_factor``, ``lstsq``, ``pinv``, and the SVD-based matrix norms) raise if a
-gradient is requested through them. Int and bool inputs compute in floatx.
+``cholesky``, ``cholesky_inverse``, ``eigh``, ``norm`` (every vector and matrix order),
+singular values (``svd(..., compute_uv=False)``), ``logdet``. Decompositions without a
+gradient here (``qr``, ``svd``'s singular vectors, ``eig``, ``lu_factor``, ``lstsq``,
+``pinv``) raise if a gradient is requested through them. Int and bool inputs compute in floatx.
 
 Example:
     >>> import numpy as np
@@ -166,8 +166,8 @@ def qr(x, mode="reduced"):
 def svd(x, full_matrices=True, compute_uv=True):
     """Singular value decomposition ``(u, s, vh)``, or ``s`` alone (no gradient)."""
     x = _float(x)
-    if not compute_uv:
-        return _no_grad("svd", lambda a: np.linalg.svd(a, compute_uv=False), x)
+    if not compute_uv:  # the singular values alone are differentiable
+        return _apply(kl.SingularValues, x)
     parts = [
         _no_grad("svd", lambda a, i=i: np.linalg.svd(a, full_matrices=full_matrices)[i], x)
         for i in range(3)
@@ -209,8 +209,8 @@ def matrix_rank(x, tol=None):
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm (NumPy's ``ord`` conventions); int inputs compute in floatx.
 
-    Differentiable for vector norms, ``"fro"`` and the 1/inf matrix norms; the SVD-based
-    ``"nuc"``, 2 and -2 matrix norms have no gradient.
+    Differentiable for every order (the ``"nuc"``, 2 and -2 matrix norms through the singular
+    values).
 
     Raises:
         ValueError: for an ``axis`` of more than two axes or an unknown ``ord``.
@@ -266,7 +266,8 @@ def _matrix_norm(x, ord, axes):
         sums = knp.sum(knp.abs(x), axis=col)
         return (knp.max if ord == np.inf else knp.min)(sums, axis=row - 1 if row > col else row)
     if ord in ("nuc", 2, -2):
-        return _no_grad("norm", lambda a: np.linalg.norm(a, ord, axis=axes), x)
+        s = svd(knp.moveaxis(x, (row, col), (-2, -1)), compute_uv=False)
+        return {"nuc": knp.sum, 2: knp.max, -2: knp.min}[ord](s, axis=-1)
     raise ValueError(f"Invalid norm order {ord!r} for matrices.")
 
 
