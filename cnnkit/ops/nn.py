@@ -12,6 +12,17 @@ dtype (float64 in, float64 out), as Keras's ``convert_to_tensor`` does.
 
 Out of scope: ``ctc_loss``/``ctc_decode`` and ``polar`` (complex numbers).
 
+Deliberate deviations from Keras 3 (torch backend), each noted where it happens:
+
+* ``average_pool`` with ``"same"`` padding averages only the real pixels of a window
+  (TensorFlow's and JAX's numerics); Keras's torch backend replicates the edge on unevenly
+  padded axes.
+* ``sparsemax`` is the exact simplex projection (Keras 3.15's threshold is wrong when more
+  than one class is kept).
+* ``moments`` computes the variance of the centred values, not ``E[x^2] - E[x]^2``.
+* Cross-entropies differentiate ``output`` only; ``target`` is a constant.
+* ``dot_product_attention`` accepts ``attn_logits_soft_cap`` everywhere (Keras: JAX on TPU).
+
 Example:
     >>> import numpy as np
     >>> relu6(np.array([-1.0, 3.0, 9.0], dtype="float32"))
