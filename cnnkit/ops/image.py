@@ -15,8 +15,8 @@ and Keras's PyTorch/JAX backends: ``round`` (half to even) for nearest, and the 
 (``d c b a | a b c d | d c b a``). Coordinates and transforms are constants: no gradient flows
 to them.
 
-``data_format=None`` means ``"channels_last"`` everywhere (Keras's torch ``gaussian_blur`` and
-``sobel_edges`` treat None as channels-first). ``elastic_transform`` draws its random field
+``data_format=None`` means ``"channels_last"`` everywhere (Keras 3.15's torch
+``gaussian_blur`` treats None as channels-first). ``elastic_transform`` draws its random field
 from NumPy, so its values differ from Keras's; projective ``affine_transform`` rows divide by
 ``c0 x + c1 y + 1`` as documented (see its docstring).
 
