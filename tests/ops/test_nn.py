@@ -820,3 +820,30 @@ def test_gradients(case):
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_ops_inside_a_custom_layer_train():
+    import cnnkit
+    from cnnkit.ops import image
+
+    class ConvNorm(cnnkit.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(
+                shape=(3, 3, input_shape[-1], 4), initializer="glorot_uniform"
+            )
+
+        def call(self, x):
+            y = nn.layer_normalization(nn.relu6(nn.conv(x, self.kernel, padding="same")))
+            return image.resize(nn.max_pool(y, 2), (3, 3))
+
+    cnnkit.utils.set_random_seed(0)
+    inputs = cnnkit.Input((8, 8, 2))
+    outputs = cnnkit.layers.Dense(1)(cnnkit.layers.Flatten()(ConvNorm()(inputs)))
+    model = cnnkit.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(16, 8, 8, 2)), rng.uniform(size=(16, 1))
+    kernel_before = model.layers[1].kernel.numpy().copy()
+    history = model.fit(x, y, epochs=4, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+    assert not np.allclose(model.layers[1].kernel.numpy(), kernel_before)
