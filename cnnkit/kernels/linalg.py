@@ -11,6 +11,7 @@ Backward rules (``Aᵀ`` swaps the last two axes, ``G`` is the output gradient):
 - ``A = V diag(w) Vᵀ``:   ``dA = V (diag(gw) + F ∘ (Vᵀ gV)) Vᵀ``, ``F_ij = 1 / (w_j - w_i)``,
   symmetrised (Giles, 2008, "Collected matrix derivative results").
 - ``s = svd(A)`` values:  ``dA = U diag(gs) Vᵀ``
+- ``P = A⁺``:             see :class:`Pinv`
 """
 
 from __future__ import annotations
@@ -145,3 +146,23 @@ class SingularValues(Function):
     def backward(self, grad):
         u, vh = self.saved
         return (u * grad[..., None, :]) @ vh
+
+
+class Pinv(Function):
+    """Moore-Penrose pseudo-inverse ``P = A⁺`` (rank constant near ``A``).
+
+    Backward (Golub & Pereyra, 1973):
+    ``dA = -Pᵀ G Pᵀ + (I - A P) Gᵀ P Pᵀ + Pᵀ P Gᵀ (I - P A)``.
+    """
+
+    def forward(self, a, rcond=None):
+        p = np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
+        self.save_for_backward(a, p)
+        return p
+
+    def backward(self, grad):
+        a, p = self.saved
+        pt, gt = _t(p), _t(grad)
+        eye_m = np.eye(a.shape[-2], dtype=a.dtype)
+        eye_n = np.eye(a.shape[-1], dtype=a.dtype)
+        return -pt @ grad @ pt + (eye_m - a @ p) @ gt @ p @ pt + pt @ p @ gt @ (eye_n - p @ a)

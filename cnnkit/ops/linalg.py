@@ -4,8 +4,9 @@ Differentiable (through :mod:`cnnkit.kernels.linalg` or compositions of differen
 ``inv``, ``det``, ``slogdet`` (its log-magnitude), ``solve``, ``solve_triangular``,
 ``cholesky``, ``cholesky_inverse``, ``eigh``, ``norm`` (every vector and matrix order),
 singular values (``svd(..., compute_uv=False)``), ``logdet``. Decompositions without a
-gradient here (``qr``, ``svd``'s singular vectors, ``eig``, ``lu_factor``, ``lstsq``,
-``pinv``) raise if a gradient is requested through them. Int and bool inputs compute in floatx.
+gradient here (``qr``, ``svd``'s singular vectors, ``eig``, ``lu_factor``) raise if a
+gradient is requested through them; ``pinv`` and ``lstsq`` differentiate where the rank is
+locally constant. Int and bool inputs compute in floatx.
 
 Example:
     >>> import numpy as np
@@ -143,7 +144,8 @@ def eig(x):
     if np.iscomplexobj(w) and np.any(np.abs(np.imag(w)) > 0):
         raise ValueError("`eig` found complex eigenvalues; complex numbers are not supported.")
     dtype = dtypes.float_of(str(to_array(data(x)).dtype))
-    return wrap(np.real(w).astype(dtype), x), wrap(np.real(v).astype(dtype), x)
+    w, v = np.real(w).astype(dtype), np.real(v).astype(dtype)
+    return no_grad_result("eig", lambda a: w, x), no_grad_result("eig", lambda a: v, x)
 
 
 def qr(x, mode="reduced"):
@@ -186,18 +188,23 @@ def lu_factor(x):
         m, n = arr.shape[-2:]
         sig = "(m,n)->(m,n),(" + ("m" if m <= n else "n") + ")"
         lu, piv = np.vectorize(sl.lu_factor, signature=sig)(arr)
-    return wrap(lu, x), wrap(piv.astype("int32"), x)
+    return no_grad_result("lu_factor", lambda a: lu, x), wrap(piv.astype("int32"), x)
 
 
 def lstsq(a, b, rcond=None):
-    """The least-squares solution of ``a @ x = b`` (no gradient)."""
-    return _no_grad("lstsq", lambda u, v: np.linalg.lstsq(u, v, rcond=rcond)[0], a, b)
+    """The minimum-norm least-squares solution of ``a @ x = b`` (``pinv(a) @ b``).
+
+    Differentiable through :func:`pinv` (where the rank of ``a`` is locally constant).
+    """
+    if recording(a, b):
+        return knp.matmul(pinv(a, rcond=rcond), b)
+    a, b = _float(a), _float(b)
+    return wrap(np.linalg.lstsq(to_array(data(a)), to_array(data(b)), rcond=rcond)[0], a, b)
 
 
 def pinv(x, rcond=None):
-    """The Moore-Penrose pseudo-inverse (no gradient)."""
-    kwargs = {} if rcond is None else {"rcond": rcond}
-    return _no_grad("pinv", lambda a: np.linalg.pinv(a, **kwargs), x)
+    """The Moore-Penrose pseudo-inverse (differentiable where the rank is locally constant)."""
+    return _apply(kl.Pinv, _float(x), rcond=rcond)
 
 
 def matrix_rank(x, tol=None):
