@@ -37,8 +37,8 @@ from cnnkit.regularizers import Regularizer
 from cnnkit.scopes import device, name_scope
 
 # Imported on first use (``cnnkit.datasets.fashion_mnist``...), to keep ``import cnnkit`` fast.
-_LAZY_SUBMODULES = ("applications", "datasets", "export", "preprocessing", "signal", "viz")
-_LAZY_SUBMODULES += ("config", "constraints", "dtype_policies", "random", "tree")
+_LAZY_SUBMODULES = ("applications", "datasets", "export", "ops", "preprocessing", "signal", "viz")
+_LAZY_SUBMODULES += ("config", "constraints", "distribution", "dtype_policies", "random", "tree")
 
 
 def version() -> str:
