@@ -15,6 +15,7 @@ import pytest
 
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.kernels import activations as act
+from cnnkit.kernels import activations_extra as extra_act
 from cnnkit.kernels import conv, dense, losses, norm, pool, recurrent, resize, shape
 from tests.harness import gradcheck
 from tests.kernels import reference as ref
@@ -694,6 +695,134 @@ CASES += [
         ("vector_left", ((4,), (4, 3))),
         ("vector_right", ((2, 3, 4), (4,))),
     ]
+]
+
+# -- the rest of Keras 3's activations (kernels/activations_extra.py) ---------------------
+
+
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_sparsemax(x):
+    """Sparsemax by bisection on tau (independent of the sort-based kernel)."""
+    lo, hi = x.min(-1, keepdims=True) - 1.0, x.max(-1, keepdims=True)
+    for _ in range(200):
+        tau = (lo + hi) / 2
+        over = np.maximum(x - tau, 0).sum(-1, keepdims=True) > 1
+        lo, hi = np.where(over, tau, lo), np.where(over, hi, tau)
+    return np.maximum(x - (lo + hi) / 2, 0)
+
+
+CASES += [
+    OpCase("softplus", extra_act.softplus, ((3, 4),), lambda x: np.log1p(np.exp(x))),
+    OpCase("softsign", extra_act.softsign, ((3, 4),), lambda x: x / (1 + np.abs(x))),
+    OpCase("mish", extra_act.mish, ((3, 4),), lambda x: x * np.tanh(np.log1p(np.exp(x)))),
+    OpCase("log_sigmoid", extra_act.log_sigmoid, ((3, 4),), lambda x: np.log(_np_sigmoid(x))),
+    OpCase(
+        "celu",
+        lambda x: extra_act.celu(x, alpha=0.5),
+        ((3, 4),),
+        lambda x: np.maximum(x, 0) + np.minimum(0, 0.5 * (np.exp(x / 0.5) - 1)),
+        make_inputs=away_from(0.0),
+    ),
+    OpCase(
+        "squareplus",
+        lambda x: extra_act.squareplus(x, b=2.0),
+        ((3, 4),),
+        lambda x: (x + np.sqrt(x * x + 2.0)) / 2,
+    ),
+    OpCase("tanh_shrink", extra_act.tanh_shrink, ((3, 4),), lambda x: x - np.tanh(x)),
+    OpCase("exponential", extra_act.exponential, ((3, 4),), np.exp),
+    OpCase(
+        "relu6",
+        extra_act.relu6,
+        ((4, 5),),
+        lambda x: np.minimum(np.maximum(x, 0), 6),
+        make_inputs=away_from(0.0, 6.0, lo=-8, hi=8),
+    ),
+    OpCase(
+        "hard_sigmoid",
+        extra_act.hard_sigmoid,
+        ((4, 5),),
+        lambda x: np.clip(x / 6 + 0.5, 0, 1),
+        make_inputs=away_from(-3.0, 3.0, lo=-5, hi=5),
+    ),
+    OpCase(
+        "hard_silu",
+        extra_act.hard_silu,
+        ((4, 5),),
+        lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+        make_inputs=away_from(-3.0, 3.0, lo=-5, hi=5),
+    ),
+    OpCase(
+        "hard_tanh",
+        extra_act.hard_tanh,
+        ((4, 5),),
+        lambda x: np.clip(x, -1, 1),
+        make_inputs=away_from(-1.0, 1.0),
+    ),
+    OpCase(
+        "sparse_plus",
+        extra_act.sparse_plus,
+        ((4, 5),),
+        lambda x: np.where(x <= -1, 0, np.where(x < 1, (x + 1) ** 2 / 4, x)),
+        make_inputs=away_from(-1.0, 1.0),
+    ),
+    OpCase(
+        "sparse_sigmoid",
+        extra_act.sparse_sigmoid,
+        ((4, 5),),
+        lambda x: np.clip((x + 1) / 2, 0, 1),
+        make_inputs=away_from(-1.0, 1.0),
+    ),
+    OpCase(
+        "soft_shrink",
+        lambda x: extra_act.soft_shrink(x, threshold=0.7),
+        ((4, 5),),
+        lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.7, 0),
+        make_inputs=away_from(-0.7, 0.7),
+    ),
+    OpCase(
+        "hard_shrink",
+        extra_act.hard_shrink,
+        ((4, 5),),
+        lambda x: np.where(np.abs(x) > 0.5, x, 0),
+        make_inputs=away_from(-0.5, 0.5),
+    ),
+    OpCase(
+        "threshold",
+        lambda x: extra_act.threshold(x, threshold=0.3, default_value=-2.0),
+        ((4, 5),),
+        lambda x: np.where(x > 0.3, x, -2.0),
+        make_inputs=away_from(0.3),
+    ),
+    OpCase(
+        "log_softmax_axis1",
+        lambda x: extra_act.log_softmax(x, axis=1),
+        ((2, 4, 3),),
+        lambda x: x - np.log(np.exp(x).sum(1, keepdims=True)),
+    ),
+    OpCase(
+        "glu",
+        extra_act.glu,
+        ((3, 6),),
+        lambda x: x[:, :3] * _np_sigmoid(x[:, 3:]),
+    ),
+    OpCase(
+        "glu_axis0",
+        lambda x: extra_act.glu(x, axis=0),
+        ((4, 3),),
+        lambda x: x[:2] * _np_sigmoid(x[2:]),
+    ),
+    OpCase("sparsemax", extra_act.sparsemax, ((4, 6),), _np_sparsemax, make_inputs=distinct),
+    OpCase(
+        "sparsemax_axis0",
+        lambda x: extra_act.sparsemax(x, axis=0),
+        ((5, 3),),
+        lambda x: _np_sparsemax(x.T).T,
+        make_inputs=lambda rng, shapes: [rng.permutation(15).reshape(5, 3) * 0.37],
+    ),
 ]
 
 IDS = [case.name for case in CASES]
