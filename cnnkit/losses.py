@@ -380,9 +380,11 @@ class Loss:
         """The reduced loss (a scalar Tensor unless the reduction is ``"none"``)."""
         y_pred = _prediction(y_pred, cast_arrays=True)
         values = self.call(y_true, y_pred)
-        return reduce_weighted_values(
-            values, sample_weight, self._mask(y_true, y_pred), self.reduction
-        )
+        mask = self._mask(y_true, y_pred)
+        out_mask = getattr(values, "_keras_mask", None)  # e.g. Circle's rows without pairs
+        if out_mask is not None:
+            mask = out_mask if mask is None else mask & out_mask
+        return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def call(self, y_true, y_pred) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -561,6 +563,51 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
 
 # ---------------------------------------------------------------------------
+# The rest of Keras's losses (they subclass the classes above)
+# ---------------------------------------------------------------------------
+
+from cnnkit.losses_extra import (  # noqa: E402
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    CategoricalHinge,
+    Circle,
+    CosineSimilarity,
+    Dice,
+    Hinge,
+    Huber,
+    KLDivergence,
+    LogCosh,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SquaredHinge,
+    Tversky,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+    categorical_hinge,
+    circle,
+    cosine_similarity,
+    dice,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    squared_hinge,
+    tversky,
+)
+from cnnkit.losses_extra import __all__ as _extra_names  # noqa: E402
+
+mape = mean_absolute_percentage_error
+msle = mean_squared_logarithmic_error
+kld = kl_divergence
+__all__ += [*_extra_names, "mape", "msle", "kld"]
+
+# ---------------------------------------------------------------------------
 # Lookup by name
 # ---------------------------------------------------------------------------
 
@@ -572,6 +619,22 @@ _CLASSES = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        BinaryFocalCrossentropy,
+        CategoricalFocalCrossentropy,
+        CategoricalGeneralizedCrossEntropy,
+        CategoricalHinge,
+        Circle,
+        CosineSimilarity,
+        Dice,
+        Hinge,
+        Huber,
+        KLDivergence,
+        LogCosh,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Poisson,
+        SquaredHinge,
+        Tversky,
     )
 }
 _FUNCTIONS: dict[str, Callable] = {
@@ -582,6 +645,22 @@ _FUNCTIONS: dict[str, Callable] = {
         binary_crossentropy,
         categorical_crossentropy,
         sparse_categorical_crossentropy,
+        binary_focal_crossentropy,
+        categorical_focal_crossentropy,
+        categorical_generalized_cross_entropy,
+        categorical_hinge,
+        circle,
+        cosine_similarity,
+        dice,
+        hinge,
+        huber,
+        kl_divergence,
+        log_cosh,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
+        poisson,
+        squared_hinge,
+        tversky,
     )
 }
 _FUNCTIONS.update(
@@ -592,6 +671,12 @@ _FUNCTIONS.update(
         "MAE": mean_absolute_error,
         "bce": binary_crossentropy,
         "BCE": binary_crossentropy,
+        "kld": kl_divergence,
+        "KLD": kl_divergence,
+        "mape": mean_absolute_percentage_error,
+        "MAPE": mean_absolute_percentage_error,
+        "msle": mean_squared_logarithmic_error,
+        "MSLE": mean_squared_logarithmic_error,
     }
 )
 
