@@ -20,8 +20,6 @@ EXCLUDED = {
     },
     "optimizers": {
         "legacy": "TF-Keras 2's optimizer namespace, kept by Keras 3 for imports only",
-        "MultiOptimizer": "not implemented yet: one optimizer per group of variables",
-        "OptimizerMap": "not implemented yet: the variable-to-optimizer map of MultiOptimizer",
     },
 }
 

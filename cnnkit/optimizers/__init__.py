@@ -22,6 +22,7 @@ from cnnkit.optimizers.adaptive import Adadelta, Adafactor, Ftrl
 from cnnkit.optimizers.base import Optimizer
 from cnnkit.optimizers.lion_muon import Lion, Muon
 from cnnkit.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from cnnkit.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from cnnkit.optimizers.rmsprop import RMSprop
 from cnnkit.optimizers.sgd import SGD
 
@@ -38,6 +39,8 @@ __all__ = [
     "Lion",
     "LossScaleOptimizer",
     "Muon",
+    "MultiOptimizer",
+    "OptimizerMap",
     "Nadam",
     "ScheduleFreeAdamW",
     "Optimizer",
@@ -63,6 +66,7 @@ ALL_OBJECTS_DICT: dict[str, type[Optimizer]] = {
     "lion": Lion,
     "lossscaleoptimizer": LossScaleOptimizer,
     "muon": Muon,
+    "multioptimizer": MultiOptimizer,
     "nadam": Nadam,
     "schedulefreeadamw": ScheduleFreeAdamW,
 }

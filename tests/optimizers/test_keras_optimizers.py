@@ -153,3 +153,90 @@ def test_argument_errors():
         optimizers.LossScaleOptimizer(optimizers.SGD(), clipnorm=1.0)
     with pytest.raises(ValueError, match="dynamic=False"):
         optimizers.LossScaleOptimizer(optimizers.SGD(), dynamic=False)
+
+
+def _multi(module):
+    return module.MultiOptimizer(
+        module.OptimizerMap(module.Adam(0.01), {"enc_.*": module.SGD(0.1, momentum=0.5)})
+    )
+
+
+def test_multi_optimizer_matches_keras():
+    keras = pytest.importorskip("keras")
+    initial, grads = _problem(3)
+    names = ["enc_kernel", "head_bias", "enc_bias"]
+    ours, theirs = _multi(optimizers), _multi(keras.optimizers)
+    ours_vars = []
+    for w, name in zip(initial, names, strict=True):
+        v = Variable(w.copy(), name=name)
+        v.path = name
+        ours_vars.append(v)
+    theirs_vars = [keras.Variable(w.copy(), name=n) for w, n in zip(initial, names, strict=True)]
+    for step in grads:
+        ours.apply(step, ours_vars)
+        theirs.apply([keras.ops.convert_to_tensor(g) for g in step], theirs_vars)
+    for a, b in zip(ours_vars, theirs_vars, strict=True):
+        np.testing.assert_allclose(a.numpy(), keras.ops.convert_to_numpy(b), rtol=2e-5, atol=2e-6)
+    assert int(ours.iterations) == STEPS
+    assert [type(o).__name__ for o in ours.optimizers] == ["SGD", "Adam"]
+    assert len(ours.variables) == len(theirs.variables)
+    with pytest.raises(AttributeError, match="sub-optimizers"):
+        ours.learning_rate  # noqa: B018
+
+
+def test_multi_optimizer_config_and_state_round_trip():
+    initial, grads = _problem(4)
+    opt = _multi(optimizers)
+    variables = []
+    for i, w in enumerate(initial):
+        v = Variable(w.copy(), name=f"w{i}")
+        v.path = ("enc_" if i % 2 else "head_") + str(i)
+        variables.append(v)
+    for step in grads[:2]:
+        opt.apply(step, variables)
+    clone = optimizers.deserialize(optimizers.serialize(opt))
+    assert type(clone) is optimizers.MultiOptimizer
+    assert clone.get_config() == opt.get_config()
+    copies = []
+    for v in variables:
+        c = Variable(v.numpy().copy(), name=v.name)
+        c.path = v.path
+        copies.append(c)
+    clone.build(copies)
+    store = {}
+    opt.save_own_variables(store)
+    clone.load_own_variables(store)
+    for step in grads[2:]:
+        opt.apply(step, variables)
+        clone.apply(step, copies)
+    for a, b in zip(variables, copies, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_optimizer_map_errors():
+    with pytest.raises(TypeError, match="default_optimizer"):
+        optimizers.OptimizerMap("sgd")
+    m = optimizers.OptimizerMap(
+        optimizers.SGD(), {"a.*": optimizers.SGD(), ".*b": optimizers.SGD()}
+    )
+    with pytest.raises(ValueError, match="Multiple optimizers"):
+        m["ab"]
+    with pytest.raises(ValueError, match="LossScaleOptimizer"):
+        m["c"] = optimizers.LossScaleOptimizer(optimizers.SGD())
+
+
+def test_multi_optimizer_in_fit_freezes_a_group():
+    import cnnkit
+    from cnnkit import layers
+
+    model = cnnkit.Sequential(
+        [layers.Input((4,)), layers.Dense(3, name="enc"), layers.Dense(2, name="head")]
+    )
+    opt = optimizers.MultiOptimizer(
+        optimizers.OptimizerMap(optimizers.Adam(0.01), {"enc/.*": optimizers.SGD(0.0)})
+    )
+    model.compile(optimizer=opt, loss="mse")
+    enc, head = model.layers[0].kernel.numpy().copy(), model.layers[1].kernel.numpy().copy()
+    model.fit(np.ones((8, 4), "float32"), np.ones((8, 2), "float32"), epochs=2, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].kernel.numpy(), enc)
+    assert not np.allclose(model.layers[1].kernel.numpy(), head)
