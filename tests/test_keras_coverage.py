@@ -48,7 +48,8 @@ def test_every_keras_class_is_a_class_of_the_family(family):
         obj = getattr(getattr(keras, family), name)
         if name in EXCLUDED.get(family, {}) or not isinstance(obj, type):
             continue
-        assert issubclass(getattr(ours, name), getattr(ours, base)), name
+        if issubclass(obj, getattr(getattr(keras, family), base)):  # not OptimizerMap
+            assert issubclass(getattr(ours, name), getattr(ours, base)), name
         assert name in ours.__all__, f"{name} missing from cnnkit.{family}.__all__"
 
 
