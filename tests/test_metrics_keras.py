@@ -272,3 +272,15 @@ def test_metric_functions_are_the_loss_functions():
 
     for name in ("hinge", "huber", "kl_divergence", "log_cosh", "binary_focal_crossentropy"):
         assert getattr(metrics, name) is getattr(losses, name)
+
+
+def test_adjusted_r2_falls_back_with_keras_warnings():
+    y = np.array([[1.0], [2.0], [4.0]], "float32")
+    p = np.array([[1.5], [2.0], [3.0]], "float32")
+    plain = metrics.R2Score()
+    plain.update_state(y, p)
+    for k, message in [(5, "More independent predictors"), (2, "Division by zero")]:
+        m = metrics.R2Score(num_regressors=k)
+        m.update_state(y, p)
+        with pytest.warns(UserWarning, match=message):
+            assert m.result() == plain.result()

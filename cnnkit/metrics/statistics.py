@@ -229,10 +229,15 @@ class R2Score(Metric):
             return raw.astype(np.float32)
         n, k = self.num_samples, self.num_regressors
         if k:
-            if k >= n - 1:
+            if k > n - 1:
                 warnings.warn(
                     "More independent predictors than datapoints in adjusted R2 score. "
                     "Falling back to standard R2 score.",
+                    stacklevel=2,
+                )
+            elif k == n - 1:
+                warnings.warn(
+                    "Division by zero in Adjusted R2 score. Falling back to standard R2 score.",
                     stacklevel=2,
                 )
             else:
