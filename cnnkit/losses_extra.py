@@ -5,8 +5,8 @@ Functions return per-sample values; classes add sample weights and the reduction
 :class:`cnnkit.losses.Loss`. The maths (and each formula) lives in
 :mod:`cnnkit.kernels.losses_extra`. Targets are constants: only ``y_pred`` is differentiated.
 
-Deliberate deviations: no ``dtype`` argument (predictions keep their float dtype); the focal
-cross-entropies take only ``axis=-1``.
+Deliberate deviations: ``dtype`` as in :class:`cnnkit.losses.Loss`; the focal cross-entropies
+take only ``axis=-1``; Huber and CosineSimilarity keep ``delta``/``axis`` in their configs.
 
 Example:
     >>> from cnnkit import losses
@@ -224,8 +224,8 @@ class _Simple(LossFunctionWrapper):
     _fn = None
     _args: tuple = ()
 
-    def __init__(self, reduction="sum_over_batch_size", name=None, **kwargs):
-        super().__init__(type(self)._fn, reduction=reduction, name=name, **kwargs)
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(type(self)._fn, reduction=reduction, name=name, dtype=dtype, **kwargs)
         for key in self._args:
             setattr(self, key, kwargs[key])
 
@@ -238,8 +238,8 @@ class Hinge(_Simple):
 
     _fn = staticmethod(hinge)
 
-    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class SquaredHinge(_Simple):
@@ -247,8 +247,8 @@ class SquaredHinge(_Simple):
 
     _fn = staticmethod(squared_hinge)
 
-    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class CategoricalHinge(_Simple):
@@ -256,8 +256,8 @@ class CategoricalHinge(_Simple):
 
     _fn = staticmethod(categorical_hinge)
 
-    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class MeanAbsolutePercentageError(_Simple):
@@ -265,8 +265,10 @@ class MeanAbsolutePercentageError(_Simple):
 
     _fn = staticmethod(mean_absolute_percentage_error)
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(
+        self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None
+    ):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class MeanSquaredLogarithmicError(_Simple):
@@ -274,8 +276,10 @@ class MeanSquaredLogarithmicError(_Simple):
 
     _fn = staticmethod(mean_squared_logarithmic_error)
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(
+        self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None
+    ):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class Huber(_Simple):
@@ -284,8 +288,8 @@ class Huber(_Simple):
     _fn = staticmethod(huber)
     _args = ("delta",)
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        super().__init__(reduction=reduction, name=name, delta=delta)
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, delta=delta)
 
 
 class LogCosh(_Simple):
@@ -293,8 +297,8 @@ class LogCosh(_Simple):
 
     _fn = staticmethod(log_cosh)
 
-    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class Poisson(_Simple):
@@ -302,8 +306,8 @@ class Poisson(_Simple):
 
     _fn = staticmethod(poisson)
 
-    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class KLDivergence(_Simple):
@@ -316,8 +320,8 @@ class KLDivergence(_Simple):
 
     _fn = staticmethod(kl_divergence)
 
-    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
-        super().__init__(reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
 class CosineSimilarity(_Simple):
@@ -326,8 +330,10 @@ class CosineSimilarity(_Simple):
     _fn = staticmethod(cosine_similarity)
     _args = ("axis",)
 
-    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
-        super().__init__(reduction=reduction, name=name, axis=axis)
+    def __init__(
+        self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None
+    ):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, axis=axis)
 
 
 class BinaryFocalCrossentropy(_Simple):
@@ -346,11 +352,13 @@ class BinaryFocalCrossentropy(_Simple):
         axis=-1,
         reduction="sum_over_batch_size",
         name="binary_focal_crossentropy",
+        dtype=None,
     ):
         _check_axis(axis)
         super().__init__(
             reduction=reduction,
             name=name,
+            dtype=dtype,
             apply_class_balancing=apply_class_balancing,
             alpha=alpha,
             gamma=gamma,
@@ -375,11 +383,13 @@ class CategoricalFocalCrossentropy(_Simple):
         axis=-1,
         reduction="sum_over_batch_size",
         name="categorical_focal_crossentropy",
+        dtype=None,
     ):
         _check_axis(axis)
         super().__init__(
             reduction=reduction,
             name=name,
+            dtype=dtype,
             alpha=alpha,
             gamma=gamma,
             from_logits=from_logits,
@@ -399,13 +409,17 @@ class CategoricalGeneralizedCrossEntropy(_Simple):
     _args = ("q",)
 
     def __init__(
-        self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy"
+        self,
+        q=0.5,
+        reduction="sum_over_batch_size",
+        name="categorical_generalized_cross_entropy",
+        dtype=None,
     ):
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
             raise ValueError(
                 f"Invalid value for argument `q`. Expected a float in (0, 1). Received: q={q!r}"
             )
-        super().__init__(reduction=reduction, name=name, q=q)
+        super().__init__(reduction=reduction, name=name, dtype=dtype, q=q)
 
 
 class Dice(_Simple):
@@ -414,8 +428,8 @@ class Dice(_Simple):
     _fn = staticmethod(dice)
     _args = ("axis",)
 
-    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None):
-        super().__init__(reduction=reduction, name=name, axis=axis)
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, axis=axis)
 
 
 class Tversky(_Simple):
@@ -425,9 +439,17 @@ class Tversky(_Simple):
     _args = ("alpha", "beta", "axis")
 
     def __init__(
-        self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None
+        self,
+        alpha=0.5,
+        beta=0.5,
+        reduction="sum_over_batch_size",
+        name="tversky",
+        axis=None,
+        dtype=None,
     ):
-        super().__init__(reduction=reduction, name=name, alpha=alpha, beta=beta, axis=axis)
+        super().__init__(
+            reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis
+        )
 
 
 class Circle(_Simple):
@@ -443,10 +465,12 @@ class Circle(_Simple):
         remove_diagonal=True,
         reduction="sum_over_batch_size",
         name="circle",
+        dtype=None,
     ):
         super().__init__(
             reduction=reduction,
             name=name,
+            dtype=dtype,
             gamma=gamma,
             margin=margin,
             remove_diagonal=remove_diagonal,

@@ -229,3 +229,22 @@ def test_kl_divergence_trains_a_prediction():
     np.testing.assert_allclose(
         activations.softmax(Tensor(logits.numpy())).numpy(), target, atol=1e-3
     )
+
+
+def test_signatures_match_keras_and_keras_configs_load():
+    keras = pytest.importorskip("keras")
+    import inspect
+
+    for name in [n for n in dir(keras.losses) if n[0].isupper() and n != "CTC"]:
+        ours = list(inspect.signature(getattr(losses, name)).parameters)
+        assert ours == list(inspect.signature(getattr(keras.losses, name)).parameters), name
+    for name in FUNCTIONS:
+        config = keras.losses.serialize(getattr(keras.losses, name)())
+        loss = losses.deserialize({"class_name": config["class_name"], "config": config["config"]})
+        assert type(loss).__name__ == name
+
+
+def test_dtype_casts_constant_predictions():
+    loss = losses.Huber(dtype="float64")
+    out = loss(np.zeros((2, 3)), np.ones((2, 3), "float32"))
+    assert out.dtype == np.float64
