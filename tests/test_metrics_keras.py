@@ -284,3 +284,15 @@ def test_adjusted_r2_falls_back_with_keras_warnings():
         m.update_state(y, p)
         with pytest.warns(UserWarning, match=message):
             assert m.result() == plain.result()
+
+
+def test_deserialize_with_custom_objects():
+    class Twice(metrics.Sum):
+        def update_state(self, values, sample_weight=None):
+            super().update_state(2 * np.asarray(values), sample_weight)
+
+    m = metrics.deserialize(
+        {"class_name": "Twice", "config": {"name": "t"}}, custom_objects={"Twice": Twice}
+    )
+    m.update_state([1.0, 2.0])
+    assert type(m) is Twice and m.name == "t" and float(m.result()) == 6.0

@@ -317,11 +317,17 @@ def serialize(metric) -> dict:
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
-def deserialize(config) -> Metric:
+def deserialize(config, custom_objects=None) -> Metric:
     """Inverse of :func:`serialize` (a name is accepted too, as by :func:`get`).
+
+    ``custom_objects`` maps class names to Metric classes defined elsewhere.
 
     Example:
         >>> type(deserialize(serialize(R2Score()))).__name__
         'R2Score'
     """
+    if custom_objects and isinstance(config, dict):
+        cls = custom_objects.get(config.get("class_name"))
+        if isinstance(cls, type) and issubclass(cls, Metric):
+            return cls.from_config(dict(config.get("config") or {}))
     return get(config)
