@@ -225,14 +225,12 @@ def test_precision_at_recall_equals_sklearn_pr_curve():
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 300)
-    s = np.round(np.clip(y * 0.3 + rng.uniform(0, 0.7, 300), 0, 1), 2)  # on the threshold grid
+    # Scores halfway between the thresholds k / 100: "above" and "at or above" agree.
+    s = (np.floor(np.clip(y * 0.3 + rng.uniform(0, 0.7, 300), 0, 0.99) * 100) + 0.5) / 100
     m = metrics.PrecisionAtRecall(recall=0.8, num_thresholds=101)
     m.update_state(y, s)
     precision, recall, _ = sklearn_metrics.precision_recall_curve(y, s)
-    expected = precision[recall >= 0.8].max()
-    # cnnkit counts scores strictly above a threshold; sklearn at or above one: on a 0.01
-    # grid both see the same operating points.
-    np.testing.assert_allclose(m.result(), expected, rtol=1e-6)
+    np.testing.assert_allclose(m.result(), precision[recall >= 0.8].max(), rtol=1e-6)
 
 
 # -- errors and lookup ----------------------------------------------------------------------
@@ -296,3 +294,20 @@ def test_deserialize_with_custom_objects():
     )
     m.update_state([1.0, 2.0])
     assert type(m) is Twice and m.name == "t" and float(m.result()) == 6.0
+
+
+def test_sensitivity_at_specificity_equals_sklearn_roc_curve():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 400)
+    # Scores halfway between the thresholds k / 100: "above" and "at or above" agree.
+    s = (np.floor(np.clip(y * 0.25 + rng.uniform(0, 0.75, 400), 0, 0.99) * 100) + 0.5) / 100
+    fpr, tpr, _ = sklearn_metrics.roc_curve(y, s, drop_intermediate=False)
+    for spec in (0.5, 0.8, 0.95):
+        m = metrics.SensitivityAtSpecificity(specificity=spec, num_thresholds=101)
+        m.update_state(y[:150], s[:150])
+        m.update_state(y[150:], s[150:])
+        np.testing.assert_allclose(m.result(), tpr[1 - fpr >= spec].max(), rtol=1e-6)
+        m = metrics.SpecificityAtSensitivity(sensitivity=spec, num_thresholds=101)
+        m.update_state(y, s)
+        np.testing.assert_allclose(m.result(), (1 - fpr[tpr >= spec]).max(), rtol=1e-6)
