@@ -105,6 +105,7 @@ ACTIVATIONS += ["silu", "swish", "linear"]
 ACTIVATIONS += ["softplus", "softsign", "relu6", "hard_tanh", "hard_sigmoid", "hard_silu"]
 ACTIVATIONS += ["hard_swish", "sparse_sigmoid", "mish", "celu", "exponential", "log_softmax"]
 ACTIVATIONS += ["log_sigmoid", "soft_shrink", "hard_shrink", "tanh_shrink", "squareplus"]
+ACTIVATIONS += ["sparse_plus"]
 
 CASES = [
     # core
@@ -547,6 +548,9 @@ def test_unsupported_options(tmp_path):
     i = L.Input(shape=(3,))
     with pytest.raises(NotImplementedError, match="activation '<lambda>'"):
         export_onnx(Model(i, L.Dense(2, activation=lambda x: x * 2.0)(i)), tmp_path / "m.onnx")
+    for name in ("sparsemax", "glu"):  # no ONNX operator; the message lists the supported ones
+        with pytest.raises(NotImplementedError, match=f"activation '{name}'.*squareplus"):
+            export_onnx(Model(i, L.Dense(4, activation=name)(i)), tmp_path / "m.onnx")
     s = L.Input(shape=(4, 3), batch_size=2)
     with pytest.raises(NotImplementedError, match="stateful"):
         export_onnx(Model(s, L.LSTM(2, stateful=True)(s)), tmp_path / "m.onnx")

@@ -84,12 +84,21 @@ def _squareplus(g: _Graph, v: _Value, h: str) -> str:
     return g.op("Mul", [g.op("Add", [v.name, root], h), g.floats(0.5)], h)
 
 
+def _sparse_plus(g: _Graph, v: _Value, h: str) -> str:
+    """0 below -1, ``(x + 1)^2 / 4`` on (-1, 1), ``x`` from 1: ``Where(x >= 1, x, q)`` with
+    ``q = clip(x + 1, 0, 2)^2 / 4``."""
+    shifted = _clip(g, g.op("Add", [v.name, g.floats(1.0)], h), 0.0, 2.0, h)
+    quad = g.op("Mul", [g.op("Mul", [shifted, shifted], h), g.floats(0.25)], h)
+    above = g.op("Not", [g.op("Less", [v.name, g.floats(1.0)], h)], h)
+    return g.op("Where", [above, v.name, quad], h)
+
+
 def _clip(g: _Graph, x: str, lo: float, hi: float, h: str) -> str:
     return g.op("Clip", [x, g.floats(lo), g.floats(hi)], h)
 
 
 # The activations added after the first ONNX converter, with their default arguments (the ones
-# an ``activation="name"`` argument gets). glu, sparsemax, sparse_plus and threshold have none.
+# an ``activation="name"`` argument gets). glu, sparsemax and threshold have none.
 _MORE_ACTIVATIONS = {
     activations.softplus: lambda g, v, h: g.op("Softplus", [v.name], h),
     activations.softsign: lambda g, v, h: g.op("Softsign", [v.name], h),
@@ -113,6 +122,7 @@ _MORE_ACTIVATIONS = {
     activations.hard_shrink: lambda g, v, h: g.op("Shrink", [v.name], h, bias=0.0, lambd=0.5),
     activations.tanh_shrink: lambda g, v, h: g.op("Sub", [v.name, g.op("Tanh", [v.name], h)], h),
     activations.squareplus: _squareplus,
+    activations.sparse_plus: _sparse_plus,
 }
 
 
