@@ -291,9 +291,9 @@ class Adafactor(Optimizer):
                 self._c.append(
                     self.add_variable(shape[:-2] + shape[-1:], dtype=var.dtype, name=name)
                 )
-            else:  # not factored: Keras keeps untracked scalar placeholders
-                self._r.append(None)
-                self._c.append(None)
+            else:  # not factored: scalar placeholders, so the state lines up with Keras's
+                self._r.append(self.add_variable((), dtype=var.dtype, name=var.name))
+                self._c.append(self.add_variable((), dtype=var.dtype, name=var.name))
             self._v.append(self.add_variable_from_reference(var, "velocity"))
 
     def update_step(self, gradient, variable, learning_rate) -> None:

@@ -240,3 +240,28 @@ def test_multi_optimizer_in_fit_freezes_a_group():
     model.fit(np.ones((8, 4), "float32"), np.ones((8, 2), "float32"), epochs=2, verbose=0)
     np.testing.assert_array_equal(model.layers[0].kernel.numpy(), enc)
     assert not np.allclose(model.layers[1].kernel.numpy(), head)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Nadam",
+        "Adamax",
+        "Adadelta",
+        "Ftrl",
+        "Lion",
+        "Lamb",
+        "Adafactor",
+        "Muon",
+        "ScheduleFreeAdamW",
+    ],
+)
+def test_state_lines_up_with_keras(name):
+    """The same variables in the same order and shapes: saved optimizer state is exchangeable."""
+    keras = pytest.importorskip("keras")
+    shapes = [(3, 4), (4,)]
+    theirs = getattr(keras.optimizers, name)()
+    theirs.build([keras.Variable(np.zeros(s, "float32")) for s in shapes])
+    ours = getattr(optimizers, name)()
+    ours.build([Variable(np.zeros(s, "float32"), name=f"w{i}") for i, s in enumerate(shapes)])
+    assert [tuple(v.shape) for v in ours.variables] == [tuple(v.shape) for v in theirs.variables]
