@@ -95,3 +95,40 @@ def test_a_model_with_the_new_objects_trains_saves_and_loads(tmp_path):
     assert type(loaded.loss).__name__ == "CategoricalFocalCrossentropy"
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy())
+
+
+def test_a_keras_archive_with_the_new_objects_loads(tmp_path):
+    """Keras writes the archive (torch backend: its optimizers live in keras.src.backend.*)."""
+    keras = pytest.importorskip("keras")
+    import cnnkit
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 5)).astype("float32")
+    y = rng.standard_normal((16, 2)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(4, activation="mish"),
+            keras.layers.Dense(4, activation="hard_swish"),
+            keras.layers.Dense(2, activation="softplus"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Nadam(0.01),
+        loss=keras.losses.LogCosh(),
+        metrics=[keras.metrics.RootMeanSquaredError(), "mape", keras.metrics.R2Score()],
+    )
+    model.fit(x, y, epochs=1, verbose=0)
+    path = str(tmp_path / "k.keras")
+    model.save(path)
+    ours = cnnkit.saving.load_model(path)
+    theirs = keras.saving.load_model(path)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)
+    assert type(ours.optimizer).__name__ == "Nadam"
+    for a, b in zip(ours.optimizer.variables, theirs.optimizer.variables, strict=True):
+        np.testing.assert_allclose(a.numpy(), keras.ops.convert_to_numpy(b))
+    got = ours.evaluate(x, y, verbose=0, return_dict=True)
+    expected = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(got) == set(expected)
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, err_msg=key)

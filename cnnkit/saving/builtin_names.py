@@ -13,6 +13,8 @@ Example:
     ('keras.layers', 'Dense', None)
     >>> family_of("keras.src.layers.core.dense"), builtin_class("keras.layers", "Dense") is Dense
     ('keras.layers', True)
+    >>> family_of("keras.src.backend.torch.optimizers.torch_adam")  # Keras's torch optimizers
+    'keras.optimizers'
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def family_of(module: str | None) -> str | None:
     if parts[0] not in ("keras", "cnnkit"):
         return None
     rest = [p for p in parts[1:] if p != "src"]
+    if len(rest) > 2 and rest[0] == "backend":  # keras.src.backend.torch.optimizers.torch_adam
+        rest = rest[2:]
     if not rest or rest[0] in ("models", "engine"):
         return "keras"
     if rest[0] == "optimizers" and "schedules" in rest:
