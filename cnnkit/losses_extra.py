@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from cnnkit.autodiff import Tensor
+from cnnkit.kernels import circle_loss
 from cnnkit.kernels import losses_extra as ops
 from cnnkit.losses import (
     Loss,
@@ -205,10 +206,10 @@ def circle(
 ) -> Tensor:
     """Circle loss of (L2-normalised) embeddings ``y_pred`` with integer labels ``y_true``.
 
-    See :class:`cnnkit.kernels.losses_extra.Circle`; samples with a loss of 0 are masked out
+    See :class:`cnnkit.kernels.circle_loss.Circle`; samples with a loss of 0 are masked out
     of the mean reductions.
     """
-    return ops.circle(
+    return circle_loss.circle(
         y_true, _prediction(y_pred), ref_labels, ref_embeddings, remove_diagonal, gamma, margin
     )
 

@@ -16,7 +16,18 @@ import pytest
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.kernels import activations as act
 from cnnkit.kernels import activations_extra as extra_act
-from cnnkit.kernels import conv, dense, losses, losses_extra, norm, pool, recurrent, resize, shape
+from cnnkit.kernels import (
+    circle_loss,
+    conv,
+    dense,
+    losses,
+    losses_extra,
+    norm,
+    pool,
+    recurrent,
+    resize,
+    shape,
+)
 from tests.harness import gradcheck
 from tests.kernels import reference as ref
 from tests.kernels import test_recurrent as recurrent_ref
@@ -1042,7 +1053,7 @@ def _np_circle(labels, emb, gamma=8.0, margin=0.25):
 CASES += [
     OpCase(
         "loss_circle",
-        lambda y, p: losses_extra.circle(y, p, gamma=8.0, margin=0.25),
+        lambda y, p: circle_loss.circle(y, p, gamma=8.0, margin=0.25),
         ((6,), (6, 3)),
         _np_circle,
         make_inputs=lambda r, s: [
