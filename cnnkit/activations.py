@@ -26,6 +26,7 @@ from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as ops
+from cnnkit.kernels import activations_extra as extra
 
 __all__ = [
     "relu",
@@ -39,6 +40,27 @@ __all__ = [
     "gelu",
     "silu",
     "swish",
+    "softplus",
+    "softsign",
+    "relu6",
+    "mish",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "hard_shrink",
+    "soft_shrink",
+    "tanh_shrink",
+    "log_sigmoid",
+    "log_softmax",
+    "celu",
+    "squareplus",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "glu",
+    "threshold",
+    "exponential",
     "get",
     "serialize",
     "deserialize",
@@ -137,6 +159,128 @@ def linear(x) -> Tensor:
     return _float_tensor(x)
 
 
+def softplus(x) -> Tensor:
+    """Softplus ``log(1 + exp(x))``, computed without overflow.
+
+    Example:
+        >>> softplus([0.0]).numpy().round(4)
+        array([0.6931], dtype=float32)
+    """
+    return extra.softplus(_float_tensor(x))
+
+
+def softsign(x) -> Tensor:
+    """Softsign ``x / (1 + |x|)``."""
+    return extra.softsign(_float_tensor(x))
+
+
+def relu6(x) -> Tensor:
+    """ReLU capped at 6: ``min(max(x, 0), 6)``."""
+    return extra.relu6(_float_tensor(x))
+
+
+def mish(x) -> Tensor:
+    """Mish ``x * tanh(softplus(x))`` (Misra, 2019)."""
+    return extra.mish(_float_tensor(x))
+
+
+def hard_sigmoid(x) -> Tensor:
+    """Piecewise-linear sigmoid ``relu6(x + 3) / 6`` (Keras 3's definition).
+
+    Example:
+        >>> hard_sigmoid([-4.0, 0.0, 1.5]).numpy()
+        array([0.  , 0.5 , 0.75], dtype=float32)
+    """
+    return extra.hard_sigmoid(_float_tensor(x))
+
+
+def hard_silu(x) -> Tensor:
+    """Hard SiLU / hard swish ``x * relu6(x + 3) / 6`` (``hard_swish`` is the same function)."""
+    return extra.hard_silu(_float_tensor(x))
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x) -> Tensor:
+    """``clip(x, -1, 1)``."""
+    return extra.hard_tanh(_float_tensor(x))
+
+
+def hard_shrink(x, threshold=0.5) -> Tensor:
+    """``x`` where ``|x| > threshold``, 0 elsewhere."""
+    return extra.hard_shrink(_float_tensor(x), threshold=threshold)
+
+
+def soft_shrink(x, threshold=0.5) -> Tensor:
+    """Soft thresholding: ``x - threshold`` above it, ``x + threshold`` below ``-threshold``."""
+    return extra.soft_shrink(_float_tensor(x), threshold=threshold)
+
+
+def tanh_shrink(x) -> Tensor:
+    """``x - tanh(x)``."""
+    return extra.tanh_shrink(_float_tensor(x))
+
+
+def log_sigmoid(x) -> Tensor:
+    """``log(sigmoid(x))``, stable for large ``|x|``."""
+    return extra.log_sigmoid(_float_tensor(x))
+
+
+def log_softmax(x, axis=-1) -> Tensor:
+    """``log(softmax(x))`` along ``axis``, computed stably (the max is removed)."""
+    return extra.log_softmax(_float_tensor(x), axis=axis)
+
+
+def celu(x, alpha=1.0) -> Tensor:
+    """Continuously differentiable ELU: ``max(x, 0) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    return extra.celu(_float_tensor(x), alpha=alpha)
+
+
+def squareplus(x, b=4) -> Tensor:
+    """Squareplus ``(x + sqrt(x^2 + b)) / 2`` (So, 2021)."""
+    return extra.squareplus(_float_tensor(x), b=b)
+
+
+def sparse_plus(x) -> Tensor:
+    """0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, ``x`` for ``x >= 1``."""
+    return extra.sparse_plus(_float_tensor(x))
+
+
+def sparse_sigmoid(x) -> Tensor:
+    """0 for ``x <= -1``, ``(x + 1) / 2`` for ``-1 < x < 1``, 1 for ``x >= 1``."""
+    return extra.sparse_sigmoid(_float_tensor(x))
+
+
+def sparsemax(x, axis=-1) -> Tensor:
+    """Sparsemax: the Euclidean projection of ``x`` onto the probability simplex along ``axis``.
+
+    Example:
+        >>> sparsemax([[1.0, 0.5, -2.0]]).numpy()
+        array([[0.75, 0.25, 0.  ]], dtype=float32)
+    """
+    return extra.sparsemax(_float_tensor(x), axis=axis)
+
+
+def glu(x, axis=-1) -> Tensor:
+    """Gated linear unit: ``a * sigmoid(b)`` where ``a, b`` are the halves of ``x`` on ``axis``.
+
+    Raises:
+        ValueError: if the size of ``axis`` is odd.
+    """
+    return extra.glu(_float_tensor(x), axis=axis)
+
+
+def threshold(x, threshold, default_value) -> Tensor:
+    """``x`` where ``x > threshold``, ``default_value`` elsewhere (no defaults, as in Keras)."""
+    return extra.threshold(_float_tensor(x), threshold=threshold, default_value=default_value)
+
+
+def exponential(x) -> Tensor:
+    """``exp(x)``."""
+    return extra.exponential(_float_tensor(x))
+
+
 _BY_NAME: dict[str, Callable] = {
     "relu": relu,
     "sigmoid": sigmoid,
@@ -149,6 +293,27 @@ _BY_NAME: dict[str, Callable] = {
     "gelu": gelu,
     "silu": silu,
     "swish": silu,  # Keras 3 alias
+    "softplus": softplus,
+    "softsign": softsign,
+    "relu6": relu6,
+    "mish": mish,
+    "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,  # Keras 3 alias
+    "hard_tanh": hard_tanh,
+    "hard_shrink": hard_shrink,
+    "soft_shrink": soft_shrink,
+    "tanh_shrink": tanh_shrink,
+    "log_sigmoid": log_sigmoid,
+    "log_softmax": log_softmax,
+    "celu": celu,
+    "squareplus": squareplus,
+    "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid,
+    "sparsemax": sparsemax,
+    "glu": glu,
+    "threshold": threshold,
+    "exponential": exponential,
 }
 
 

@@ -15,8 +15,9 @@ the categorical ones). When ``y_pred`` is the output of ``cnnkit.activations.sof
 instead, as TF-Keras does: the same value without the clipping, and exact gradients even for
 saturated probabilities.
 
-Deliberate deviations: only the last axis can be the class axis (``axis=-1``); there is no
-``dtype`` argument (predictions keep their own float dtype).
+Deliberate deviations: only the last axis can be the class axis (``axis=-1``); the ``dtype``
+argument casts constant predictions only (arrays, Tensors outside the autodiff graph): a
+prediction that needs gradients keeps its own float dtype.
 
 Example:
     >>> import numpy as np
@@ -361,6 +362,7 @@ class Loss:
         name: optional name (default: the class name in snake case).
         reduction: ``"sum_over_batch_size"`` (default), ``"sum"``, ``"mean"``,
             ``"mean_with_sample_weight"``, ``"none"`` or ``None``.
+        dtype: the float dtype constant predictions are cast to (default: ``floatx``).
 
     Subclasses implement ``call(y_true, y_pred) -> Tensor`` of per-sample losses.
 
@@ -372,17 +374,22 @@ class Loss:
         'my_mse'
     """
 
-    def __init__(self, name: str | None = None, reduction="sum_over_batch_size"):
+    def __init__(self, name: str | None = None, reduction="sum_over_batch_size", dtype=None):
         self.name = name or _snake_case(type(self).__name__)
         self.reduction = _standardize_reduction(reduction)
+        self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         """The reduced loss (a scalar Tensor unless the reduction is ``"none"``)."""
         y_pred = _prediction(y_pred, cast_arrays=True)
+        if self.dtype is not None and not y_pred.requires_grad:
+            y_pred = Tensor(y_pred.data.astype(self.dtype, copy=False))  # constants only
         values = self.call(y_true, y_pred)
-        return reduce_weighted_values(
-            values, sample_weight, self._mask(y_true, y_pred), self.reduction
-        )
+        mask = self._mask(y_true, y_pred)
+        out_mask = getattr(values, "_keras_mask", None)  # e.g. Circle's rows without pairs
+        if out_mask is not None:
+            mask = out_mask if mask is None else mask & out_mask
+        return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def call(self, y_true, y_pred) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -411,8 +418,12 @@ class LossFunctionWrapper(Loss):
         **kwargs: passed to ``fn`` on every call.
     """
 
-    def __init__(self, fn: Callable, reduction="sum_over_batch_size", name=None, **kwargs):
-        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction)
+    def __init__(
+        self, fn: Callable, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs
+    ):
+        super().__init__(
+            name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype
+        )
         self.fn = fn
         self._fn_kwargs = kwargs
 
@@ -431,8 +442,8 @@ class MeanSquaredError(LossFunctionWrapper):
         0.5
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
-        super().__init__(mean_squared_error, reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
 
     def get_config(self) -> dict:
         return Loss.get_config(self)
@@ -441,8 +452,8 @@ class MeanSquaredError(LossFunctionWrapper):
 class MeanAbsoluteError(LossFunctionWrapper):
     """``mean(abs(y_true - y_pred))``: per sample over the last axis, then reduced."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
-        super().__init__(mean_absolute_error, reduction=reduction, name=name)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
     def get_config(self) -> dict:
         return Loss.get_config(self)
@@ -458,6 +469,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
         axis=-1,
         reduction="sum_over_batch_size",
         name="binary_crossentropy",
+        dtype=None,
     ):
         _check_axis(axis)
         label_smoothing = _check_label_smoothing(label_smoothing)
@@ -465,6 +477,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
             binary_crossentropy,
             reduction=reduction,
             name=name,
+            dtype=dtype,
             from_logits=from_logits,
             label_smoothing=label_smoothing,
             axis=axis,
@@ -499,6 +512,7 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         axis=-1,
         reduction="sum_over_batch_size",
         name="categorical_crossentropy",
+        dtype=None,
     ):
         _check_axis(axis)
         label_smoothing = _check_label_smoothing(label_smoothing)
@@ -506,6 +520,7 @@ class CategoricalCrossentropy(LossFunctionWrapper):
             categorical_crossentropy,
             reduction=reduction,
             name=name,
+            dtype=dtype,
             from_logits=from_logits,
             label_smoothing=label_smoothing,
             axis=axis,
@@ -535,12 +550,16 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         from_logits=False,
         ignore_class=None,
         reduction="sum_over_batch_size",
+        axis=-1,
         name="sparse_categorical_crossentropy",
+        dtype=None,
     ):
+        _check_axis(axis)
         super().__init__(
             sparse_categorical_crossentropy,
             reduction=reduction,
             name=name,
+            dtype=dtype,
             from_logits=from_logits,
             ignore_class=ignore_class,
         )
@@ -561,6 +580,51 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
 
 # ---------------------------------------------------------------------------
+# The rest of Keras's losses (they subclass the classes above)
+# ---------------------------------------------------------------------------
+
+from cnnkit.losses_extra import (  # noqa: E402
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    CategoricalHinge,
+    Circle,
+    CosineSimilarity,
+    Dice,
+    Hinge,
+    Huber,
+    KLDivergence,
+    LogCosh,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SquaredHinge,
+    Tversky,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+    categorical_hinge,
+    circle,
+    cosine_similarity,
+    dice,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    squared_hinge,
+    tversky,
+)
+from cnnkit.losses_extra import __all__ as _extra_names  # noqa: E402
+
+mape = mean_absolute_percentage_error
+msle = mean_squared_logarithmic_error
+kld = kl_divergence
+__all__ += [*_extra_names, "mape", "msle", "kld"]
+
+# ---------------------------------------------------------------------------
 # Lookup by name
 # ---------------------------------------------------------------------------
 
@@ -572,6 +636,22 @@ _CLASSES = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        BinaryFocalCrossentropy,
+        CategoricalFocalCrossentropy,
+        CategoricalGeneralizedCrossEntropy,
+        CategoricalHinge,
+        Circle,
+        CosineSimilarity,
+        Dice,
+        Hinge,
+        Huber,
+        KLDivergence,
+        LogCosh,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Poisson,
+        SquaredHinge,
+        Tversky,
     )
 }
 _FUNCTIONS: dict[str, Callable] = {
@@ -582,6 +662,22 @@ _FUNCTIONS: dict[str, Callable] = {
         binary_crossentropy,
         categorical_crossentropy,
         sparse_categorical_crossentropy,
+        binary_focal_crossentropy,
+        categorical_focal_crossentropy,
+        categorical_generalized_cross_entropy,
+        categorical_hinge,
+        circle,
+        cosine_similarity,
+        dice,
+        hinge,
+        huber,
+        kl_divergence,
+        log_cosh,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
+        poisson,
+        squared_hinge,
+        tversky,
     )
 }
 _FUNCTIONS.update(
@@ -592,6 +688,12 @@ _FUNCTIONS.update(
         "MAE": mean_absolute_error,
         "bce": binary_crossentropy,
         "BCE": binary_crossentropy,
+        "kld": kl_divergence,
+        "KLD": kl_divergence,
+        "mape": mean_absolute_percentage_error,
+        "MAPE": mean_absolute_percentage_error,
+        "msle": mean_squared_logarithmic_error,
+        "MSLE": mean_squared_logarithmic_error,
     }
 )
 

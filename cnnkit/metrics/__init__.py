@@ -11,6 +11,13 @@ metrics at the start of every epoch and logs each under its ``name`` (with a
 - :mod:`~cnnkit.metrics.confusion`: ``Precision``, ``Recall``, TP/FP/TN/FN counts.
 - :mod:`~cnnkit.metrics.auc`: ``AUC`` (ROC or PR, Keras's bucketed approximation).
 - :mod:`~cnnkit.metrics.f_score`: ``F1Score``, ``FBetaScore``.
+- :mod:`~cnnkit.metrics.losses_as_metrics`: cross-entropies, divergences, hinges, MAPE, MSLE,
+  log-cosh: the mean of a loss function.
+- :mod:`~cnnkit.metrics.statistics`: ``Sum``, ``RootMeanSquaredError``, ``CosineSimilarity``,
+  ``R2Score``, ``PearsonCorrelation``, ``ConcordanceCorrelation``.
+- :mod:`~cnnkit.metrics.iou`: ``IoU``, ``MeanIoU``, ``BinaryIoU``, ``OneHotIoU``, ``OneHotMeanIoU``.
+- :mod:`~cnnkit.metrics.at_threshold`: ``PrecisionAtRecall``, ``RecallAtPrecision``,
+  ``SensitivityAtSpecificity``, ``SpecificityAtSensitivity``.
 - :mod:`~cnnkit.metrics.evaluation`: ``confusion_matrix``, ``classification_report``,
   ``top_k_accuracy`` on whole prediction arrays (scikit-learn's numbers).
 
@@ -23,6 +30,24 @@ Example:
 
 from __future__ import annotations
 
+from cnnkit.losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 from cnnkit.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -37,6 +62,12 @@ from cnnkit.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from cnnkit.metrics.at_threshold import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 from cnnkit.metrics.auc import AUC
 from cnnkit.metrics.base import Mean, MeanMetricWrapper, Metric, _snake
 from cnnkit.metrics.base import _array as _array
@@ -50,9 +81,33 @@ from cnnkit.metrics.confusion import (
 )
 from cnnkit.metrics.evaluation import classification_report, confusion_matrix, top_k_accuracy
 from cnnkit.metrics.f_score import F1Score, FBetaScore
+from cnnkit.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from cnnkit.metrics.losses_as_metrics import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    Hinge,
+    KLDivergence,
+    LogCoshError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+)
 from cnnkit.metrics.regression import MeanAbsoluteError, MeanSquaredError
 from cnnkit.metrics.regression import _mae as _mae
 from cnnkit.metrics.regression import _mse as _mse
+from cnnkit.metrics.statistics import (
+    ConcordanceCorrelation,
+    CosineSimilarity,
+    PearsonCorrelation,
+    R2Score,
+    RootMeanSquaredError,
+    Sum,
+    concordance_correlation,
+    pearson_correlation,
+)
 
 __all__ = [
     "AUC",
@@ -85,6 +140,52 @@ __all__ = [
     "sparse_top_k_categorical_accuracy",
     "top_k_accuracy",
     "top_k_categorical_accuracy",
+    "BinaryCrossentropy",
+    "BinaryIoU",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "ConcordanceCorrelation",
+    "CosineSimilarity",
+    "Hinge",
+    "IoU",
+    "KLDivergence",
+    "LogCoshError",
+    "MeanAbsolutePercentageError",
+    "MeanIoU",
+    "MeanSquaredLogarithmicError",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "PearsonCorrelation",
+    "Poisson",
+    "PrecisionAtRecall",
+    "R2Score",
+    "RecallAtPrecision",
+    "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
+    "SparseCategoricalCrossentropy",
+    "SpecificityAtSensitivity",
+    "SquaredHinge",
+    "Sum",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "concordance_correlation",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "pearson_correlation",
+    "poisson",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
+    "serialize",
+    "deserialize",
 ]
 
 # String ids: the snake_case class names, as Keras 3's ``metrics.get`` accepts them
@@ -108,9 +209,46 @@ _CLASSES = (
     TopKCategoricalAccuracy,
     TrueNegatives,
     TruePositives,
+    BinaryCrossentropy,
+    BinaryIoU,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    ConcordanceCorrelation,
+    CosineSimilarity,
+    Hinge,
+    IoU,
+    KLDivergence,
+    LogCoshError,
+    MeanAbsolutePercentageError,
+    MeanIoU,
+    MeanSquaredLogarithmicError,
+    OneHotIoU,
+    OneHotMeanIoU,
+    PearsonCorrelation,
+    Poisson,
+    PrecisionAtRecall,
+    R2Score,
+    RecallAtPrecision,
+    RootMeanSquaredError,
+    SensitivityAtSpecificity,
+    SparseCategoricalCrossentropy,
+    SpecificityAtSensitivity,
+    SquaredHinge,
+    Sum,
 )
 _BY_NAME = {_snake(cls.__name__): cls for cls in _CLASSES}
 _BY_NAME.update({"mse": MeanSquaredError, "mae": MeanAbsoluteError})
+_BY_NAME.update(
+    {
+        "bce": BinaryCrossentropy,
+        "mape": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError,
+    }
+)
+_FUNCTIONS = {
+    fn.__name__: fn
+    for fn in (huber, log_cosh, binary_focal_crossentropy, categorical_focal_crossentropy)
+}
 _ACCURACY_IDS = ("accuracy", "acc")
 
 
@@ -149,9 +287,12 @@ def get(identifier, y_true=None, y_pred=None) -> Metric:
             metric = cls()
             metric.name = key
             return metric
+        if key in _FUNCTIONS:  # a loss function without a metric class of its name
+            return MeanMetricWrapper(_FUNCTIONS[key], name=key)
         raise ValueError(
             f"Could not interpret metric identifier: {identifier!r}. Expected one of "
-            f"{sorted([*_BY_NAME, *_ACCURACY_IDS])}, a Metric instance or a function."
+            f"{sorted([*_BY_NAME, *_FUNCTIONS, *_ACCURACY_IDS])}, a Metric instance or a "
+            "function."
         )
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
@@ -167,3 +308,26 @@ def _resolve_accuracy(name, y_true, y_pred) -> Metric:
     if true_rank < pred_rank or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
         return SparseCategoricalAccuracy(name=name)
     return CategoricalAccuracy(name=name)
+
+
+def serialize(metric) -> dict:
+    """A metric object as ``{"class_name", "config"}`` (Keras's layout)."""
+    if not isinstance(metric, Metric):
+        raise ValueError(f"Cannot serialize {metric!r}: expected a Metric instance.")
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config, custom_objects=None) -> Metric:
+    """Inverse of :func:`serialize` (a name is accepted too, as by :func:`get`).
+
+    ``custom_objects`` maps class names to Metric classes defined elsewhere.
+
+    Example:
+        >>> type(deserialize(serialize(R2Score()))).__name__
+        'R2Score'
+    """
+    if custom_objects and isinstance(config, dict):
+        cls = custom_objects.get(config.get("class_name"))
+        if isinstance(cls, type) and issubclass(cls, Metric):
+            return cls.from_config(dict(config.get("config") or {}))
+    return get(config)

@@ -17,7 +17,12 @@ from __future__ import annotations
 from cnnkit.optimizers import schedules
 from cnnkit.optimizers.adagrad import Adagrad
 from cnnkit.optimizers.adam import Adam, AdamW
+from cnnkit.optimizers.adam_variants import Adamax, Lamb, Nadam, ScheduleFreeAdamW
+from cnnkit.optimizers.adaptive import Adadelta, Adafactor, Ftrl
 from cnnkit.optimizers.base import Optimizer
+from cnnkit.optimizers.lion_muon import Lion, Muon
+from cnnkit.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from cnnkit.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from cnnkit.optimizers.rmsprop import RMSprop
 from cnnkit.optimizers.sgd import SGD
 
@@ -26,6 +31,18 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adadelta",
+    "Adafactor",
+    "Adamax",
+    "Ftrl",
+    "Lamb",
+    "Lion",
+    "LossScaleOptimizer",
+    "Muon",
+    "MultiOptimizer",
+    "OptimizerMap",
+    "Nadam",
+    "ScheduleFreeAdamW",
     "Optimizer",
     "RMSprop",
     "deserialize",
@@ -41,6 +58,17 @@ ALL_OBJECTS_DICT: dict[str, type[Optimizer]] = {
     "adam": Adam,
     "adamw": AdamW,
     "adagrad": Adagrad,
+    "adadelta": Adadelta,
+    "adafactor": Adafactor,
+    "adamax": Adamax,
+    "ftrl": Ftrl,
+    "lamb": Lamb,
+    "lion": Lion,
+    "lossscaleoptimizer": LossScaleOptimizer,
+    "muon": Muon,
+    "multioptimizer": MultiOptimizer,
+    "nadam": Nadam,
+    "schedulefreeadamw": ScheduleFreeAdamW,
 }
 
 

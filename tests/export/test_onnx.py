@@ -102,6 +102,10 @@ def _chain(*make):
 
 ACTIVATIONS = ["relu", "softmax", "sigmoid", "tanh", "elu", "leaky_relu", "selu", "gelu"]
 ACTIVATIONS += ["silu", "swish", "linear"]
+ACTIVATIONS += ["softplus", "softsign", "relu6", "hard_tanh", "hard_sigmoid", "hard_silu"]
+ACTIVATIONS += ["hard_swish", "sparse_sigmoid", "mish", "celu", "exponential", "log_softmax"]
+ACTIVATIONS += ["log_sigmoid", "soft_shrink", "hard_shrink", "tanh_shrink", "squareplus"]
+ACTIVATIONS += ["sparse_plus"]
 
 CASES = [
     # core
@@ -401,10 +405,11 @@ def test_masking_zeroes_masked_steps(tmp_path):
 
 @pytest.mark.parametrize("opset", [13, 18, 20])
 def test_opsets(opset, tmp_path):
-    """The ops whose signature changed across opsets: reductions, Squeeze, Resize, Gelu."""
+    """The ops whose signature changed across opsets: reductions, Squeeze, Resize, Gelu, Mish."""
 
     def fn(x):
         y = L.Activation("gelu")(L.UpSampling2D(2, interpolation="bilinear")(_conv(x)))
+        y = L.Activation("mish")(y)
         seq = L.Reshape((-1, 4))(L.GlobalMaxPooling2D(keepdims=True)(y))
         vec = L.LSTM(3)(L.Concatenate(axis=1)([seq, L.Masking(1.0)(seq)]))  # mask dropped
         return L.Concatenate()([L.GlobalAveragePooling2D()(y), vec])
@@ -543,6 +548,9 @@ def test_unsupported_options(tmp_path):
     i = L.Input(shape=(3,))
     with pytest.raises(NotImplementedError, match="activation '<lambda>'"):
         export_onnx(Model(i, L.Dense(2, activation=lambda x: x * 2.0)(i)), tmp_path / "m.onnx")
+    for name in ("sparsemax", "glu"):  # no ONNX operator; the message lists the supported ones
+        with pytest.raises(NotImplementedError, match=f"activation '{name}'.*squareplus"):
+            export_onnx(Model(i, L.Dense(4, activation=name)(i)), tmp_path / "m.onnx")
     s = L.Input(shape=(4, 3), batch_size=2)
     with pytest.raises(NotImplementedError, match="stateful"):
         export_onnx(Model(s, L.LSTM(2, stateful=True)(s)), tmp_path / "m.onnx")

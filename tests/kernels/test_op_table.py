@@ -15,7 +15,19 @@ import pytest
 
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.kernels import activations as act
-from cnnkit.kernels import conv, dense, losses, norm, pool, recurrent, resize, shape
+from cnnkit.kernels import activations_extra as extra_act
+from cnnkit.kernels import (
+    circle_loss,
+    conv,
+    dense,
+    losses,
+    losses_extra,
+    norm,
+    pool,
+    recurrent,
+    resize,
+    shape,
+)
 from tests.harness import gradcheck
 from tests.kernels import reference as ref
 from tests.kernels import test_recurrent as recurrent_ref
@@ -694,6 +706,362 @@ CASES += [
         ("vector_left", ((4,), (4, 3))),
         ("vector_right", ((2, 3, 4), (4,))),
     ]
+]
+
+# -- the rest of Keras 3's activations (kernels/activations_extra.py) ---------------------
+
+
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_sparsemax(x):
+    """Sparsemax by bisection on tau (independent of the sort-based kernel)."""
+    lo, hi = x.min(-1, keepdims=True) - 1.0, x.max(-1, keepdims=True)
+    for _ in range(200):
+        tau = (lo + hi) / 2
+        over = np.maximum(x - tau, 0).sum(-1, keepdims=True) > 1
+        lo, hi = np.where(over, tau, lo), np.where(over, hi, tau)
+    return np.maximum(x - (lo + hi) / 2, 0)
+
+
+CASES += [
+    OpCase("softplus", extra_act.softplus, ((3, 4),), lambda x: np.log1p(np.exp(x))),
+    OpCase("softsign", extra_act.softsign, ((3, 4),), lambda x: x / (1 + np.abs(x))),
+    OpCase("mish", extra_act.mish, ((3, 4),), lambda x: x * np.tanh(np.log1p(np.exp(x)))),
+    OpCase("log_sigmoid", extra_act.log_sigmoid, ((3, 4),), lambda x: np.log(_np_sigmoid(x))),
+    OpCase(
+        "celu",
+        lambda x: extra_act.celu(x, alpha=0.5),
+        ((3, 4),),
+        lambda x: np.maximum(x, 0) + np.minimum(0, 0.5 * (np.exp(x / 0.5) - 1)),
+        make_inputs=away_from(0.0),
+    ),
+    OpCase(
+        "squareplus",
+        lambda x: extra_act.squareplus(x, b=2.0),
+        ((3, 4),),
+        lambda x: (x + np.sqrt(x * x + 2.0)) / 2,
+    ),
+    OpCase("tanh_shrink", extra_act.tanh_shrink, ((3, 4),), lambda x: x - np.tanh(x)),
+    OpCase("exponential", extra_act.exponential, ((3, 4),), np.exp),
+    OpCase(
+        "relu6",
+        extra_act.relu6,
+        ((4, 5),),
+        lambda x: np.minimum(np.maximum(x, 0), 6),
+        make_inputs=away_from(0.0, 6.0, lo=-8, hi=8),
+    ),
+    OpCase(
+        "hard_sigmoid",
+        extra_act.hard_sigmoid,
+        ((4, 5),),
+        lambda x: np.clip(x / 6 + 0.5, 0, 1),
+        make_inputs=away_from(-3.0, 3.0, lo=-5, hi=5),
+    ),
+    OpCase(
+        "hard_silu",
+        extra_act.hard_silu,
+        ((4, 5),),
+        lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+        make_inputs=away_from(-3.0, 3.0, lo=-5, hi=5),
+    ),
+    OpCase(
+        "hard_tanh",
+        extra_act.hard_tanh,
+        ((4, 5),),
+        lambda x: np.clip(x, -1, 1),
+        make_inputs=away_from(-1.0, 1.0),
+    ),
+    OpCase(
+        "sparse_plus",
+        extra_act.sparse_plus,
+        ((4, 5),),
+        lambda x: np.where(x <= -1, 0, np.where(x < 1, (x + 1) ** 2 / 4, x)),
+        make_inputs=away_from(-1.0, 1.0),
+    ),
+    OpCase(
+        "sparse_sigmoid",
+        extra_act.sparse_sigmoid,
+        ((4, 5),),
+        lambda x: np.clip((x + 1) / 2, 0, 1),
+        make_inputs=away_from(-1.0, 1.0),
+    ),
+    OpCase(
+        "soft_shrink",
+        lambda x: extra_act.soft_shrink(x, threshold=0.7),
+        ((4, 5),),
+        lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.7, 0),
+        make_inputs=away_from(-0.7, 0.7),
+    ),
+    OpCase(
+        "hard_shrink",
+        extra_act.hard_shrink,
+        ((4, 5),),
+        lambda x: np.where(np.abs(x) > 0.5, x, 0),
+        make_inputs=away_from(-0.5, 0.5),
+    ),
+    OpCase(
+        "threshold",
+        lambda x: extra_act.threshold(x, threshold=0.3, default_value=-2.0),
+        ((4, 5),),
+        lambda x: np.where(x > 0.3, x, -2.0),
+        make_inputs=away_from(0.3),
+    ),
+    OpCase(
+        "log_softmax_axis1",
+        lambda x: extra_act.log_softmax(x, axis=1),
+        ((2, 4, 3),),
+        lambda x: x - np.log(np.exp(x).sum(1, keepdims=True)),
+    ),
+    OpCase(
+        "glu",
+        extra_act.glu,
+        ((3, 6),),
+        lambda x: x[:, :3] * _np_sigmoid(x[:, 3:]),
+    ),
+    OpCase(
+        "glu_axis0",
+        lambda x: extra_act.glu(x, axis=0),
+        ((4, 3),),
+        lambda x: x[:2] * _np_sigmoid(x[2:]),
+    ),
+    OpCase("sparsemax", extra_act.sparsemax, ((4, 6),), _np_sparsemax, make_inputs=distinct),
+    OpCase(
+        "sparsemax_axis0",
+        lambda x: extra_act.sparsemax(x, axis=0),
+        ((5, 3),),
+        lambda x: _np_sparsemax(x.T).T,
+        make_inputs=lambda rng, shapes: [rng.permutation(15).reshape(5, 3) * 0.37],
+    ),
+]
+
+# -- the rest of Keras 3's losses (kernels/losses_extra.py): per-sample values ---------------
+
+
+def _pair_maker(make_true, make_pred):
+    def make(rng, shapes):
+        return [make_true(rng, shapes[0]), make_pred(rng, shapes[0])]
+
+    return make
+
+
+def _binary01(rng, shape):
+    return rng.integers(0, 2, shape).astype(float)
+
+
+def _normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def _probs(rng, shape):
+    return ref.softmax(rng.standard_normal(shape))
+
+
+def _np_log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def _np_bfce(y, p, gamma, alpha=None):
+    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    pt = y * p + (1 - y) * (1 - p)
+    w = 1.0 if alpha is None else y * alpha + (1 - y) * (1 - alpha)
+    return (w * (1 - pt) ** gamma * bce).mean(-1)
+
+
+LOSS_SHAPE = ((5, 4),)
+CASES += [
+    OpCase(
+        "loss_hinge",
+        lambda y, p: losses_extra.hinge(y, p),
+        LOSS_SHAPE,
+        lambda y, p: np.maximum(1 - (2 * y - 1) * p, 0).mean(-1),
+        make_inputs=_pair_maker(_binary01, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_squared_hinge",
+        lambda y, p: losses_extra.squared_hinge(y, p),
+        LOSS_SHAPE,
+        lambda y, p: (np.maximum(1 - (2 * y - 1) * p, 0) ** 2).mean(-1),
+        make_inputs=_pair_maker(_binary01, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_categorical_hinge",
+        lambda y, p: losses_extra.categorical_hinge(y, p),
+        LOSS_SHAPE,
+        lambda y, p: np.maximum(((1 - y) * p).max(-1) - (y * p).sum(-1) + 1, 0),
+        make_inputs=_pair_maker(lambda r, s: np.eye(s[-1])[r.integers(0, s[-1], s[0])], _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_mape",
+        lambda y, p: losses_extra.mean_absolute_percentage_error(y, p),
+        LOSS_SHAPE,
+        lambda y, p: 100 * (np.abs(y - p) / np.abs(y)).mean(-1),
+        make_inputs=_pair_maker(lambda r, s: r.uniform(0.5, 2, s), lambda r, s: r.uniform(3, 4, s)),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_msle",
+        lambda y, p: losses_extra.mean_squared_logarithmic_error(y, p),
+        LOSS_SHAPE,
+        lambda y, p: ((np.log1p(p) - np.log1p(y)) ** 2).mean(-1),
+        make_inputs=_pair_maker(lambda r, s: r.uniform(0, 3, s), lambda r, s: r.uniform(0.1, 3, s)),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_huber",
+        lambda y, p: losses_extra.huber(y, p, delta=0.8),
+        LOSS_SHAPE,
+        lambda y, p: np.where(
+            np.abs(p - y) <= 0.8, 0.5 * (p - y) ** 2, 0.8 * np.abs(p - y) - 0.32
+        ).mean(-1),
+        make_inputs=_pair_maker(_normal, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_log_cosh",
+        lambda y, p: losses_extra.log_cosh(y, p),
+        LOSS_SHAPE,
+        lambda y, p: np.log(np.cosh(p - y)).mean(-1),
+        make_inputs=_pair_maker(_normal, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_poisson",
+        lambda y, p: losses_extra.poisson(y, p),
+        LOSS_SHAPE,
+        lambda y, p: (p - y * np.log(p + 1e-7)).mean(-1),
+        make_inputs=_pair_maker(lambda r, s: r.uniform(0, 3, s), lambda r, s: r.uniform(0.2, 3, s)),
+        wrt=(1,),
+        rtol=1e-9,
+    ),
+    OpCase(
+        "loss_kl_divergence",
+        lambda y, p: losses_extra.kl_divergence(y, p),
+        LOSS_SHAPE,
+        lambda y, p: (y * np.log(y / p)).sum(-1),
+        make_inputs=_pair_maker(_probs, _probs),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_cosine_similarity_axis0",
+        lambda y, p: losses_extra.cosine_similarity(y, p, axis=0),
+        LOSS_SHAPE,
+        lambda y, p: -(y * p).sum(0) / np.linalg.norm(y, axis=0) / np.linalg.norm(p, axis=0),
+        make_inputs=_pair_maker(_normal, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_binary_focal",
+        lambda y, p: losses_extra.binary_focal_crossentropy(y, p, gamma=1.5),
+        LOSS_SHAPE,
+        lambda y, p: _np_bfce(y, p, 1.5),
+        make_inputs=_pair_maker(_binary01, lambda r, s: r.uniform(0.05, 0.95, s)),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_binary_focal_logits_balanced",
+        lambda y, z: losses_extra.binary_focal_crossentropy(
+            y, z, apply_class_balancing=True, alpha=0.3, gamma=2.0, from_logits=True
+        ),
+        LOSS_SHAPE,
+        lambda y, z: _np_bfce(y, 1 / (1 + np.exp(-z)), 2.0, alpha=0.3),
+        make_inputs=_pair_maker(_binary01, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_categorical_focal_logits",
+        lambda y, z: losses_extra.categorical_focal_crossentropy(
+            y, z, alpha=0.4, gamma=1.5, from_logits=True
+        ),
+        LOSS_SHAPE,
+        lambda y, z: (
+            -(0.4 * (1 - np.exp(_np_log_softmax(z))) ** 1.5 * y * _np_log_softmax(z)).sum(-1)
+        ),
+        make_inputs=_pair_maker(_probs, _normal),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_categorical_focal_probs",
+        lambda y, p: losses_extra.categorical_focal_crossentropy(y, p),
+        LOSS_SHAPE,
+        lambda y, p: (
+            -(
+                0.25
+                * (1 - p / p.sum(-1, keepdims=True)) ** 2.0
+                * y
+                * np.log(p / p.sum(-1, keepdims=True))
+            ).sum(-1)
+        ),
+        make_inputs=_pair_maker(_probs, lambda r, s: r.uniform(0.1, 1, s)),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_generalized_ce",
+        lambda y, p: losses_extra.categorical_generalized_cross_entropy(y, p, q=0.6),
+        ((5,), (5, 4)),
+        lambda y, p: (1 - p[np.arange(5), y] ** 0.6) / 0.6,
+        make_inputs=lambda r, s: [r.integers(0, 4, 5), r.uniform(0.1, 1, (5, 4))],
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_dice_axis1",
+        lambda y, p: losses_extra.dice(y, p, axis=1),
+        LOSS_SHAPE,
+        lambda y, p: 1 - 2 * (y * p).sum(1) / (y.sum(1) + p.sum(1) + 1e-7),
+        make_inputs=_pair_maker(_binary01, lambda r, s: r.uniform(0, 1, s)),
+        wrt=(1,),
+    ),
+    OpCase(
+        "loss_tversky_all_axes",
+        lambda y, p: losses_extra.tversky(y, p, alpha=0.3, beta=0.7),
+        LOSS_SHAPE,
+        lambda y, p: np.asarray(
+            1
+            - (y * p).sum()
+            / ((y * p).sum() + 0.3 * ((1 - p) * y).sum() + 0.7 * (p * (1 - y)).sum() + 1e-7)
+        ),
+        make_inputs=_pair_maker(_binary01, lambda r, s: r.uniform(0, 1, s)),
+        wrt=(1,),
+    ),
+]
+
+
+def _np_circle(labels, emb, gamma=8.0, margin=0.25):
+    """Circle loss, one sample at a time (a slow reference)."""
+    out = []
+    for i in range(len(labels)):
+        pos, neg = [], []
+        for j in range(len(labels)):
+            d = max(1 - emb[i] @ emb[j], 0)
+            if labels[i] == labels[j] and i != j:
+                pos.append(-gamma * max(margin + d, 0) * (margin - d))
+            elif labels[i] != labels[j]:
+                neg.append(gamma * max(1 + margin - d, 0) * (1 - margin - d))
+        if not pos or not neg:
+            out.append(0.0)
+            continue
+        s = np.log(np.sum(np.exp(pos))) + np.log(np.sum(np.exp(neg)))
+        out.append(np.log1p(np.exp(s)))
+    return np.array(out)
+
+
+CASES += [
+    OpCase(
+        "loss_circle",
+        lambda y, p: circle_loss.circle(y, p, gamma=8.0, margin=0.25),
+        ((6,), (6, 3)),
+        _np_circle,
+        make_inputs=lambda r, s: [
+            np.array([0, 1, 0, 2, 1, 0]),
+            r.standard_normal((6, 3)) / np.sqrt(3),
+        ],
+        wrt=(1,),
+    ),
 ]
 
 IDS = [case.name for case in CASES]

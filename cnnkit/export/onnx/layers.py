@@ -59,14 +59,71 @@ def _activation(g: _Graph, v: _Value, fn, layer) -> _Value:
         y = _gelu(g, v.name, h)
     elif fn is activations.silu:
         y = g.op("Mul", [v.name, g.op("Sigmoid", [v.name], h)], h)
+    elif fn in _MORE_ACTIVATIONS:
+        y = _MORE_ACTIVATIONS[fn](g, v, h)
     else:
         name = getattr(fn, "__name__", repr(fn))
         raise NotImplementedError(
             f"Cannot export {_describe(layer)}: activation {name!r} has no ONNX conversion. "
             "Supported: linear, relu, sigmoid, tanh, softmax, elu, leaky_relu, selu, gelu, "
-            "silu/swish."
+            f"silu/swish, {', '.join(sorted(f.__name__ for f in _MORE_ACTIVATIONS))}."
         )
     return replace(v, name=y)
+
+
+def _mish(g: _Graph, v: _Value, h: str) -> str:
+    """``x tanh(softplus(x))``: ONNX's ``Mish`` from opset 18, composed before."""
+    if g.opset >= 18:
+        return g.op("Mish", [v.name], h)
+    return g.op("Mul", [v.name, g.op("Tanh", [g.op("Softplus", [v.name], h)], h)], h)
+
+
+def _squareplus(g: _Graph, v: _Value, h: str) -> str:
+    """``(x + sqrt(x^2 + 4)) / 2`` (Keras's default ``b=4``)."""
+    root = g.op("Sqrt", [g.op("Add", [g.op("Mul", [v.name, v.name], h), g.floats(4.0)], h)], h)
+    return g.op("Mul", [g.op("Add", [v.name, root], h), g.floats(0.5)], h)
+
+
+def _sparse_plus(g: _Graph, v: _Value, h: str) -> str:
+    """0 below -1, ``(x + 1)^2 / 4`` on (-1, 1), ``x`` from 1: ``Where(x >= 1, x, q)`` with
+    ``q = clip(x + 1, 0, 2)^2 / 4``."""
+    shifted = _clip(g, g.op("Add", [v.name, g.floats(1.0)], h), 0.0, 2.0, h)
+    quad = g.op("Mul", [g.op("Mul", [shifted, shifted], h), g.floats(0.25)], h)
+    above = g.op("Not", [g.op("Less", [v.name, g.floats(1.0)], h)], h)
+    return g.op("Where", [above, v.name, quad], h)
+
+
+def _clip(g: _Graph, x: str, lo: float, hi: float, h: str) -> str:
+    return g.op("Clip", [x, g.floats(lo), g.floats(hi)], h)
+
+
+# The activations added after the first ONNX converter, with their default arguments (the ones
+# an ``activation="name"`` argument gets). glu, sparsemax and threshold have none.
+_MORE_ACTIVATIONS = {
+    activations.softplus: lambda g, v, h: g.op("Softplus", [v.name], h),
+    activations.softsign: lambda g, v, h: g.op("Softsign", [v.name], h),
+    activations.relu6: lambda g, v, h: _clip(g, v.name, 0.0, 6.0, h),
+    activations.hard_tanh: lambda g, v, h: _clip(g, v.name, -1.0, 1.0, h),
+    activations.hard_sigmoid: lambda g, v, h: g.op(
+        "HardSigmoid", [v.name], h, alpha=1.0 / 6.0, beta=0.5
+    ),
+    activations.hard_silu: lambda g, v, h: g.op("HardSwish", [v.name], h),
+    activations.sparse_sigmoid: lambda g, v, h: _clip(
+        g, g.op("Mul", [g.op("Add", [v.name, g.floats(1.0)], h), g.floats(0.5)], h), 0.0, 1.0, h
+    ),
+    activations.mish: _mish,
+    activations.celu: lambda g, v, h: g.op("Celu", [v.name], h, alpha=1.0),
+    activations.exponential: lambda g, v, h: g.op("Exp", [v.name], h),
+    activations.log_softmax: lambda g, v, h: g.op("LogSoftmax", [v.name], h, axis=_axis(v, -1)),
+    activations.log_sigmoid: lambda g, v, h: g.op(
+        "Neg", [g.op("Softplus", [g.op("Neg", [v.name], h)], h)], h
+    ),
+    activations.soft_shrink: lambda g, v, h: g.op("Shrink", [v.name], h, bias=0.5, lambd=0.5),
+    activations.hard_shrink: lambda g, v, h: g.op("Shrink", [v.name], h, bias=0.0, lambd=0.5),
+    activations.tanh_shrink: lambda g, v, h: g.op("Sub", [v.name, g.op("Tanh", [v.name], h)], h),
+    activations.squareplus: _squareplus,
+    activations.sparse_plus: _sparse_plus,
+}
 
 
 def _gelu(g: _Graph, x: str, h: str) -> str:
