@@ -259,11 +259,13 @@ class Conv2D(Function):
         self.fast = dispatch.fast("conv2d")
         if self.fast is not None:  # oneDNN, when it has a fast kernel for this shape
             done = self.fast.forward(
-                x, kernel, bias, oh, ow, strides, dilation, (top, bottom, left, right), relu,
+                x, kernel, bias, oh, ow, strides, dilation, (top, bottom, left, right),
                 training=any(self.needs_grad),
             )  # fmt: skip
             if done is not None:
                 out, self.fast_key = done
+                if relu:
+                    relu_(out)  # NumPy's max keeps NaN (oneDNN's fused ReLU would not)
                 self.relu_out = out if relu else None
                 self.save_for_backward(x, kernel, None)
                 dispatch.record("conv2d", "onednn")

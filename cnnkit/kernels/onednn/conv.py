@@ -1,16 +1,16 @@
-"""2-D convolution through oneDNN: forward (bias and ReLU fused), backward-data, backward-weights.
+"""2-D convolution through oneDNN: forward (bias fused), backward-data, backward-weights.
 
 Activations stay in cnnkit's NHWC layout; the kernel, kept by cnnkit in Keras's HWIO
 layout, is reordered on every call into the blocked layout oneDNN picks for the shape
 (``format_tag_any``): with plain HWIO weights oneDNN falls back to slower kernels. A
 primitive whose implementation is oneDNN's reference or GEMM fallback (``ref:``/``gemm:``,
 which ran 1.4× to 1000× slower than the brgemm/jit kernels in measurements) is declined, and
-the caller runs its NumPy kernel instead.
+the caller runs its NumPy kernel instead. ReLU is not fused as a oneDNN post-op: oneDNN's
+ReLU maps NaN to 0 where NumPy's (and Keras's) keeps it, and a NaN loss must stay visible.
 
-Primitives are planned once per shape and thread (:class:`_Plan`); a call then sets the
-data pointers of its memory objects, runs the weight reorder and the primitive, and waits.
-The caller owns every output array: nothing oneDNN allocates outlives a call except the
-cached plans.
+Primitives are planned once per shape and thread (:class:`_Plan`); a call wraps the caller's
+arrays in memory objects, runs the weight reorder and the primitive, and waits. The caller
+owns every output array: nothing oneDNN allocates outlives a call except the cached plans.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class _Plan:
     """The primitives of one convolution shape, created on first use and reused."""
 
     def __init__(self, lib, key):
-        (n, h, w, c, kh, kw, f, oh, ow, strides, dilation, pads, has_bias, relu, training) = key
+        (n, h, w, c, kh, kw, f, oh, ow, strides, dilation, pads, has_bias, training) = key
         top, bottom, left, right = pads
         self.lib = lib
         self.shapes = ((n, h, w, c), (kh, kw, c, f), (n, oh, ow, f))
@@ -49,8 +49,7 @@ class _Plan:
             dnnl.dims_of((top, left)),
             dnnl.dims_of((bottom, right)),
         )
-        self.attr = lib.attributes(relu=relu)  # kept alive as long as the plan
-        self.plain_attr = lib.attributes()
+        self.attr = lib.attributes()  # kept alive as long as the plan
         self.fwd_pd = lib.primitive_desc(
             "dnnl_convolution_forward_primitive_desc_create",
             lib.engine,
@@ -96,7 +95,7 @@ class _Plan:
                 self.dst_md.handle,
                 *self.geometry,
                 self.fwd_pd.handle,
-                self.plain_attr.handle,
+                self.attr.handle,
             )
             self.bwd_data = self._stage(pd, dnnl.QUERY_WEIGHTS_MD)
             self.bwd_data["pd"] = pd
@@ -114,7 +113,7 @@ class _Plan:
                 self.dst_md.handle,
                 *self.geometry,
                 self.fwd_pd.handle,
-                self.plain_attr.handle,
+                self.attr.handle,
             )
             self.bwd_weights = self._stage(pd, dnnl.QUERY_DIFF_WEIGHTS_MD)
             self.bwd_weights["pd"] = pd
@@ -201,8 +200,8 @@ class _Run:
         self.lib.execute(primitive, self.args)
 
 
-def forward(x, kernel, bias, oh, ow, strides, dilation, pads, relu, training):
-    """``relu?(correlate(x, kernel) + bias)`` as an (N, OH, OW, F) array, or ``None`` when
+def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training):
+    """``correlate(x, kernel) + bias`` as an (N, OH, OW, F) array, or ``None`` when
     oneDNN is unavailable or has no fast kernel for this shape."""
     if x.dtype != np.float32 or kernel.dtype != np.float32:
         return None
@@ -210,7 +209,7 @@ def forward(x, kernel, bias, oh, ow, strides, dilation, pads, relu, training):
     kh, kw, _, f = kernel.shape
     key = (
         n, h, w, c, kh, kw, f, oh, ow, tuple(strides), tuple(dilation), tuple(pads),
-        bias is not None, bool(relu), bool(training),
+        bias is not None, bool(training),
     )  # fmt: skip
     plan = _plan(key)
     if plan is None:

@@ -49,8 +49,6 @@ ARG_DIFF_WEIGHTS = 161
 ARG_DIFF_BIAS = 169
 ARG_FROM = ARG_SRC
 ARG_TO = ARG_DST
-# dnnl_post_ops: eltwise ReLU
-ELTWISE_RELU = 32
 
 MAX_NDIMS = 12
 Dims = ctypes.c_int64 * MAX_NDIMS
@@ -96,10 +94,6 @@ _SIGNATURES = {
     "dnnl_primitive_attr_create": (ctypes.POINTER(_handle),),
     "dnnl_primitive_attr_destroy": (_handle,),
     "dnnl_primitive_attr_set_scratchpad_mode": (_handle, ctypes.c_int),
-    "dnnl_primitive_attr_set_post_ops": (_handle, _handle),
-    "dnnl_post_ops_create": (ctypes.POINTER(_handle),),
-    "dnnl_post_ops_destroy": (_handle,),
-    "dnnl_post_ops_append_eltwise": (_handle, ctypes.c_int, ctypes.c_float, ctypes.c_float),
     "dnnl_convolution_forward_primitive_desc_create": (
         ctypes.POINTER(_handle),
         _handle,
@@ -258,20 +252,12 @@ class Library:
         self.check("dnnl_primitive_execute", primitive.handle, stream, len(args), array)
         self.check("dnnl_stream_wait", stream)
 
-    def attributes(self, relu: bool = False):
-        """Primitive attributes: a user-managed scratchpad, and a fused ReLU if asked."""
+    def attributes(self):
+        """Primitive attributes: a user-managed scratchpad (cnnkit allocates it per call)."""
         attr = _handle()
         self.check("dnnl_primitive_attr_create", ctypes.byref(attr))
         owned = Owned(attr, self.lib.dnnl_primitive_attr_destroy)
         self.check("dnnl_primitive_attr_set_scratchpad_mode", attr, SCRATCHPAD_USER)
-        if relu:
-            ops = _handle()
-            self.check("dnnl_post_ops_create", ctypes.byref(ops))
-            try:
-                self.check("dnnl_post_ops_append_eltwise", ops, ELTWISE_RELU, 0.0, 0.0)
-                self.check("dnnl_primitive_attr_set_post_ops", attr, ops)
-            finally:
-                self.lib.dnnl_post_ops_destroy(ops)
         return owned
 
     def primitive_desc(self, creator: str, *args):
