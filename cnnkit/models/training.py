@@ -29,6 +29,7 @@ from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
 from cnnkit.models.inference import batches_per_group, infer
+from cnnkit.utils.data_adapter import adapt as _adapt
 
 _REQUIRED = object()  # _by_output: every output needs a value
 
@@ -319,6 +320,7 @@ class Trainer:
             )
         verbose = _resolve_verbose(verbose)
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        x, validation_data = _adapt(x, shuffle), _adapt(validation_data, steps=validation_steps)
         if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
             vx, vy, *rest = validation_data
             validation_data = (_by_input(self, vx), _targets_by_output(self, vy), *rest)
@@ -425,7 +427,7 @@ class Trainer:
         """Loss and metrics on the given data (``[loss, *metrics]``, or a dict)."""
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
-        x, y = _by_input(self, x), _targets_by_output(self, y)
+        x, y = _by_input(self, _adapt(x)), _targets_by_output(self, y)
         if _is_iterable_data(x):
             data = _IterableData(x, steps)
         else:
@@ -448,7 +450,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
         verbose = _resolve_verbose(verbose)
-        x = _by_input(self, x)
+        x = _by_input(self, _adapt(x))
         group = 1
         if _is_iterable_data(x):
             batches = (b[0] if isinstance(b, tuple) else b for b in _IterableData(x, steps).raw())
