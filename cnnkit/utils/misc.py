@@ -5,7 +5,7 @@ Example:
     >>> import numpy as np
     >>> unpack_x_y_sample_weight((np.zeros(2), np.ones(2)))[2] is None
     True
-    >>> standardize_dtype("float")
+    >>> standardize_dtype(float)
     'float32'
 """
 
@@ -76,29 +76,33 @@ def get_source_inputs(tensor) -> list:
     return found
 
 
-_DTYPE_ALIASES = {"float": "float32", "int": "int64", "double": "float64", "uint": "uint32"}
+_PYTHON_DTYPES = {bool: "bool", int: "int32", float: "float32", str: "string", complex: "complex64"}
+_ALLOWED_DTYPES = (
+    "float16", "float32", "float64", "uint8", "uint16", "uint32", "uint64", "int8", "int16",
+    "int32", "int64", "bfloat16", "bool", "string", "complex64", "complex128",
+)  # fmt: skip
 
 
 def standardize_dtype(dtype) -> str:
-    """A dtype (string, NumPy dtype or type, Python type) as Keras's standard name."""
+    """A dtype (string, NumPy dtype or type, Python type) as Keras 3's standard name.
+
+    As Keras with a non-TensorFlow backend, ``int`` and ``"int"`` give ``"int32"``.
+    """
     if dtype is None:
         from cnnkit import backend
 
         return backend.floatx()
-    if dtype in _DTYPE_ALIASES:
-        return _DTYPE_ALIASES[dtype]
-    if dtype is bool:
-        return "bool"
-    if dtype is int:
-        return "int64"
-    if dtype is float:
-        return "float32"
-    if isinstance(dtype, str) and dtype in ("bfloat16", "string"):
-        return dtype
-    try:
-        return np.dtype(getattr(dtype, "name", dtype)).name
-    except TypeError:
-        raise ValueError(f"Invalid dtype: {dtype}") from None
+    if dtype == "int":
+        return "int32"
+    if isinstance(dtype, type) and dtype in _PYTHON_DTYPES:
+        return _PYTHON_DTYPES[dtype]
+    if hasattr(dtype, "name"):
+        dtype = dtype.name
+    elif hasattr(dtype, "__name__"):
+        dtype = dtype.__name__
+    if dtype not in _ALLOWED_DTYPES:
+        raise ValueError(f"Invalid dtype: {dtype}")
+    return dtype
 
 
 class Config:
