@@ -264,7 +264,8 @@ def _svg(graph: DotGraph) -> str:
         xs = [boxes[n][0] for n in ids] + [boxes[n][0] + boxes[n][2] for n in ids]
         ys = [boxes[n][1] for n in ids] + [boxes[n][1] + boxes[n][3] for n in ids]
         parts.append(
-            f'<rect x="{min(xs) - 6:.1f}" y="{min(ys) - 18:.1f}" width="{max(xs) - min(xs) + 12:.1f}" '
+            f'<rect x="{min(xs) - 6:.1f}" y="{min(ys) - 18:.1f}" '
+            f'width="{max(xs) - min(xs) + 12:.1f}" '
             f'height="{max(ys) - min(ys) + 24:.1f}" fill="none" stroke="gray" '
             'stroke-dasharray="4 3"/>'
             f'<text x="{min(xs) - 2:.1f}" y="{min(ys) - 6:.1f}" fill="gray">{escape(title)}</text>'
