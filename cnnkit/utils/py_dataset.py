@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import random
 import warnings
@@ -177,6 +176,8 @@ def batches(dataset: PyDataset, shuffle: bool = False):
         indices = list(range(count))
         if shuffle:
             random.shuffle(indices)
+    import concurrent.futures  # only with workers: it starts nothing, but takes time to import
+
     workers = dataset.workers
     if workers <= 1 and not dataset.use_multiprocessing:
         for index in indices:
