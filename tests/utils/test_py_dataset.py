@@ -156,3 +156,36 @@ def test_missing_super_init_warns_and_uses_defaults():
 
     with pytest.warns(UserWarning, match="super"):
         assert NoSuper().workers == 1
+
+
+class Squares(PyDataset):
+    """Module level, so that a process pool can pickle it."""
+
+    def __init__(self, count=None, **kwargs):
+        super().__init__(**kwargs)
+        self.count = count
+
+    @property
+    def num_batches(self):
+        return self.count
+
+    def __getitem__(self, index):
+        import os
+
+        x = np.full((4, 4), float(index % 5), dtype="float32")
+        return x, (x[:, 0] > 2).astype("int32"), np.full(4, float(os.getpid()))
+
+
+def test_use_multiprocessing_produces_batches_in_other_processes_in_order():
+    import os
+
+    batches = list(epoch_batches(Squares(6, workers=2, use_multiprocessing=True)))
+    assert [float(b[0][0, 0]) for b in batches] == [0.0, 1.0, 2.0, 3.0, 4.0, 0.0]
+    assert {float(b[2][0]) for b in batches} - {float(os.getpid())}
+
+
+def test_infinite_pydataset_trains_with_steps_per_epoch():
+    ds = Squares(None)
+    assert ds.num_batches is None
+    history = _model().fit(ds, steps_per_epoch=3, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
