@@ -242,7 +242,7 @@ class Dataset:
 
         def shuffled():
             index = next(passes) if reshuffle_each_iteration else 0
-            rng = np.random.default_rng(seeds.spawn(index + 1)[-1])
+            rng = np.random.default_rng(np.random.SeedSequence(seeds.entropy, spawn_key=(index,)))
             buffer: list = []
             for element in self:
                 if len(buffer) < buffer_size:

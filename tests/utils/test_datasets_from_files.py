@@ -48,6 +48,10 @@ def test_dataset_transformations():
     first, second = ([int(x) for x, _ in shuffled] for _ in range(2))
     assert sorted(first) == list(range(10)) and first != second  # reshuffled per pass
     assert [int(x) for x, _ in ds.shuffle(1)] == list(range(10))  # buffer 1: no change
+    again = ds.shuffle(10, seed=1)
+    assert [int(x) for x, _ in again] == first  # the same seed, the same passes
+    fixed = ds.shuffle(10, seed=2, reshuffle_each_iteration=False)
+    assert [int(x) for x, _ in fixed] == [int(x) for x, _ in fixed]
     assert len(list(ds.repeat(3))) == 30
     assert [int(v) for v in Dataset.range(3).repeat().take(7)] == [0, 1, 2, 0, 1, 2, 0]
 
