@@ -12,11 +12,13 @@ else iterable is iterated (with a step count, one iterator carried across epochs
 - an infinite ``PyDataset`` (``num_batches`` is ``None``) becomes one endless generator;
 - a generator or iterator with ``steps`` (``validation_steps``) becomes a view of ``steps``
   batches per pass, drawn from the one iterator;
+- a ``Dataset`` with ``steps`` gives its first ``steps`` batches at each pass;
 - anything else is returned unchanged (a ``Dataset`` is re-iterated each epoch).
 """
 
 from __future__ import annotations
 
+from cnnkit.utils.dataset import Dataset
 from cnnkit.utils.py_dataset import PyDataset, batches
 
 
@@ -84,6 +86,8 @@ def adapt(data, shuffle: bool = False, steps=None):
     """
     if isinstance(data, PyDataset):
         return _py_dataset_view(data, shuffle)
+    if steps is not None and isinstance(data, Dataset):
+        return data.take(int(steps))  # a fresh pass each time: its first `steps` batches
     if steps is not None and hasattr(data, "__next__"):
         return _EpochView(int(steps), lambda: data, persistent=True)
     return data

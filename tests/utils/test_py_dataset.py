@@ -189,3 +189,20 @@ def test_infinite_pydataset_trains_with_steps_per_epoch():
     assert ds.num_batches is None
     history = _model().fit(ds, steps_per_epoch=3, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
+
+
+def test_dataset_validation_steps_takes_the_first_batches_each_time():
+    from cnnkit.utils.dataset import Dataset
+
+    x, y = _data()
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    val = Dataset.from_tensor_slices((x, y)).batch(8)
+    _model().fit(
+        x, y, epochs=2, verbose=0, validation_data=val, validation_steps=2, callbacks=[Spy()]
+    )
+    assert seen == [0, 1, 0, 1]
