@@ -44,6 +44,14 @@ def check_validation_split_arg(validation_split, subset, shuffle, seed) -> None:
         )
 
 
+def check_batch_size(batch_size) -> None:
+    """``batch_size`` must be a positive integer (or ``None``, checked by the caller)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"`batch_size` must be an integer or None. Received: {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+
+
 def _valid_files(directory: str, follow_links: bool, formats: tuple):
     walk = sorted(os.walk(directory, followlinks=follow_links), key=lambda entry: entry[0])
     for root, _, files in walk:

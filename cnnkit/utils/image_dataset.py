@@ -203,7 +203,7 @@ def image_dataset_from_directory(
             f"Received: data_format={data_format!r}"
         )
     if batch_size is not None:
-        dataset_utils_check_batch_size(batch_size)
+        dataset_utils.check_batch_size(batch_size)
     dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
     if seed is None:
         seed = np.random.randint(1e6)  # noqa: NPY002 - Keras's draw
@@ -269,10 +269,3 @@ def image_dataset_from_directory(
     if not paths:
         raise ValueError(where + allowed)
     return make(paths, labels, shuffle)
-
-
-def dataset_utils_check_batch_size(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"`batch_size` must be an integer or None. Received: {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")

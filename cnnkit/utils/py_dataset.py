@@ -40,17 +40,18 @@ class PyDataset:
     """Base class for a dataset of batches computed by Python code.
 
     Args:
-        workers: number of threads (or processes) producing batches in parallel; ``1`` makes
-            them in the training thread.
+        workers: number of threads (or processes) producing batches in parallel; ``0`` or
+            ``1`` makes them in the training thread (``1`` with ``use_multiprocessing``: in one
+            worker process).
         use_multiprocessing: use processes instead of threads (the dataset must pickle).
         max_queue_size: most batches produced ahead of the one being trained on.
     """
 
     def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
-        for name, value in (("workers", workers), ("max_queue_size", max_queue_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        for name, value, low in (("workers", workers, 0), ("max_queue_size", max_queue_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(
-                    f"Invalid value for argument `{name}`. Expected an integer >= 1. "
+                    f"Invalid value for argument `{name}`. Expected an integer >= {low}. "
                     f"Received: {name}={value!r}"
                 )
         self._workers = workers
@@ -179,7 +180,8 @@ def batches(dataset: PyDataset, shuffle: bool = False):
     import concurrent.futures  # only with workers: it starts nothing, but takes time to import
 
     workers = dataset.workers
-    if workers <= 1 and not dataset.use_multiprocessing:
+    # as Keras: a pool for workers > 1, or for one worker process; else the calling thread
+    if workers <= 1 and not (workers == 1 and dataset.use_multiprocessing):
         for index in indices:
             yield standardize_batch(dataset[index])
     else:

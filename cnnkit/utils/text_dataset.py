@@ -15,7 +15,6 @@ import numpy as np
 
 from cnnkit.utils import dataset_utils
 from cnnkit.utils.dataset import Dataset
-from cnnkit.utils.image_dataset import dataset_utils_check_batch_size
 
 
 def _read_text(path: str, max_length) -> str:
@@ -89,7 +88,7 @@ def text_dataset_from_directory(
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     if batch_size is not None:
-        dataset_utils_check_batch_size(batch_size)
+        dataset_utils.check_batch_size(batch_size)
     dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
     if seed is None:
         seed = np.random.randint(1e6)  # noqa: NPY002 - Keras's draw

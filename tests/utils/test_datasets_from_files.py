@@ -192,6 +192,8 @@ def test_image_dataset_errors(image_dir, tmp_path_factory):
         )
     with pytest.raises(ValueError, match="color_mode"):
         utils.image_dataset_from_directory(root, color_mode="cmyk")
+    with pytest.raises(ValueError, match="batch_size"):
+        utils.image_dataset_from_directory(root, batch_size=0)
     with pytest.raises(ValueError, match="class_names"):
         utils.image_dataset_from_directory(root, class_names=["bird"])
     empty = tmp_path_factory.mktemp("empty")
