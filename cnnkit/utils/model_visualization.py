@@ -13,9 +13,9 @@ without pydot.
 
 Example:
     >>> from cnnkit import layers, models
-    >>> model = models.Sequential([layers.Input((4,)), layers.Dense(2, name="out")])
+    >>> model = models.Sequential([layers.Input((4,)), layers.Dense(2, name="out")], name="net")
     >>> print(model_to_dot(model, show_shapes=True).to_string().splitlines()[0])
-    digraph "sequential" {
+    digraph "net" {
 """
 
 from __future__ import annotations
