@@ -30,15 +30,8 @@ from cnnkit.layers import Input, KerasTensor, Layer
 from cnnkit.models import Model, Sequential
 
 # Imported on first use (``cnnkit.datasets.fashion_mnist``...), to keep ``import cnnkit`` fast.
-_LAZY_SUBMODULES = (
-    "applications",
-    "datasets",
-    "export",
-    "preprocessing",
-    "signal",
-    "viz",
-    "wrappers",
-)
+_LAZY_SUBMODULES = ("applications", "datasets", "export", "preprocessing", "signal", "viz")
+_LAZY_SUBMODULES += ("wrappers",)
 
 
 def __getattr__(name: str):
