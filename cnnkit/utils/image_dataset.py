@@ -69,6 +69,8 @@ def load_image(
     pixels = np.asarray(open_image(path, color_mode), dtype="float32")
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
+    if pixels.shape[:2] == tuple(image_size):  # resizing to the same size is the identity
+        return pixels.transpose(2, 0, 1) if data_format == "channels_first" else pixels
     with no_grad():
         out = np.asarray(
             resize(

@@ -266,3 +266,27 @@ def test_split_dataset():
     assert values == list(range(10)) and len(right) == 4
     with pytest.raises(ValueError, match="left_size"):
         utils.split_dataset(np.arange(10), left_size=1.5)
+
+
+def test_images_already_at_the_target_size_are_returned_as_decoded(tmp_path):
+    pixels = np.random.default_rng(3).integers(0, 256, (6, 5, 3)).astype("uint8")
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    for interpolation in ("bilinear", "nearest"):
+        ds = utils.image_dataset_from_directory(
+            tmp_path,
+            labels=None,
+            image_size=(6, 5),
+            batch_size=None,
+            verbose=False,
+            interpolation=interpolation,
+        )
+        np.testing.assert_array_equal(next(iter(ds)), pixels.astype("float32"))
+    first = utils.image_dataset_from_directory(
+        tmp_path,
+        labels=None,
+        image_size=(6, 5),
+        batch_size=None,
+        verbose=False,
+        data_format="channels_first",
+    )
+    np.testing.assert_array_equal(next(iter(first)), pixels.transpose(2, 0, 1))
