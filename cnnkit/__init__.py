@@ -39,6 +39,7 @@ from cnnkit.scopes import device, name_scope
 # Imported on first use (``cnnkit.datasets.fashion_mnist``...), to keep ``import cnnkit`` fast.
 _LAZY_SUBMODULES = ("applications", "datasets", "export", "ops", "preprocessing", "signal", "viz")
 _LAZY_SUBMODULES += ("config", "constraints", "distribution", "dtype_policies", "random", "tree")
+_LAZY_SUBMODULES += ("wrappers",)
 
 
 def version() -> str:
@@ -98,4 +99,5 @@ __all__ = [
     "tree",
     "utils",
     "version",
+    "wrappers",
 ]

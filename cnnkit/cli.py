@@ -227,6 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="back up the run in OUTPUT/backup/ every epoch; run the same command again to "
         "continue an interrupted run from its last finished epoch (needs --output)",
     )
+    train.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="train on a folder of images, one sub-folder per class (streamed; 20%% held out)",
+    )
+    train.add_argument(
+        "--image-size", type=_positive_int, default=32, help="--data-dir: images resized to NxN"
+    )
+    train.add_argument(
+        "--color-mode", choices=("rgb", "grayscale", "rgba"), default="rgb", help="--data-dir"
+    )
     train.add_argument("--no-report", action="store_true", help="do not write report.html")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
 
@@ -485,6 +497,11 @@ def versions() -> dict:
 
 def cmd_train(args) -> int:
     from cnnkit.optimizers import Adam
+
+    if getattr(args, "data_dir", None) is not None:
+        from cnnkit.train_from_directory import train_from_directory
+
+        return train_from_directory(args)
 
     text = args.dataset in TEXT_DATASETS
     if text != (args.model in TEXT_MODELS):

@@ -46,6 +46,9 @@ from cnnkit.callbacks.lambda_callback import LambdaCallback, TerminateOnNaN
 from cnnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
 from cnnkit.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from cnnkit.callbacks.progbar import ProgbarLogger
+from cnnkit.callbacks.remote_monitor import RemoteMonitor
+from cnnkit.callbacks.swap_ema_weights import SwapEMAWeights
+from cnnkit.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "BackupAndRestore",
@@ -58,6 +61,9 @@ __all__ = [
     "LearningRateScheduler",
     "ModelCheckpoint",
     "ProgbarLogger",
+    "RemoteMonitor",
+    "SwapEMAWeights",
+    "TensorBoard",
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]

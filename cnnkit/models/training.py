@@ -32,6 +32,7 @@ from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.metrics import Mean
 from cnnkit.models.inference import batches_per_group, infer
+from cnnkit.utils.data_adapter import adapt as _adapt
 
 _REQUIRED = object()  # _by_output: every output needs a value
 
@@ -400,6 +401,7 @@ class Trainer:
             )
         verbose = _resolve_verbose(verbose)
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        x, validation_data = _adapt(x, shuffle), _adapt(validation_data, steps=validation_steps)
         if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
             vx, vy, *rest = validation_data
             validation_data = (_by_input(self, vx), _targets_by_output(self, vy), *rest)
@@ -523,7 +525,7 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         if distribution_lib.active_data_parallel() is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
-        x, y = _by_input(self, x), _targets_by_output(self, y)
+        x, y = _by_input(self, _adapt(x)), _targets_by_output(self, y)
         if _is_iterable_data(x):
             data = _IterableData(x, steps)
         else:
@@ -548,7 +550,7 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         if distribution_lib.active_data_parallel() is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
-        x = _by_input(self, x)
+        x = _by_input(self, _adapt(x))
         group = 1
         if _is_iterable_data(x):
             batches = (_unpack_batch(b)[0] for b in _IterableData(x, steps).raw())

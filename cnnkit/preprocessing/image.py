@@ -43,6 +43,13 @@ import numpy as np
 from cnnkit import backend
 from cnnkit.kernels.image import FILL_MODES, affine_transform
 from cnnkit.layers.base import standardize_data_format
+from cnnkit.utils.image_utils import (  # keras.preprocessing.image aliases
+    array_to_img as array_to_img,
+)
+from cnnkit.utils.image_utils import img_to_array as img_to_array
+from cnnkit.utils.image_utils import load_img as load_img
+from cnnkit.utils.image_utils import save_img as save_img
+from cnnkit.utils.image_utils import smart_resize as smart_resize
 
 _INTERPOLATION_ORDERS = {0: "nearest", 1: "bilinear"}
 

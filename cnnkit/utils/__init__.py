@@ -192,3 +192,69 @@ def normalize(x, axis: int | None = -1, order: int = 2) -> np.ndarray:
         norm = np.sum(magnitude**order, axis=axis, keepdims=True) ** (1.0 / order)
     norm = np.where(norm == 0, np.ones_like(norm), norm)
     return x / norm
+
+
+# The rest of ``keras.utils``, imported on first use (Pillow, threads and archives stay out of
+# ``import cnnkit``): name -> submodule of cnnkit.utils (or absolute module).
+_LAZY = {
+    "PyDataset": "py_dataset",
+    "Sequence": "py_dataset",
+    "Dataset": "dataset",
+    "image_dataset_from_directory": "image_dataset",
+    "text_dataset_from_directory": "text_dataset",
+    "timeseries_dataset_from_array": "timeseries_dataset",
+    "split_dataset": "dataset_utils",
+    "load_img": "image_utils",
+    "img_to_array": "image_utils",
+    "array_to_img": "image_utils",
+    "save_img": "image_utils",
+    "get_file": "file_utils",
+    "pack_x_y_sample_weight": "misc",
+    "unpack_x_y_sample_weight": "misc",
+    "is_keras_tensor": "misc",
+    "get_source_inputs": "misc",
+    "standardize_dtype": "misc",
+    "Config": "misc",
+    "clear_session": "misc",
+    "Progbar": "misc",
+    "enable_interactive_logging": "misc",
+    "disable_interactive_logging": "misc",
+    "is_interactive_logging_enabled": "misc",
+    "plot_model": "model_visualization",
+    "model_to_dot": "model_visualization",
+    "CustomObjectScope": "cnnkit.saving",
+    "custom_object_scope": "cnnkit.saving",
+    "get_custom_objects": "cnnkit.saving",
+    "register_keras_serializable": "cnnkit.saving",
+    "serialize_keras_object": "cnnkit.saving",
+    "deserialize_keras_object": "cnnkit.saving",
+    "get_registered_name": "cnnkit.saving",
+    "get_registered_object": "cnnkit.saving",
+}
+
+
+def __getattr__(name: str):
+    if name == "legacy":
+        import types
+
+        from cnnkit import saving
+
+        legacy = types.SimpleNamespace(
+            serialize_keras_object=saving.serialize_keras_object,
+            deserialize_keras_object=saving.deserialize_keras_object,
+        )
+        globals()["legacy"] = legacy
+        return legacy
+    if name not in _LAZY:
+        raise AttributeError(f"module 'cnnkit.utils' has no attribute {name!r}")
+    import importlib
+
+    module = _LAZY[name]
+    module = importlib.import_module(module if "." in module else f"cnnkit.utils.{module}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"legacy"})
