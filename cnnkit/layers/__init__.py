@@ -1,6 +1,13 @@
 """Layers, as in ``keras.layers``."""
 
 from cnnkit.layers.activation import ELU, LeakyReLU, ReLU, Softmax
+from cnnkit.layers.attention import (
+    AdditiveAttention,
+    Attention,
+    GroupedQueryAttention,
+    GroupQueryAttention,
+    MultiHeadAttention,
+)
 from cnnkit.layers.augmentation import (
     RandomBrightness,
     RandomContrast,
@@ -29,7 +36,14 @@ from cnnkit.layers.core import (
     Lambda,
     Reshape,
 )
+from cnnkit.layers.einsum_dense import EinsumDense
 from cnnkit.layers.embedding import Embedding, Masking
+from cnnkit.layers.feature_normalization import (
+    GroupNormalization,
+    LayerNormalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from cnnkit.layers.merging import (
     Add,
     Average,
@@ -76,6 +90,16 @@ Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "AdditiveAttention",
+    "Attention",
+    "EinsumDense",
+    "GroupNormalization",
+    "GroupQueryAttention",
+    "GroupedQueryAttention",
+    "LayerNormalization",
+    "MultiHeadAttention",
+    "RMSNormalization",
+    "UnitNormalization",
     "Conv1D",
     "Convolution1D",
     "Embedding",
