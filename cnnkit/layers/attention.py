@@ -119,6 +119,8 @@ class _QKVCall:
     a saved model) as ``layer([query, value(, key)], **kwargs)``.
     """
 
+    _takes_query_value_key = True  # a saved call with 2 or 3 arguments is replayed as a list
+
     def __call__(self, query, value=None, key=None, training=None, **kwargs):
         if value is None:
             if not isinstance(query, (list, tuple)) or len(query) not in (2, 3):
@@ -258,6 +260,12 @@ class MultiHeadAttention(_QKVCall, Layer):
 
     def _sublayers(self) -> list[Layer]:
         return list(self._projections)
+
+    def _saved_sublayers(self) -> list[tuple[str, Layer]]:
+        """The projections under Keras's names in a weights file (``query_dense``...)."""
+        names = {"query": "query_dense", "key": "key_dense", "value": "value_dense"}
+        names.update(attention_output="output_dense", gate="_gate_dense")
+        return sorted(((names[p.name], p) for p in self._projections), key=lambda c: c[0])
 
     # -- build -----------------------------------------------------------------------
     def _dense(self, equation, output_shape, bias_axes, name, input_shape, activation=None):

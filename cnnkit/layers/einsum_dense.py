@@ -125,6 +125,7 @@ class EinsumDense(Layer):
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
         kernel_constraint, bias_constraint: not supported (must be ``None``).
         lora_rank, lora_alpha: not supported (must be ``None``).
+        quantization_config: not supported (must be ``None``).
 
     Input shape:
         the rank of the equation's input term (plus elided axes).
@@ -157,11 +158,12 @@ class EinsumDense(Layer):
         lora_rank=None,
         lora_alpha=None,
         activity_regularizer=None,
+        quantization_config=None,
         **kwargs,
     ):
-        kwargs.pop("quantization_config", None)  # Keras writes it (None) in every config
-        kwargs.pop("gptq_unpacked_column_size", None)
         super().__init__(**kwargs)
+        if quantization_config is not None:
+            raise NotImplementedError("EinsumDense: quantization is not supported.")
         _no_constraints(self, kernel_constraint, bias_constraint)
         if lora_rank is not None or lora_alpha is not None:
             raise NotImplementedError("EinsumDense: LoRA (`lora_rank`) is not supported.")

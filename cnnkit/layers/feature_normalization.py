@@ -100,9 +100,10 @@ class LayerNormalization(Layer):
         gamma_regularizer=None,
         beta_constraint=None,
         gamma_constraint=None,
+        rms_scaling=False,
         **kwargs,
     ):
-        if kwargs.pop("rms_scaling", False):
+        if rms_scaling:
             raise NotImplementedError(
                 "LayerNormalization(rms_scaling=True) is deprecated in Keras and not supported; "
                 "use `RMSNormalization` instead."

@@ -342,6 +342,8 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
 
 def _call_layer(layer, args: list, kwargs: dict) -> None:
     kwargs = {k: v for k, v in kwargs.items() if not (k in ("mask", "training") and v is None)}
+    if len(args) in (2, 3) and getattr(layer, "_takes_query_value_key", False):
+        args = [list(args)]  # Keras writes mha(query, value) as two arguments
     if len(args) != 1:
         raise ValueError(
             f"Cannot rebuild the call of layer {layer.name!r} with {len(args)} positional "
