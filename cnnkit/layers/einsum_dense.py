@@ -43,7 +43,9 @@ def analyze_einsum(equation: str, bias_axes, input_shape, output_shape):
         in_map = {c: i for i, c in enumerate(input_spec)}
         out_map = {c: i for i, c in enumerate(output_spec)}
     for c in input_spec:
-        if c in out_map and out[out_map[c]] is not None:
+        if c in out_map and out[out_map[c]] is None:  # an unspecified size: the input's
+            out[out_map[c]] = input_shape[in_map[c]]
+        elif c in out_map:
             if out[out_map[c]] != input_shape[in_map[c]]:
                 raise ValueError(
                     f"Input shape and output shape do not match at shared dimension '{c}'. "

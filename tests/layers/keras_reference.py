@@ -41,6 +41,8 @@ def compare_with_keras(ours, theirs, args, kwargs=None, atol=1e-5, grads=True, s
         return got
 
     r = np.random.default_rng(seed).standard_normal(expected[0].shape).astype("float32")
+    for w in theirs.trainable_weights:
+        w.value.grad = None
     k_out = _structure(theirs(*args, **kwargs))[0]
     (k_out * torch.as_tensor(r)).sum().backward()
     k_grads = [w.value.grad.detach().cpu().numpy() for w in theirs.trainable_weights]
