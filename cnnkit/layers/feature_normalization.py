@@ -122,8 +122,7 @@ class LayerNormalization(Layer):
 
     def build(self, input_shape):
         shape = _param_shape(self, self.axis, input_shape)
-        if isinstance(self.axis, list):
-            self.axis = sorted(self.axis)
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]  # Keras
         self.gamma = self.beta = None
         if self.scale:
             self.gamma = self.add_weight(
