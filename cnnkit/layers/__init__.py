@@ -36,6 +36,7 @@ from cnnkit.layers.core import (
     Lambda,
     Reshape,
 )
+from cnnkit.layers.dot import Dot
 from cnnkit.layers.einsum_dense import EinsumDense
 from cnnkit.layers.embedding import Embedding, Masking
 from cnnkit.layers.feature_normalization import (
@@ -60,6 +61,7 @@ from cnnkit.layers.merging import (
     multiply,
     subtract,
 )
+from cnnkit.layers.noise import ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise
 from cnnkit.layers.normalization import BatchNormalization
 from cnnkit.layers.pooling import (
     AveragePooling1D,
@@ -79,17 +81,32 @@ from cnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from cnnkit.layers.prelu import PReLU
 from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.sequence_shape import Permute, RepeatVector
 from cnnkit.layers.text_vectorization import TextVectorization
+from cnnkit.layers.wrappers import Identity, Pipeline, SpectralNormalization, Wrapper
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "ActivityRegularization",
+    "AlphaDropout",
+    "Dot",
+    "GaussianDropout",
+    "GaussianNoise",
+    "PReLU",
+    "Permute",
+    "RepeatVector",
+    "Identity",
+    "Pipeline",
+    "SpectralNormalization",
+    "Wrapper",
     "AdditiveAttention",
     "Attention",
     "EinsumDense",

@@ -797,6 +797,19 @@ CASES += [
     ),
 ]
 
+from cnnkit.kernels import elementwise  # noqa: E402
+
+CASES += [
+    OpCase(
+        f"prelu_{name}",
+        elementwise.prelu,
+        shapes,
+        lambda x, a: np.where(x > 0, x, a * x),
+        make_inputs=lambda rng, s: [*away_from(0.0)(rng, s[:1]), rng.uniform(0.1, 0.9, s[1])],
+    )
+    for name, shapes in [("full", ((2, 3, 4), (3, 4))), ("shared", ((2, 3, 4), (1, 4)))]
+]
+
 IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
 
