@@ -86,15 +86,29 @@ from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.rnn import RNN
+from cnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from cnnkit.layers.sequence_shape import Permute, RepeatVector
 from cnnkit.layers.text_vectorization import TextVectorization
-from cnnkit.layers.wrappers import Identity, Pipeline, SpectralNormalization, Wrapper
+from cnnkit.layers.wrappers import (
+    Identity,
+    Pipeline,
+    SpectralNormalization,
+    TimeDistributed,
+    Wrapper,
+)
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "GRUCell",
+    "LSTMCell",
+    "RNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+    "TimeDistributed",
     "ActivityRegularization",
     "AlphaDropout",
     "Dot",

@@ -291,3 +291,59 @@ class Pipeline(Layer):
             )
         config = {**config, "layers": [deserialize_layer(c, custom_objects) for c in layers]}
         return cls(**config)
+
+
+class TimeDistributed(Wrapper):
+    """Applies a layer to every time step of a sequence, with the same weights.
+
+    The input ``(batch, timesteps, ...)`` is viewed as ``(batch * timesteps, ...)``, passed
+    through the layer once, and viewed back as ``(batch, timesteps, ...)``: one call rather
+    than Keras's loop over steps, the same result for any layer that treats samples
+    independently (a layer using batch statistics in training, such as
+    ``BatchNormalization``, pools them over all steps here). The timestep mask passes through.
+
+    Args:
+        layer: the layer applied to each step.
+
+    Input shape:
+        ``(batch, timesteps, *step_shape)``, at least 3-D.
+    Output shape:
+        ``(batch, timesteps, *layer_output_shape)``.
+
+    Raises:
+        ValueError: ``layer`` not a ``Layer``; an input of rank below 3.
+
+    Example:
+        >>> from cnnkit.layers import Dense
+        >>> TimeDistributed(Dense(8))(np.ones((2, 10, 16), "float32")).shape
+        (2, 10, 8)
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(layer, **kwargs)
+        self.supports_masking = True
+
+    def _check(self, input_shape) -> tuple:
+        shape = tuple(input_shape)
+        if len(shape) < 3:
+            raise ValueError(
+                "`TimeDistributed` Layer should be passed an `input_shape` with at least 3 "
+                f"dimensions, received: {shape}"
+            )
+        return shape
+
+    def build(self, input_shape):
+        shape = self._check(input_shape)
+        super().build((None, *shape[2:]))
+        self.built = True
+
+    def call(self, inputs, training=False, mask=None):
+        batch, steps = inputs.shape[0], inputs.shape[1]
+        merged = inputs.reshape((batch * steps, *inputs.shape[2:]))
+        out = self.layer(merged, training=training)
+        return out.reshape((batch, steps, *out.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        shape = self._check(input_shape)
+        inner = self.layer.compute_output_shape((None, *shape[2:]))
+        return (shape[0], shape[1], *tuple(inner)[1:])

@@ -12,7 +12,10 @@ from cnnkit.autodiff import Tensor
 
 
 def _structure(out):
-    return list(out) if isinstance(out, (list, tuple)) else [out]
+    """The outputs as a flat list (Keras nests a stacked cell's states)."""
+    if isinstance(out, (list, tuple)):
+        return [o for item in out for o in _structure(item)]
+    return [out]
 
 
 def compare_with_keras(ours, theirs, args, kwargs=None, atol=1e-5, grads=True, seed=0):
