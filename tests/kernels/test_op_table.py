@@ -810,6 +810,31 @@ CASES += [
     for name, shapes in [("full", ((2, 3, 4), (3, 4))), ("shared", ((2, 3, 4), (1, 4)))]
 ]
 
+from cnnkit.kernels import sequence as sequence_ops  # noqa: E402
+
+_KEEP_ROWS = np.array([True, False, True])
+CASES += [
+    OpCase("take_step", lambda x: sequence_ops.take_step(x, 2), ((3, 4, 2),), lambda x: x[:, 2]),
+    OpCase(
+        "split_columns_block1",
+        lambda z: sequence_ops.split_columns(z, 3)[1],
+        ((2, 9),),
+        lambda z: z[:, 3:6],
+    ),
+    OpCase(
+        "stack_steps",
+        lambda a, b, c: sequence_ops.stack_steps([a, b, c]),
+        ((2, 4), (2, 4), (2, 4)),
+        lambda a, b, c: np.stack([a, b, c], axis=1),
+    ),
+    OpCase(
+        "select_rows",
+        lambda a, b: sequence_ops.select(_KEEP_ROWS, a, b),
+        ((3, 4), (3, 4)),
+        lambda a, b: np.where(_KEEP_ROWS[:, None], a, b),
+    ),
+]
+
 IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
 
