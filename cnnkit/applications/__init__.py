@@ -14,6 +14,11 @@ from cnnkit.applications.lecture import lecture_cnn
 from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.resnet import ResNet18, resnet_small
 from cnnkit.applications.text import lstm_classifier, text_cnn
+from cnnkit.applications.transformer import (
+    TokenAndPositionEmbedding,
+    TransformerBlock,
+    transformer_classifier,
+)
 from cnnkit.applications.vgg import VGG16, VGG19, vgg_cifar
 
 __all__ = [
@@ -27,5 +32,8 @@ __all__ = [
     "lstm_classifier",
     "resnet_small",
     "text_cnn",
+    "TokenAndPositionEmbedding",
+    "TransformerBlock",
+    "transformer_classifier",
     "vgg_cifar",
 ]

@@ -1,0 +1,83 @@
+"""The transformer text classifier of the Keras examples: sizes, errors, learning, saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnkit as keras
+from cnnkit.applications import TokenAndPositionEmbedding, TransformerBlock, transformer_classifier
+from tests.applications.test_text_models import _keyword_data
+
+
+def test_parameter_count_by_hand():
+    v, t, d, f = 1000, 100, 32, 32
+    heads = 2
+    attention = 3 * (d * heads * d + heads * d) + (heads * d * d + d)
+    ffn = (d * f + f) + (f * d + d)
+    expected = v * d + t * d + attention + ffn + 2 * (2 * d) + (d * 20 + 20) + (20 + 1)
+    model = transformer_classifier(v, sequence_length=t)
+    assert model.count_params() == expected
+    assert model.output_shape == (None, 1)
+    assert transformer_classifier(v, 50, classes=3).output_shape == (None, 3)
+
+
+def test_embedding_adds_positions():
+    layer = TokenAndPositionEmbedding(maxlen=6, vocab_size=10, embed_dim=4)
+    tokens = np.array([[3, 3, 0]])
+    out = layer(tokens).numpy()
+    tok, pos = layer.token_emb.embeddings.numpy(), layer.pos_emb.embeddings.numpy()
+    np.testing.assert_allclose(out[0], tok[[3, 3, 0]] + pos[:3], rtol=1e-6)
+    with pytest.raises(ValueError, match="maxlen=6"):
+        layer(np.zeros((1, 7), "int32"))
+
+
+def test_block_is_post_norm_attention_and_feed_forward():
+    block = TransformerBlock(embed_dim=4, num_heads=2, ff_dim=8)
+    x = np.random.default_rng(0).standard_normal((2, 5, 4)).astype("float32")
+    out = block(x).numpy()
+    y = block.layernorm1(x + block.att(x, x).numpy()).numpy()
+    expected = block.layernorm2(y + block.ffn(y).numpy()).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    assert len(block.trainable_weights) == 8 + 4 + 4
+    config = block.get_config()
+    assert TransformerBlock.from_config(config).get_config() == config
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="sequence_length"):
+        transformer_classifier(100, sequence_length=None)
+    with pytest.raises(ValueError, match="vocab_size"):
+        transformer_classifier(0)
+
+
+def test_learns_a_keyword_task_and_saves(tmp_path):
+    keras.utils.set_random_seed(1)
+    x, y = _keyword_data()
+    model = transformer_classifier(40, sequence_length=20, embed_dim=16, ff_dim=16)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.003), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    model.fit(x, y, epochs=12, batch_size=32, verbose=0)
+    x_test, y_test = _keyword_data(seed=1)
+    assert model.evaluate(x_test, y_test, verbose=0)[1] > 0.9
+    path = str(tmp_path / "transformer.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x_test, verbose=0), model.predict(x_test, verbose=0))
+
+
+@pytest.mark.slow
+def test_spam_test_accuracy():
+    """The Keras example's model on the SpamAssassin corpus: at least 0.97 test accuracy."""
+    from cnnkit.datasets import spam
+
+    try:
+        (x, y), (x_test, y_test) = spam.load_data(num_words=20000, maxlen=200)
+    except (OSError, ValueError) as exc:
+        pytest.skip(f"spam corpus unavailable: {exc}")
+    keras.utils.set_random_seed(0)
+    model = transformer_classifier(20000, sequence_length=200)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.97
