@@ -19,6 +19,7 @@ from cnnkit.layers.augmentation import (
 )
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
+from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from cnnkit.layers.convolutional import (
     Conv2D,
     Conv2DTranspose,
@@ -103,6 +104,8 @@ Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "ConvLSTM1D",
+    "ConvLSTM2D",
     "GRUCell",
     "LSTMCell",
     "RNN",

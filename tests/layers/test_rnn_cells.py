@@ -207,3 +207,50 @@ def test_invalid_arguments():
         layers.GRUCell(2, dropout=2.0)
     with pytest.raises(ValueError, match="ndim"):
         layers.RNN(layers.SimpleRNNCell(2))(np.ones((2, 3), "float32"))
+
+
+CONV_LSTM = [
+    ("ConvLSTM2D", {"filters": 3, "kernel_size": 3}, (2, 3, 5, 5, 2)),
+    (
+        "ConvLSTM2D",
+        {
+            "filters": 2,
+            "kernel_size": (3, 2),
+            "padding": "same",
+            "return_sequences": True,
+            "return_state": True,
+        },
+        (2, 3, 5, 4, 2),
+    ),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 3, "strides": 2}, (2, 2, 6, 6, 1)),
+    ("ConvLSTM1D", {"filters": 3, "kernel_size": 3, "return_sequences": True}, (2, 3, 6, 2)),
+    ("ConvLSTM1D", {"filters": 2, "kernel_size": 2, "go_backwards": True}, (2, 3, 6, 2)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,shape", CONV_LSTM)
+def test_conv_lstm_matches_keras(name, kwargs, shape):
+    x = RNG.standard_normal(shape).astype("float32")
+    if not kwargs.get("return_state"):
+        run_layer_test(getattr(layers, name), kwargs, shape)
+    keras = pytest.importorskip("keras")
+    ours, theirs = getattr(layers, name)(**kwargs), getattr(keras.layers, name)(**kwargs)
+    compare_with_keras(ours, theirs, (x,))
+    config, expected = ours.get_config(), theirs.get_config()
+    assert set(config) == set(expected)
+    for key in ("filters", "kernel_size", "strides", "padding", "return_sequences"):
+        assert config[key] == expected[key]
+
+
+def test_conv_lstm_saves_and_rejects_bad_input(tmp_path):
+    inputs = layers.Input((3, 5, 5, 1))
+    model = cnnkit.Model(inputs, layers.ConvLSTM2D(2, 3, padding="same")(inputs))
+    path = str(tmp_path / "convlstm.keras")
+    model.save(path)
+    x = RNG.standard_normal((2, 3, 5, 5, 1)).astype("float32")
+    loaded = cnnkit.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="ndim=5"):
+        layers.ConvLSTM2D(2, 3)(np.ones((2, 3, 5, 1), "float32"))
+    with pytest.raises(ValueError, match="dilation_rate"):
+        layers.ConvLSTM2D(2, 3, strides=2, dilation_rate=2)
