@@ -83,3 +83,29 @@ def test_spam_test_accuracy():
     )
     model.fit(x, y, epochs=2, batch_size=32, verbose=0)
     assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.97
+
+
+def test_cli_trains_the_transformer(tmp_path, monkeypatch, capsys):
+    import json
+
+    from cnnkit import cli
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(2, 50, (240, 30)).astype("int32")
+    y = rng.integers(0, 2, 240)
+    x[y == 1, 26] = 1  # a word only spam uses
+
+    def fake_load(name, num_words, maxlen):
+        assert (name, num_words, maxlen) == ("spam", 50, 30)
+        return (x[:200], y[:200]), (x[200:], y[200:])
+
+    monkeypatch.setattr(cli, "load_text_dataset", fake_load)
+    out = tmp_path / "transformer"
+    code = cli.main(
+        ["train", "--dataset", "spam", "--model", "transformer", "--num-words", "50",
+         "--maxlen", "30", "--epochs", "20", "--learning-rate", "0.003", "--seed", "0",
+         "--verbose", "0", "--output", str(out), "--no-report"]
+    )  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().out.strip().splitlines()[-2].startswith("Test accuracy ")
+    assert json.loads((out / "history.json").read_text())["test_accuracy"] > 0.9
