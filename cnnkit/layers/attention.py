@@ -27,6 +27,7 @@ from cnnkit.backend import xp
 from cnnkit.kernels import activations as act_ops
 from cnnkit.kernels import attention as attention_ops
 from cnnkit.kernels import shape as shape_ops
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import Layer
 from cnnkit.layers.core import _no_constraints, _serialize_callable
 from cnnkit.layers.einsum_dense import EinsumDense
@@ -499,8 +500,9 @@ def _qkv_shapes(layer: Layer, shapes):
             f"{type(layer).__name__} expects the shapes of [query, value] or [query, value, key]. "
             f"Received: {shapes!r}"
         )
-    query_shape, value_shape = tuple(shapes[0]), tuple(shapes[1])
-    key_shape = tuple(shapes[2]) if len(shapes) > 2 else value_shape
+    query_shape = require_rank(layer, shapes[0], minimum=3)
+    value_shape = require_rank(layer, shapes[1], minimum=3)
+    key_shape = require_rank(layer, shapes[2], minimum=3) if len(shapes) > 2 else value_shape
     if value_shape[1:-1] != key_shape[1:-1]:
         raise ValueError(
             "All dimensions of `value` and `key`, except the last one, must be equal. "
@@ -791,6 +793,8 @@ def _check_attention_inputs(layer: Layer, inputs, mask=None) -> None:
             f"{name} layer accepts inputs list of length 2 or 3, namely [query, value] or "
             f"[query, value, key]. Received length: {len(inputs)}."
         )
+    for x in inputs:
+        require_rank(layer, getattr(x, "shape", x), exact=3)
     if mask is not None:
         if not isinstance(mask, list) or len(mask) < 2 or len(mask) > 3:
             raise ValueError(

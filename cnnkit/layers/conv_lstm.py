@@ -20,6 +20,7 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import conv as conv_ops
 from cnnkit.kernels import sequence as seq_ops
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import standardize_padding, standardize_tuple
 from cnnkit.layers.rnn import RNN
 from cnnkit.layers.rnn_cells import LSTMCell
@@ -259,6 +260,7 @@ class _ConvLSTM(RNN):
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        require_rank(self, shape, exact=self._rank + 3)
         spatial = self.cell.output_spatial(shape[2:-1])
         step = (shape[0], *spatial, self.cell.filters)
         out = (shape[0], shape[1], *step[1:]) if self.return_sequences else step

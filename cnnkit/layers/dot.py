@@ -6,6 +6,7 @@ import string
 
 from cnnkit.kernels import attention as attention_ops
 from cnnkit.kernels import feature_norm as fn_ops
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import Layer
 
 
@@ -76,7 +77,7 @@ class Dot(Layer):
         self.supports_masking = True
 
     def _axes(self, shapes) -> tuple[int, int]:
-        ranks = [len(s) for s in shapes]
+        ranks = [len(require_rank(self, s, minimum=2)) for s in shapes]
         pair = [self.axes, self.axes] if isinstance(self.axes, int) else list(self.axes)
         axes = tuple(a % r if a < 0 else a for a, r in zip(pair, ranks))
         if 0 in axes or any(a >= r for a, r in zip(axes, ranks)):

@@ -30,6 +30,16 @@ def analyze_einsum(equation: str, bias_axes, input_shape, output_shape):
     input_spec, weight_spec, output_spec, left_elided = _split(equation)
     input_shape = list(input_shape)
     elided = len(input_shape) - len(input_spec)
+    if elided < 0 or not input_shape:
+        raise ValueError(
+            f"EinsumDense equation '{equation}' needs inputs of rank {len(input_spec)} or more "
+            f"(with '...'). Received input shape {tuple(input_shape)}."
+        )
+    if elided > 0 and "..." not in equation:
+        raise ValueError(
+            f"EinsumDense equation '{equation}' needs inputs of rank {len(input_spec)}. "
+            f"Received input shape {tuple(input_shape)}."
+        )
     out = [input_shape[0], *output_shape]
     if elided > 0 and left_elided:
         for i in range(1, elided):

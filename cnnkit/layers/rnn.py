@@ -18,6 +18,7 @@ import inspect
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import sequence as seq_ops
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import Layer
 from cnnkit.layers.recurrent import _first, _split_states, _with_states
 from cnnkit.layers.rnn_cells import StackedRNNCells, _output_size, _state_sizes
@@ -112,12 +113,7 @@ class RNN(Layer):
 
     def build(self, input_shape):
         shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
-        if len(shape) < 3:
-            raise ValueError(
-                f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
-                f"ndim>=3 (batch, timesteps, features), found ndim={len(shape)}. "
-                f"Full shape received: {shape}"
-            )
+        require_rank(self, shape, exact=3)
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell.build((shape[0], *shape[2:]))
             self.cell.built = True
@@ -218,6 +214,7 @@ class RNN(Layer):
     # -- shapes, masks, config -------------------------------------------------------------
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        require_rank(self, shape, exact=3)
         size = _output_size(self.cell)
         out = (shape[0], shape[1], size) if self.return_sequences else (shape[0], size)
         if self.return_state:

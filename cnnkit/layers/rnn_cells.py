@@ -18,6 +18,7 @@ import numpy as np
 
 from cnnkit import activations, backend, initializers, regularizers
 from cnnkit.kernels import sequence as seq_ops
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import Layer
 from cnnkit.layers.core import _serialize_callable
 from cnnkit.layers.recurrent import _rate
@@ -86,6 +87,7 @@ class _Cell(Layer):
         return self.bias_initializer
 
     def build(self, input_shape):
+        require_rank(self, input_shape, exact=2)
         width = self._gates * self.units
         self.kernel = self.add_weight(
             (input_shape[-1], width),
@@ -135,7 +137,7 @@ class _Cell(Layer):
         return [np.zeros((batch_size, s), dtype=self.dtype) for s in sizes]
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.units)
+        return (require_rank(self, input_shape, exact=2)[0], self.units)
 
     def get_config(self):
         return {
@@ -457,7 +459,7 @@ class StackedRNNCells(Layer):
         return [("cells", self._sublayers())]
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
+        shape = require_rank(self, input_shape, exact=2)
         for cell in self.cells:
             if isinstance(cell, Layer) and not cell.built:
                 cell.build(shape)
@@ -477,6 +479,9 @@ class StackedRNNCells(Layer):
                 list(cell_states) if isinstance(cell_states, (list, tuple)) else [cell_states]
             )
         return out, new_states
+
+    def compute_output_shape(self, input_shape):
+        return (require_rank(self, input_shape, exact=2)[0], self.output_size)
 
     def reset_dropout_mask(self) -> None:
         for cell in self.cells:

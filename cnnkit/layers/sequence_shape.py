@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from cnnkit.kernels import attention as attention_ops
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import InputSpec, Layer
 
 
@@ -43,6 +44,7 @@ class RepeatVector(Layer):
         return attention_ops.repeat(inputs.reshape((batch, 1, features)), self.n, axis=1)
 
     def compute_output_shape(self, input_shape):
+        input_shape = require_rank(self, input_shape, exact=2)
         return (input_shape[0], self.n, input_shape[1])
 
     def get_config(self):
@@ -87,6 +89,7 @@ class Permute(Layer):
         return attention_ops.transpose(inputs, (0, *self.dims))
 
     def compute_output_shape(self, input_shape):
+        input_shape = require_rank(self, input_shape, exact=len(self.dims) + 1)
         return (input_shape[0], *(input_shape[d] for d in self.dims))
 
     def get_config(self):

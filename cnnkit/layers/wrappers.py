@@ -13,6 +13,7 @@ import numpy as np
 
 from cnnkit import initializers
 from cnnkit.autodiff import Tensor
+from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import InputSpec, Layer
 
 
@@ -66,6 +67,7 @@ class Wrapper(Layer):
 
     def build(self, input_shape=None):
         if not self.layer.built:
+            self.layer._check_input(input_shape)  # the rank it expects, before it builds
             self.layer.build(input_shape)
             self.layer.built = True
             self.layer._build_shapes_arg = input_shape
@@ -91,6 +93,9 @@ class Wrapper(Layer):
     def non_trainable_weights(self):
         own = [w for w in self._weights if not w.trainable or not self.trainable]
         return self.layer.non_trainable_weights + own
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "layer": serialize_layer(self.layer)}
@@ -155,6 +160,7 @@ class SpectralNormalization(Wrapper):
         self.power_iterations = int(power_iterations)
 
     def build(self, input_shape):
+        require_rank(self, input_shape, minimum=2)
         super().build(input_shape)
         self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
         if hasattr(self.layer, "kernel"):
