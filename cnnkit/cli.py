@@ -4,7 +4,7 @@
                  [--batch-size 32] [--learning-rate 0.001] [--lr-schedule constant]
                  [--augment] [--limit N] [--seed S] [--output DIR] [--overwrite] [--no-report]
                  [--resume]
-    cnnkit train --dataset spam --model text-cnn|lstm [--num-words 20000] [--maxlen 300]
+    cnnkit train --dataset spam --model text-cnn|lstm|transformer [--num-words 20000] [--maxlen 300]
     cnnkit evaluate MODEL [--dataset NAME] [--limit N]
     cnnkit predict MODEL IMAGE... [--top 3] [--dataset NAME]
     cnnkit convolve IMAGE --kernel gaussian|sobel-x|sobel-y|laplacian|FILE
@@ -79,7 +79,7 @@ IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
 TEXT_DATASETS = ("spam",)
 DATASETS = IMAGE_DATASETS + TEXT_DATASETS
 IMAGE_MODELS = ("lecture-cnn", "vgg-cifar", "lenet5", "alexnet", "vgg16", "googlenet", "resnet")
-TEXT_MODELS = ("text-cnn", "lstm")
+TEXT_MODELS = ("text-cnn", "lstm", "transformer")
 MODELS = IMAGE_MODELS + TEXT_MODELS
 SCHEDULES = ("constant", "exponential", "step", "cosine", "plateau")
 KERNELS = ("gaussian", "sobel-x", "sobel-y", "laplacian")
@@ -335,6 +335,8 @@ def build_text_model(name: str, vocab_size: int, maxlen: int, classes: int):
 
     if name == "text-cnn":
         return applications.text_cnn(vocab_size, sequence_length=maxlen, classes=classes)
+    if name == "transformer":
+        return applications.transformer_classifier(vocab_size, maxlen, classes=classes)
     return applications.lstm_classifier(vocab_size, sequence_length=maxlen, classes=classes)
 
 

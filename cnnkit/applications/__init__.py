@@ -33,6 +33,11 @@ from cnnkit.applications.mobilenet_v2 import MobileNetV2
 from cnnkit.applications.resnet import ResNet18, ResNet50, ResNet101, ResNet152, resnet_small
 from cnnkit.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from cnnkit.applications.text import lstm_classifier, text_cnn
+from cnnkit.applications.transformer import (
+    TokenAndPositionEmbedding,
+    TransformerBlock,
+    transformer_classifier,
+)
 from cnnkit.applications.vgg import VGG16, VGG19, vgg_cifar
 from cnnkit.applications.xception import Xception
 
@@ -71,5 +76,8 @@ __all__ = [
     "lstm_classifier",
     "resnet_small",
     "text_cnn",
+    "TokenAndPositionEmbedding",
+    "TransformerBlock",
+    "transformer_classifier",
     "vgg_cifar",
 ]

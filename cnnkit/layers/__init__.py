@@ -1,6 +1,13 @@
 """Layers, as in ``keras.layers``."""
 
 from cnnkit.layers.activation import ELU, LeakyReLU, ReLU, Softmax
+from cnnkit.layers.attention import (
+    AdditiveAttention,
+    Attention,
+    GroupedQueryAttention,
+    GroupQueryAttention,
+    MultiHeadAttention,
+)
 from cnnkit.layers.augmentation import (
     RandomBrightness,
     RandomContrast,
@@ -12,6 +19,7 @@ from cnnkit.layers.augmentation import (
 )
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
+from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from cnnkit.layers.convolutional import (
     Conv2D,
     Conv2DTranspose,
@@ -29,7 +37,15 @@ from cnnkit.layers.core import (
     Lambda,
     Reshape,
 )
+from cnnkit.layers.dot import Dot
+from cnnkit.layers.einsum_dense import EinsumDense
 from cnnkit.layers.embedding import Embedding, Masking
+from cnnkit.layers.feature_normalization import (
+    GroupNormalization,
+    LayerNormalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from cnnkit.layers.merging import (
     Add,
     Average,
@@ -46,6 +62,7 @@ from cnnkit.layers.merging import (
     multiply,
     subtract,
 )
+from cnnkit.layers.noise import ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise
 from cnnkit.layers.normalization import BatchNormalization
 from cnnkit.layers.pooling import (
     AveragePooling1D,
@@ -65,17 +82,58 @@ from cnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from cnnkit.layers.prelu import PReLU
 from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.rnn import RNN
+from cnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from cnnkit.layers.sequence_shape import Permute, RepeatVector
 from cnnkit.layers.text_vectorization import TextVectorization
+from cnnkit.layers.wrappers import (
+    Identity,
+    Pipeline,
+    SpectralNormalization,
+    TimeDistributed,
+    Wrapper,
+)
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "GRUCell",
+    "LSTMCell",
+    "RNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+    "TimeDistributed",
+    "ActivityRegularization",
+    "AlphaDropout",
+    "Dot",
+    "GaussianDropout",
+    "GaussianNoise",
+    "PReLU",
+    "Permute",
+    "RepeatVector",
+    "Identity",
+    "Pipeline",
+    "SpectralNormalization",
+    "Wrapper",
+    "AdditiveAttention",
+    "Attention",
+    "EinsumDense",
+    "GroupNormalization",
+    "GroupQueryAttention",
+    "GroupedQueryAttention",
+    "LayerNormalization",
+    "MultiHeadAttention",
+    "RMSNormalization",
+    "UnitNormalization",
     "Conv1D",
     "Convolution1D",
     "Embedding",

@@ -34,14 +34,19 @@ from cnnkit.layers import (
     convolutional1d,
     core,
     embedding,
+    feature_normalization,
     merging,
+    noise,
     normalization,
     pooling,
+    prelu,
     preprocessing,
     recurrent,
     regularization,
     reshaping,
+    sequence_shape,
 )
+from cnnkit.layers import attention as attention_layers
 from cnnkit.layers.bidirectional import Bidirectional
 
 SAMPLEWISE_LAYERS = frozenset(
@@ -91,6 +96,20 @@ SAMPLEWISE_LAYERS = frozenset(
         reshaping.Cropping2D,
         reshaping.UpSampling2D,
         reshaping.ZeroPadding2D,
+        attention_layers.MultiHeadAttention,
+        attention_layers.GroupedQueryAttention,
+        attention_layers.Attention,
+        attention_layers.AdditiveAttention,
+        feature_normalization.LayerNormalization,
+        feature_normalization.GroupNormalization,
+        feature_normalization.RMSNormalization,
+        feature_normalization.UnitNormalization,
+        noise.GaussianNoise,
+        noise.GaussianDropout,
+        noise.AlphaDropout,
+        prelu.PReLU,
+        sequence_shape.RepeatVector,
+        sequence_shape.Permute,
     }
 )
 """Built-in layer types whose inference output for a sample depends on that sample alone

@@ -97,6 +97,8 @@ def _walk(
             children.append(("optimizer", optimizer))
     elif isinstance(obj, Bidirectional):
         children = [("backward_layer", obj.backward_layer), ("forward_layer", obj.forward_layer)]
+    elif hasattr(obj, "_saved_sublayers"):  # built-in layers made of layers name them
+        children = obj._saved_sublayers()
     elif type(obj).__module__.startswith("cnnkit."):
         children = []  # built-in layers without sublayers
     else:

@@ -345,6 +345,8 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
 
 def _call_layer(layer, args: list, kwargs: dict) -> None:
     kwargs = {k: v for k, v in kwargs.items() if not (k in ("mask", "training") and v is None)}
+    if len(args) in (2, 3) and getattr(layer, "_takes_query_value_key", False):
+        args = [list(args)]  # Keras writes mha(query, value) as two arguments
     params = list(inspect.signature(type(layer).call).parameters.values())[1:]  # after self
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     varargs = any(p.kind is p.VAR_POSITIONAL for p in params)

@@ -119,6 +119,42 @@ def test_the_table_covers_every_layer():
     assert not missing, f"layers without a row in LAYERS: {missing}"
 
 
+LAYERS.update(
+    {
+        "MultiHeadAttention": (lambda: L.MultiHeadAttention(2, 3), "merge"),
+        "GroupedQueryAttention": (lambda: L.GroupedQueryAttention(2, 2, 1), "merge"),
+        "Attention": (lambda: L.Attention(), "merge"),
+        "AdditiveAttention": (lambda: L.AdditiveAttention(), "merge"),
+        "Dot": (lambda: L.Dot(axes=-1), "merge"),
+        "EinsumDense": (lambda: L.EinsumDense("...b,bc->...c", 3, bias_axes="c"), "float"),
+        "LayerNormalization": (lambda: L.LayerNormalization(), "float"),
+        "GroupNormalization": (lambda: L.GroupNormalization(1), "float"),
+        "RMSNormalization": (lambda: L.RMSNormalization(), "float"),
+        "UnitNormalization": (lambda: L.UnitNormalization(), "float"),
+        "SpectralNormalization": (lambda: L.SpectralNormalization(L.Dense(2)), "float"),
+        "RepeatVector": (lambda: L.RepeatVector(2), "float"),
+        "Permute": (lambda: L.Permute((2, 1)), "float"),
+        "Identity": (lambda: L.Identity(), "float"),
+        "PReLU": (lambda: L.PReLU(), "float"),
+        "ActivityRegularization": (lambda: L.ActivityRegularization(l1=0.1), "float"),
+        "GaussianNoise": (lambda: L.GaussianNoise(0.1, seed=1), "float"),
+        "GaussianDropout": (lambda: L.GaussianDropout(0.1, seed=1), "float"),
+        "AlphaDropout": (lambda: L.AlphaDropout(0.1, seed=1), "float"),
+        "Wrapper": (lambda: L.Wrapper(L.Dense(2)), "input"),
+        "Pipeline": (lambda: L.Pipeline([L.Rescaling(2.0), L.Identity()]), "float"),
+        "TimeDistributed": (lambda: L.TimeDistributed(L.Dense(2)), "float"),
+        "RNN-SimpleRNNCell": (lambda: L.RNN(L.SimpleRNNCell(2)), "float"),
+        "RNN-LSTMCell-sequences": (lambda: L.RNN(L.LSTMCell(2), return_sequences=True), "float"),
+        "RNN-stacked-GRUCell": (lambda: L.RNN([L.GRUCell(2), L.GRUCell(1)]), "float"),
+        "SimpleRNNCell": (lambda: L.SimpleRNNCell(2), "input"),
+        "LSTMCell": (lambda: L.LSTMCell(2), "input"),
+        "GRUCell": (lambda: L.GRUCell(2), "input"),
+        "StackedRNNCells": (lambda: L.StackedRNNCells([L.GRUCell(2)]), "input"),
+        "ConvLSTM1D": (lambda: L.ConvLSTM1D(2, 2), "float"),
+        "ConvLSTM2D": (lambda: L.ConvLSTM2D(2, 2, padding="same"), "float"),
+    }
+)
+
 dims = st.one_of(st.none(), st.integers(0, 9))
 shapes = st.lists(dims, max_size=5).map(tuple)
 

@@ -1064,6 +1064,145 @@ CASES += [
     ),
 ]
 
+# -- attention and per-sample normalisation kernels ---------------------------------
+from cnnkit.kernels import attention as attention_ops  # noqa: E402
+from cnnkit.kernels import feature_norm  # noqa: E402
+
+
+def _layer_norm_ref(x, gamma=None, beta=None, axes=(-1,), epsilon=1e-3):
+    mean = x.mean(axis=axes, keepdims=True)
+    out = (x - mean) / np.sqrt(x.var(axis=axes, keepdims=True) + epsilon)
+    view = [x.shape[i] if i in [a % x.ndim for a in axes] else 1 for i in range(x.ndim)]
+    if gamma is not None:
+        out = out * gamma.reshape(view)
+    return out if beta is None else out + beta.reshape(view)
+
+
+def _softmax_ref(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+_KEEP = np.random.default_rng(5).random((2, 1, 3, 4)) > 0.3
+CASES += [
+    OpCase(
+        f"einsum_{eq.replace(',', '_').replace('->', '_to_').replace('...', 'E')}",
+        lambda a, b, eq=eq: attention_ops.einsum(eq, a, b),
+        shapes,
+        lambda a, b, eq=eq: np.einsum(eq, a, b),
+    )
+    for eq, shapes in [
+        ("abc,cde->abde", ((2, 3, 4), (4, 2, 3))),
+        ("abcd,cde->abe", ((2, 3, 2, 4), (2, 4, 5))),
+        ("...b,bc->...c", ((2, 3, 4), (4, 5))),
+        ("aecd,abcd->acbe", ((2, 3, 2, 4), (2, 5, 2, 4))),
+        ("ab,cb->a", ((2, 3), (4, 3))),  # c summed over the second operand alone
+    ]
+]
+CASES += [
+    OpCase(
+        "transpose_0213",
+        lambda a: attention_ops.transpose(a, (0, 2, 1, 3)),
+        ((2, 3, 4, 5),),
+        lambda a: a.transpose(0, 2, 1, 3),
+    ),
+    OpCase(
+        "repeat_axis2",
+        lambda a: attention_ops.repeat(a, 3, axis=2),
+        ((2, 3, 2, 4),),
+        lambda a: np.repeat(a, 3, axis=2),
+    ),
+    OpCase(
+        "masked_softmax",
+        lambda a: attention_ops.masked_softmax(a, _KEEP, axis=-1),
+        ((2, 2, 3, 4),),
+        lambda a: _softmax_ref(np.where(_KEEP, a, a - 1e9), -1) * _KEEP,
+    ),
+    OpCase(
+        "layer_norm_last_axis",
+        lambda x, g, b: feature_norm.layer_normalization(x, g, b, axis=-1),
+        ((3, 4, 5), (5,), (5,)),
+        lambda x, g, b: _layer_norm_ref(x, g, b, axes=(-1,)),
+        rtol=1e-9,
+    ),
+    OpCase(
+        "layer_norm_two_axes_scale_only",
+        lambda x, g: feature_norm.layer_normalization(x, g, axis=(1, 3)),
+        ((2, 3, 2, 4), (3, 4)),
+        lambda x, g: _layer_norm_ref(x, g, axes=(1, 3)),
+        rtol=1e-9,
+    ),
+    OpCase(
+        "layer_norm_no_params",
+        lambda x: feature_norm.layer_normalization(x, axis=(1, 2), epsilon=1e-5),
+        ((2, 3, 4),),
+        lambda x: _layer_norm_ref(x, axes=(1, 2), epsilon=1e-5),
+        rtol=1e-9,
+    ),
+    OpCase(
+        "rms_norm",
+        lambda x, s: feature_norm.rms_normalization(x, s, axis=-1),
+        ((3, 4, 5), (5,)),
+        lambda x, s: x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-6) * s,
+    ),
+    OpCase(
+        "rms_norm_no_scale_two_axes",
+        lambda x: feature_norm.rms_normalization(x, axis=(1, 2)),
+        ((2, 3, 4),),
+        lambda x: x / np.sqrt((x**2).mean((1, 2), keepdims=True) + 1e-6),
+    ),
+    OpCase(
+        "l2_normalize",
+        lambda x: feature_norm.l2_normalize(x, axis=-1),
+        ((3, 4, 5),),
+        lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True),
+    ),
+    OpCase(
+        "affine_broadcast",
+        lambda x, g, b: feature_norm.affine(x, g, b),
+        ((2, 3, 4), (3, 1), (4,)),
+        lambda x, g, b: x * g + b,
+    ),
+]
+
+from cnnkit.kernels import elementwise  # noqa: E402
+
+CASES += [
+    OpCase(
+        f"prelu_{name}",
+        elementwise.prelu,
+        shapes,
+        lambda x, a: np.where(x > 0, x, a * x),
+        make_inputs=lambda rng, s: [*away_from(0.0)(rng, s[:1]), rng.uniform(0.1, 0.9, s[1])],
+    )
+    for name, shapes in [("full", ((2, 3, 4), (3, 4))), ("shared", ((2, 3, 4), (1, 4)))]
+]
+
+from cnnkit.kernels import sequence as sequence_ops  # noqa: E402
+
+_KEEP_ROWS = np.array([True, False, True])
+CASES += [
+    OpCase("take_step", lambda x: sequence_ops.take_step(x, 2), ((3, 4, 2),), lambda x: x[:, 2]),
+    OpCase(
+        "split_columns_block1",
+        lambda z: sequence_ops.split_columns(z, 3)[1],
+        ((2, 9),),
+        lambda z: z[:, 3:6],
+    ),
+    OpCase(
+        "stack_steps",
+        lambda a, b, c: sequence_ops.stack_steps([a, b, c]),
+        ((2, 4), (2, 4), (2, 4)),
+        lambda a, b, c: np.stack([a, b, c], axis=1),
+    ),
+    OpCase(
+        "select_rows",
+        lambda a, b: sequence_ops.select(_KEEP_ROWS, a, b),
+        ((3, 4), (3, 4)),
+        lambda a, b: np.where(_KEEP_ROWS[:, None], a, b),
+    ),
+]
+
 IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
 

@@ -104,6 +104,52 @@ LAYER_CASES = {
 }
 
 
+def query_value(cls, listed=False, **kwargs):
+    def build():
+        q, v = L.Input((4, 6), name="q"), L.Input((5, 6), name="v")
+        layer = cls(**kwargs)
+        return Model([q, v], layer([q, v]) if listed else layer(q, v))
+
+    return build
+
+
+LAYER_CASES.update(
+    {
+        "ActivityRegularization": lambda: seq((4,), L.ActivityRegularization(l1=0.1)),
+        "AdditiveAttention": query_value(L.AdditiveAttention, listed=True),
+        "AlphaDropout": lambda: seq((4,), L.AlphaDropout(0.2, seed=1)),
+        "Attention": query_value(L.Attention, listed=True, use_scale=True),
+        "ConvLSTM1D": lambda: seq((3, 6, 2), L.ConvLSTM1D(2, 3)),
+        "ConvLSTM2D": lambda: seq((2, 5, 5, 1), L.ConvLSTM2D(2, 3, padding="same")),
+        "Dot": merge(L.Dot, axes=1, normalize=True),
+        "EinsumDense": lambda: seq((3, 4), L.EinsumDense("abc,cd->abd", (3, 5), bias_axes="d")),
+        "GRUCell": lambda: L.GRUCell(3, reset_after=False),
+        "GaussianDropout": lambda: seq((4,), L.GaussianDropout(0.2)),
+        "GaussianNoise": lambda: seq((4,), L.GaussianNoise(0.2)),
+        "GroupNormalization": lambda: seq((3, 4), L.GroupNormalization(2)),
+        "GroupedQueryAttention": query_value(
+            L.GroupQueryAttention, head_dim=2, num_query_heads=2, num_key_value_heads=1
+        ),
+        "Identity": lambda: seq((4,), L.Identity(), L.Dense(2)),
+        "LSTMCell": lambda: L.LSTMCell(3),
+        "LayerNormalization": lambda: seq((3, 4), L.LayerNormalization(axis=[1, 2])),
+        "MultiHeadAttention": query_value(L.MultiHeadAttention, num_heads=2, key_dim=3),
+        "PReLU": lambda: seq((3, 4), L.PReLU(shared_axes=[1])),
+        "Permute": lambda: seq((3, 4), L.Permute((2, 1))),
+        "Pipeline": lambda: L.Pipeline([L.Rescaling(2.0), L.Dense(2)]),
+        "RMSNormalization": lambda: seq((4,), L.RMSNormalization()),
+        "RNN": lambda: seq((5, 2), L.RNN([L.SimpleRNNCell(3), L.LSTMCell(2)])),
+        "RepeatVector": lambda: seq((4,), L.RepeatVector(3)),
+        "SimpleRNNCell": lambda: L.SimpleRNNCell(3),
+        "SpectralNormalization": lambda: seq((4,), L.SpectralNormalization(L.Dense(3))),
+        "StackedRNNCells": lambda: L.StackedRNNCells([L.GRUCell(2), L.LSTMCell(3)]),
+        "TimeDistributed": lambda: seq((5, 4), L.TimeDistributed(L.Dense(3))),
+        "UnitNormalization": lambda: seq((4,), L.UnitNormalization()),
+        "Wrapper": lambda: L.Wrapper(L.Dense(2)),
+    }
+)
+
+
 def exported_layer_classes() -> dict[str, type]:
     found = {}
     for name in layers.__all__:
