@@ -30,10 +30,13 @@ class Model(Trainer, Layer):
     _sublayers_attribute = "_tracked_layers"
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
             from cnnkit.models.functional import Functional
 
-            return super().__new__(Functional)
+            if cls is Model:
+                return super().__new__(Functional)
+            if not issubclass(cls, Functional):  # class MyModel(keras.Model) + (inputs, outputs)
+                return super().__new__(_functional_subclass(cls))
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -167,3 +170,23 @@ class Model(Trainer, Layer):
         from cnnkit.saving import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` (a user's ``Model`` subclass) made functional, as Keras does for
+    ``MyModel(inputs, outputs)``: the user's methods (``train_step``...) first, then
+    ``Functional``'s graph. Made once per class; ``isinstance(model, cls)`` holds."""
+    from cnnkit.models.functional import Functional
+
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = type(
+            cls.__name__,
+            (cls, Functional),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made

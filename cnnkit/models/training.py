@@ -235,6 +235,41 @@ class Trainer:
         logs = self._train_step(xb, yb, sw, self.trainable_weights)
         return logs if return_dict else _as_list(logs)
 
+    # -- Keras's per-batch hooks: override them to customise fit/evaluate/predict -----------
+    def train_step(self, data) -> dict:
+        """One training step on one batch; ``fit`` calls it for every batch.
+
+        Args:
+            data: the batch as ``fit`` received it: ``(x, y)``, ``(x, y, sample_weight)``
+                or ``x``.
+
+        Returns:
+            The logs: ``{metric name: value}``.
+
+        Override it (as in Keras's "customizing what happens in fit" guide) with a step
+        written with ``self(x, training=True)``, ``self.compute_loss(...)``,
+        ``loss.backward()`` and ``self.optimizer.apply(grads, self.trainable_weights)``;
+        the default is cnnkit's own step.
+        """
+        x, y, sample_weight = _unpack_batch(data)
+        return self._train_step(x, y, sample_weight, self.trainable_weights)
+
+    def test_step(self, data) -> dict:
+        """Loss and metrics of one batch; ``evaluate`` (and ``fit``'s validation) calls it
+        for every batch. ``data`` and the returned logs are as in :meth:`train_step`."""
+        x, y, sample_weight = _unpack_batch(data)
+        return self._test_step(x, y, sample_weight)
+
+    def predict_step(self, data):
+        """The model's outputs for one batch (``data`` is ``x`` or a tuple starting with
+        ``x``); ``predict`` calls it for every batch and concatenates the results."""
+        x, _, _ = _unpack_batch(data)
+        return _to_numpy(self._predict_run(x, None))
+
+    def _overrides(self, hook: str) -> bool:
+        """Whether the user's model class replaced Keras's per-batch ``hook``."""
+        return getattr(type(self), hook) is not getattr(Trainer, hook)
+
     def _train_step(self, x, y, sample_weight, variables) -> dict:
         dist = distribution_lib.active_data_parallel()
         if dist is not None:
@@ -449,6 +484,7 @@ class Trainer:
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
         skip = self._initial_step  # batches of the first epoch done before an interruption
+        custom_step = self._overrides("train_step")
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -458,7 +494,10 @@ class Trainer:
                 if step < skip:
                     continue  # drawn, so that the shuffle matches the interrupted run's
                 cbs.on_train_batch_begin(step)
-                logs = self._train_step(xb, yb, sw, variables)
+                if custom_step:
+                    logs = _float_logs(self.train_step(_pack_batch(xb, yb, sw)))
+                else:
+                    logs = self._train_step(xb, yb, sw, variables)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -493,7 +532,12 @@ class Trainer:
         cbs.on_test_begin()
         logs: dict = {}
         group = 1
-        if isinstance(data, _ArrayData) and not _watches_batches(callbacks, "test"):
+        custom_step = self._overrides("test_step")
+        if (
+            isinstance(data, _ArrayData)
+            and not custom_step
+            and not _watches_batches(callbacks, "test")
+        ):
             group = batches_per_group(self, data.batch_size)
         step = 0
         runs = data.batches() if group == 1 else data.batches(data.batch_size * group)
@@ -501,7 +545,10 @@ class Trainer:
             count = 1 if group == 1 else -(-_length(xb) // data.batch_size)  # batches in it
             for k in range(count):
                 cbs.on_test_batch_begin(step + k)
-            logs = self._test_step(xb, yb, sw, data.batch_size if count > 1 else None)
+            if custom_step:
+                logs = _float_logs(self.test_step(_pack_batch(xb, yb, sw)))
+            else:
+                logs = self._test_step(xb, yb, sw, data.batch_size if count > 1 else None)
             for k in range(count):
                 cbs.on_test_batch_end(step + k, logs)
             step += count
@@ -552,6 +599,7 @@ class Trainer:
             verbose, callbacks = _chief_view(verbose, callbacks)
         x = _by_input(self, _adapt(x))
         group = 1
+        custom_step = self._overrides("predict_step")
         if _is_iterable_data(x):
             batches = (_unpack_batch(b)[0] for b in _IterableData(x, steps).raw())
             n_steps = steps
@@ -562,7 +610,7 @@ class Trainer:
             # at once: the same outputs, fewer passes (models.inference.batches_per_group).
             group = (
                 1
-                if _watches_batches(callbacks, "predict")
+                if custom_step or _watches_batches(callbacks, "predict")
                 else batches_per_group(self, data.batch_size)
             )
             batches = _runs_of_batches(data, group)
@@ -583,7 +631,10 @@ class Trainer:
                 size = data.batch_size if count > 1 else None
                 for k in range(count):
                     cbs.on_predict_batch_begin(step + k)
-                chunks.append(_to_numpy(self._predict_run(xb, size)))
+                if custom_step:
+                    chunks.append(_outputs_as_numpy(self.predict_step(xb)))
+                else:
+                    chunks.append(_to_numpy(self._predict_run(xb, size)))
                 for k in range(count):
                     part = chunks[-1] if count == 1 else _rows(chunks[-1], k, size)
                     cbs.on_predict_batch_end(step + k, {"outputs": part})
@@ -688,6 +739,37 @@ class _IterableData:
             xb, yb, sw = _unpack_batch(item)
             xb, yb = _as_arrays(xb, "x"), None if yb is None else _as_arrays(yb, "y", False)
             yield xb, yb, None if sw is None else np.asarray(sw, "float32")
+
+
+def _pack_batch(x, y, sample_weight):
+    """A batch as Keras hands it to ``train_step``/``test_step``: ``(x, y[, sample_weight])``,
+    or ``x`` alone without targets."""
+    if y is None and sample_weight is None:
+        return x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def _float_logs(logs) -> dict:
+    """A custom step's logs with plain numbers (tensors and 0-d arrays become floats)."""
+    if not isinstance(logs, Mapping):
+        raise TypeError(
+            "A custom `train_step`/`test_step` must return a dict of metric values. "
+            f"Received: {type(logs).__name__}"
+        )
+    out = {}
+    for name, value in logs.items():
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        out[name] = float(array) if array.ndim == 0 else array
+    return out
+
+
+def _outputs_as_numpy(outputs):
+    """A custom ``predict_step``'s outputs (tensors, arrays, or lists/dicts of them)."""
+    if isinstance(outputs, Mapping):
+        return {k: _outputs_as_numpy(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [_outputs_as_numpy(v) for v in outputs]
+    return np.asarray(outputs.data if isinstance(outputs, Tensor) else outputs)
 
 
 def _unpack_batch(item) -> tuple:
