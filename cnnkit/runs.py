@@ -23,11 +23,11 @@ The files:
 
 Example:
     >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> run = Run.create(folder + "/run")
-    >>> run.write_json(CONFIG, {"model": "lecture-cnn", "epochs": 2})
-    >>> Run(folder + "/run").config()["epochs"]
-    2
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     run = Run.create(folder + "/run")
+    ...     path = run.write_json(CONFIG, {"model": "lecture-cnn", "epochs": 2})
+    ...     print(path.name, Run(folder + "/run").config()["epochs"])
+    config.json 2
 """
 
 from __future__ import annotations
