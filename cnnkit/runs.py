@@ -103,9 +103,7 @@ class Run:
             )
 
     @classmethod
-    def create(
-        cls, path: str | os.PathLike, overwrite: bool = False, resume: bool = False
-    ) -> Run:
+    def create(cls, path: str | os.PathLike, overwrite: bool = False, resume: bool = False) -> Run:
         """Create the run directory ``path`` (and its parents) and return it.
 
         Args:
@@ -235,9 +233,7 @@ class Run:
                     f"found shape {x}."
                 )
             if max(x[1:3]) > MAX_SAMPLE_SIDE or (len(x) == 4 and x[3] > 4):
-                raise ValueError(
-                    f"{path}: images of shape {x[1:]} are larger than a report draws."
-                )
+                raise ValueError(f"{path}: images of shape {x[1:]} are larger than a report draws.")
             for name, shape in shapes.items():
                 if name != "x" and (not shape or shape[0] != x[0] or len(shape) > 2):
                     raise ValueError(f"{path}: {name!r} of shape {shape} does not match 'x' {x}.")

@@ -90,5 +90,3 @@ def image_array(path: Path, height: int, width: int, channels: int) -> np.ndarra
         image = image.resize((width, height), resampling.BILINEAR)
     array = np.asarray(image, dtype="float32") / np.float32(255.0)
     return array.reshape(height, width, channels)
-
-

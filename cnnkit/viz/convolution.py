@@ -227,5 +227,3 @@ def read_kernel(spec: str, sigma: float = 1.0, size: int | None = None) -> tuple
     if not np.all(np.isfinite(kernel)):
         raise ValueError(f"{path}: the kernel holds NaN or infinite values.")
     return path.name, kernel
-
-

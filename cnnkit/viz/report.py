@@ -358,12 +358,11 @@ def _model_section(model) -> str:
             numeric=(False, False, True),
         )
     )
-    sharing = getattr(summary_module, "parameter_sharing", None)
-    if sharing is not None:
-        try:
-            parts.append("<h3>Parameter sharing</h3>" + _sharing_table(sharing(model)))
-        except _DRAWING_ERRORS as error:
-            parts.append(_failed("parameter-sharing view", error))
+    try:
+        sharing = summary_module.parameter_sharing(model)
+        parts.append("<h3>Parameter sharing</h3>" + _sharing_table(sharing))
+    except _DRAWING_ERRORS as error:
+        parts.append(_failed("parameter-sharing view", error))
     explained = _explained_summary(model)
     if explained:
         parts.append(
