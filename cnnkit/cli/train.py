@@ -178,6 +178,31 @@ def versions() -> dict:
     return record
 
 
+def _start_run(run_dir: Path, args, x_train, x_test, classes: int, names) -> Run:
+    """Create the run directory and write the run's settings, versions and dataset."""
+    folder = Run.create(run_dir, overwrite=args.overwrite, resume=args.resume)
+    config = {k: v for k, v in vars(args).items() if k not in ("command", "debug")}
+    config["output"] = str(run_dir)
+    folder.write_json(runs.CONFIG, config)
+    folder.write_json(runs.VERSIONS, versions())
+    hashes = catalog.dataset_hashes(args.dataset)
+    note = "the loader pins no SHA-256 for these files; they are checked by their headers"
+    folder.write_json(
+        runs.DATASET,
+        {
+            "name": args.dataset,
+            "train_samples": len(x_train),
+            "test_samples": len(x_test),
+            "input_shape": list(x_train.shape[1:]),
+            "classes": classes,
+            "class_names": names,
+            "sha256": hashes,
+            **({} if hashes else {"note": note}),
+        },
+    )
+    return folder
+
+
 def _join_mpi_job():
     """Under an MPI launcher: join the job and train data-parallel. Returns the communicator
     (a one-process stand-in otherwise)."""
@@ -240,28 +265,17 @@ def run(args) -> int:
 
     names = catalog.class_names(args.dataset)
     names = list(names) if names and len(names) == classes else None
-    folder = None
+    folder, failure = None, None
     if chief:
-        folder = Run.create(run_dir, overwrite=args.overwrite, resume=args.resume)
-        config = {k: v for k, v in vars(args).items() if k not in ("command", "debug")}
-        config["output"] = str(run_dir)
-        folder.write_json(runs.CONFIG, config)
-        folder.write_json(runs.VERSIONS, versions())
-        hashes = catalog.dataset_hashes(args.dataset)
-        note = "the loader pins no SHA-256 for these files; they are checked by their headers"
-        folder.write_json(
-            runs.DATASET,
-            {
-                "name": args.dataset,
-                "train_samples": len(x_train),
-                "test_samples": len(x_test),
-                "input_shape": list(x_train.shape[1:]),
-                "classes": classes,
-                "class_names": names,
-                "sha256": hashes,
-                **({} if hashes else {"note": note}),
-            },
-        )
+        try:
+            folder = _start_run(run_dir, args, x_train, x_test, classes, names)
+        except (OSError, ValueError) as error:
+            failure = error
+    # Process 0 says whether it could write, so that no process waits for it in training.
+    if world.allgather_object(failure is not None)[0]:
+        if failure is not None:
+            raise failure
+        raise ValueError("process 0 could not write the run directory; see its message.")
 
     nan_guard = _StopOnNaN()
     train_callbacks = [*extra_callbacks, nan_guard]
