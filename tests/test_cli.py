@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cnnkit
-from cnnkit.cli import main
+from cnnkit.cli import build_parser, main
 from tests.viz.runs import SHAPE, fake_image_dataset, squares, train_image_run
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
@@ -128,7 +128,7 @@ def test_a_model_that_does_not_fit_the_dataset_is_one_line(model, dataset, hint,
 
 def test_binary_scores_equal_scikit_learns():
     metrics = pytest.importorskip("sklearn.metrics")
-    from cnnkit.cli import binary_scores
+    from cnnkit.cli.train import binary_scores
 
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
@@ -141,7 +141,7 @@ def test_binary_scores_equal_scikit_learns():
 
 
 def test_train_text_models_on_a_small_corpus(tmp_path, monkeypatch, capsys):
-    from cnnkit import cli
+    from cnnkit.cli import catalog
 
     rng = np.random.default_rng(0)
     x = rng.integers(2, 50, (240, 30)).astype("int32")
@@ -152,7 +152,7 @@ def test_train_text_models_on_a_small_corpus(tmp_path, monkeypatch, capsys):
         assert (name, num_words, maxlen) == ("spam", 50, 30)
         return (x[:200], y[:200]), (x[200:], y[200:])
 
-    monkeypatch.setattr(cli, "load_text_dataset", fake_load)
+    monkeypatch.setattr(catalog, "load_text_dataset", fake_load)
     for model in ("text-cnn", "lstm"):
         code = main(
             ["train", "--dataset", "spam", "--model", model, "--num-words", "50", "--maxlen",
@@ -211,9 +211,9 @@ def test_a_run_directory_records_the_run(image_run):
 
 
 def test_a_random_seed_is_recorded(tmp_path, monkeypatch):
-    from cnnkit import cli
+    from cnnkit.cli import catalog
 
-    monkeypatch.setattr(cli, "load_dataset", fake_image_dataset)
+    monkeypatch.setattr(catalog, "load_dataset", fake_image_dataset)
     out = tmp_path / "run"
     assert main(["train", "--epochs", "1", "--limit", "32", "--verbose", "0", "--no-report",
                  "--output", str(out)]) == 0  # fmt: skip
@@ -222,9 +222,9 @@ def test_a_random_seed_is_recorded(tmp_path, monkeypatch):
 
 
 def test_a_run_directory_is_never_overwritten_without_the_flag(tmp_path, monkeypatch, capsys):
-    from cnnkit import cli
+    from cnnkit.cli import catalog
 
-    monkeypatch.setattr(cli, "load_dataset", fake_image_dataset)
+    monkeypatch.setattr(catalog, "load_dataset", fake_image_dataset)
     out = tmp_path / "run"
     out.mkdir()
     (out / "history.json").write_text("earlier run")
@@ -246,23 +246,23 @@ def test_a_run_directory_is_never_overwritten_without_the_flag(tmp_path, monkeyp
 
 
 def test_default_run_directories_are_new_timestamped_folders(tmp_path, monkeypatch):
-    from cnnkit import cli
+    from cnnkit.cli import catalog, train
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli.time, "strftime", lambda fmt: "20240131-235959")
-    args = cli.build_parser().parse_args(["train", "--model", "lenet5", "--dataset", "mnist"])
-    assert cli.choose_run_dir(args) == Path("runs/20240131-235959-lenet5-mnist")
+    monkeypatch.setattr(train.time, "strftime", lambda fmt: "20240131-235959")
+    args = build_parser().parse_args(["train", "--model", "lenet5", "--dataset", "mnist"])
+    assert train.choose_run_dir(args) == Path("runs/20240131-235959-lenet5-mnist")
     Path("runs/20240131-235959-lenet5-mnist").mkdir(parents=True)
-    assert cli.choose_run_dir(args) == Path("runs/20240131-235959-lenet5-mnist-2")
-    monkeypatch.setattr(cli, "load_dataset", fake_image_dataset)
+    assert train.choose_run_dir(args) == Path("runs/20240131-235959-lenet5-mnist-2")
+    monkeypatch.setattr(catalog, "load_dataset", fake_image_dataset)
     assert main(["train", "--epochs", "1", "--limit", "16", "--verbose", "0", "--no-report"]) == 0
     assert (tmp_path / "runs/20240131-235959-lecture-cnn-fashion-mnist/history.json").exists()
 
 
 def test_evaluate_a_run_directory(image_run, monkeypatch, capsys):
-    from cnnkit import cli
+    from cnnkit.cli import catalog
 
-    monkeypatch.setattr(cli, "load_dataset", fake_image_dataset)
+    monkeypatch.setattr(catalog, "load_dataset", fake_image_dataset)
     assert main(["evaluate", str(image_run)]) == 0
     out = capsys.readouterr().out
     metrics = json.loads((image_run / "metrics.json").read_text())
@@ -275,13 +275,13 @@ def test_evaluate_a_run_directory(image_run, monkeypatch, capsys):
 
 
 def test_evaluate_a_model_that_does_not_fit_the_dataset(image_run, monkeypatch, capsys):
-    from cnnkit import cli
+    from cnnkit.cli import catalog
 
     def mnist_like(name):
         x = np.zeros((8, 28, 28, 1), "float32")
         return (x, np.zeros(8, int)), (x, np.arange(8))
 
-    monkeypatch.setattr(cli, "load_dataset", mnist_like)
+    monkeypatch.setattr(catalog, "load_dataset", mnist_like)
     assert main(["evaluate", str(image_run), "--dataset", "mnist"]) == 2
     assert one_error_line(capsys).endswith(
         "takes inputs of shape (16, 20, 1), but mnist has (28, 28, 1); evaluate it on the "
@@ -323,7 +323,7 @@ def images(tmp_path, image_run):
 def test_image_array_converts_size_and_channels(images):
     from PIL import Image
 
-    from cnnkit.cli import image_array
+    from cnnkit.preprocessing.image_files import image_array
 
     exact = image_array(images["exact.png"], 16, 20, 1)
     with Image.open(images["exact.png"]) as image:
@@ -338,7 +338,9 @@ def test_image_array_converts_size_and_channels(images):
 
 
 def test_predict_png_and_jpeg_files_of_other_sizes_and_modes(image_run, images, capsys):
-    from cnnkit.cli import class_names, image_array, load_model
+    from cnnkit.cli.catalog import class_names
+    from cnnkit.cli.common import load_model
+    from cnnkit.preprocessing.image_files import image_array
 
     paths = [str(p) for p in images.values()]
     assert main(["predict", str(image_run), *paths]) == 0
@@ -492,12 +494,12 @@ def test_export_a_run_to_onnx(image_run, tmp_path, capsys):
 RESUME_WRAPPER = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
-from cnnkit import cli
 from cnnkit.callbacks import LambdaCallback
+from cnnkit.cli import catalog, main, train
 from tests.viz.runs import fake_image_dataset
 
 marker, argv = sys.argv[1], sys.argv[2:]
-cli.load_dataset = fake_image_dataset
+catalog.load_dataset = fake_image_dataset
 epoch_now = [0]
 
 
@@ -510,11 +512,11 @@ def kill(batch, logs):
 killer = LambdaCallback(
     on_epoch_begin=lambda epoch, logs: epoch_now.__setitem__(0, epoch), on_train_batch_end=kill
 )
-real_learning_rate = cli.learning_rate
-cli.learning_rate = lambda args, steps: (lambda rate, callbacks: (rate, [*callbacks, killer]))(
+real_learning_rate = train.learning_rate
+train.learning_rate = lambda args, steps: (lambda rate, callbacks: (rate, [*callbacks, killer]))(
     *real_learning_rate(args, steps)
 )
-sys.exit(cli.main(argv))
+sys.exit(main(argv))
 """
 
 
@@ -584,8 +586,8 @@ def test_resume_errors(tmp_path, capsys):
 def test_a_nan_loss_stops_training_and_exits_1_naming_epoch_and_batch(
     tmp_path, monkeypatch, capsys
 ):
-    from cnnkit import cli
     from cnnkit.callbacks import Callback
+    from cnnkit.cli import catalog, train
 
     class Poison(Callback):
         """Makes a kernel NaN just before epoch 2, batch 3 (counted from 1)."""
@@ -598,8 +600,10 @@ def test_a_nan_loss_stops_training_and_exits_1_naming_epoch_and_batch(
                 kernel = next(w for w in self.model.weights if len(w.shape) > 1)
                 kernel.assign(np.full(kernel.shape, np.nan, "float32"))
 
-    monkeypatch.setattr(cli, "load_dataset", fake_image_dataset)
-    monkeypatch.setattr(cli, "learning_rate", lambda args, steps: (args.learning_rate, [Poison()]))
+    monkeypatch.setattr(catalog, "load_dataset", fake_image_dataset)
+    monkeypatch.setattr(
+        train, "learning_rate", lambda args, steps: (args.learning_rate, [Poison()])
+    )
     out = tmp_path / "run"
     code = main(["train", "--epochs", "3", "--limit", "64", "--batch-size", "16", "--seed", "0",
                  "--verbose", "0", "--no-report", "--output", str(out)])  # fmt: skip

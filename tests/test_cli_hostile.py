@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from cnnkit import cli
 from cnnkit.cli import main
+from cnnkit.cli.common import load_model
 from tests.hostile import npz_of_zeros, peak_memory
 from tests.saving.test_hostile_files import no_hang
 from tests.test_cli import one_error_line
@@ -44,7 +44,7 @@ def copy(run, tmp_path):
 
 def with_weights_npz(folder, keys=None):
     """Replace the run's model.keras by weights.npz, as ``cnnkit train`` writes it."""
-    model, _ = cli.load_model(folder)
+    model, _ = load_model(folder)
     (folder / "model.keras").unlink()
     keys = keys or [f"{i:03d}:{w.path}" for i, w in enumerate(model.weights)]
     np.savez(folder / "weights.npz", **{k: w.numpy() for k, w in zip(keys, model.weights)})
@@ -103,7 +103,7 @@ def test_weights_npz_is_matched_by_variable_path_whatever_its_order(copy):
     (copy / "weights.npz").unlink()
     with_weights_npz_keys = {k: w.numpy() for k, w in zip(keys, model.weights)}
     np.savez(copy / "weights.npz", **with_weights_npz_keys)
-    rebuilt, _ = cli.load_model(copy)
+    rebuilt, _ = load_model(copy)
     for ours, theirs in zip(rebuilt.weights, model.weights, strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 

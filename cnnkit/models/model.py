@@ -30,11 +30,13 @@ class Model(Trainer, Layer):
     _sublayers_attribute = "_tracked_layers"
 
     def __new__(cls, *args, **kwargs):
-        if args or "inputs" in kwargs or "outputs" in kwargs:
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             from cnnkit.models.functional import Functional
 
-            if cls is Model:
-                return super().__new__(Functional)
+            return super().__new__(Functional)
+        if cls is not Model and _functional_arguments(args, kwargs):
+            from cnnkit.models.functional import Functional
+
             if not issubclass(cls, Functional):  # class MyModel(keras.Model) + (inputs, outputs)
                 return super().__new__(_functional_subclass(cls))
         return super().__new__(cls)
@@ -173,6 +175,16 @@ class Model(Trainer, Layer):
 
 
 _FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether a constructor call passes a functional model's ``inputs`` and ``outputs``
+    (Keras's rule: two positional arguments, or both by name, or one and ``outputs=``)."""
+    return (
+        len(args) == 2
+        or (len(args) == 1 and "outputs" in kwargs)
+        or ("inputs" in kwargs and "outputs" in kwargs)
+    )
 
 
 def _functional_subclass(cls):

@@ -16,12 +16,15 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 
 from cnnkit import signal
+from cnnkit.io_utils import read_npy, read_regular
 from cnnkit.viz._figure import as_image, blank_axes, finish, new_figure
 
 KERNEL_NAMES = ("gaussian", "sobel-x", "sobel-y", "laplacian")
@@ -163,3 +166,64 @@ def _unit(array) -> np.ndarray:
 def to_uint8(array) -> np.ndarray:
     """``array`` rescaled to the full 0-255 range (min to 0, max to 255) as ``uint8``."""
     return np.round(_unit(array) * 255.0).astype("uint8")
+
+
+MAX_KERNEL_SIDE = 1025  # a kernel's side, from its size or read from a file
+MAX_KERNEL_FILE_BYTES = 64 << 20
+
+
+def read_kernel(spec: str, sigma: float = 1.0, size: int | None = None) -> tuple[str, np.ndarray]:
+    """``(name, 2-D float64 array)`` for a kernel name (:func:`named_kernel`) or a kernel file:
+    a ``.npy`` array, or numbers in CSV or whitespace-separated text, read within
+    ``MAX_KERNEL_FILE_BYTES`` and at most ``MAX_KERNEL_SIDE`` a side.
+
+    Args:
+        spec: one of ``KERNEL_NAMES``, or a file path.
+        sigma: the Gaussian's standard deviation (``"gaussian"`` only).
+        size: the Gaussian's side (``"gaussian"`` only; ``--size`` in messages).
+
+    Raises:
+        FileNotFoundError: if ``spec`` is neither a name nor an existing file.
+        ValueError: if the file does not hold a non-empty, finite 2-D array of numbers.
+    """
+    if spec in KERNEL_NAMES:
+        side = size if size is not None else 2 * math.ceil(3 * sigma) + 1
+        if spec == "gaussian" and side > MAX_KERNEL_SIDE:
+            given = f"--size {size}" if size is not None else f"--sigma {sigma:g}"
+            raise ValueError(
+                f"{given}: a {side}x{side} Gaussian kernel is larger than the "
+                f"{MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE} allowed."
+            )
+        return spec, np.asarray(named_kernel(spec, sigma=sigma, size=size), dtype="float64")
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"--kernel {spec!r} is neither a kernel name ({', '.join(KERNEL_NAMES)}) nor a file."
+        )
+    try:
+        if path.suffix == ".npy":
+            kernel = read_npy(path, MAX_KERNEL_FILE_BYTES, "kernel file")
+        else:
+            text = read_regular(path, MAX_KERNEL_FILE_BYTES, "kernel file").decode("utf-8")
+            kernel = np.loadtxt(io.StringIO(text), delimiter="," if "," in text else None, ndmin=2)
+    except (ValueError, UnicodeDecodeError, EOFError) as error:
+        if str(path) in str(error):
+            raise
+        raise ValueError(
+            f"{path}: not a kernel file (.npy, or numbers in CSV/text): {error}"
+        ) from None
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2 or kernel.size == 0 or kernel.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path}: expected a non-empty 2-D array of numbers; got shape {kernel.shape} and "
+            f"dtype {kernel.dtype}."
+        )
+    if max(kernel.shape) > MAX_KERNEL_SIDE:
+        raise ValueError(
+            f"{path}: a {kernel.shape[0]}x{kernel.shape[1]} kernel is larger than the "
+            f"{MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE} allowed."
+        )
+    kernel = kernel.astype("float64")
+    if not np.all(np.isfinite(kernel)):
+        raise ValueError(f"{path}: the kernel holds NaN or infinite values.")
+    return path.name, kernel

@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 import cnnkit
-from cnnkit.io_utils import atomic_write_text, read_json_object, read_npz
+from cnnkit import runs
+from cnnkit.io_utils import atomic_write_text
+from cnnkit.runs import Run
 from cnnkit.viz._figure import png_bytes
 
 EMBED_DPI = 150  # PNGs are drawn at 1.5x and shown at their 100-dpi size: sharp on HiDPI screens
@@ -38,19 +40,9 @@ EMBED_DPI = 150  # PNGs are drawn at 1.5x and shown at their 100-dpi size: sharp
 _DRAWING_ERRORS = (ValueError, TypeError, NotImplementedError, RuntimeError, IndexError, KeyError)
 
 
-MAX_SAMPLES = 64  # cnnkit train writes at most 40 (8 test images and 32 mistakes)
-MAX_SAMPLE_SIDE = 512
-MAX_SAMPLES_BYTES = 64 << 20
-
-
-def _read_json(path: Path):
-    if not path.exists():
-        return None
-    return read_json_object(path, what="run file")
-
-
 def read_run(run_dir: str | os.PathLike) -> dict:
-    """The files of a run directory as a dict (``None`` for those that are absent).
+    """The files of a run directory (:class:`cnnkit.runs.Run`) as a dict (``None`` for those
+    that are absent).
 
     Every file is read within a size cap and checked for its kind (a JSON object, arrays of
     the expected shapes), so a damaged or hostile run directory is refused with one
@@ -61,61 +53,28 @@ def read_run(run_dir: str | os.PathLike) -> dict:
         ValueError: naming the file, if one is corrupt, too large, of the wrong kind or not a
             regular file.
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"Run directory {run_dir} does not exist.")
-    if not (run_dir / "history.json").exists():
-        raise FileNotFoundError(
-            f"{run_dir} is not a run directory: it has no history.json (written by `cnnkit train`)."
-        )
-    run = {
-        name: _read_json(run_dir / f"{name}.json")
-        for name in ("config", "versions", "dataset", "history", "metrics")
-    }
-    run["config"] = run["config"] or {}
-    run["metrics"] = run["metrics"] or {}
-    curves = (run["history"] or {}).get("history")
-    if curves is not None and not isinstance(curves, dict):
-        raise ValueError(
-            f"{run_dir / 'history.json'}: 'history' must be an object of per-epoch lists; "
-            f"found {type(curves).__name__}."
-        )
-    run["samples"] = None
-    if (run_dir / "samples.npz").exists():
-        run["samples"] = _read_samples(run_dir / "samples.npz")
-    run["dir"] = run_dir
-    return run
-
-
-def _read_samples(path: Path) -> dict:
-    """``samples.npz``: at most ``MAX_SAMPLES`` images of at most ``MAX_SAMPLE_SIDE`` pixels a
-    side, with their labels, probabilities and indexes; checked on the headers first."""
-
-    def check(shapes: dict) -> None:
-        x = shapes.get("x")
-        if x is None or len(x) not in (3, 4) or x[0] > MAX_SAMPLES:
-            raise ValueError(
-                f"{path}: 'x' must hold at most {MAX_SAMPLES} images (N, H, W[, C]); "
-                f"found shape {x}."
-            )
-        if max(x[1:3]) > MAX_SAMPLE_SIDE or (len(x) == 4 and x[3] > 4):
-            raise ValueError(f"{path}: images of shape {x[1:]} are larger than a report draws.")
-        for name, shape in shapes.items():
-            if name != "x" and (not shape or shape[0] != x[0] or len(shape) > 2):
-                raise ValueError(f"{path}: {name!r} of shape {shape} does not match 'x' {x}.")
-
-    return read_npz(path, MAX_SAMPLES_BYTES, "samples file", check=check)
+    run = Run(run_dir)
+    if not run.path.is_dir():
+        raise FileNotFoundError(f"Run directory {run.path} does not exist.")
+    files = {"history": run.read_history()}
+    for name, file in (
+        ("config", runs.CONFIG),
+        ("versions", runs.VERSIONS),
+        ("dataset", runs.DATASET),
+        ("metrics", runs.METRICS),
+    ):
+        files[name] = run.read_json(file)
+    files["config"] = files["config"] or {}
+    files["metrics"] = files["metrics"] or {}
+    files["samples"] = run.read_samples()
+    files["dir"] = run.path
+    return files
 
 
 def load_run_model(run_dir: str | os.PathLike):
-    """The run's ``model.keras`` through ``cnnkit.models.load_model``, or ``None``."""
-    from cnnkit import models
-
-    path = Path(run_dir) / "model.keras"
-    load_model = getattr(models, "load_model", None)
-    if not path.exists() or load_model is None:
-        return None
-    return load_model(path)
+    """The run's ``model.keras``, or ``None`` when it has none."""
+    run = Run(run_dir)
+    return run.load_model() if run.has(runs.MODEL) else None
 
 
 def write_report(
@@ -143,7 +102,7 @@ def write_report(
         FileNotFoundError: if ``run_dir`` is not a run directory.
         ImportError: without matplotlib.
     """
-    target = Path(path) if path is not None else Path(run_dir) / "report.html"
+    target = Path(path) if path is not None else Path(run_dir) / runs.REPORT
     page = render_report(run_dir, model=model, schedule=schedule, total_steps=total_steps)
     atomic_write_text(target, page)
     return target
@@ -399,12 +358,11 @@ def _model_section(model) -> str:
             numeric=(False, False, True),
         )
     )
-    sharing = getattr(summary_module, "parameter_sharing", None)
-    if sharing is not None:
-        try:
-            parts.append("<h3>Parameter sharing</h3>" + _sharing_table(sharing(model)))
-        except _DRAWING_ERRORS as error:
-            parts.append(_failed("parameter-sharing view", error))
+    try:
+        sharing = summary_module.parameter_sharing(model)
+        parts.append("<h3>Parameter sharing</h3>" + _sharing_table(sharing))
+    except _DRAWING_ERRORS as error:
+        parts.append(_failed("parameter-sharing view", error))
     explained = _explained_summary(model)
     if explained:
         parts.append(

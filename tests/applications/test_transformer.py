@@ -89,6 +89,7 @@ def test_cli_trains_the_transformer(tmp_path, monkeypatch, capsys):
     import json
 
     from cnnkit import cli
+    from cnnkit.cli import catalog
 
     rng = np.random.default_rng(0)
     x = rng.integers(2, 50, (240, 30)).astype("int32")
@@ -99,7 +100,7 @@ def test_cli_trains_the_transformer(tmp_path, monkeypatch, capsys):
         assert (name, num_words, maxlen) == ("spam", 50, 30)
         return (x[:200], y[:200]), (x[200:], y[200:])
 
-    monkeypatch.setattr(cli, "load_text_dataset", fake_load)
+    monkeypatch.setattr(catalog, "load_text_dataset", fake_load)
     out = tmp_path / "transformer"
     code = cli.main(
         ["train", "--dataset", "spam", "--model", "transformer", "--num-words", "50",

@@ -1,4 +1,4 @@
-"""Property-based tests of how ``cnnkit predict`` reads image files (``cli.image_array``).
+"""Property-based tests of how ``cnnkit predict`` reads image files (``image_array``).
 
 Random bytes, truncated or damaged PNG/JPEG/GIF/BMP/TIFF/WebP files, images of random sizes,
 modes and EXIF orientations, and headers announcing billions of pixels either become a float32
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
-from cnnkit import cli  # noqa: E402
+from cnnkit.preprocessing.image_files import image_array  # noqa: E402
 from tests.fuzz import FUZZ  # noqa: E402
 
 # the modes each format writes (a subset Pillow supports everywhere)
@@ -91,7 +91,7 @@ def check(path, target) -> np.ndarray | None:
     """``image_array`` gives a float32 array in [0, 1] of the target shape, or a ValueError."""
     height, width, channels = target
     try:
-        array = cli.image_array(path, height, width, channels)
+        array = image_array(path, height, width, channels)
     except ValueError as e:
         event("refused")
         assert re.match(re.escape(str(path)) + ": ", str(e)), str(e)
@@ -144,7 +144,7 @@ def test_exact_pixels_without_resizing(tmp_path_factory, width, height, mode):
     pixels = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
     path = tmp_path_factory.mktemp("exact") / "image.png"
     Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode).save(path)
-    array = cli.image_array(path, height, width, channels)
+    array = image_array(path, height, width, channels)
     np.testing.assert_array_equal(array, pixels.astype(np.float32) / np.float32(255.0))
 
 
@@ -174,7 +174,7 @@ def test_announced_sizes(tmp_path_factory, width, height, color_depth, target):
     path.write_bytes(blob)
     if width * height > Image.MAX_IMAGE_PIXELS:
         with pytest.raises(ValueError, match=re.escape(str(path)) + ": .*too large"):
-            cli.image_array(path, *target)
+            image_array(path, *target)
     elif width * height <= 4096:
         check(path, target)
 
@@ -184,4 +184,4 @@ def test_unsupported_channels(tmp_path, channels):
     path = tmp_path / "image.png"
     Image.new("RGB", (3, 3)).save(path)
     with pytest.raises(ValueError, match=f"{channels}-channel images are not supported"):
-        cli.image_array(path, 3, 3, channels)
+        image_array(path, 3, 3, channels)

@@ -25,13 +25,13 @@ def squares(n: int, seed: int = 0):
 
 
 def fake_image_dataset(name):
-    """A stand-in for ``cnnkit.cli.load_dataset``: 300 training and 60 test images."""
+    """A stand-in for ``cnnkit.cli.catalog.load_dataset``: 300 training and 60 test images."""
     x, y = squares(360)
     return (x[:300], y[:300]), (x[300:], y[300:])
 
 
 def fake_text_dataset(name, num_words, maxlen):
-    """A stand-in for ``cnnkit.cli.load_text_dataset``: word 1 only occurs in spam."""
+    """A stand-in for ``cnnkit.cli.catalog.load_text_dataset``: word 1 only occurs in spam."""
     rng = np.random.default_rng(0)
     x = rng.integers(2, num_words, (240, maxlen)).astype("int32")
     y = rng.integers(0, 2, 240)
@@ -42,8 +42,9 @@ def fake_text_dataset(name, num_words, maxlen):
 def train_image_run(run_dir, monkeypatch, *extra: str) -> int:
     """``cnnkit train`` of the lecture CNN on ``fake_image_dataset`` into ``run_dir``."""
     from cnnkit import cli
+    from cnnkit.cli import catalog
 
-    monkeypatch.setattr(cli, "load_dataset", fake_image_dataset)
+    monkeypatch.setattr(catalog, "load_dataset", fake_image_dataset)
     return cli.main(
         ["train", "--dataset", "fashion-mnist", "--epochs", "4", "--learning-rate", "0.003",
          "--seed", "0", "--verbose", "0", "--output", str(run_dir), *extra]
@@ -53,8 +54,9 @@ def train_image_run(run_dir, monkeypatch, *extra: str) -> int:
 def train_text_run(run_dir, monkeypatch, *extra: str) -> int:
     """``cnnkit train`` of the text CNN on ``fake_text_dataset`` into ``run_dir``."""
     from cnnkit import cli
+    from cnnkit.cli import catalog
 
-    monkeypatch.setattr(cli, "load_text_dataset", fake_text_dataset)
+    monkeypatch.setattr(catalog, "load_text_dataset", fake_text_dataset)
     return cli.main(
         ["train", "--dataset", "spam", "--model", "text-cnn", "--num-words", "50", "--maxlen",
          "30", "--epochs", "3", "--learning-rate", "0.01", "--seed", "0", "--verbose", "0",

@@ -14,7 +14,8 @@ import pytest
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
 
-from cnnkit.cli import class_names, main  # noqa: E402
+from cnnkit.cli import main  # noqa: E402
+from cnnkit.cli.catalog import class_names  # noqa: E402
 from cnnkit.viz.report import render_report, write_report  # noqa: E402
 from tests.viz.runs import train_image_run, train_text_run  # noqa: E402
 

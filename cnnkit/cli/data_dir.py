@@ -10,23 +10,26 @@ run's seed, so the split is repeatable), the pixels are scaled to ``[0, 1]`` by 
 from __future__ import annotations
 
 import datetime
-import json
 import time
+
+from cnnkit.cli import catalog
+from cnnkit.cli import train as train_command
+from cnnkit.runs import Run
 
 VALIDATION_SPLIT = 0.2
 
 
 def train_from_directory(args) -> int:
     """Run ``cnnkit train`` with ``args.data_dir``; returns the process exit code."""
-    from cnnkit import cli, layers, utils
+    from cnnkit import layers, utils
     from cnnkit.models import Model
     from cnnkit.optimizers import Adam
 
-    if args.model in cli.TEXT_MODELS:
+    if args.model in catalog.TEXT_MODELS:
         raise ValueError(f"--data-dir holds images: --model {args.model} is a text model.")
     if not args.data_dir.is_dir():
         raise ValueError(f"--data-dir {args.data_dir} is not a directory.")
-    run_dir = cli.choose_run_dir(args)
+    run_dir = train_command.choose_run_dir(args)
     if args.seed is None:
         args.seed = int(time.time_ns() % (2**31))
     utils.set_random_seed(args.seed)
@@ -51,19 +54,19 @@ def train_from_directory(args) -> int:
         )
     channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[args.color_mode]
     shape = (*size, channels)
-    inner = cli.build_model(args.model, shape, classes, args.augment)
+    inner = catalog.build_model(args.model, shape, classes, args.augment)
     inputs = layers.Input(shape)
     model = Model(inputs, inner(layers.Rescaling(1 / 255)(inputs)), name=inner.name)
     steps = len(train)
-    rate, extra_callbacks = cli.learning_rate(args, steps)
+    rate, extra_callbacks = train_command.learning_rate(args, steps)
     model.compile(Adam(learning_rate=rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    cli._start_run_dir(run_dir, args.overwrite)
+    run = Run.create(run_dir, overwrite=args.overwrite)
     config = {k: str(v) if k in ("data_dir", "output") else v for k, v in vars(args).items()}
     config = {k: v for k, v in config.items() if k not in ("command", "debug")}
     config["output"] = str(run_dir)
-    cli._write_json(run_dir / "config.json", config)
-    cli._write_json(
-        run_dir / "dataset.json",
+    run.write_json("config.json", config)
+    run.write_json(
+        "dataset.json",
         {
             "data_dir": str(args.data_dir),
             "train_files": len(train.file_paths),
@@ -84,10 +87,10 @@ def train_from_directory(args) -> int:
     seconds = time.perf_counter() - start
     loss, accuracy = model.evaluate(val, verbose=0)
     print(f"Validation accuracy: {accuracy:.4f} (loss {loss:.4f}, {seconds:.1f}s training)")
-    with open(run_dir / "history.json", "w", encoding="utf-8") as f:
-        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, f)
-    cli._write_json(
-        run_dir / "metrics.json",
+    curves = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    run.write_history(curves, list(history.epoch))
+    run.write_json(
+        "metrics.json",
         {
             "val_loss": loss,
             "val_accuracy": accuracy,
@@ -97,6 +100,6 @@ def train_from_directory(args) -> int:
             "class_names": list(train.class_names),
         },
     )
-    model_file = cli._save_model(run_dir, model)
+    model_file = run.save_model(model)
     print(f"Wrote {run_dir} ({model_file})")
     return 0
