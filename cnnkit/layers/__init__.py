@@ -66,6 +66,7 @@ from cnnkit.layers.pooling import (
     MaxPooling2D,
 )
 from cnnkit.layers.preprocessing import Rescaling, Resizing
+from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
@@ -142,6 +143,7 @@ __all__ = [
     "SpatialDropout2D",
     "Subtract",
     "TextVectorization",
+    "Normalization",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",
