@@ -66,6 +66,8 @@ from cnnkit.layers.pooling import (
     MaxPooling2D,
 )
 from cnnkit.layers.preprocessing import Rescaling, Resizing
+from cnnkit.layers.preprocessing_crop import CenterCrop
+from cnnkit.layers.preprocessing_encoding import CategoryEncoding, Discretization
 from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
@@ -144,6 +146,9 @@ __all__ = [
     "Subtract",
     "TextVectorization",
     "Normalization",
+    "CategoryEncoding",
+    "Discretization",
+    "CenterCrop",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",
