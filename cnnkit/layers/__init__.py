@@ -68,6 +68,7 @@ from cnnkit.layers.pooling import (
 from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.preprocessing_crop import CenterCrop
 from cnnkit.layers.preprocessing_encoding import CategoryEncoding, Discretization
+from cnnkit.layers.preprocessing_lookup import IntegerLookup, StringLookup
 from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
@@ -149,6 +150,8 @@ __all__ = [
     "CategoryEncoding",
     "Discretization",
     "CenterCrop",
+    "IntegerLookup",
+    "StringLookup",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",
