@@ -82,8 +82,8 @@ def encoded_shape(input_shape, output_mode: str, depth: int) -> tuple:
     shape = tuple(input_shape)
     if output_mode == "int":
         return shape
-    if not shape:
-        return (depth,)
+    if not shape:  # a scalar is a batch of one id
+        return (1, depth) if output_mode == "one_hot" else (depth,)
     if output_mode == "one_hot":
         if len(shape) > 1 and shape[-1] == 1:
             return (*shape[:-1], depth)

@@ -407,7 +407,7 @@ class _IndexLookup(Layer):
             return shape
         depth = self._depth()
         if self.output_mode == "one_hot":
-            if len(shape) > 1 and shape[-1] == 1:
+            if shape and shape[-1] == 1:  # (as the call: Keras says (1, depth) for (1,))
                 return (*shape[:-1], depth)
             return (*shape, depth)
         return (*shape[:-1], depth)

@@ -96,6 +96,26 @@ LAYERS = {
     "UpSampling2D": (lambda: L.UpSampling2D(2), "float"),
     "UpSampling2D-bilinear": (lambda: L.UpSampling2D(2, interpolation="bilinear"), "float"),
     "ZeroPadding2D": (lambda: L.ZeroPadding2D(1), "float"),
+    "Normalization": (lambda: L.Normalization(mean=1.0, variance=2.0), "float"),
+    "Normalization-adapt-axis": (lambda: L.Normalization(axis=None), "float"),
+    "CategoryEncoding": (lambda: L.CategoryEncoding(3, "count"), "int"),
+    "CategoryEncoding-one_hot": (lambda: L.CategoryEncoding(3, "one_hot"), "int"),
+    "Discretization": (lambda: L.Discretization(bin_boundaries=[0.0, 1.0]), "float"),
+    "Discretization-multi_hot": (
+        lambda: L.Discretization(bin_boundaries=[0.5], output_mode="multi_hot"),
+        "float",
+    ),
+    "CenterCrop": (lambda: L.CenterCrop(2, 3), "float"),
+    "StringLookup": (lambda: L.StringLookup(vocabulary=["a b", "c"]), "str"),
+    "StringLookup-count": (
+        lambda: L.StringLookup(vocabulary=["a b"], output_mode="count"),
+        "str",
+    ),
+    "IntegerLookup": (lambda: L.IntegerLookup(vocabulary=[3, 4], mask_token=0), "int"),
+    "IntegerLookup-one_hot": (
+        lambda: L.IntegerLookup(vocabulary=[2], output_mode="one_hot"),
+        "int",
+    ),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",
