@@ -65,6 +65,16 @@ from cnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from cnnkit.layers.pooling3d import (
+    AveragePooling3D,
+    AvgPool3D,
+    GlobalAveragePooling3D,
+    GlobalAvgPool3D,
+    GlobalMaxPool3D,
+    GlobalMaxPooling3D,
+    MaxPool3D,
+    MaxPooling3D,
+)
 from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.preprocessing_crop import CenterCrop
 from cnnkit.layers.preprocessing_encoding import CategoryEncoding, Discretization
@@ -72,7 +82,16 @@ from cnnkit.layers.preprocessing_lookup import IntegerLookup, StringLookup
 from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
+from cnnkit.layers.regularization_spatial import SpatialDropout1D, SpatialDropout3D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.reshaping_1d_3d import (
+    Cropping1D,
+    Cropping3D,
+    UpSampling1D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding3D,
+)
 from cnnkit.layers.text_vectorization import TextVectorization
 
 Convolution2D = Conv2D
@@ -152,6 +171,22 @@ __all__ = [
     "CenterCrop",
     "IntegerLookup",
     "StringLookup",
+    "AveragePooling3D",
+    "AvgPool3D",
+    "GlobalAveragePooling3D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool3D",
+    "GlobalMaxPooling3D",
+    "MaxPool3D",
+    "MaxPooling3D",
+    "SpatialDropout1D",
+    "SpatialDropout3D",
+    "Cropping1D",
+    "Cropping3D",
+    "UpSampling1D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding3D",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",
