@@ -19,6 +19,11 @@ from cnnkit.layers.convolutional import (
     SeparableConv2D,
 )
 from cnnkit.layers.convolutional1d import Conv1D, Convolution1D
+from cnnkit.layers.convolutional1d_variants import (
+    Conv1DTranspose,
+    DepthwiseConv1D,
+    SeparableConv1D,
+)
 from cnnkit.layers.core import (
     Activation,
     Dense,
@@ -187,6 +192,9 @@ __all__ = [
     "UpSampling3D",
     "ZeroPadding1D",
     "ZeroPadding3D",
+    "Conv1DTranspose",
+    "DepthwiseConv1D",
+    "SeparableConv1D",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

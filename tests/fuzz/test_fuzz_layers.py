@@ -128,6 +128,9 @@ LAYERS = {
     "UpSampling3D": (lambda: L.UpSampling3D((1, 2, 1)), "float"),
     "SpatialDropout1D": (lambda: L.SpatialDropout1D(0.5, seed=1), "float"),
     "SpatialDropout3D": (lambda: L.SpatialDropout3D(0.5, seed=1), "float"),
+    "Conv1DTranspose": (lambda: L.Conv1DTranspose(2, 3, strides=2, padding="same"), "float"),
+    "DepthwiseConv1D": (lambda: L.DepthwiseConv1D(2, depth_multiplier=2), "float"),
+    "SeparableConv1D": (lambda: L.SeparableConv1D(2, 3, strides=2), "float"),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",
