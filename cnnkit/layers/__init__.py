@@ -24,6 +24,12 @@ from cnnkit.layers.convolutional1d_variants import (
     DepthwiseConv1D,
     SeparableConv1D,
 )
+from cnnkit.layers.convolutional3d import (
+    Conv3D,
+    Conv3DTranspose,
+    Convolution3D,
+    Convolution3DTranspose,
+)
 from cnnkit.layers.core import (
     Activation,
     Dense,
@@ -195,6 +201,10 @@ __all__ = [
     "Conv1DTranspose",
     "DepthwiseConv1D",
     "SeparableConv1D",
+    "Conv3D",
+    "Convolution3D",
+    "Conv3DTranspose",
+    "Convolution3DTranspose",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

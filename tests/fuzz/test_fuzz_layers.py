@@ -131,6 +131,8 @@ LAYERS = {
     "Conv1DTranspose": (lambda: L.Conv1DTranspose(2, 3, strides=2, padding="same"), "float"),
     "DepthwiseConv1D": (lambda: L.DepthwiseConv1D(2, depth_multiplier=2), "float"),
     "SeparableConv1D": (lambda: L.SeparableConv1D(2, 3, strides=2), "float"),
+    "Conv3D": (lambda: L.Conv3D(2, 2, padding="same"), "float"),
+    "Conv3DTranspose": (lambda: L.Conv3DTranspose(2, 2, strides=(1, 2, 1)), "float"),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",

@@ -82,6 +82,8 @@ LAYER_CASES = {
     "CategoryEncoding": lambda: seq((3,), L.CategoryEncoding(10, "count"), dtype="int32"),
     "CenterCrop": lambda: seq((6, 5, 2), L.CenterCrop(3, 4)),
     "Concatenate": merge(L.Concatenate, axis=-1),
+    "Conv3D": lambda: seq((3, 4, 4, 2), L.Conv3D(2, 2, strides=(1, 2, 2), padding="same")),
+    "Conv3DTranspose": lambda: seq((2, 3, 3, 2), L.Conv3DTranspose(2, 2, strides=2)),
     "Conv1DTranspose": lambda: seq((5, 2), L.Conv1DTranspose(3, 3, strides=2, output_padding=1)),
     "DepthwiseConv1D": lambda: seq((6, 2), L.DepthwiseConv1D(3, depth_multiplier=2)),
     "SeparableConv1D": lambda: seq((6, 2), L.SeparableConv1D(3, 2, padding="same")),
