@@ -10,6 +10,7 @@ from cnnkit.layers.augmentation import (
     RandomTranslation,
     RandomZoom,
 )
+from cnnkit.layers.augmentation_color import RandomGrayscale, RandomInvert, Solarization
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.convolutional import (
@@ -205,6 +206,9 @@ __all__ = [
     "Convolution3D",
     "Conv3DTranspose",
     "Convolution3DTranspose",
+    "RandomGrayscale",
+    "RandomInvert",
+    "Solarization",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

@@ -133,6 +133,9 @@ LAYERS = {
     "SeparableConv1D": (lambda: L.SeparableConv1D(2, 3, strides=2), "float"),
     "Conv3D": (lambda: L.Conv3D(2, 2, padding="same"), "float"),
     "Conv3DTranspose": (lambda: L.Conv3DTranspose(2, 2, strides=(1, 2, 1)), "float"),
+    "RandomGrayscale": (lambda: L.RandomGrayscale(0.5, seed=1), "float"),
+    "RandomInvert": (lambda: L.RandomInvert(seed=1), "float"),
+    "Solarization": (lambda: L.Solarization(0.2, 0.5, seed=1), "float"),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",
