@@ -17,6 +17,7 @@ from cnnkit.layers.augmentation import (
     RandomTranslation,
     RandomZoom,
 )
+from cnnkit.layers.augmentation_color import RandomGrayscale, RandomInvert, Solarization
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
@@ -27,6 +28,17 @@ from cnnkit.layers.convolutional import (
     SeparableConv2D,
 )
 from cnnkit.layers.convolutional1d import Conv1D, Convolution1D
+from cnnkit.layers.convolutional1d_variants import (
+    Conv1DTranspose,
+    DepthwiseConv1D,
+    SeparableConv1D,
+)
+from cnnkit.layers.convolutional3d import (
+    Conv3D,
+    Conv3DTranspose,
+    Convolution3D,
+    Convolution3DTranspose,
+)
 from cnnkit.layers.core import (
     Activation,
     Dense,
@@ -82,11 +94,34 @@ from cnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from cnnkit.layers.pooling3d import (
+    AveragePooling3D,
+    AvgPool3D,
+    GlobalAveragePooling3D,
+    GlobalAvgPool3D,
+    GlobalMaxPool3D,
+    GlobalMaxPooling3D,
+    MaxPool3D,
+    MaxPooling3D,
+)
 from cnnkit.layers.prelu import PReLU
 from cnnkit.layers.preprocessing import Rescaling, Resizing
+from cnnkit.layers.preprocessing_crop import CenterCrop
+from cnnkit.layers.preprocessing_encoding import CategoryEncoding, Discretization
+from cnnkit.layers.preprocessing_lookup import IntegerLookup, StringLookup
+from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
+from cnnkit.layers.regularization_spatial import SpatialDropout1D, SpatialDropout3D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.reshaping_1d_3d import (
+    Cropping1D,
+    Cropping3D,
+    UpSampling1D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding3D,
+)
 from cnnkit.layers.rnn import RNN
 from cnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from cnnkit.layers.sequence_shape import Permute, RepeatVector
@@ -200,6 +235,38 @@ __all__ = [
     "SpatialDropout2D",
     "Subtract",
     "TextVectorization",
+    "Normalization",
+    "CategoryEncoding",
+    "Discretization",
+    "CenterCrop",
+    "IntegerLookup",
+    "StringLookup",
+    "AveragePooling3D",
+    "AvgPool3D",
+    "GlobalAveragePooling3D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool3D",
+    "GlobalMaxPooling3D",
+    "MaxPool3D",
+    "MaxPooling3D",
+    "SpatialDropout1D",
+    "SpatialDropout3D",
+    "Cropping1D",
+    "Cropping3D",
+    "UpSampling1D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding3D",
+    "Conv1DTranspose",
+    "DepthwiseConv1D",
+    "SeparableConv1D",
+    "Conv3D",
+    "Convolution3D",
+    "Conv3DTranspose",
+    "Convolution3DTranspose",
+    "RandomGrayscale",
+    "RandomInvert",
+    "Solarization",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

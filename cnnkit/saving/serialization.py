@@ -229,6 +229,9 @@ def _complete_layer_config(layer, inner: dict) -> None:
             weights = getattr(layer, "_idf_weights", None)
             if layer.output_mode == "tf_idf" and weights is not None:
                 inner["idf_weights"] = [float(w) for w in np.asarray(weights).reshape(-1)]
+    saved_vocabulary = getattr(layer, "_saved_vocabulary", None)
+    if callable(saved_vocabulary):  # StringLookup / IntegerLookup after adapt
+        inner.update(saved_vocabulary())
 
 
 # -- deserializing -------------------------------------------------------------------------

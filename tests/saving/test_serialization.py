@@ -47,6 +47,30 @@ def text_vectorization():
     return seq((1,), layer, L.Embedding(20, 2), dtype="string")
 
 
+def normalization():
+    layer = L.Normalization(axis=-1)
+    layer.adapt(np.arange(12, dtype="float32").reshape(3, 4))
+    return seq((4,), layer)
+
+
+def discretization():
+    layer = L.Discretization(num_bins=3)
+    layer.adapt(np.arange(30, dtype="float32"))
+    return seq((4,), layer)
+
+
+def string_lookup():
+    layer = L.StringLookup(mask_token="")
+    layer.adapt(np.array([["the cat", "a dog sat"], ["the end", "the cat"]]))
+    return seq((2,), layer, dtype="string")
+
+
+def integer_lookup():
+    layer = L.IntegerLookup(output_mode="tf_idf")
+    layer.adapt(np.array([[1, 2, 2], [5, 7, 1]]))
+    return seq((3,), layer, dtype="int64")
+
+
 LAYER_CASES = {
     "Activation": lambda: seq((4,), L.Activation("tanh")),
     "Add": merge(L.Add),
@@ -55,12 +79,35 @@ LAYER_CASES = {
     "AveragePooling2D": lambda: seq((6, 6, 2), L.AveragePooling2D(3, strides=2, padding="same")),
     "BatchNormalization": lambda: seq((4,), L.BatchNormalization(momentum=0.9, center=False)),
     "Bidirectional": lambda: seq((5, 2), L.Bidirectional(L.LSTM(3), merge_mode="sum")),
+    "CategoryEncoding": lambda: seq((3,), L.CategoryEncoding(10, "count"), dtype="int32"),
+    "CenterCrop": lambda: seq((6, 5, 2), L.CenterCrop(3, 4)),
     "Concatenate": merge(L.Concatenate, axis=-1),
+    "Conv3D": lambda: seq((3, 4, 4, 2), L.Conv3D(2, 2, strides=(1, 2, 2), padding="same")),
+    "Conv3DTranspose": lambda: seq((2, 3, 3, 2), L.Conv3DTranspose(2, 2, strides=2)),
+    "Conv1DTranspose": lambda: seq((5, 2), L.Conv1DTranspose(3, 3, strides=2, output_padding=1)),
+    "DepthwiseConv1D": lambda: seq((6, 2), L.DepthwiseConv1D(3, depth_multiplier=2)),
+    "SeparableConv1D": lambda: seq((6, 2), L.SeparableConv1D(3, 2, padding="same")),
+    "AveragePooling3D": lambda: seq((4, 4, 4, 2), L.AveragePooling3D(2, padding="same")),
+    "MaxPooling3D": lambda: seq((4, 4, 4, 2), L.MaxPooling3D((1, 2, 2), strides=1)),
+    "GlobalAveragePooling3D": lambda: seq((2, 3, 4, 2), L.GlobalAveragePooling3D(keepdims=True)),
+    "GlobalMaxPooling3D": lambda: seq((2, 3, 4, 2), L.GlobalMaxPooling3D()),
+    "Cropping1D": lambda: seq((6, 2), L.Cropping1D((1, 2))),
+    "Cropping3D": lambda: seq((4, 4, 4, 1), L.Cropping3D(((1, 0), 1, (0, 2)))),
+    "ZeroPadding1D": lambda: seq((3, 2), L.ZeroPadding1D((0, 2))),
+    "ZeroPadding3D": lambda: seq((2, 2, 2, 1), L.ZeroPadding3D((1, 0, 2))),
+    "UpSampling1D": lambda: seq((3, 2), L.UpSampling1D(3)),
+    "UpSampling3D": lambda: seq((2, 2, 2, 1), L.UpSampling3D((2, 1, 2))),
+    "SpatialDropout1D": lambda: seq((4, 2), L.SpatialDropout1D(0.2, seed=4)),
+    "SpatialDropout3D": lambda: seq((2, 2, 2, 2), L.SpatialDropout3D(0.2)),
     "Conv1D": lambda: seq((8, 2), L.Conv1D(3, 3, padding="causal", dilation_rate=2)),
     "Conv2D": lambda: seq((6, 6, 2), L.Conv2D(3, 3, strides=2, padding="same", use_bias=False)),
     "Conv2DTranspose": lambda: seq((5, 5, 2), L.Conv2DTranspose(3, 3, strides=2)),
     "Cropping2D": lambda: seq((6, 6, 2), L.Cropping2D(((1, 0), (0, 2)))),
     "Dense": lambda: seq((4,), L.Dense(3, activation="relu", kernel_regularizer="l2")),
+    "Discretization": discretization,
+    "IntegerLookup": integer_lookup,
+    "Normalization": normalization,
+    "StringLookup": string_lookup,
     "DepthwiseConv2D": lambda: seq((6, 6, 2), L.DepthwiseConv2D(3, depth_multiplier=2)),
     "Dropout": lambda: seq((4,), L.Dropout(0.3, seed=1)),
     "ELU": lambda: seq((4,), L.ELU(alpha=0.5)),
@@ -82,6 +129,9 @@ LAYER_CASES = {
     "Maximum": merge(L.Maximum),
     "Minimum": merge(L.Minimum),
     "Multiply": merge(L.Multiply),
+    "RandomGrayscale": lambda: seq((4, 4, 3), L.RandomGrayscale(0.2, seed=3)),
+    "RandomInvert": lambda: seq((4, 4, 3), L.RandomInvert((0.1, 0.6), value_range=(0, 1))),
+    "Solarization": lambda: seq((4, 4, 3), L.Solarization(0.1, (0.3, 0.9))),
     "RandomBrightness": lambda: seq((4, 4, 2), L.RandomBrightness(0.2, seed=3)),
     "RandomContrast": lambda: seq((4, 4, 2), L.RandomContrast(0.2)),
     "RandomCrop": lambda: seq((6, 6, 2), L.RandomCrop(4, 4)),
