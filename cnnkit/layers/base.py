@@ -189,6 +189,17 @@ class Layer:
         array([[2., 2.]], dtype=float32)
     """
 
+    samplewise = False
+    """Whether, in inference, each output sample depends on its own input sample alone (so a
+    batch may be cut into slices run apart, and merged runs give the same outputs). A built-in
+    layer declares it; a subclass that overrides ``call`` is not sample-wise unless its class
+    body says ``samplewise = True`` (see ``__init_subclass__``)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__ and "samplewise" not in cls.__dict__:
+            cls.samplewise = False  # a new `call` may mix samples: it must say it does not
+
     def __init__(
         self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs
     ):
@@ -246,6 +257,8 @@ class Layer:
         if scopes.current_path():  # inside keras.name_scope(...)
             var.path = f"{scopes.current_path()}/{var.path}"
         var.regularizer = regularizer
+        if regularizer is not None:
+            self._has_own_penalties = True
         if constraint is not None:
             from cnnkit import constraints
 
@@ -384,7 +397,56 @@ class Layer:
         """
         if not isinstance(loss, Tensor):
             loss = Tensor(xp.asarray(loss, dtype=self.dtype))
+        self._has_own_penalties = True
         self._losses.append(loss)
+
+    # Set by `add_weight(regularizer=...)` and `add_loss`: this layer may add to the loss.
+    _has_own_penalties = False
+
+    @property
+    def has_penalties(self) -> bool:
+        """Whether this layer or a layer inside it may add to the training loss: a weight made
+        with a regularizer, an activity regularizer, or a call of :meth:`add_loss` seen so far.
+        The trainer reads :attr:`losses` only when it is true."""
+        return any(
+            layer._has_own_penalties or getattr(layer, "activity_regularizer", None) is not None
+            for layer in self._flatten_layers()
+        )
+
+    def _runs_samplewise(self) -> bool:
+        """Whether this layer, as configured now, treats samples independently in inference:
+        its class is :attr:`samplewise`, it has no activity regularizer (whose penalty is one
+        value for the whole batch), and so does every layer inside it."""
+        if not self.samplewise or getattr(self, "activity_regularizer", None) is not None:
+            return False
+        return all(layer._runs_samplewise() for layer in self._sublayers())
+
+    def _flatten_layers(self, include_self: bool = True, recursive: bool = True) -> list[Layer]:
+        """This layer (``include_self``) and the layers inside it, depth first, each once
+        (Keras's walker; ``recursive=False`` stops at the direct sublayers).
+
+        Example:
+            >>> from cnnkit.layers import Dense, Input
+            >>> from cnnkit.models import Sequential
+            >>> inner = Sequential([Input((2,)), Dense(3)], name="inner")
+            >>> outer = Sequential([Input((2,)), inner, Dense(1)], name="outer")
+            >>> [type(layer).__name__ for layer in outer._flatten_layers()]
+            ['Sequential', 'Sequential', 'Dense', 'Dense']
+            >>> len(outer._flatten_layers(include_self=False, recursive=False))
+            2
+        """
+        layers = [self] if include_self else []
+        seen = {id(self)}
+        stack = list(reversed(self._sublayers()))
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            layers.append(layer)
+            if recursive:
+                stack.extend(reversed(layer._sublayers()))
+        return layers
 
     @property
     def losses(self) -> list:

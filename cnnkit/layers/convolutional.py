@@ -54,6 +54,8 @@ class Conv2D(Layer):
         (1, 13, 13, 32)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         filters,
@@ -292,6 +294,8 @@ class DepthwiseConv2D(_DepthwiseBase):
         (1, 6, 6, 6)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         kernel_size,
@@ -397,6 +401,8 @@ class SeparableConv2D(_DepthwiseBase):
         >>> SeparableConv2D(4, 3, padding="same")(np.ones((1, 8, 8, 3), "float32")).shape
         (1, 8, 8, 4)
     """
+
+    samplewise = True
 
     def __init__(
         self,
@@ -536,6 +542,8 @@ class Conv2DTranspose(Layer):
         >>> layer(np.ones((1, 7, 7, 4), "float32")).shape
         (1, 14, 14, 8)
     """
+
+    samplewise = True
 
     def __init__(
         self,

@@ -24,6 +24,8 @@ class InputLayer(Layer):
         name: layer name.
     """
 
+    samplewise = True
+
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
         batch_shape = kwargs.pop("batch_shape", None)
         input_shape = kwargs.pop("input_shape", None)
@@ -115,6 +117,8 @@ class Dense(Layer):
         (2, 4)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         units,
@@ -205,6 +209,8 @@ class Activation(Layer):
         >>> Activation("relu")(np.array([[-1.0, 2.0]], "float32")).numpy()
         array([[0., 2.]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -337,6 +343,8 @@ class Flatten(Layer):
         (2, 60)
     """
 
+    samplewise = True
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         standardize_data_format(data_format)
@@ -362,6 +370,8 @@ class Reshape(Layer):
         >>> Reshape((2, 6))(np.ones((4, 12), "float32")).shape
         (4, 2, 6)
     """
+
+    samplewise = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -426,6 +436,8 @@ class Dropout(Layer):
         >>> Dropout(0.5)(np.ones((1, 4), "float32")).numpy()
         array([[1., 1., 1., 1.]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

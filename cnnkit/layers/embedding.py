@@ -49,6 +49,8 @@ class Embedding(Layer):
         array([[ True,  True, False, False]])
     """
 
+    samplewise = True
+
     _keeps_integer_inputs = True
 
     def __init__(
@@ -172,6 +174,8 @@ class Masking(Layer):
         >>> Masking()(x)._keras_mask
         array([[ True, False,  True]])
     """
+
+    samplewise = True
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -80,6 +80,8 @@ class BatchNormalization(Layer):
                [ 1.9 ,  4.91]], dtype=float32)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         axis=-1,

@@ -81,15 +81,6 @@ def _io_shapes(layer):
     return in_shape, out_shape
 
 
-def _walk(model):
-    from cnnkit.models.model import Model
-
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, Model):
-            yield from _walk(layer)
-
-
 def parameter_sharing(model) -> list[SharingRow]:
     """What each convolution of ``model`` would cost as a dense layer.
 
@@ -125,7 +116,7 @@ def parameter_sharing(model) -> list[SharingRow]:
         32113
     """
     rows = []
-    for layer in _walk(model):
+    for layer in model._flatten_layers(include_self=False):
         if not isinstance(layer, _conv_types()):
             continue
         shapes = _io_shapes(layer)
