@@ -23,11 +23,12 @@ functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
 from __future__ import annotations
 
 import inspect
-import re
 
 import numpy as np
 
 from cnnkit import backend, dtype_policies, scopes
+from cnnkit.argument_validation import snake_case as to_snake_case
+from cnnkit.argument_validation import standardize_tuple  # noqa: F401 - imported from here
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
@@ -160,12 +161,6 @@ class InputSpec:
         self.ndim = ndim
         self.min_ndim = min_ndim
         self.axes = dict(axes or {})
-
-
-def to_snake_case(name: str) -> str:
-    """``Conv2D`` → ``conv2d``, ``MaxPooling2D`` → ``max_pooling2d`` (Keras's default names)."""
-    snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
 
 
 class Layer:
@@ -755,32 +750,6 @@ def _batch_none(shapes):
         return [_batch_none(s) for s in shapes]
     shapes = tuple(shapes)
     return (None, *shapes[1:]) if shapes else shapes
-
-
-def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple:
-    """Turn an int or an n-sequence of ints into an n-tuple, validating it (Keras's helper)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        values = (int(value),) * n
-    else:
-        try:
-            values = tuple(value)
-        except TypeError:
-            values = ()
-        if len(values) != n or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-        ):
-            raise ValueError(
-                f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}"
-            )
-        values = tuple(int(v) for v in values)
-    low = 0 if allow_zero else 1
-    if any(v < low for v in values):
-        qualifier = "non-negative" if allow_zero else "strictly positive"
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected {qualifier} integers. "
-            f"Received {name}={value!r}"
-        )
-    return values
 
 
 def standardize_padding(value, allowed=("valid", "same")) -> str:
