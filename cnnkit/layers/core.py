@@ -314,6 +314,7 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config):
+        # cnnkit.saving imports cnnkit.layers as it loads: a module-level import back is a cycle
         from cnnkit.saving.serialization import deserialize_keras_object
 
         config = dict(config)
@@ -330,6 +331,7 @@ def _function_config(fn):
     ``from_config`` take it as it is, and saving refuses it with the reason."""
     if fn is None or getattr(fn, "__name__", None) == "<lambda>":
         return fn
+    # cnnkit.saving imports cnnkit.layers as it loads: a module-level import back is a cycle
     from cnnkit.saving.serialization import serialize_keras_object
 
     return serialize_keras_object(fn)

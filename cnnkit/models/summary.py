@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from cnnkit.layers.convolutional import Conv2D, Conv2DTranspose, _DepthwiseBase
 from cnnkit.layers.operations import Operation
 
 
@@ -60,8 +61,6 @@ class SharingRow(NamedTuple):
 
 
 def _conv_types() -> tuple[type, ...]:
-    from cnnkit.layers.convolutional import Conv2D, Conv2DTranspose, _DepthwiseBase
-
     return (Conv2D, _DepthwiseBase, Conv2DTranspose)  # Conv1D is a Conv2D
 
 

@@ -77,6 +77,7 @@ def dtype_policy_config(name: str) -> dict:
 
 def get_build_config(layer) -> dict | None:
     """``{"input_shape": ...}`` for a built layer (Keras's ``get_build_config``), else None."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.sequential import Sequential
 
@@ -210,6 +211,7 @@ def build_from_config(instance, build_config: Mapping) -> None:
     if shape is None:
         return
     shape = shape_from_json(shape)
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.model import Model
     from cnnkit.models.sequential import Sequential
