@@ -113,10 +113,12 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
         add_args(parser)
     args = parser.parse_args()
     if args.child:
+        from cnnkit import backend
+
+        # The allocator is the process's: tuned in every child, cnnkit's and PyTorch's alike.
+        backend.tune_allocator()
         library, _, kernels = args.child.partition(":")
         if kernels:
-            from cnnkit import backend
-
             backend.set_kernels(kernels)
         value = measure(library, args)
         env = {k: os.environ.get(k) for k in BLAS_VARS}

@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 
 import numpy as np
@@ -43,24 +44,36 @@ import numpy as np
 from cnnkit import backend
 from cnnkit.backend import xp
 
-_GRAD_ENABLED = True
+# Grad mode belongs to the thread (a context variable: each thread has its own, so a
+# `predict` in one thread never stops the graph of a training step in another), and
+# `backend.parallel_map` runs its workers in a copy of the calling thread's context.
+_GRAD_ENABLED = contextvars.ContextVar("cnnkit_grad_enabled", default=True)
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Run a block without recording the graph (inference, metrics, weight updates)."""
-    global _GRAD_ENABLED
-    old = _GRAD_ENABLED
-    _GRAD_ENABLED = False
+    """Run a block without recording the graph (inference, metrics, weight updates).
+
+    The mode is the calling thread's own; work that ``backend.parallel_map`` hands to its
+    worker threads runs in the caller's mode.
+
+    Example:
+        >>> with no_grad():
+        ...     grad_enabled()
+        False
+        >>> grad_enabled()
+        True
+    """
+    token = _GRAD_ENABLED.set(False)
     try:
         yield
     finally:
-        _GRAD_ENABLED = old
+        _GRAD_ENABLED.reset(token)
 
 
 def grad_enabled() -> bool:
-    """Whether operations are being recorded for backpropagation."""
-    return _GRAD_ENABLED
+    """Whether operations are being recorded for backpropagation (in this thread)."""
+    return _GRAD_ENABLED.get()
 
 
 class Tensor:
@@ -438,7 +451,7 @@ class Function:
         tensors = tuple(x if isinstance(x, Tensor) else _constant(x) for x in inputs)
         ctx = cls(*tensors)
         out = ctx.forward(*(t.data for t in tensors), **kwargs)
-        if _GRAD_ENABLED and any(ctx.needs_grad):
+        if _GRAD_ENABLED.get() and any(ctx.needs_grad):
             result = Tensor(out, requires_grad=True)
             result._ctx = ctx
             return result

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import os
 import sys
@@ -460,28 +461,30 @@ def strided_view(a, shape: tuple, strides: tuple, offset: int = 0):
     return xp.ndarray(shape, dtype=a.dtype, buffer=a, offset=offset, strides=strides)
 
 
-def _keep_freed_memory() -> None:
+def tune_allocator() -> bool:
     """Let glibc's malloc reuse freed array memory instead of returning it to the system.
 
-    By default glibc maps large blocks fresh from the kernel and unmaps them when
-    freed, so every step of a training loop page-faults its activations in again:
-    on the VGG-style model that was 13,000 page faults and a third of the wall
-    time per step. Raising the mmap threshold to 32 MiB and the trim threshold to
-    1 GiB keeps those pages in the process; peak memory is unchanged. Nothing is
-    done where ``mallopt`` is not available (macOS, Windows).
+    Opt-in: it changes the allocator of the whole process (every library in it), so
+    importing cnnkit does not call it; a training script, the benchmarks or a command-line
+    run may. By default glibc maps large blocks fresh from the kernel and unmaps them when
+    freed, so every step of a training loop page-faults its activations in again: on the
+    VGG-style model that was 13,000 page faults and a third of the wall time per step.
+    Raising the mmap threshold to 32 MiB and the trim threshold to 1 GiB keeps those pages
+    in the process; peak memory is unchanged. The process keeps up to 1 GiB of freed memory.
+
+    Returns:
+        Whether the allocator was tuned: ``False`` where ``mallopt`` is not available
+        (macOS, Windows, a C library other than glibc).
     """
     if not sys.platform.startswith("linux"):
-        return
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return
+        return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-    mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-
-
-_keep_freed_memory()
+    ok = mallopt(m_mmap_threshold, 32 * 1024 * 1024) == 1
+    return mallopt(m_trim_threshold, 1024 * 1024 * 1024) == 1 and ok
 
 
 # ---------------------------------------------------------------------------
@@ -643,16 +646,17 @@ class _Worker:
         _IN_WORKER.active = True  # a worker never fans out again
         while True:
             self._start.acquire()
-            fn, items = self._task
-            try:
-                self._result, self._error = [fn(item) for item in items], None
+            context, fn, items = self._task
+            try:  # in the caller's context: its grad mode (cnnkit.autodiff.no_grad) and the like
+                self._result, self._error = context.run(_map_list, fn, items), None
             except BaseException as error:  # raised again in the calling thread
                 self._result, self._error = None, error
             self._task = None
             self._done.release()
 
     def submit(self, fn, items) -> None:
-        self._task = (fn, items)
+        """Run ``[fn(item) for item in items]`` in a copy of the calling thread's context."""
+        self._task = (contextvars.copy_context(), fn, items)
         self._start.release()
 
     def join(self) -> list:
@@ -661,6 +665,10 @@ class _Worker:
         if error is not None:
             raise error
         return self._result
+
+
+def _map_list(fn, items) -> list:
+    return [fn(item) for item in items]
 
 
 _WORKERS: list[_Worker] = []

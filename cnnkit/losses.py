@@ -29,11 +29,11 @@ Example:
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable
 
 from cnnkit import backend
+from cnnkit.argument_validation import snake_case
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import losses as ops
@@ -349,12 +349,6 @@ def reduce_weighted_values(values: Tensor, sample_weight=None, mask=None, reduct
 # ---------------------------------------------------------------------------
 
 
-def _snake_case(name: str) -> str:
-    """Keras's rule: ``"MeanSquaredError"`` -> ``"mean_squared_error"``, ``"MyMSE"`` -> "my_mse"."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
 class Loss:
     """Base class of losses: per-sample values from ``call``, then weights and a reduction.
 
@@ -375,7 +369,7 @@ class Loss:
     """
 
     def __init__(self, name: str | None = None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = _standardize_reduction(reduction)
         self.dtype = dtype
 

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
 
 import numpy as np
 
+from cnnkit import argument_validation
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_int(name: str, value, minimum: int = 0) -> int:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an integer >= {minimum}. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _check_real(name: str, value, minimum: float | None = None) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    if not ok or not math.isfinite(value) or (minimum is not None and value < minimum):
-        expected = "a finite number" if minimum is None else f"a finite number >= {minimum}"
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
-        )
-    return value
+_is_int = argument_validation.is_int
+_check_int = argument_validation.check_int
+_check_real = argument_validation.check_real
 
 
 def _check_optional_real(name: str, value):

@@ -398,7 +398,7 @@ def _layer_generators(model) -> list[tuple[str, np.random.Generator]]:
         for attribute, value in sorted(vars(layer).items()):
             if isinstance(value, np.random.Generator):
                 found.append((f"{path}.{attribute}", value))
-        children = layer._sublayers() if hasattr(layer, "_sublayers") else []
+        children = layer._flatten_layers(include_self=False, recursive=False)
         stack.extend((f"{path}/{i}:{child.name}", child) for i, child in enumerate(children))
     return found
 

@@ -27,6 +27,8 @@ class ReLU(_ActivationLayer):
         array([[0., 3., 6.]], dtype=float32)
     """
 
+    samplewise = True
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -69,6 +71,8 @@ class LeakyReLU(_ActivationLayer):
         array([[-0.3,  2. ]], dtype=float32)
     """
 
+    samplewise = True
+
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -94,6 +98,8 @@ class ELU(_ActivationLayer):
         array([[0., 1.]], dtype=float32)
     """
 
+    samplewise = True
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -113,6 +119,8 @@ class Softmax(_ActivationLayer):
         >>> Softmax()(np.zeros((1, 4), "float32")).numpy()
         array([[0.25, 0.25, 0.25, 0.25]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -185,6 +185,8 @@ class MultiHeadAttention(_QKVCall, Layer):
         ((3, 5, 8), (3, 2, 5, 5))
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         num_heads,
@@ -541,6 +543,8 @@ class GroupedQueryAttention(MultiHeadAttention):
         (2, 3, 8)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         head_dim,
@@ -692,6 +696,8 @@ class Attention(Layer):
         array([[[0.731, 0.269]]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if score_mode not in ("dot", "concat"):
@@ -822,6 +828,8 @@ class AdditiveAttention(Attention):
         >>> AdditiveAttention(use_scale=False)([q, v]).numpy().round(3)
         array([[[0.5, 0.5]]], dtype=float32)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, use_scale=True, dropout=0.0, **kwargs):
         super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)

@@ -172,6 +172,8 @@ class RandomFlip(_RandomImageLayer):
         True
     """
 
+    samplewise = True
+
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
@@ -260,6 +262,8 @@ class RandomRotation(_RandomAffine):
         True
     """
 
+    samplewise = True
+
     def __init__(
         self,
         factor,
@@ -312,6 +316,8 @@ class RandomTranslation(_RandomAffine):
         >>> layer(x, training=True).numpy()[0, 0, :, 0]  # one pixel to the right
         array([0., 0., 1., 2.], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(
         self,
@@ -369,6 +375,8 @@ class RandomZoom(_RandomAffine):
         >>> bool(np.array_equal(RandomZoom(0.0)(x, training=True), x))
         True
     """
+
+    samplewise = True
 
     def __init__(
         self,
@@ -440,6 +448,8 @@ class RandomContrast(_RandomImageLayer):
         True
     """
 
+    samplewise = True
+
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self._range = _factor_range(factor, "factor", 0.0, 1.0, symmetric_low=lambda f: f)
@@ -481,6 +491,8 @@ class RandomBrightness(_RandomImageLayer):
         >>> RandomBrightness((1.0, 1.0), value_range=(0, 1))(x, training=True).numpy().ravel()
         array([1., 1., 1., 1.], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -529,6 +541,8 @@ class RandomCrop(_RandomImageLayer):
         >>> RandomCrop(1, 2)(x).numpy()[0, :, :, 0]  # the whole image, resized
         array([[2.5, 4.5]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, **kwargs)

@@ -23,11 +23,12 @@ functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
 from __future__ import annotations
 
 import inspect
-import re
 
 import numpy as np
 
 from cnnkit import backend, dtype_policies, scopes
+from cnnkit.argument_validation import snake_case as to_snake_case
+from cnnkit.argument_validation import standardize_tuple  # noqa: F401 - imported from here
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
@@ -162,12 +163,6 @@ class InputSpec:
         self.axes = dict(axes or {})
 
 
-def to_snake_case(name: str) -> str:
-    """``Conv2D`` → ``conv2d``, ``MaxPooling2D`` → ``max_pooling2d`` (Keras's default names)."""
-    snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
-
-
 class Layer:
     """Base class of all layers.
 
@@ -188,6 +183,17 @@ class Layer:
         >>> Double()(np.ones((1, 2), "float32")).numpy()
         array([[2., 2.]], dtype=float32)
     """
+
+    samplewise = False
+    """Whether, in inference, each output sample depends on its own input sample alone (so a
+    batch may be cut into slices run apart, and merged runs give the same outputs). A built-in
+    layer declares it; a subclass that overrides ``call`` is not sample-wise unless its class
+    body says ``samplewise = True`` (see ``__init_subclass__``)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__ and "samplewise" not in cls.__dict__:
+            cls.samplewise = False  # a new `call` may mix samples: it must say it does not
 
     def __init__(
         self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs
@@ -246,6 +252,8 @@ class Layer:
         if scopes.current_path():  # inside keras.name_scope(...)
             var.path = f"{scopes.current_path()}/{var.path}"
         var.regularizer = regularizer
+        if regularizer is not None:
+            self._has_own_penalties = True
         if constraint is not None:
             from cnnkit import constraints
 
@@ -384,7 +392,56 @@ class Layer:
         """
         if not isinstance(loss, Tensor):
             loss = Tensor(xp.asarray(loss, dtype=self.dtype))
+        self._has_own_penalties = True
         self._losses.append(loss)
+
+    # Set by `add_weight(regularizer=...)` and `add_loss`: this layer may add to the loss.
+    _has_own_penalties = False
+
+    @property
+    def has_penalties(self) -> bool:
+        """Whether this layer or a layer inside it may add to the training loss: a weight made
+        with a regularizer, an activity regularizer, or a call of :meth:`add_loss` seen so far.
+        The trainer reads :attr:`losses` only when it is true."""
+        return any(
+            layer._has_own_penalties or getattr(layer, "activity_regularizer", None) is not None
+            for layer in self._flatten_layers()
+        )
+
+    def _runs_samplewise(self) -> bool:
+        """Whether this layer, as configured now, treats samples independently in inference:
+        its class is :attr:`samplewise`, it has no activity regularizer (whose penalty is one
+        value for the whole batch), and so does every layer inside it."""
+        if not self.samplewise or getattr(self, "activity_regularizer", None) is not None:
+            return False
+        return all(layer._runs_samplewise() for layer in self._sublayers())
+
+    def _flatten_layers(self, include_self: bool = True, recursive: bool = True) -> list[Layer]:
+        """This layer (``include_self``) and the layers inside it, depth first, each once
+        (Keras's walker; ``recursive=False`` stops at the direct sublayers).
+
+        Example:
+            >>> from cnnkit.layers import Dense, Input
+            >>> from cnnkit.models import Sequential
+            >>> inner = Sequential([Input((2,)), Dense(3)], name="inner")
+            >>> outer = Sequential([Input((2,)), inner, Dense(1)], name="outer")
+            >>> [type(layer).__name__ for layer in outer._flatten_layers()]
+            ['Sequential', 'Sequential', 'Dense', 'Dense']
+            >>> len(outer._flatten_layers(include_self=False, recursive=False))
+            2
+        """
+        layers = [self] if include_self else []
+        seen = {id(self)}
+        stack = list(reversed(self._sublayers()))
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            layers.append(layer)
+            if recursive:
+                stack.extend(reversed(layer._sublayers()))
+        return layers
 
     @property
     def losses(self) -> list:
@@ -693,32 +750,6 @@ def _batch_none(shapes):
         return [_batch_none(s) for s in shapes]
     shapes = tuple(shapes)
     return (None, *shapes[1:]) if shapes else shapes
-
-
-def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple:
-    """Turn an int or an n-sequence of ints into an n-tuple, validating it (Keras's helper)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        values = (int(value),) * n
-    else:
-        try:
-            values = tuple(value)
-        except TypeError:
-            values = ()
-        if len(values) != n or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-        ):
-            raise ValueError(
-                f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}"
-            )
-        values = tuple(int(v) for v in values)
-    low = 0 if allow_zero else 1
-    if any(v < low for v in values):
-        qualifier = "non-negative" if allow_zero else "strictly positive"
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected {qualifier} integers. "
-            f"Received {name}={value!r}"
-        )
-    return values
 
 
 def standardize_padding(value, allowed=("valid", "same")) -> str:

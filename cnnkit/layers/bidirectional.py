@@ -73,6 +73,8 @@ class Bidirectional(Layer):
         ['forward_encoder/kernel', 'backward_encoder/kernel']
     """
 
+    samplewise = True
+
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError(
@@ -133,6 +135,9 @@ class Bidirectional(Layer):
 
     def _sublayers(self) -> list[Layer]:
         return [self.forward_layer, self.backward_layer]
+
+    def _runs_samplewise(self) -> bool:  # a stateful layer carries states across batches
+        return not self.stateful and super()._runs_samplewise()
 
     def build(self, input_shape):
         shape = input_shape[0] if isinstance(input_shape, list) else input_shape

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnnkit import activations, initializers, regularizers
+from cnnkit.argument_validation import check_positive_int
 from cnnkit.kernels import conv as conv_ops
 from cnnkit.layers.base import (
     InputSpec,
@@ -54,6 +53,8 @@ class Conv2D(Layer):
         (1, 13, 13, 32)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         filters,
@@ -75,11 +76,7 @@ class Conv2D(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(
-                "Invalid value for argument `filters`. Expected a strictly positive value. "
-                f"Received filters={filters}."
-            )
+        filters = check_positive_int("filters", filters)
         if groups != 1:
             raise NotImplementedError(f"Conv2D supports only groups=1. Received: groups={groups}")
         _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
@@ -190,15 +187,6 @@ class Conv2D(Layer):
 # ---------------------------------------------------------------------------
 
 
-def _positive_int(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a strictly positive value. "
-            f"Received {name}={value}."
-        )
-    return int(value)
-
-
 def _check_strides_and_dilation(strides, dilation_rate) -> None:
     if max(strides) > 1 and max(dilation_rate) > 1:
         raise ValueError(
@@ -235,7 +223,7 @@ class _DepthwiseBase(Layer):
         self.padding = standardize_padding(padding, ("valid", "same", "full"))
         self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate")
         _check_strides_and_dilation(self.strides, self.dilation_rate)
-        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier")
+        self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
         self.input_spec = InputSpec(ndim=4)
 
     def _output_hw(self, input_shape):
@@ -291,6 +279,8 @@ class DepthwiseConv2D(_DepthwiseBase):
         >>> DepthwiseConv2D(3, depth_multiplier=2)(np.ones((1, 8, 8, 3), "float32")).shape
         (1, 6, 6, 6)
     """
+
+    samplewise = True
 
     def __init__(
         self,
@@ -398,6 +388,8 @@ class SeparableConv2D(_DepthwiseBase):
         (1, 8, 8, 4)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         filters,
@@ -428,7 +420,7 @@ class SeparableConv2D(_DepthwiseBase):
             pointwise_constraint=pointwise_constraint,
             bias_constraint=bias_constraint,
         )
-        self.filters = _positive_int(filters, "filters")
+        self.filters = check_positive_int("filters", filters)
         self._init_depthwise(kernel_size, strides, padding, dilation_rate, depth_multiplier)
         self.data_format = standardize_data_format(data_format)
         self.activation = activations.get(activation)
@@ -537,6 +529,8 @@ class Conv2DTranspose(Layer):
         (1, 14, 14, 8)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         filters,
@@ -559,7 +553,7 @@ class Conv2DTranspose(Layer):
     ):
         super().__init__(**kwargs)
         _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
-        self.filters = _positive_int(filters, "filters")
+        self.filters = check_positive_int("filters", filters)
         self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
         self.strides = standardize_tuple(strides, 2, "strides")
         self.padding = standardize_padding(padding, conv_ops.TRANSPOSE_PADDINGS)

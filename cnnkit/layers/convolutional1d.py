@@ -44,6 +44,8 @@ class Conv1D(Conv2D):
         (2, 10, 8)
     """
 
+    samplewise = True
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, **kwargs):
         kernel_size = (1, *standardize_tuple(kernel_size, 1, "kernel_size"))
         strides = (1, *standardize_tuple(strides, 1, "strides"))

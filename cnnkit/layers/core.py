@@ -24,6 +24,8 @@ class InputLayer(Layer):
         name: layer name.
     """
 
+    samplewise = True
+
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
         batch_shape = kwargs.pop("batch_shape", None)
         input_shape = kwargs.pop("input_shape", None)
@@ -115,6 +117,8 @@ class Dense(Layer):
         (2, 4)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         units,
@@ -205,6 +209,8 @@ class Activation(Layer):
         >>> Activation("relu")(np.array([[-1.0, 2.0]], "float32")).numpy()
         array([[0., 2.]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -308,6 +314,7 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config):
+        # cnnkit.saving imports cnnkit.layers as it loads: a module-level import back is a cycle
         from cnnkit.saving.serialization import deserialize_keras_object
 
         config = dict(config)
@@ -324,6 +331,7 @@ def _function_config(fn):
     ``from_config`` take it as it is, and saving refuses it with the reason."""
     if fn is None or getattr(fn, "__name__", None) == "<lambda>":
         return fn
+    # cnnkit.saving imports cnnkit.layers as it loads: a module-level import back is a cycle
     from cnnkit.saving.serialization import serialize_keras_object
 
     return serialize_keras_object(fn)
@@ -336,6 +344,8 @@ class Flatten(Layer):
         >>> Flatten()(np.ones((2, 3, 4, 5), "float32")).shape
         (2, 60)
     """
+
+    samplewise = True
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -362,6 +372,8 @@ class Reshape(Layer):
         >>> Reshape((2, 6))(np.ones((4, 12), "float32")).shape
         (4, 2, 6)
     """
+
+    samplewise = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -426,6 +438,8 @@ class Dropout(Layer):
         >>> Dropout(0.5)(np.ones((1, 4), "float32")).numpy()
         array([[1., 1., 1., 1.]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

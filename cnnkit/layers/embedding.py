@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnnkit import initializers, regularizers
+from cnnkit.argument_validation import is_int
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import embedding as embedding_ops
@@ -49,6 +48,8 @@ class Embedding(Layer):
         array([[ True,  True, False, False]])
     """
 
+    samplewise = True
+
     _keeps_integer_inputs = True
 
     def __init__(
@@ -69,7 +70,7 @@ class Embedding(Layer):
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+            if not is_int(value) or value <= 0:
                 raise ValueError(
                     f"Invalid value for argument `{name}`. Expected a strictly positive "
                     f"integer. Received {name}={value!r}"
@@ -172,6 +173,8 @@ class Masking(Layer):
         >>> Masking()(x)._keras_mask
         array([[ True, False,  True]])
     """
+
+    samplewise = True
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

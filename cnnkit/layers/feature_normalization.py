@@ -88,6 +88,8 @@ class LayerNormalization(Layer):
         array([[-1.,  1.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         axis=-1,
@@ -180,6 +182,8 @@ class RMSNormalization(Layer):
         array([[0.8485, 1.1314]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
         self.axis = _check_axis_arg(axis, "RMSNormalization")
@@ -218,6 +222,8 @@ class UnitNormalization(Layer):
         >>> UnitNormalization()(np.array([[3.0, 4.0]], "float32")).numpy()
         array([[0.6, 0.8]], dtype=float32)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -266,6 +272,8 @@ class GroupNormalization(Layer):
         >>> GroupNormalization(groups=2, epsilon=0.0)(x).numpy()
         array([[-1.,  1., -1.,  1.]], dtype=float32)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(
         self,

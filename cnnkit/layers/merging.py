@@ -118,6 +118,8 @@ class Add(_Merge):
         (None, 8, 8, 4)
     """
 
+    samplewise = True
+
     def _merge_function(self, inputs):
         out = inputs[0]
         for x in inputs[1:]:
@@ -131,6 +133,8 @@ class Subtract(_Merge):
     Raises:
         ValueError: for any other number of inputs.
     """
+
+    samplewise = True
 
     def compute_output_shape(self, input_shape):
         shapes = _check_list(self, input_shape)
@@ -148,6 +152,8 @@ class Subtract(_Merge):
 class Multiply(_Merge):
     """Element-wise product of a list of tensors (gating)."""
 
+    samplewise = True
+
     def _merge_function(self, inputs):
         out = inputs[0]
         for x in inputs[1:]:
@@ -157,6 +163,8 @@ class Multiply(_Merge):
 
 class Average(_Merge):
     """Element-wise mean of a list of tensors: ``(x0 + ... + xk) / (k + 1)``."""
+
+    samplewise = True
 
     def _merge_function(self, inputs):
         out = inputs[0]
@@ -168,6 +176,8 @@ class Average(_Merge):
 class Maximum(_Merge):
     """Element-wise maximum of a list of tensors; on ties the gradient goes to the first."""
 
+    samplewise = True
+
     def _merge_function(self, inputs):
         out = inputs[0]
         for x in inputs[1:]:
@@ -177,6 +187,8 @@ class Maximum(_Merge):
 
 class Minimum(_Merge):
     """Element-wise minimum of a list of tensors; on ties the gradient goes to the first."""
+
+    samplewise = True
 
     def _merge_function(self, inputs):
         out = inputs[0]
@@ -206,6 +218,8 @@ class Concatenate(Layer):
         (None, 8, 8, 10)
     """
 
+    samplewise = True
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(axis, int) or isinstance(axis, bool):
@@ -215,6 +229,12 @@ class Concatenate(Layer):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)  # validates
         self.built = True
+
+    def _runs_samplewise(self) -> bool:  # along the batch axis it mixes samples
+        shapes = self._build_shapes_arg
+        return (
+            isinstance(shapes, list) and bool(shapes) and self.axis % len(shapes[0]) != 0
+        ) and super()._runs_samplewise()
 
     def call(self, inputs, training=False):
         inputs = _as_list(self, inputs)

@@ -55,6 +55,8 @@ class GaussianNoise(_NoiseLayer):
         array([[1., 1.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.stddev = _fraction(stddev, "stddev")
@@ -83,6 +85,8 @@ class GaussianDropout(_NoiseLayer):
         >>> GaussianDropout(0.5)(np.ones((1, 2), "float32")).numpy()
         array([[1., 1.]], dtype=float32)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -122,6 +126,8 @@ class AlphaDropout(_NoiseLayer):
         >>> AlphaDropout(0.5)(np.ones((1, 2), "float32")).numpy()
         array([[1., 1.]], dtype=float32)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     _ALPHA = 1.6732632423543772848170429916717
     _SCALE = 1.0507009873554804934193349852946

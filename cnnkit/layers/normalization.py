@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from cnnkit import distribution, initializers, regularizers
+from cnnkit.argument_validation import is_real
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import norm as norm_ops
 from cnnkit.layers.base import InputSpec, Layer
@@ -80,6 +79,8 @@ class BatchNormalization(Layer):
                [ 1.9 ,  4.91]], dtype=float32)
     """
 
+    samplewise = True
+
     def __init__(
         self,
         axis=-1,
@@ -101,12 +102,12 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.axis = _check_axis(axis)
-        if not _is_real(momentum) or not 0.0 <= momentum < 1.0:
+        if not is_real(momentum) or not 0.0 <= momentum < 1.0:
             raise ValueError(
                 "Invalid value for argument `momentum`. Expected a float in [0, 1). "
                 f"Received: momentum={momentum!r}"
             )
-        if not _is_real(epsilon) or not epsilon > 0.0:
+        if not is_real(epsilon) or not epsilon > 0.0:
             raise ValueError(
                 "Invalid value for argument `epsilon`. Expected a strictly positive float. "
                 f"Received: epsilon={epsilon!r}"
@@ -238,7 +239,3 @@ def _check_axis(axis) -> int:
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"Argument `axis` must be an int. Received: axis={axis!r}")
     return int(axis)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -82,6 +82,8 @@ class MaxPooling2D(_Pooling2D):
                [13., 15.]], dtype=float32)
     """
 
+    samplewise = True
+
     _op = staticmethod(pool_ops.max_pool2d)
 
 
@@ -96,6 +98,8 @@ class AveragePooling2D(_Pooling2D):
         array([[ 2.5,  4.5],
                [10.5, 12.5]], dtype=float32)
     """
+
+    samplewise = True
 
     _op = staticmethod(pool_ops.avg_pool2d)
 
@@ -134,6 +138,8 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         array([[6., 7.]], dtype=float32)
     """
 
+    samplewise = True
+
     _op = staticmethod(pool_ops.global_max_pool2d)
 
 
@@ -144,6 +150,8 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         >>> GlobalAveragePooling2D()(np.arange(8, dtype="float32").reshape(1, 2, 2, 2)).numpy()
         array([[3., 4.]], dtype=float32)
     """
+
+    samplewise = True
 
     _op = staticmethod(pool_ops.global_avg_pool2d)
 
@@ -224,6 +232,8 @@ class MaxPooling1D(_Pooling1D):
         array([3., 2.], dtype=float32)
     """
 
+    samplewise = True
+
     _op = staticmethod(pool_ops.max_pool2d)
 
 
@@ -237,6 +247,8 @@ class AveragePooling1D(_Pooling1D):
         >>> AveragePooling1D()(x).numpy()[0, :, 0]
         array([2., 1.], dtype=float32)
     """
+
+    samplewise = True
 
     _op = staticmethod(pool_ops.avg_pool2d)
 
@@ -274,6 +286,8 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         array([[4., 5.]], dtype=float32)
     """
 
+    samplewise = True
+
     def call(self, inputs, training=False):
         n, steps, c = inputs.shape
         out = pool_ops.global_max_pool2d(inputs.reshape(n, 1, steps, c))
@@ -296,6 +310,8 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         >>> GlobalAveragePooling1D()(x, mask=np.array([[True, True, False]])).numpy()
         array([[1., 2.]], dtype=float32)
     """
+
+    samplewise = True
 
     def call(self, inputs, training=False, mask=None):
         if mask is None:

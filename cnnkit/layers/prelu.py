@@ -30,6 +30,8 @@ class PReLU(Layer):
         array([[-2.,  3.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         alpha_initializer="Zeros",

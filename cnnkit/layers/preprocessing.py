@@ -55,6 +55,8 @@ class Rescaling(Layer):
         array([[2., 3.]], dtype=float32)
     """
 
+    samplewise = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale = _number_or_numbers(scale, "scale")
@@ -102,6 +104,8 @@ class Resizing(Layer):
         array([[1., 2.],
                [5., 6.]], dtype=float32)
     """
+
+    samplewise = True
 
     _keeps_integer_inputs = True
 

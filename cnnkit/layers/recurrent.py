@@ -279,6 +279,9 @@ class _RNN(Layer):
         """The carried states of a stateful layer (arrays), or ``None``."""
         return self._states
 
+    def _runs_samplewise(self) -> bool:  # a stateful layer carries states across batches
+        return not self.stateful and super()._runs_samplewise()
+
     def reset_state(self) -> None:
         """Zero the carried states of a stateful layer."""
         if self._states is not None:
@@ -398,6 +401,8 @@ class SimpleRNN(_RNN):
             ``"linear"`` or ``None``.
     """
 
+    samplewise = True
+
     __doc__ += (
         _SHARED_ARGS
         + """
@@ -501,6 +506,8 @@ class LSTM(_Gated):
         unit_forget_bias: initialise the forget gate's bias to 1 (Jozefowicz et al., 2015).
         use_cudnn: accepted for compatibility (``"auto"``, True, False); no effect.
     """
+
+    samplewise = True
 
     __doc__ += (
         _SHARED_ARGS
@@ -606,6 +613,8 @@ class GRU(_Gated):
         reset_after: where the reset gate applies (see above).
         use_cudnn: accepted for compatibility (``"auto"``, True, False); no effect.
     """
+
+    samplewise = True
 
     __doc__ += (
         _SHARED_ARGS

@@ -38,6 +38,8 @@ class SpatialDropout2D(Layer):
         True
     """
 
+    samplewise = True
+
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:

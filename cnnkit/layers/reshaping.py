@@ -60,6 +60,8 @@ class ZeroPadding2D(Layer):
         (1, 3, 7, 1)
     """
 
+    samplewise = True
+
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.padding = standardize_pairs(padding, "padding")
@@ -103,6 +105,8 @@ class Cropping2D(Layer):
         >>> Cropping2D((1, 2))(np.ones((1, 5, 6, 1), "float32")).shape
         (1, 3, 2, 1)
     """
+
+    samplewise = True
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -158,6 +162,8 @@ class UpSampling2D(Layer):
                [2., 2., 3., 3.],
                [2., 2., 3., 3.]], dtype=float32)
     """
+
+    samplewise = True
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)

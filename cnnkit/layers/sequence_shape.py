@@ -30,6 +30,8 @@ class RepeatVector(Layer):
                 [1., 2.]]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(n, numbers.Integral) or isinstance(n, bool):
@@ -68,6 +70,8 @@ class Permute(Layer):
         >>> Permute((2, 1))(np.zeros((4, 10, 64), "float32")).shape
         (4, 64, 10)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)

@@ -50,7 +50,6 @@ Example:
 from __future__ import annotations
 
 import collections
-import numbers
 import os
 import re
 import string
@@ -58,6 +57,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from cnnkit.argument_validation import is_int
 from cnnkit.autodiff import Tensor
 from cnnkit.layers.base import KerasTensor, Layer
 
@@ -73,10 +73,6 @@ _MODE_ALIASES = {"binary": "multi_hot", "tf-idf": "tf_idf"}
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
 _WHITESPACE = re.compile(r"[ \t\n\v\f\r]+")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 MAX_VOCABULARY_FILE_BYTES = 1 << 30
@@ -184,7 +180,7 @@ class TextVectorization(Layer):
         has_input_vocabulary = kwargs.pop("has_input_vocabulary", vocabulary is not None)
         super().__init__(name=name, **kwargs)
 
-        if max_tokens is not None and not (_is_int(max_tokens) and max_tokens > 1):
+        if max_tokens is not None and not (is_int(max_tokens) and max_tokens > 1):
             raise ValueError(
                 "Invalid value for argument `max_tokens`. Expected None or an integer greater "
                 f"than 1. Received: max_tokens={max_tokens!r}"
@@ -199,9 +195,9 @@ class TextVectorization(Layer):
             )
         if isinstance(ngrams, list):  # a config read back from JSON
             ngrams = tuple(ngrams)
-        widths_ok = ngrams is None or (_is_int(ngrams) and ngrams >= 1)
+        widths_ok = ngrams is None or (is_int(ngrams) and ngrams >= 1)
         if isinstance(ngrams, tuple):
-            widths_ok = len(ngrams) > 0 and all(_is_int(n) and n >= 1 for n in ngrams)
+            widths_ok = len(ngrams) > 0 and all(is_int(n) and n >= 1 for n in ngrams)
         if not widths_ok:
             raise ValueError(
                 "Invalid value for argument `ngrams`. Expected None, an integer >= 1 or a tuple "
@@ -214,7 +210,7 @@ class TextVectorization(Layer):
                     f"Received: output_sequence_length={output_sequence_length!r}, "
                     f"output_mode={output_mode!r}"
                 )
-            if not (_is_int(output_sequence_length) and output_sequence_length >= 1):
+            if not (is_int(output_sequence_length) and output_sequence_length >= 1):
                 raise ValueError(
                     "Invalid value for argument `output_sequence_length`. Expected None or an "
                     f"integer >= 1. Received: output_sequence_length={output_sequence_length!r}"
@@ -251,7 +247,7 @@ class TextVectorization(Layer):
         self.standardize = standardize
         self.split = split
         self.ngrams = ngrams
-        self._ngram_widths = tuple(range(1, ngrams + 1)) if _is_int(ngrams) else ngrams
+        self._ngram_widths = tuple(range(1, ngrams + 1)) if is_int(ngrams) else ngrams
         self.output_mode = output_mode
         self.output_sequence_length = output_sequence_length
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
@@ -444,7 +440,7 @@ class TextVectorization(Layer):
             >>> layer.get_vocabulary()
             ['', '[UNK]', 'a', 'b']
         """
-        if steps is not None and not (_is_int(steps) and steps >= 1):
+        if steps is not None and not (is_int(steps) and steps >= 1):
             raise ValueError(
                 f"Invalid value for argument `steps`. Expected None or an integer >= 1. "
                 f"Received: steps={steps!r}"

@@ -19,6 +19,7 @@ from cnnkit.layers.base import InputSpec, Layer
 
 def serialize_layer(layer: Layer) -> dict:
     """A layer's Keras-format description (``module``, ``class_name``, ``config``...)."""
+    # saving imports the layers: a wrapper reaches it when called, not at import
     from cnnkit.saving.serialization import serialize_keras_object
 
     return serialize_keras_object(layer)
@@ -28,6 +29,7 @@ def deserialize_layer(config, custom_objects=None) -> Layer:
     """A layer from :func:`serialize_layer`'s description (a layer passes through)."""
     if isinstance(config, Layer):
         return config
+    # saving imports the layers: a wrapper reaches it when called, not at import
     from cnnkit.saving.serialization import deserialize_keras_object
 
     layer = deserialize_keras_object(config, custom_objects=custom_objects)

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+from cnnkit.argument_validation import snake_case
 from cnnkit.losses import (
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -69,7 +70,7 @@ from cnnkit.metrics.at_threshold import (
     SpecificityAtSensitivity,
 )
 from cnnkit.metrics.auc import AUC
-from cnnkit.metrics.base import Mean, MeanMetricWrapper, Metric, _snake
+from cnnkit.metrics.base import Mean, MeanMetricWrapper, Metric
 from cnnkit.metrics.base import _array as _array
 from cnnkit.metrics.confusion import (
     FalseNegatives,
@@ -236,7 +237,7 @@ _CLASSES = (
     SquaredHinge,
     Sum,
 )
-_BY_NAME = {_snake(cls.__name__): cls for cls in _CLASSES}
+_BY_NAME = {snake_case(cls.__name__): cls for cls in _CLASSES}
 _BY_NAME.update({"mse": MeanSquaredError, "mae": MeanAbsoluteError})
 _BY_NAME.update(
     {
@@ -274,7 +275,7 @@ def get(identifier, y_true=None, y_pred=None) -> Metric:
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(_snake(str(identifier["class_name"])))
+        cls = _BY_NAME.get(snake_case(str(identifier["class_name"])))
         if cls is None:
             raise ValueError(f"Could not interpret metric identifier: {identifier!r}.")
         return cls.from_config(dict(identifier.get("config") or {}))
@@ -282,7 +283,7 @@ def get(identifier, y_true=None, y_pred=None) -> Metric:
         key = identifier
         if key.lower() in _ACCURACY_IDS:
             return _resolve_accuracy(key, y_true, y_pred)
-        cls = _BY_NAME.get(_snake(key))
+        cls = _BY_NAME.get(snake_case(key))
         if cls is not None:
             metric = cls()
             metric.name = key

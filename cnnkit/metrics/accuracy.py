@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnkit.argument_validation import is_int
 from cnnkit.metrics.base import MeanMetricWrapper, _array, _host
 
 
@@ -47,7 +48,7 @@ def accuracy(y_true, y_pred):
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    if not is_int(k) or k < 1:
         raise ValueError(
             "Invalid value for argument `k`. Expected a strictly positive integer. "
             f"Received: k={k!r}"

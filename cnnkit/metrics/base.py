@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.argument_validation import snake_case
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
@@ -23,12 +24,6 @@ def _host(x, dtype=None) -> np.ndarray:
     """``x`` (a Tensor, a device or host array, a list) as a host NumPy array."""
     out = backend.to_numpy(_array(x))
     return out if dtype is None else out.astype(dtype, copy=False)
-
-
-def _snake(name: str) -> str:
-    from cnnkit.layers.base import to_snake_case
-
-    return to_snake_case(name)
 
 
 class Metric:
@@ -57,7 +52,7 @@ class Metric:
     """
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.dtype = dtype or "float32"
         self._variables: list[Variable] = []
 

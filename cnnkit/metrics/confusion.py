@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.argument_validation import is_int
 from cnnkit.metrics.base import Metric, _host
 
 NEG_INF = -1e10  # Keras's threshold when only top-k decides
@@ -253,9 +254,7 @@ class _ThresholdMetric(Metric):
     _default_name = ""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        if top_k is not None and (
-            isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1
-        ):
+        if top_k is not None and (not is_int(top_k) or top_k < 1):
             raise ValueError(
                 "Invalid value for argument `top_k`. Expected a strictly positive integer. "
                 f"Received: top_k={top_k!r}"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnkit.argument_validation import is_int
 from cnnkit.metrics.accuracy import _check_k, _in_top_k
 from cnnkit.metrics.base import _host
 
@@ -88,11 +89,7 @@ def _check_pair(y_true, y_pred, num_classes):
         else:
             num_classes = int(max(true.max(initial=-1), pred.max(initial=-1))) + 1
     else:
-        if (
-            isinstance(num_classes, bool)
-            or not isinstance(num_classes, (int, np.integer))
-            or num_classes < 1
-        ):
+        if not is_int(num_classes) or num_classes < 1:
             raise ValueError(
                 "Invalid value for argument `num_classes`. Expected a strictly positive "
                 f"integer. Received: num_classes={num_classes!r}"

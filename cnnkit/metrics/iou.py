@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnkit.argument_validation import is_int
 from cnnkit.metrics.base import Metric, _host
 
 _EPSILON = 1e-7
@@ -63,7 +64,7 @@ class IoU(Metric):
         sparse_y_pred=True,
         axis=-1,
     ):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        if not is_int(num_classes) or num_classes < 1:
             raise ValueError(
                 "Invalid value for argument `num_classes`. Expected a strictly positive "
                 f"integer. Received: num_classes={num_classes!r}"

@@ -80,6 +80,7 @@ def clone_model(
             "Arguments `clone_function` and `input_tensors` are only supported for Sequential "
             f"and functional models. Received model of type {type(model).__name__}."
         )
+    # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
     from cnnkit.saving import deserialize_keras_object, serialize_keras_object
 
     config = serialize_keras_object(model)

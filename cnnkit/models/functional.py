@@ -29,6 +29,8 @@ class Functional(Model):
         (3, 2)
     """
 
+    samplewise = True
+
     _keeps_integer_inputs = True
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):

@@ -11,9 +11,10 @@ convolution's), which measured faster than halving it. The lecture CNN predicted
 more images per second this way than with its ops split one by one
 (``benchmarks/predict.py``, old and new ways alternating in one process).
 
-A batch is split only when every layer is one of the built-in types below, called
-through a built-in ``Functional`` or ``Sequential`` model (a subclassed model or layer
-may mix samples, so it runs as it is), and when the batch is worth more than one thread
+A batch is split only when every layer declares itself sample-wise
+(:attr:`cnnkit.layers.Layer.samplewise`: the built-in layers do; a subclass that overrides
+``call`` may mix samples, so it runs as it is unless it declares it), and when the
+batch is worth more than one thread
 (:func:`cnnkit.backend.threads_for`, with two operations per weight and sample as the
 estimate, embedding tables left out). The slices' outputs are concatenated in order;
 each sample's output is that of the unsplit batch. If a slice raises, the whole batch
@@ -27,101 +28,16 @@ import math
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
-from cnnkit.layers import (
-    activation,
-    augmentation,
-    convolutional,
-    convolutional1d,
-    core,
-    embedding,
-    feature_normalization,
-    merging,
-    noise,
-    normalization,
-    pooling,
-    prelu,
-    preprocessing,
-    recurrent,
-    regularization,
-    reshaping,
-    sequence_shape,
-)
-from cnnkit.layers import attention as attention_layers
-from cnnkit.layers.bidirectional import Bidirectional
-
-SAMPLEWISE_LAYERS = frozenset(
-    {
-        activation.ELU,
-        activation.LeakyReLU,
-        activation.ReLU,
-        activation.Softmax,
-        augmentation.RandomBrightness,
-        augmentation.RandomContrast,
-        augmentation.RandomCrop,
-        augmentation.RandomFlip,
-        augmentation.RandomRotation,
-        augmentation.RandomTranslation,
-        augmentation.RandomZoom,
-        convolutional.Conv2D,
-        convolutional.Conv2DTranspose,
-        convolutional.DepthwiseConv2D,
-        convolutional.SeparableConv2D,
-        convolutional1d.Conv1D,
-        core.Activation,
-        core.Dense,
-        core.Dropout,
-        core.Flatten,
-        core.InputLayer,
-        core.Reshape,
-        embedding.Embedding,
-        embedding.Masking,
-        merging.Add,
-        merging.Average,
-        merging.Maximum,
-        merging.Minimum,
-        merging.Multiply,
-        merging.Subtract,
-        normalization.BatchNormalization,
-        pooling.AveragePooling1D,
-        pooling.AveragePooling2D,
-        pooling.GlobalAveragePooling1D,
-        pooling.GlobalAveragePooling2D,
-        pooling.GlobalMaxPooling1D,
-        pooling.GlobalMaxPooling2D,
-        pooling.MaxPooling1D,
-        pooling.MaxPooling2D,
-        preprocessing.Rescaling,
-        preprocessing.Resizing,
-        regularization.SpatialDropout2D,
-        reshaping.Cropping2D,
-        reshaping.UpSampling2D,
-        reshaping.ZeroPadding2D,
-        attention_layers.MultiHeadAttention,
-        attention_layers.GroupedQueryAttention,
-        attention_layers.Attention,
-        attention_layers.AdditiveAttention,
-        feature_normalization.LayerNormalization,
-        feature_normalization.GroupNormalization,
-        feature_normalization.RMSNormalization,
-        feature_normalization.UnitNormalization,
-        noise.GaussianNoise,
-        noise.GaussianDropout,
-        noise.AlphaDropout,
-        prelu.PReLU,
-        sequence_shape.RepeatVector,
-        sequence_shape.Permute,
-    }
-)
-"""Built-in layer types whose inference output for a sample depends on that sample alone
-(exact types: a subclass may override ``call``). Besides these: ``Concatenate`` on any
-axis but the batch axis, and the recurrent layers and ``Bidirectional`` unless stateful.
-A layer with an activity regularizer never counts: its penalty sums over the batch."""
-
-_RECURRENT = (recurrent.SimpleRNN, recurrent.GRU, recurrent.LSTM, Bidirectional)
+from cnnkit.layers import embedding
 
 
 def samplewise(layer) -> bool:
     """Whether ``layer`` (a model or a layer) treats samples independently in inference.
+
+    Each layer says so itself (:attr:`cnnkit.layers.Layer.samplewise`, refined by its
+    ``_runs_samplewise``: a stateful recurrent layer, a ``Concatenate`` along the batch axis
+    or a layer with an activity regularizer does not); a model is sample-wise when every
+    layer inside it is.
 
     Example:
         >>> from cnnkit.layers import BatchNormalization, Dense, Input, Layer
@@ -134,21 +50,7 @@ def samplewise(layer) -> bool:
         >>> samplewise(Sequential([Input((4,)), Centre()]))
         False
     """
-    # Imported here: both modules import the training loop, which imports this one.
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.sequential import Sequential
-
-    kind = type(layer)
-    if getattr(layer, "activity_regularizer", None) is not None:
-        return False  # its penalty is one value for the whole batch
-    if kind in (Functional, Sequential):
-        return all(samplewise(sub) for sub in layer.layers)
-    if kind is merging.Concatenate:  # along the batch axis it mixes samples
-        shapes = getattr(layer, "_build_shapes_arg", None)
-        return isinstance(shapes, list) and bool(shapes) and layer.axis % len(shapes[0]) != 0
-    if kind in _RECURRENT:
-        return not layer.stateful and all(samplewise(sub) for sub in layer._sublayers())
-    return kind in SAMPLEWISE_LAYERS
+    return layer._runs_samplewise()
 
 
 def infer(model, x):
@@ -212,7 +114,7 @@ def batches_per_group(model, batch_size: int) -> int:
 def _activation_bytes(model) -> int | None:
     """Bytes of every layer output for one sample, from the graph's shapes (``None``: unknown)."""
     total = 0
-    for layer in _walk(model):
+    for layer in model._flatten_layers():
         if layer._sublayers():
             continue  # a model: its layers' outputs are counted
         for node in layer._inbound_nodes:
@@ -240,19 +142,15 @@ def _slices(model, x) -> list[slice] | None:
 
 def _ready(model) -> bool:
     """Built (no thread may build weights), and made of sample-wise layers only."""
-    return model.built and all(layer.built for layer in _walk(model)) and samplewise(model)
+    return (
+        model.built and all(layer.built for layer in model._flatten_layers()) and samplewise(model)
+    )
 
 
 def _computing_params(model) -> int:
     """Weights that each cost a multiply-add per sample (an embedding table is only looked up)."""
-    leaves = (layer for layer in _walk(model) if not layer._sublayers())
+    leaves = (layer for layer in model._flatten_layers() if not layer._sublayers())
     return sum(layer.count_params() for layer in leaves if type(layer) is not embedding.Embedding)
-
-
-def _walk(layer):
-    yield layer
-    for sub in layer._sublayers():
-        yield from _walk(sub)
 
 
 def _take(x, piece: slice):

@@ -8,6 +8,7 @@ gives a model whose layers are the ones assigned as attributes, as in Keras.
 from __future__ import annotations
 
 from cnnkit import backend
+from cnnkit.argument_validation import snake_case
 from cnnkit.layers.base import Layer
 from cnnkit.models.training import Trainer
 
@@ -60,9 +61,7 @@ class Model(Trainer, Layer):
 
     @classmethod
     def _default_name(cls) -> str:
-        from cnnkit.layers.base import to_snake_case
-
-        return to_snake_case(cls.__name__)
+        return snake_case(cls.__name__)
 
     @property
     def layers(self) -> list[Layer]:
@@ -118,6 +117,7 @@ class Model(Trainer, Layer):
                 "cnnkit can only export format='onnx' (TensorFlow SavedModel and OpenVINO need "
                 f"their own libraries). Received: format={format!r}"
             )
+        # optional: the ONNX exporter is loaded only when a model is exported
         from cnnkit.export import export_onnx
 
         export_onnx(self, filepath, opset=17 if opset_version is None else opset_version)
@@ -138,6 +138,7 @@ class Model(Trainer, Layer):
 
     def get_config(self) -> dict:
         """Keras 3's config: the whole graph for functional and Sequential models."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving import model_config
 
         if model_config.has_graph_config(self):
@@ -147,6 +148,7 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
         """Rebuild a model from ``get_config()`` output (Keras's, too)."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving import model_config
 
         return model_config.graph_from_config(cls, config, custom_objects)
@@ -157,18 +159,21 @@ class Model(Trainer, Layer):
 
         See :func:`cnnkit.saving.save_model`; reload with ``cnnkit.models.load_model``.
         """
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving import save_model
 
         save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True) -> None:
         """Save the weights (and optimizer state) to a ``.weights.h5`` file (Keras 3's layout)."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs) -> None:
         """Load weights from a ``.weights.h5`` or ``.keras`` file (see ``cnnkit.saving``)."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)

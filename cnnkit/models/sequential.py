@@ -26,6 +26,8 @@ class Sequential(Model):
         (None, 2)
     """
 
+    samplewise = True
+
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         self._stack: list[Layer] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from cnnkit.layers.convolutional import Conv2D, Conv2DTranspose, _DepthwiseBase
 from cnnkit.layers.operations import Operation
 
 
@@ -60,8 +61,6 @@ class SharingRow(NamedTuple):
 
 
 def _conv_types() -> tuple[type, ...]:
-    from cnnkit.layers.convolutional import Conv2D, Conv2DTranspose, _DepthwiseBase
-
     return (Conv2D, _DepthwiseBase, Conv2DTranspose)  # Conv1D is a Conv2D
 
 
@@ -79,15 +78,6 @@ def _io_shapes(layer):
     if None in in_shape[1:] or None in out_shape[1:]:
         return None
     return in_shape, out_shape
-
-
-def _walk(model):
-    from cnnkit.models.model import Model
-
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, Model):
-            yield from _walk(layer)
 
 
 def parameter_sharing(model) -> list[SharingRow]:
@@ -125,7 +115,7 @@ def parameter_sharing(model) -> list[SharingRow]:
         32113
     """
     rows = []
-    for layer in _walk(model):
+    for layer in model._flatten_layers(include_self=False):
         if not isinstance(layer, _conv_types()):
             continue
         shapes = _io_shapes(layer)

@@ -150,7 +150,7 @@ class Trainer:
             if w != 1.0:
                 term = term * w
             total = term if total is None else total + term
-        penalties = self.losses if self._may_have_penalties() else []
+        penalties = self.losses if self.has_penalties else []
         if total is None and not penalties:
             raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
         for penalty in penalties:
@@ -169,25 +169,6 @@ class Trainer:
             total = Tensor(xp.asarray(total, dtype=backend.floatx()))
         outs, ys = _outputs_and_targets(outputs, y)
         return total, outs, ys
-
-    def _may_have_penalties(self) -> bool:
-        """Whether any layer has a regularizer (cached per model structure; cheap per step)."""
-        layers = list(self._sublayers())
-        key = tuple(id(layer) for layer in layers)
-        cached = getattr(self, "_penalty_cache", None)
-        if cached is None or cached[0] != key:
-            found, stack = False, layers
-            while stack and not found:
-                layer = stack.pop()
-                found = (
-                    getattr(layer, "activity_regularizer", None) is not None
-                    or any(getattr(w, "regularizer", None) is not None for w in layer._weights)
-                    or not type(layer).__module__.startswith("cnnkit.")  # may call add_loss()
-                )
-                stack.extend(layer._sublayers())
-            found = found or not type(self).__module__.startswith("cnnkit.")
-            self._penalty_cache = (key, found)
-        return self._penalty_cache[1]
 
     def _update_metrics(self, loss_value, outs, ys, sample_weight, batch_size) -> dict:
         self._loss_tracker.update_state(loss_value, sample_weight=batch_size)
@@ -293,7 +274,9 @@ class Trainer:
         scaled losses are summed over the processes (see :mod:`cnnkit.distribution`)."""
         x, y, sample_weight, n = dist.shard(x, y, sample_weight)
         local = _length(x)
-        if not local and any(getattr(la, "synchronized", False) for la in _all_layers(self)):
+        if not local and any(
+            getattr(la, "synchronized", False) for la in self._flatten_layers(include_self=False)
+        ):
             raise ValueError(
                 f"A global batch of {n} sample(s) leaves process {dist.process_index} without "
                 "rows, and synchronized batch normalization needs every process in each step. "
@@ -1107,16 +1090,6 @@ def _as_tensors(out):
     if isinstance(out, (list, tuple)):
         return [Tensor(o) for o in out]
     return Tensor(out)
-
-
-def _all_layers(model) -> list:
-    """Every layer inside ``model``, depth first."""
-    found, stack = [], list(model._sublayers())
-    while stack:
-        layer = stack.pop()
-        found.append(layer)
-        stack.extend(layer._sublayers())
-    return found
 
 
 def _chief_view(verbose, callbacks):

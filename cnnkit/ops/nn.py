@@ -39,6 +39,7 @@ import math
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.argument_validation import standardize_tuple
 from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as _act
@@ -591,13 +592,13 @@ def _padding(padding) -> str:
 
 def _tuple(value, n: int, name: str) -> tuple:
     """An int or a sequence of ``n`` positive ints, as a tuple (Keras's ``standardize_tuple``)."""
-    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(values) != n or not all(isinstance(v, (int, np.integer)) and v > 0 for v in values):
+    try:
+        return standardize_tuple(value, n, name)
+    except ValueError:  # this module's wording
         raise ValueError(
             f"Invalid value for argument `{name}`: expected a positive int or a tuple of {n} "
             f"positive ints. Received: {name}={value!r}"
-        )
-    return tuple(int(v) for v in values)
+        ) from None
 
 
 def _spatial_rank(x, what: str) -> int:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cnnkit.argument_validation import is_real
 from cnnkit.autodiff import Variable
 from cnnkit.backend import xp
 from cnnkit.optimizers.base import (
     Optimizer,
-    _is_real,
     check_bool,
     check_float_in_range,
     check_non_negative,
@@ -99,7 +99,7 @@ class Adadelta(Optimizer):
 
 
 def _non_positive(name, value) -> float:
-    if not _is_real(value) or value > 0:
+    if not is_real(value) or value > 0:
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a float <= 0. "
             f"Received: {name}={value!r}"

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import operator
 import re
 import warnings
@@ -51,6 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.argument_validation import is_real, snake_case
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
 
@@ -174,7 +174,7 @@ class Optimizer:
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
 
-        self.name = name if name is not None else _snake_case(type(self).__name__)
+        self.name = name if name is not None else snake_case(type(self).__name__)
         self.weight_decay = _optional_non_negative("weight_decay", weight_decay)
         self.clipnorm = _optional_non_negative("clipnorm", clipnorm)
         self.clipvalue = _optional_non_negative("clipvalue", clipvalue)
@@ -187,7 +187,7 @@ class Optimizer:
             )
         self.use_ema = check_bool("use_ema", use_ema)
         if self.use_ema:
-            if not _is_real(ema_momentum) or not 0 <= ema_momentum <= 1:
+            if not is_real(ema_momentum) or not 0 <= ema_momentum <= 1:
                 raise ValueError(
                     "`ema_momentum` must be in the range [0, 1]. "
                     f"Received: ema_momentum={ema_momentum}"
@@ -199,10 +199,10 @@ class Optimizer:
                     "`ema_overwrite_frequency` must be an integer >= 1 or None. "
                     f"Received: ema_overwrite_frequency={ema_overwrite_frequency}"
                 )
-        self.ema_momentum = float(ema_momentum) if _is_real(ema_momentum) else ema_momentum
+        self.ema_momentum = float(ema_momentum) if is_real(ema_momentum) else ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
         if loss_scale_factor is not None and (
-            not _is_real(loss_scale_factor) or not loss_scale_factor > 0
+            not is_real(loss_scale_factor) or not loss_scale_factor > 0
         ):
             raise ValueError(
                 "Invalid value for argument `loss_scale_factor`. Expected a strictly positive "
@@ -287,7 +287,7 @@ class Optimizer:
         shape = tuple(shape)
         if isinstance(initializer, str) and initializer in ("zeros", "ones"):
             value = (xp.zeros if initializer == "zeros" else xp.ones)(shape, dtype=dtype)
-        elif _is_real(initializer):
+        elif is_real(initializer):
             value = xp.full(shape, initializer, dtype=dtype)
         elif callable(initializer):
             value = initializer(shape, dtype=dtype)
@@ -850,21 +850,12 @@ def _takes_positional_argument(fn: Callable) -> bool:
     return any(p.kind in positional for p in parameters)
 
 
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_learning_rate(value) -> float:
     if isinstance(value, Tensor):
         value = value.numpy()
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
-    if not _is_real(value) or not (0 <= value < math.inf):
+    if not is_real(value) or not (0 <= value < math.inf):
         raise ValueError(
             "Invalid value for argument `learning_rate`. Expected a non-negative float, or a "
             "schedule (a callable that takes the step and returns the learning rate). "
@@ -881,7 +872,7 @@ def check_float_in_range(
     Raises:
         ValueError: naming the argument and echoing the value, Keras style.
     """
-    ok = _is_real(value) and low <= value and (value <= high if include_high else value < high)
+    ok = is_real(value) and low <= value and (value <= high if include_high else value < high)
     if not ok:
         bracket = "]" if include_high else ")"
         raise ValueError(
@@ -893,7 +884,7 @@ def check_float_in_range(
 
 def check_non_negative(name: str, value) -> float:
     """``float(value)`` if it is a finite real number >= 0, else a ``ValueError``."""
-    if not _is_real(value) or not (0 <= value < math.inf):
+    if not is_real(value) or not (0 <= value < math.inf):
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a non-negative float. "
             f"Received: {name}={value!r}"
@@ -904,7 +895,7 @@ def check_non_negative(name: str, value) -> float:
 def _optional_non_negative(name: str, value) -> float | None:
     if value is None:
         return None
-    if not _is_real(value) or not (0 <= value < math.inf):
+    if not is_real(value) or not (0 <= value < math.inf):
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a non-negative float or None. "
             f"Received: {name}={value!r}"

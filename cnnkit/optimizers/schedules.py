@@ -38,6 +38,7 @@ import numbers
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.argument_validation import is_real
 
 __all__ = [
     "CosineDecay",
@@ -200,7 +201,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 "Argument `boundaries` must hold at least one step. Received: boundaries=[]"
             )
         for b in boundaries:
-            if not _is_real(b) or not math.isfinite(b):
+            if not is_real(b) or not math.isfinite(b):
                 raise ValueError(
                     "Invalid value for argument `boundaries`. Expected finite numbers. "
                     f"Received: boundaries={boundaries}"
@@ -494,7 +495,7 @@ class CosineDecayRestarts(LearningRateSchedule):
         super().__init__()
         self.initial_learning_rate = _check_rate("initial_learning_rate", initial_learning_rate)
         self.first_decay_steps = _check_positive_steps("first_decay_steps", first_decay_steps)
-        if not _is_real(t_mul) or not (0 < t_mul < math.inf):
+        if not is_real(t_mul) or not (0 < t_mul < math.inf):
             raise ValueError(
                 "Invalid value for argument `t_mul`. Expected a strictly positive float. "
                 f"Received: t_mul={t_mul!r}"
@@ -625,12 +626,8 @@ def _step(step) -> np.float32:
     return _f32(_raw_step(step))
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_rate(name: str, value, what: str = "float", received=None):
-    if not _is_real(value) or not (0 <= value < math.inf):
+    if not is_real(value) or not (0 <= value < math.inf):
         shown = value if received is None else received
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a non-negative {what}. "
@@ -640,7 +637,7 @@ def _check_rate(name: str, value, what: str = "float", received=None):
 
 
 def _check_fraction(name: str, value):
-    if not _is_real(value) or not (0 <= value <= 1):
+    if not is_real(value) or not (0 <= value <= 1):
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a float in [0, 1]. "
             f"Received: {name}={value!r}"
@@ -649,7 +646,7 @@ def _check_fraction(name: str, value):
 
 
 def _check_positive_steps(name: str, value):
-    if not _is_real(value) or not (0 < value < math.inf):
+    if not is_real(value) or not (0 < value < math.inf):
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value!r}")
     return value
 

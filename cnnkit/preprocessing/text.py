@@ -33,19 +33,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from cnnkit.argument_validation import is_int
+
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 MATRIX_MODES = ("binary", "count", "tfidf", "freq")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_split(split) -> str:
@@ -128,7 +125,7 @@ def hashing_trick(
         >>> hashing_trick("the cat and the hat", 100, hash_function="md5")
         [51, 3, 69, 51, 24]
     """
-    if not (_is_int(n) and n >= 2):
+    if not (is_int(n) and n >= 2):
         raise ValueError(
             f"Invalid value for argument `n`. Expected an integer >= 2. Received: n={n!r}"
         )
@@ -255,12 +252,12 @@ class Tokenizer:
             num_words = kwargs.pop("nb_words")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to Tokenizer: {kwargs}")
-        if num_words is not None and not (_is_int(num_words) and num_words >= 1):
+        if num_words is not None and not (is_int(num_words) and num_words >= 1):
             raise ValueError(
                 "Invalid value for argument `num_words`. Expected None or an integer >= 1. "
                 f"Received: num_words={num_words!r}"
             )
-        if not (_is_int(document_count) and document_count >= 0):
+        if not (is_int(document_count) and document_count >= 0):
             raise ValueError(
                 "Invalid value for argument `document_count`. Expected an integer >= 0. "
                 f"Received: document_count={document_count!r}"

@@ -46,6 +46,7 @@ def public_name(cls) -> tuple[str, str, str | None]:
 
 def _categories():
     """``(keras module, cnnkit module, base class)`` for each family of built-in objects."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit import constraints, initializers, layers, losses, metrics, optimizers, regularizers
     from cnnkit.models import model as model_module
     from cnnkit.optimizers import schedules
@@ -70,6 +71,7 @@ def builtin_class(module_name: str, class_name: str):
         if name != module_name or module is None:
             continue
         if name == "keras":
+            # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
             from cnnkit.models import Functional, Model, Sequential
 
             table = {"Sequential": Sequential, "Functional": Functional, "Model": Model}

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.layers import GRU, LSTM, Bidirectional, SimpleRNN
 from cnnkit.layers.base import Layer, to_snake_case
 from cnnkit.saving.builtin_names import public_name
 
@@ -73,7 +74,7 @@ def _join(path: str, name: str) -> str:
 def _walk(
     obj, path: str, visited: set, entries: list, include_optimizer: bool, top=False, parent=None
 ):
-    from cnnkit.layers import GRU, LSTM, Bidirectional, SimpleRNN
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.sequential import Sequential
     from cnnkit.optimizers import Optimizer
@@ -184,6 +185,7 @@ def optimizer_variables_in_keras_order(optimizer, model=None) -> list:
 
 def keras_trainable_variables(layer) -> list:
     """``layer.trainable_variables`` in Keras's order (functional models: Keras's layer order)."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.sequential import Sequential
     from cnnkit.saving.model_config import keras_layer_order

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit.argument_validation import is_int
+
 # Arguments Keras 3 writes that cnnkit's built-in layers do not take, with the value that makes
 # them a no-op. A config holding that value loads; any other value is an error.
 KERAS_ONLY_DEFAULTS: dict[str, tuple] = {
@@ -75,6 +77,7 @@ def dtype_policy_config(name: str) -> dict:
 
 def get_build_config(layer) -> dict | None:
     """``{"input_shape": ...}`` for a built layer (Keras's ``get_build_config``), else None."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.sequential import Sequential
 
@@ -100,15 +103,11 @@ def shape_from_json(value):
     """A JSON shape back to a tuple, or a list of shapes to a list of tuples."""
     if value is None:
         return None
-    if isinstance(value, (list, tuple)) and all(v is None or _is_int(v) for v in value):
+    if isinstance(value, (list, tuple)) and all(v is None or is_int(v) for v in value):
         return tuple(None if v is None else int(v) for v in value)
     if isinstance(value, (list, tuple)):
         return [shape_from_json(v) for v in value]
     raise ValueError(f"Invalid shape in a saved config: {value!r}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def drop_keras_only(cls, config: dict) -> dict:
@@ -212,6 +211,7 @@ def build_from_config(instance, build_config: Mapping) -> None:
     if shape is None:
         return
     shape = shape_from_json(shape)
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.model import Model
     from cnnkit.models.sequential import Sequential

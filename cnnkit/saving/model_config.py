@@ -49,6 +49,7 @@ COMPILE_ARGUMENTS = (
 def has_graph_config(model) -> bool:
     """Whether ``model``'s config is its graph: a Sequential, or a functional model whose
     class keeps ``Functional``'s constructor (Keras's ``functional_like_constructor``)."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.sequential import Sequential
 
@@ -58,6 +59,7 @@ def has_graph_config(model) -> bool:
 
 
 def _functional_like(cls) -> bool:
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
 
     def arguments(klass):
@@ -67,6 +69,7 @@ def _functional_like(cls) -> bool:
 
 
 def graph_get_config(model) -> dict:
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.sequential import Sequential
 
     if isinstance(model, Sequential):
@@ -76,6 +79,7 @@ def graph_get_config(model) -> dict:
 
 def graph_from_config(cls, config: Mapping, custom_objects=None):
     """``cls.from_config(config)`` for any model class."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
     from cnnkit.models.model import Model
     from cnnkit.models.sequential import Sequential
@@ -102,6 +106,7 @@ def keras_layer_order(model) -> list:
     depth-first walk from the outputs first meets them, exactly as Keras's ``map_graph``. For
     other models: ``model.layers``.
     """
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
 
     if not isinstance(model, Functional):
@@ -176,6 +181,7 @@ def _build_map(outputs) -> tuple[list, dict]:
 # -- functional models ---------------------------------------------------------------------
 def functional_get_config(model) -> dict:
     """Keras 3's config of a functional model (see the module docstring)."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
 
     own_nodes = {id(n) for n in model._nodes}
@@ -242,6 +248,7 @@ class _NotReady(Exception):
 
 def functional_from_config(cls, config: Mapping, custom_objects=None):
     """Rebuild a functional model from :func:`functional_get_config` output (or Keras's)."""
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.functional import Functional
 
     config = dict(config)

@@ -28,6 +28,7 @@ import zlib
 
 from cnnkit import distribution
 from cnnkit.io_utils import open_regular
+from cnnkit.layers import TextVectorization
 from cnnkit.saving import archive, h5_weights
 from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -195,7 +196,6 @@ def _load_vocabularies(model, vocabularies: dict, path: str) -> None:
     Keras writes an adapted layer's vocabulary to ``assets/<layer path>/vocabulary.txt`` (one
     token a line, reserved tokens first), the layer path being that of its weights group.
     """
-    from cnnkit.layers import TextVectorization
 
     if not vocabularies:
         return

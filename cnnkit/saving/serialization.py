@@ -40,6 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit.layers import TextVectorization
+from cnnkit.layers.base import KerasTensor, Layer
+from cnnkit.layers.core import InputLayer
 from cnnkit.saving import object_registration
 from cnnkit.saving.builtin_names import (
     builtin_class,
@@ -131,7 +134,6 @@ def serialize_keras_object(obj) -> Any:
                 "step": serialize_keras_object(obj.step),
             },
         }
-    from cnnkit.layers.base import KerasTensor
 
     if isinstance(obj, KerasTensor):
         return {
@@ -179,8 +181,6 @@ def _serialize_instance(obj) -> dict:
         )
     inner = {str(k): serialize_keras_object(v) for k, v in config.items()}
     module, class_name, registered_name = public_name(type(obj))
-    from cnnkit.layers.base import Layer
-    from cnnkit.layers.core import InputLayer
 
     if module == "keras.layers":
         omit_for_keras(class_name, inner)
@@ -220,7 +220,6 @@ def _complete_layer_config(layer, inner: dict) -> None:
         fn = getattr(layer, key, None) if key.endswith("activation") else None
         if isinstance(value, str) and callable(fn) and getattr(activations, value, None) is not fn:
             inner[key] = _serialize_function(fn)
-    from cnnkit.layers import TextVectorization
 
     if type(layer) is TextVectorization and inner.get("vocabulary") is None:
         tokens = layer.get_vocabulary(include_special_tokens=False)
@@ -311,8 +310,6 @@ _NOT_SPECIAL = object()
 
 def _deserialize_special(class_name, inner, custom_objects, safe_mode):
     if class_name == "__keras_tensor__":
-        from cnnkit.layers.base import KerasTensor
-
         tensor = KerasTensor(shape_from_json(inner["shape"]) or (), dtype=inner.get("dtype"))
         tensor._pre_serialization_keras_history = inner.get("keras_history")
         return tensor
@@ -428,7 +425,7 @@ def _retrieve_function(name, module, registered_name, custom_objects, full_confi
 
 
 def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
-    from cnnkit.layers.base import Layer
+    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
     from cnnkit.models.model import Model
     from cnnkit.optimizers import Optimizer
 
@@ -449,7 +446,6 @@ def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
 
 def _refuse_file_paths(cls, inner: dict) -> None:
     """A path named in a file is never opened: a lookup vocabulary must be in the file."""
-    from cnnkit.layers import TextVectorization
 
     vocabulary = inner.get("vocabulary")
     if issubclass(cls, TextVectorization) and isinstance(vocabulary, str):
@@ -511,7 +507,6 @@ def _adapt_layer_config(
 
 def _adapt_nested_layer(value: Mapping, custom_objects: dict, safe_mode: bool):
     """A layer config nested in another (Bidirectional's ``layer``): adapted, left a dict."""
-    from cnnkit.layers.base import Layer
 
     try:
         cls = retrieve_class(

@@ -135,7 +135,7 @@ def export_command(model_path, out_path, opset: int = DEFAULT_OPSET) -> int:
     path = os.fspath(model_path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: {path!r}")
-    try:
+    try:  # looked up when called, so that a patched `cnnkit.models.load_model` is used
         from cnnkit.models import load_model
     except ImportError:
         raise NotImplementedError(
