@@ -192,3 +192,78 @@ def normalize(x, axis: int | None = -1, order: int = 2) -> np.ndarray:
         norm = np.sum(magnitude**order, axis=axis, keepdims=True) ** (1.0 / order)
     norm = np.where(norm == 0, np.ones_like(norm), norm)
     return x / norm
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """Pack data into the tuple ``fit`` takes: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+    As Keras, a lone ``x`` that is a tuple or list is wrapped as ``(x,)`` so it is not read
+    as ``(x, y)``.
+
+    Example:
+        >>> pack_x_y_sample_weight(1, 2)
+        (1, 2)
+        >>> pack_x_y_sample_weight((1, 2))
+        ((1, 2),)
+    """
+    if y is None:
+        if not isinstance(x, (tuple, list)):
+            return x
+        return (x,)
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """Split a batch into ``(x, y, sample_weight)``, ``None`` where absent (Keras's helper).
+
+    Raises:
+        ValueError: for a tuple of more than three elements.
+
+    Example:
+        >>> unpack_x_y_sample_weight((1, 2))
+        (1, 2, None)
+    """
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return (data, None, None)
+    if len(data) == 1:
+        return (data[0], None, None)
+    if len(data) == 2:
+        return (data[0], data[1], None)
+    if len(data) == 3:
+        return (data[0], data[1], data[2])
+    raise ValueError(
+        "Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+        f"found: {data}"
+    )
+
+
+# keras.utils re-exports these; they load on first use so ``import cnnkit`` stays fast.
+_LAZY = {
+    "serialize_keras_object": ("cnnkit.saving.serialization", "serialize_keras_object"),
+    "deserialize_keras_object": ("cnnkit.saving.serialization", "deserialize_keras_object"),
+    "custom_object_scope": ("cnnkit.saving.object_registration", "CustomObjectScope"),
+    "CustomObjectScope": ("cnnkit.saving.object_registration", "CustomObjectScope"),
+    "get_custom_objects": ("cnnkit.saving.object_registration", "get_custom_objects"),
+    "get_registered_name": ("cnnkit.saving.object_registration", "get_registered_name"),
+    "get_registered_object": ("cnnkit.saving.object_registration", "get_registered_object"),
+    "register_keras_serializable": (
+        "cnnkit.saving.object_registration",
+        "register_keras_serializable",
+    ),
+    "is_keras_tensor": ("cnnkit.backend", "is_keras_tensor"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnkit.utils' has no attribute {name!r}")
