@@ -255,6 +255,7 @@ _LAZY = {
         "register_keras_serializable",
     ),
     "is_keras_tensor": ("cnnkit.backend", "is_keras_tensor"),
+    "plot_model": ("cnnkit.model_plot", "plot_model"),
 }
 
 

@@ -206,3 +206,42 @@ def test_utils_exports_serialization_helpers():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert keras.utils.is_keras_tensor(keras.Input((2,)))
+
+
+def _two_branch_model():
+    a = keras.Input((8, 8, 3), name="img")
+    b = keras.Input((5, 2), name="seq")
+    xa = layers.GlobalMaxPooling2D()(layers.Conv2D(2, 3)(a))
+    xb = layers.GlobalMaxPooling1D()(layers.Conv1D(2, 3)(b))
+    x = layers.concatenate([xa, xb])
+    return keras.Model([a, b], [layers.Dense(1)(x), layers.Dense(3)(x)])
+
+
+def test_plot_model_draws_the_graph_by_depth(tmp_path):
+    from PIL import Image
+
+    model = _two_branch_model()
+    tall = tmp_path / "tb.png"
+    assert keras.utils.plot_model(model, str(tall), show_shapes=True) is None
+    with Image.open(tall) as image:
+        tb_size = image.size
+    wide = tmp_path / "lr.png"
+    keras.utils.plot_model(model, wide, show_shapes=True, rankdir="LR")
+    with Image.open(wide) as image:
+        lr_size = image.size
+    # 5 ranks (input, conv, pool, concatenate, dense) by at most 2 boxes side by side.
+    assert tb_size[1] > tb_size[0] and lr_size[0] > lr_size[1]
+    seq = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Dense(2)])
+    keras.utils.plot_model(seq, tmp_path / "s.jpg", show_layer_names=True)
+    assert (tmp_path / "s.jpg").stat().st_size > 0
+
+
+def test_plot_model_rejects_bad_arguments(tmp_path):
+    model = _two_branch_model()
+    with pytest.raises(ValueError, match="`rankdir` must be 'TB' or 'LR'"):
+        keras.utils.plot_model(model, str(tmp_path / "m.png"), rankdir="BT")
+    with pytest.raises(ValueError, match=r"cannot write '\.svg'"):
+        keras.utils.plot_model(model, str(tmp_path / "m.svg"))
+    with pytest.raises(ValueError, match="has not yet been built"):
+        keras.utils.plot_model(keras.Sequential([layers.Dense(2)]), str(tmp_path / "u.png"))
+    assert not list(tmp_path.iterdir())
