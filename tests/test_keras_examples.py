@@ -245,3 +245,39 @@ def test_plot_model_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="has not yet been built"):
         keras.utils.plot_model(keras.Sequential([layers.Dense(2)]), str(tmp_path / "u.png"))
     assert not list(tmp_path.iterdir())
+
+
+def test_tensorboard_writes_scalars_tensorboard_can_read(tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 4)), rng.random((40, 1))
+    callback = keras.callbacks.TensorBoard(log_dir=str(tmp_path), update_freq="batch")
+    history = model.fit(
+        x, y, epochs=2, batch_size=10, validation_split=0.25, verbose=0, callbacks=[callback]
+    )
+    train = accumulator.EventAccumulator(str(tmp_path / "train"))
+    train.Reload()
+    epoch_loss = [(e.step, e.value) for e in train.Scalars("epoch_loss")]
+    assert [s for s, _ in epoch_loss] == [0, 1]
+    np.testing.assert_allclose([v for _, v in epoch_loss], history.history["loss"], rtol=1e-6)
+    assert [e.step for e in train.Scalars("batch_loss")] == [1, 2, 3, 4, 5, 6]
+    lr = [e.value for e in train.Scalars("epoch_learning_rate")]
+    np.testing.assert_allclose(lr, [0.01, 0.01], rtol=1e-6)
+    val = accumulator.EventAccumulator(str(tmp_path / "validation"))
+    val.Reload()
+    np.testing.assert_allclose(
+        [e.value for e in val.Scalars("epoch_mae")], history.history["val_mae"], rtol=1e-6
+    )
+    assert [e.step for e in val.Scalars("evaluation_loss_vs_iterations")] == [3, 6]
+
+
+def test_tensorboard_arguments_are_validated():
+    from cnnkit.callbacks.tensorboard import crc32c
+
+    assert crc32c(b"") == 0 and crc32c(b"a") == 0xC1D04330  # RFC 3720 check values
+    with pytest.raises(ValueError, match="`update_freq` must be"):
+        keras.callbacks.TensorBoard(update_freq=0)
+    with pytest.raises(NotImplementedError, match="histogram_freq=1"):
+        keras.callbacks.TensorBoard(histogram_freq=1)

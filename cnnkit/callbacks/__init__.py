@@ -46,6 +46,7 @@ from cnnkit.callbacks.lambda_callback import LambdaCallback, TerminateOnNaN
 from cnnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
 from cnnkit.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from cnnkit.callbacks.progbar import ProgbarLogger
+from cnnkit.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "BackupAndRestore",
@@ -59,5 +60,6 @@ __all__ = [
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]
