@@ -256,6 +256,10 @@ _LAZY = {
     ),
     "is_keras_tensor": ("cnnkit.backend", "is_keras_tensor"),
     "plot_model": ("cnnkit.model_plot", "plot_model"),
+    "load_img": ("cnnkit.image_utils", "load_img"),
+    "img_to_array": ("cnnkit.image_utils", "img_to_array"),
+    "array_to_img": ("cnnkit.image_utils", "array_to_img"),
+    "save_img": ("cnnkit.image_utils", "save_img"),
 }
 
 

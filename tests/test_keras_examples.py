@@ -281,3 +281,37 @@ def test_tensorboard_arguments_are_validated():
         keras.callbacks.TensorBoard(update_freq=0)
     with pytest.raises(NotImplementedError, match="histogram_freq=1"):
         keras.callbacks.TensorBoard(histogram_freq=1)
+
+
+def test_image_utils_match_keras(tmp_path):
+    kimg = pytest.importorskip("keras.src.utils.image_utils")
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 255, (9, 7, 3)).astype("float32")
+    path = str(tmp_path / "a.png")
+    keras.utils.save_img(path, x)
+    for kwargs in (
+        {},
+        {"color_mode": "grayscale"},
+        {"target_size": (4, 5), "interpolation": "bilinear"},
+        {"target_size": (4, 4), "keep_aspect_ratio": True},
+    ):
+        ours = keras.utils.img_to_array(keras.utils.load_img(path, **kwargs))
+        theirs = kimg.img_to_array(kimg.load_img(path, **kwargs))
+        assert ours.dtype == np.float32
+        np.testing.assert_array_equal(ours, theirs)
+    ours = keras.utils.img_to_array(keras.utils.array_to_img(x), data_format="channels_first")
+    theirs = kimg.img_to_array(kimg.array_to_img(x), data_format="channels_first")
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_image_utils_reject_bad_input(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(ValueError, match="Cannot read the image file .*broken.png"):
+        keras.utils.load_img(str(bad))
+    with pytest.raises(ValueError, match="color_mode must be"):
+        keras.utils.load_img(str(bad), color_mode="cmyk")
+    with pytest.raises(ValueError, match="rank 3"):
+        keras.utils.array_to_img(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="Unsupported channel number: 2"):
+        keras.utils.array_to_img(np.zeros((2, 2, 2)))
