@@ -69,6 +69,7 @@ from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from cnnkit.layers.regularization import SpatialDropout2D
 from cnnkit.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.reshaping_extra import GaussianNoise, Identity, Permute, RepeatVector
 from cnnkit.layers.text_vectorization import TextVectorization
 
 Convolution2D = Conv2D
@@ -135,6 +136,10 @@ __all__ = [
     "RandomZoom",
     "Rescaling",
     "Reshape",
+    "RepeatVector",
+    "Permute",
+    "Identity",
+    "GaussianNoise",
     "Resizing",
     "SeparableConv2D",
     "SeparableConvolution2D",
