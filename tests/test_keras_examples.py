@@ -315,3 +315,67 @@ def test_image_utils_reject_bad_input(tmp_path):
         keras.utils.array_to_img(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="Unsupported channel number: 2"):
         keras.utils.array_to_img(np.zeros((2, 2, 2)))
+
+
+class _StepModel(keras.Model):
+    """A Keras-guide style custom train_step / test_step (manual backward and update)."""
+
+    calls = 0
+
+    def train_step(self, data):
+        x, y = data
+        type(self).calls += 1
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        weights = list(self.trainable_weights)
+        self.optimizer.apply([v.grad for v in weights], weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        return {"doubled_loss": 2 * self.compute_loss(y=y, y_pred=y_pred)}
+
+
+def test_model_subclass_called_functionally_uses_its_train_step():
+    from cnnkit.models.functional import Functional
+
+    inputs = keras.Input((3,))
+    model = _StepModel(inputs, layers.Dense(1, kernel_initializer="zeros")(inputs))
+    assert isinstance(model, Functional) and len(model.layers) == 2
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 3)).astype("float32"), rng.random((8, 1)).astype("float32")
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert _StepModel.calls == 2
+    # one SGD step from zero weights: w = 0.1 * 2/N * x^T y, b = 0.1 * 2 * mean(y)
+    expected_w = 0.1 * 2 * x.T @ y / 8
+    first = history.history["loss"][0]
+    assert first == pytest.approx(float(np.mean(y**2)), rel=1e-5)
+    assert history.history["mae"][0] == pytest.approx(float(np.mean(np.abs(y))), rel=1e-5)
+    model2 = _StepModel(inputs, layers.Dense(1, kernel_initializer="zeros")(inputs))
+    model2.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model2.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    np.testing.assert_allclose(model2.layers[1].kernel.numpy(), expected_w, rtol=1e-5)
+    result = model2.evaluate(x, y, verbose=0, return_dict=True)
+    pred = model2.predict(x, verbose=0)
+    assert result["doubled_loss"] == pytest.approx(2 * float(np.mean((pred - y) ** 2)), rel=1e-5)
+
+
+def test_custom_train_step_must_return_a_dict():
+    class Bad(keras.Model):
+        def train_step(self, data):
+            return 1.0
+
+    inputs = keras.Input((2,))
+    model = Bad(inputs, layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(TypeError, match="must return a dict of logs. Received: float"):
+        model.fit(np.ones((2, 2)), np.ones((2, 1)), verbose=0)

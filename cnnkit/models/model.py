@@ -37,6 +37,14 @@ class Model(Trainer, Layer):
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
+        from cnnkit.models.functional import Functional
+
+        if (args or "inputs" in kwargs or "outputs" in kwargs) and not isinstance(self, Functional):
+            # As Keras: a Model subclass called as ``MyModel(inputs, outputs)`` becomes a
+            # functional model whose train_step/test_step/... are the subclass's methods.
+            _inject_functional(type(self))
+            Functional.__init__(self, *args, **kwargs)
+            return
         trainable = kwargs.pop("trainable", True)
         name = kwargs.pop("name", None)
         dtype = kwargs.pop("dtype", None)
@@ -206,6 +214,18 @@ class Model(Trainer, Layer):
         from cnnkit.saving import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+
+def _inject_functional(cls):
+    """Rebase ``cls`` (a ``Model`` subclass) on ``Functional`` instead of ``Model``, as Keras."""
+    from cnnkit.models.functional import Functional
+
+    if cls is Model:
+        return Functional
+    if cls is object or not issubclass(cls, Model):
+        return cls
+    cls.__bases__ = tuple(_inject_functional(base) for base in cls.__bases__)
+    return cls
 
 
 def model_from_json(json_string, custom_objects=None):

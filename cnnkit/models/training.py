@@ -234,7 +234,56 @@ class Trainer:
         logs = self._train_step(xb, yb, sw, self.trainable_weights)
         return logs if return_dict else _as_list(logs)
 
+    # -- user train_step / test_step (Keras's customisation points) -----------------------
+    def zero_grad(self) -> None:
+        """Clear the gradients of the trainable weights (before ``loss.backward()`` in a
+        custom ``train_step``, as with Keras's torch backend)."""
+        for variable in self.trainable_weights:
+            variable.grad = None
+
+    def _overridden(self, method: str) -> bool:
+        """Whether the model's class defines its own ``train_step``/``test_step``."""
+        return getattr(type(self), method, None) is not getattr(Trainer, method, None)
+
+    def _run_custom_step(self, method: str, x, y, sample_weight) -> dict:
+        """Call the subclass's ``train_step``/``test_step`` on a packed batch, as Keras's
+        ``fit``/``evaluate`` do, and return its logs as numbers."""
+        from cnnkit.utils import pack_x_y_sample_weight
+
+        if self._metrics is None and (
+            self._metric_ids or getattr(self, "_metric_ids_by_output", None)
+        ):
+            with no_grad():  # the compiled metrics take their kind from the outputs
+                outputs = infer(self, x)
+            outs, ys = _outputs_and_targets(outputs, y)
+            self._metrics = self._build_metrics(ys, outs)
+        elif self._metrics is None:
+            self._metrics = []
+        with backend.parallel_region():
+            logs = getattr(self, method)(pack_x_y_sample_weight(x, y, sample_weight))
+        return _flat_logs(logs)
+
+    def train_step(self, data):
+        """One training step on ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``).
+
+        Override it to customise ``fit``; the override returns a dict of logs (usually
+        ``{m.name: m.result() for m in self.metrics}``).
+        """
+        from cnnkit.utils import unpack_x_y_sample_weight
+
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        return self._train_step(x, y, sample_weight, self.trainable_weights)
+
+    def test_step(self, data):
+        """One evaluation step on ``data``; override it to customise ``evaluate``."""
+        from cnnkit.utils import unpack_x_y_sample_weight
+
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        return self._test_step(x, y, sample_weight)
+
     def _train_step(self, x, y, sample_weight, variables) -> dict:
+        if self._overridden("train_step"):
+            return self._run_custom_step("train_step", x, y, sample_weight)
         dist = distribution_lib.active_data_parallel()
         if dist is not None:
             return self._train_step_data_parallel(dist, x, y, sample_weight, variables)
@@ -289,6 +338,9 @@ class Trainer:
     def _test_step(self, x, y, sample_weight, batch_size: int | None = None) -> dict:
         """Loss and metrics of one batch, or of a run of batches of ``batch_size``; if a run
         fails, its batches run one by one so that the failing one raises its own error."""
+        if self._overridden("test_step"):
+            with no_grad():
+                return self._run_custom_step("test_step", x, y, sample_weight)
         dist = distribution_lib.active_data_parallel()
         if dist is not None:
             x, y, sample_weight, n = dist.shard(x, y, sample_weight)
@@ -976,6 +1028,22 @@ def _by_input(model, x):
         return x
     arrays = model._inputs_by_name(x)
     return arrays if len(arrays) > 1 else arrays[0]
+
+
+def _flat_logs(logs) -> dict:
+    """A custom step's logs as numbers; nested dicts are flattened into one, as Keras."""
+    if not isinstance(logs, Mapping):
+        raise TypeError(
+            f"`train_step`/`test_step` must return a dict of logs. Received: {type(logs).__name__}"
+        )
+    flat = {}
+    for name, value in logs.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat_logs(value))
+            continue
+        array = np.asarray(backend.to_numpy(getattr(value, "data", value)))
+        flat[name] = float(array) if array.ndim == 0 else array.astype("float32")
+    return flat
 
 
 def _targets_by_output(model, y):
