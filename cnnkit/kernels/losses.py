@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from cnnkit import backend
 from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
@@ -309,15 +311,29 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
     return op.apply(y_pred, target=target)
 
 
+def _check_broadcastable(y_true, y_pred) -> None:
+    """Keras's regression losses subtract ``y_true - y_pred`` with broadcasting."""
+    try:
+        np.broadcast_shapes(y_true.shape, y_pred.shape)
+    except ValueError:
+        raise ValueError(
+            "Arguments `y_true` and `y_pred` must have broadcastable shapes. "
+            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+        ) from None
+
+
 def mean_squared_error(y_true, y_pred) -> Tensor:
-    """``mean((y_true - y_pred)^2, axis=-1)``; raises ValueError if the shapes differ."""
-    _check_same_shape(_data(y_true), _data(y_pred))
+    """``mean((y_true - y_pred)^2, axis=-1)`` with broadcasting (as Keras).
+
+    Raises ValueError if the shapes do not broadcast.
+    """
+    _check_broadcastable(_data(y_true), _data(y_pred))
     return MeanSquaredError.apply(_as_float(y_true, y_pred), y_pred)
 
 
 def mean_absolute_error(y_true, y_pred) -> Tensor:
-    """``mean(|y_true - y_pred|, axis=-1)``; raises ValueError if the shapes differ."""
-    _check_same_shape(_data(y_true), _data(y_pred))
+    """``mean(|y_true - y_pred|, axis=-1)`` with broadcasting; ValueError if they don't."""
+    _check_broadcastable(_data(y_true), _data(y_pred))
     return MeanAbsoluteError.apply(_as_float(y_true, y_pred), y_pred)
 
 

@@ -190,11 +190,6 @@ class Layer:
     layer declares it; a subclass that overrides ``call`` is not sample-wise unless its class
     body says ``samplewise = True`` (see ``__init_subclass__``)."""
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "call" in cls.__dict__ and "samplewise" not in cls.__dict__:
-            cls.samplewise = False  # a new `call` may mix samples: it must say it does not
-
     def __init__(
         self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs
     ):
@@ -299,6 +294,12 @@ class Layer:
             if found:
                 tracked = self.__dict__.setdefault(self._sublayers_attribute, [])
                 tracked.extend(v for v in found if v not in tracked)
+            # As Keras: a Variable assigned as an attribute (not made by add_weight) is one
+            # of the layer's own weights too, so it trains and saves with them.
+            own = self.__dict__.get("_weights")
+            if isinstance(value, Variable) and own is not None:
+                if not any(value is w for w in own):
+                    own.append(value)
         super().__setattr__(name, value)
 
     # Where the sublayers are listed (a Model's is saved with its weights, as Keras's).
@@ -340,6 +341,58 @@ class Layer:
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
     variables = weights
+
+    def get_build_config(self):
+        """``{"input_shape": ...}`` for a built layer (saved with its config), else None.
+
+        Override it with :meth:`build_from_config` when ``build`` needs more than a shape.
+        """
+        from cnnkit.saving.keras_configs import get_build_config
+
+        return get_build_config(self)
+
+    def build_from_config(self, config) -> None:
+        """Build a freshly deserialized layer from :meth:`get_build_config`'s output."""
+        from cnnkit.saving.keras_configs import build_from_config
+
+        build_from_config(self, config)
+
+    def save_own_variables(self, store) -> None:
+        """Write this layer's own variables (not its sublayers') into ``store`` as Keras 3.
+
+        Keys are ``"0"``, ``"1"``, ... in Keras's order (trainable first). Saving calls it
+        when a layer overrides it, so a subclass can store extra entries.
+        """
+        from cnnkit.saving.h5_weights import own_variables
+
+        for i, variable in enumerate(own_variables(self)):
+            store[f"{i}"] = backend.to_numpy(variable.data)
+
+    def load_own_variables(self, store) -> None:
+        """Assign this layer's own variables from ``store`` (the inverse of
+        ``save_own_variables``).
+
+        Raises:
+            ValueError: if ``store`` holds a different number of entries, or a shape differs.
+        """
+        from cnnkit.saving.h5_weights import own_variables
+
+        variables = own_variables(self)
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(variables)} variables, but received "
+                f"{len(store.keys())} variables during loading. "
+                f"Expected: {[v.name for v in variables]}"
+            )
+        arrays = [np.asarray(store[f"{i}"]) for i in range(len(variables))]
+        for variable, array in zip(variables, arrays):
+            if tuple(array.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"Layer '{self.name}': variable {variable.name!r} has shape "
+                    f"{tuple(variable.shape)}, but the stored value has shape {array.shape}."
+                )
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weight values, as NumPy arrays."""
@@ -454,6 +507,36 @@ class Layer:
         for layer in self._sublayers():
             out += layer.losses
         return out
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__ and "samplewise" not in cls.__dict__:
+            cls.samplewise = False  # a new `call` may mix samples: it must say it does not
+        # As Keras: a user layer whose ``build`` is called directly (``layer.build(shape)``)
+        # is built afterwards, with that shape recorded, so a later call does not rebuild it.
+        build = cls.__dict__.get("build")
+        if (
+            build is None
+            or cls.__module__.startswith("cnnkit.")
+            or getattr(build, "_marks_built", False)
+        ):
+            return
+
+        def wrapped(self, *args, **kw):
+            out = build(self, *args, **kw)
+            if not self.built:
+                self.built = True
+                if args and self._build_shapes_arg is None:
+                    self._build_shapes_arg = args[0]
+            return out
+
+        wrapped._marks_built = True
+        for attr in ("__name__", "__qualname__", "__doc__", "__module__", "__wrapped__"):
+            if attr == "__wrapped__":
+                wrapped.__wrapped__ = build
+            else:
+                setattr(wrapped, attr, getattr(build, attr))
+        cls.build = wrapped
 
     # -- lifecycle -----------------------------------------------------
     def build(self, input_shape) -> None:

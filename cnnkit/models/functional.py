@@ -159,8 +159,9 @@ class Functional(Model):
         tensor = tensor if isinstance(tensor, Tensor) else Tensor(xp.asarray(tensor))
         tensor = adjust_input_rank(tensor, symbolic.shape)
         expected, found = symbolic.shape, tuple(tensor.shape)
+        # As Keras, the batch size of an Input (``batch_shape=``) is not enforced on calls.
         if len(expected) != len(found) or any(
-            e is not None and e != f for e, f in zip(expected, found)
+            e is not None and e != f for e, f in zip(expected[1:], found[1:])
         ):
             raise ValueError(
                 f'Input {index} of layer "{self.name}" is incompatible with the layer: expected '

@@ -39,7 +39,7 @@ class Model(Trainer, Layer):
             from cnnkit.models.functional import Functional
 
             if not issubclass(cls, Functional):  # class MyModel(keras.Model) + (inputs, outputs)
-                return super().__new__(_functional_subclass(cls))
+                _inject_functional(cls)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -153,6 +153,45 @@ class Model(Trainer, Layer):
 
         return model_config.graph_from_config(cls, config, custom_objects)
 
+    def get_compile_config(self) -> dict:
+        """The serialized arguments of ``compile()`` (saved in the ``.keras`` config)."""
+        from cnnkit.saving.model_config import get_compile_config
+
+        return get_compile_config(self)
+
+    def compile_from_config(self, config) -> None:
+        """Compile a loaded model from :meth:`get_compile_config`'s output.
+
+        As Keras, a model whose class overrides ``compile`` but not this method is left
+        uncompiled, with a warning (its ``compile`` may take other arguments).
+        """
+        import warnings
+
+        from cnnkit.saving.model_config import compile_from_config
+
+        if type(self).compile is not Trainer.compile:
+            warnings.warn(
+                "`compile()` was not called as part of model loading because the model's "
+                "`compile()` method is custom. All subclassed Models that have `compile()` "
+                "overridden should also override `get_compile_config()` and "
+                "`compile_from_config(config)`. Alternatively, you can call `compile()` "
+                "manually after loading.",
+                stacklevel=2,
+            )
+            return
+        compile_from_config(self, config)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's serialized config (``serialize_keras_object``) as a JSON string.
+
+        ``kwargs`` go to ``json.dumps``; rebuild with ``cnnkit.models.model_from_json``.
+        """
+        import json
+
+        from cnnkit.saving.serialization import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
     # -- saving (see cnnkit.saving) ----------------------------------------------------
     def save(self, filepath, overwrite=True, zipped=None, **kwargs) -> None:
         """Save the model, its weights and optimizer state as a Keras 3 ``.keras`` file.
@@ -179,9 +218,6 @@ class Model(Trainer, Layer):
         load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
 
-_FUNCTIONAL_SUBCLASSES: dict = {}
-
-
 def _functional_arguments(args, kwargs) -> bool:
     """Whether a constructor call passes a functional model's ``inputs`` and ``outputs``
     (Keras's rule: two positional arguments, or both by name, or one and ``outputs=``)."""
@@ -192,18 +228,50 @@ def _functional_arguments(args, kwargs) -> bool:
     )
 
 
-def _functional_subclass(cls):
-    """``cls`` (a user's ``Model`` subclass) made functional, as Keras does for
-    ``MyModel(inputs, outputs)``: the user's methods (``train_step``...) first, then
-    ``Functional``'s graph. Made once per class; ``isinstance(model, cls)`` holds."""
+def _inject_functional(cls):
+    """Rebase ``cls`` (a user's ``Model`` subclass) on ``Functional`` instead of ``Model``, as
+    Keras does for ``MyModel(inputs, outputs)``: the class keeps its own methods
+    (``train_step``...) and gains the functional graph; ``type(model)`` stays ``cls``."""
     from cnnkit.models.functional import Functional
 
-    made = _FUNCTIONAL_SUBCLASSES.get(cls)
-    if made is None:
-        made = type(
-            cls.__name__,
-            (cls, Functional),
-            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+    if cls is Model:
+        return Functional
+    if cls is object or not issubclass(cls, Model) or issubclass(cls, Functional):
+        return cls
+    cls.__bases__ = tuple(_inject_functional(base) for base in cls.__bases__)
+    return cls
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuild a model from the JSON string of ``Model.to_json()``, as ``keras.models``.
+
+    Args:
+        json_string: the JSON text of a serialized model config.
+        custom_objects: ``{name: class_or_function}`` for custom layers and functions.
+
+    Returns:
+        A new, freshly initialised model (no weights are stored in the JSON).
+
+    Raises:
+        TypeError: if ``json_string`` is not a ``str``/``bytes``.
+        ValueError: if it is not valid JSON.
+
+    Example:
+        >>> from cnnkit import Sequential, Input, layers
+        >>> model = Sequential([Input((3,)), layers.Dense(2)])
+        >>> model_from_json(model.to_json()).count_params()
+        8
+    """
+    import json
+
+    from cnnkit.saving.serialization import deserialize_keras_object
+
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(
+            f"model_from_json: `json_string` must be a str, received {type(json_string).__name__}"
         )
-        _FUNCTIONAL_SUBCLASSES[cls] = made
-    return made
+    try:
+        config = json.loads(json_string)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"model_from_json: `json_string` is not valid JSON ({err})") from None
+    return deserialize_keras_object(config, custom_objects=custom_objects)

@@ -251,6 +251,25 @@ class Trainer:
         """Whether the user's model class replaced Keras's per-batch ``hook``."""
         return getattr(type(self), hook) is not getattr(Trainer, hook)
 
+    def zero_grad(self) -> None:
+        """Clear the gradients of the trainable weights (before ``loss.backward()`` in a
+        custom ``train_step``, as with Keras's torch backend)."""
+        for variable in self.trainable_weights:
+            variable.grad = None
+
+    def _prepare_custom_step(self, x, y) -> None:
+        """Build the compiled metrics before a user's ``train_step``/``test_step`` reads
+        ``self.metrics`` (they take their kind from the outputs, as Keras's do)."""
+        if self._metrics is not None:
+            return
+        if self._metric_ids or getattr(self, "_metric_ids_by_output", None):
+            with no_grad():
+                outputs = infer(self, x)
+            outs, ys = _outputs_and_targets(outputs, y)
+            self._metrics = self._build_metrics(ys, outs)
+        else:
+            self._metrics = []
+
     def _train_step(self, x, y, sample_weight, variables) -> dict:
         dist = distribution_lib.active_data_parallel()
         if dist is not None:
@@ -478,7 +497,8 @@ class Trainer:
                     continue  # drawn, so that the shuffle matches the interrupted run's
                 cbs.on_train_batch_begin(step)
                 if custom_step:
-                    logs = _float_logs(self.train_step(_pack_batch(xb, yb, sw)))
+                    self._prepare_custom_step(xb, yb)
+                    logs = _flat_logs(self.train_step(_pack_batch(xb, yb, sw)))
                 else:
                     logs = self._train_step(xb, yb, sw, variables)
                 cbs.on_train_batch_end(step, logs)
@@ -529,7 +549,9 @@ class Trainer:
             for k in range(count):
                 cbs.on_test_batch_begin(step + k)
             if custom_step:
-                logs = _float_logs(self.test_step(_pack_batch(xb, yb, sw)))
+                self._prepare_custom_step(xb, yb)
+                with no_grad():
+                    logs = _flat_logs(self.test_step(_pack_batch(xb, yb, sw)))
             else:
                 logs = self._test_step(xb, yb, sw, data.batch_size if count > 1 else None)
             for k in range(count):
@@ -730,20 +752,6 @@ def _pack_batch(x, y, sample_weight):
     if y is None and sample_weight is None:
         return x
     return (x, y) if sample_weight is None else (x, y, sample_weight)
-
-
-def _float_logs(logs) -> dict:
-    """A custom step's logs with plain numbers (tensors and 0-d arrays become floats)."""
-    if not isinstance(logs, Mapping):
-        raise TypeError(
-            "A custom `train_step`/`test_step` must return a dict of metric values. "
-            f"Received: {type(logs).__name__}"
-        )
-    out = {}
-    for name, value in logs.items():
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
-        out[name] = float(array) if array.ndim == 0 else array
-    return out
 
 
 def _outputs_as_numpy(outputs):
@@ -1043,6 +1051,22 @@ def _by_input(model, x):
         return x
     arrays = model._inputs_by_name(x)
     return arrays if len(arrays) > 1 else arrays[0]
+
+
+def _flat_logs(logs) -> dict:
+    """A custom step's logs as numbers; nested dicts are flattened into one, as Keras."""
+    if not isinstance(logs, Mapping):
+        raise TypeError(
+            f"`train_step`/`test_step` must return a dict of logs. Received: {type(logs).__name__}"
+        )
+    flat = {}
+    for name, value in logs.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat_logs(value))
+            continue
+        array = np.asarray(backend.to_numpy(getattr(value, "data", value)))
+        flat[name] = float(array) if array.ndim == 0 else array.astype("float32")
+    return flat
 
 
 def _targets_by_output(model, y):

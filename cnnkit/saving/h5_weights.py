@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.autodiff import Tensor
 from cnnkit.layers import GRU, LSTM, Bidirectional, SimpleRNN
 from cnnkit.layers.base import Layer, to_snake_case
 from cnnkit.saving.builtin_names import public_name
@@ -239,8 +240,20 @@ def write_weights(h5file, entries: list[Entry]) -> None:
     for entry in entries:
         group = h5file.require_group(entry.path) if entry.path else h5file
         variables = group.create_group("vars")
+        if _overrides(entry.owner, "save_own_variables"):
+            store: dict = {}
+            entry.owner.save_own_variables(store)
+            for key, value in store.items():
+                data = value.data if isinstance(value, Tensor) else value
+                variables.create_dataset(str(key), data=np.asarray(backend.to_numpy(data)))
+            continue
         for i, variable in enumerate(entry.variables):
             variables.create_dataset(str(i), data=np.asarray(backend.to_numpy(variable.data)))
+
+
+def _overrides(owner, method: str) -> bool:
+    """Whether a layer's class replaces Layer's ``save_own_variables``/``load_own_variables``."""
+    return isinstance(owner, Layer) and getattr(type(owner), method) is not getattr(Layer, method)
 
 
 def weights_to_bytes(model, include_optimizer: bool = True) -> bytes:
@@ -285,6 +298,13 @@ def load_weights_from_h5(
     entries = weight_entries(model, include_optimizer=False)
     plans, failures = [], []
     for entry in entries:
+        if _overrides(entry.owner, "load_own_variables"):
+            store, message = _read_store(h5file, entry)
+            if message is None:
+                plans.append((entry, store))
+            else:
+                failures.append(_Failure(entry, message))
+            continue
         arrays, message = _read_entry(h5file, entry)
         if message is None:
             plans.append((entry, arrays))
@@ -301,6 +321,9 @@ def load_weights_from_h5(
             raise ValueError(text)
         warnings.warn(text, stacklevel=3)
     for entry, arrays in plans:
+        if isinstance(arrays, dict):  # the layer's own load_own_variables reads its store
+            entry.owner.load_own_variables(arrays)
+            continue
         for variable, array in zip(entry.variables, arrays):
             variable.assign(array)
     if optimizer is not None and getattr(model, "compiled", False):
@@ -404,3 +427,32 @@ def _read_entry(h5file, entry: Entry, optimizer: bool = False):
             )
         arrays.append(np.asarray(dataset[()]))
     return arrays, None
+
+
+def _read_store(h5file, entry: Entry):
+    """Every dataset of ``<path>/vars`` as ``{key: array}`` (for a custom
+    ``load_own_variables``), or ``(None, error message)``."""
+    import h5py
+
+    group = _vars_group(h5file, entry.path)
+    name = getattr(entry.owner, "name", "?")
+    if group is None:
+        return None, f"Layer '{name}': the weights file has no entry {entry.path}/vars."
+    store = {}
+    for key in group.keys():
+        link = group.get(key, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            raise ValueError(
+                f"Refusing to read {entry.path}/vars/{key}: it is a {type(link).__name__} "
+                "(links are never followed)."
+            )
+        dataset = group[key]
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf":
+            return None, f"Layer '{name}': {entry.path}/vars/{key} is not a numeric dataset."
+        if dataset.external or dataset.is_virtual:
+            raise ValueError(
+                f"Refusing to read {entry.path}/vars/{key}: its data lives in other files "
+                "(external or virtual dataset)."
+            )
+        store[key] = np.asarray(dataset[()])
+    return store, None

@@ -57,7 +57,6 @@ from cnnkit.saving.keras_configs import (
     drop_keras_only,
     dtype_from_config,
     dtype_policy_config,
-    get_build_config,
     omit_for_keras,
     shape_from_json,
 )
@@ -196,10 +195,12 @@ def _serialize_instance(obj) -> dict:
         "registered_name": registered_name,
     }
     if isinstance(obj, Layer):
-        build_config = get_build_config(obj)
+        build_config = obj.get_build_config()  # a layer may override it (Keras API)
         if build_config is not None:
-            out["build_config"] = build_config
-        if getattr(obj, "compiled", False):
+            out["build_config"] = serialize_keras_object(build_config)
+        if getattr(obj, "compiled", False) and hasattr(obj, "get_compile_config"):
+            out["compile_config"] = serialize_keras_object(obj.get_compile_config())
+        elif getattr(obj, "compiled", False):
             from cnnkit.saving.model_config import get_compile_config
 
             out["compile_config"] = get_compile_config(obj)
@@ -296,9 +297,16 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
         instance = _instantiate(cls, inner, custom_objects, safe_mode)
         build_config = config.get("build_config")
         if build_config and hasattr(instance, "built") and not instance.built:
-            build_from_config(instance, build_config)
+            from cnnkit.layers.base import Layer
+
+            if isinstance(instance, Layer):
+                instance.build_from_config(build_config)
+            else:
+                build_from_config(instance, build_config)
         compile_config = config.get("compile_config")
-        if compile_config and hasattr(instance, "compile"):
+        if compile_config and hasattr(instance, "compile_from_config"):
+            instance.compile_from_config(compile_config)
+        elif compile_config and hasattr(instance, "compile"):
             from cnnkit.saving.model_config import compile_from_config
 
             compile_from_config(instance, compile_config, custom_objects, safe_mode)

@@ -95,5 +95,5 @@ def test_custom_step_must_return_a_dict():
             return 1.0
 
     x, y = _data()
-    with pytest.raises(TypeError, match="must return a dict of metric values. Received: float"):
+    with pytest.raises(TypeError, match="must return a dict of logs. Received: float"):
         _build(Broken).fit(x, y, epochs=1, verbose=0)

@@ -1,0 +1,290 @@
+"""Patterns from the official Keras 3 guides that ``import cnnkit as keras`` must run unchanged."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import cnnkit as keras
+from cnnkit import layers, ops
+
+
+def test_input_batch_shape_does_not_fix_the_call_batch_size():
+    inputs = keras.Input(batch_shape=(16, 10, 5))
+    conv = layers.Conv1D(4, 3)
+    model = keras.Model(inputs, conv(inputs))
+    x = np.random.default_rng(0).random((1, 10, 5)).astype("float32")
+    out = model(x)
+    assert tuple(out.shape) == (1, 8, 4)
+    np.testing.assert_allclose(np.asarray(out.numpy()), np.asarray(conv(x).numpy()), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"expected shape=\(16, 10, 5\), found shape=\(1, 9, 5\)"):
+        model(np.zeros((1, 9, 5), "float32"))
+
+
+def test_to_json_and_model_from_json_rebuild_the_architecture():
+    model = keras.Sequential([keras.Input((32,)), layers.Dense(3, activation="relu")])
+    text = model.to_json()
+    assert isinstance(text, str)
+    new_model = keras.models.model_from_json(text)
+    assert type(new_model) is keras.Sequential
+    assert [type(layer) for layer in new_model.layers] == [layers.Dense]
+    assert new_model.layers[0].get_config()["units"] == 3
+    assert new_model.count_params() == model.count_params()
+    with pytest.raises(TypeError, match="must be a str, received dict"):
+        keras.models.model_from_json({"a": 1})
+    with pytest.raises(ValueError, match="not valid JSON"):
+        keras.models.model_from_json("{oops")
+
+
+def test_regression_losses_broadcast_like_keras():
+    y_true = np.arange(16, dtype="float32").reshape(8, 2) / 4
+    y_pred = np.linspace(0, 1, 8, dtype="float32").reshape(8, 1)
+    expected = np.mean((y_true - y_pred) ** 2)
+    assert float(keras.losses.MeanSquaredError()(y_true, y_pred)) == pytest.approx(expected)
+    mae = keras.losses.mean_absolute_error(y_true, y_pred)
+    np.testing.assert_allclose(np.asarray(mae), np.abs(y_true - y_pred).mean(-1), rtol=1e-6)
+    with pytest.raises(ValueError, match="broadcastable shapes"):
+        keras.losses.mean_squared_error(np.ones((8, 3)), np.ones((8, 2)))
+
+
+def test_regression_loss_broadcast_gradient_matches_finite_differences():
+    from cnnkit.autodiff import Tensor
+
+    rng = np.random.default_rng(1)
+    y_true = rng.random((4, 3))
+    p = rng.random((4, 1))
+    pred = Tensor(p.copy(), requires_grad=True)
+    ops.mean(keras.losses.mean_squared_error(y_true, pred)).backward()
+    eps = 1e-6
+    numeric = np.zeros_like(p)
+    for i in range(p.shape[0]):
+        up, down = p.copy(), p.copy()
+        up[i, 0] += eps
+        down[i, 0] -= eps
+        f = lambda q: np.mean(np.mean((y_true - q) ** 2, axis=-1))  # noqa: E731
+        numeric[i, 0] = (f(up) - f(down)) / (2 * eps)
+    np.testing.assert_allclose(np.asarray(pred.grad), numeric, rtol=1e-5, atol=1e-8)
+
+
+class _WithExtraVariable(layers.Dense):
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        self.extra = keras.Variable(np.arange(units, dtype="float32"), name="extra")
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["extra_copy"] = self.extra.numpy()
+
+    def load_own_variables(self, store):
+        self.extra.assign(store["extra_copy"])
+        for i, variable in enumerate(self.weights):
+            variable.assign(store[f"{i}"])
+
+    def call(self, inputs):
+        return super().call(inputs) + self.extra
+
+
+def test_variable_attribute_is_tracked_and_custom_store_round_trips(tmp_path):
+    layer = _WithExtraVariable(2)
+    layer.build((None, 3))
+    assert [v.name for v in layer.weights] == ["extra", "kernel", "bias"]
+    model = keras.Sequential([keras.Input((3,)), layer])
+    layer.extra.assign(np.array([5.0, -1.0], "float32"))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    restored = keras.models.load_model(
+        path, custom_objects={"_WithExtraVariable": _WithExtraVariable}
+    )
+    np.testing.assert_array_equal(restored.layers[0].extra.numpy(), [5.0, -1.0])
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_default_load_own_variables_checks_the_count():
+    layer = layers.Dense(2)
+    layer.build((None, 3))
+    store = {}
+    layer.save_own_variables(store)
+    assert sorted(store) == ["0", "1"] and store["0"].shape == (3, 2)
+    other = layers.Dense(2)
+    other.build((None, 3))
+    other.load_own_variables(store)
+    np.testing.assert_array_equal(other.kernel.numpy(), layer.kernel.numpy())
+    with pytest.raises(ValueError, match="expected 2 variables, but received 1"):
+        other.load_own_variables({"0": store["0"]})
+
+
+class _BuildNeedsMore(layers.Layer):
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape, init):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer=init)
+        self.init = init
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.w)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+    def get_build_config(self):
+        return {"init": self.init, "input_shape": (5,)}
+
+    def build_from_config(self, config):
+        self.build(config["input_shape"], config["init"])
+
+
+def test_direct_build_marks_built_and_custom_build_config_round_trips(tmp_path):
+    layer = _BuildNeedsMore()
+    layer.build((5,), "ones")
+    assert layer.built
+    model = keras.Sequential([layer])
+    model.build((None, 5))  # does not call build() again (it needs `init`)
+    path = str(tmp_path / "b.keras")
+    model.save(path)
+    restored = keras.models.load_model(path, custom_objects={"_BuildNeedsMore": _BuildNeedsMore})
+    assert restored.layers[0].init == "ones"
+    np.testing.assert_array_equal(restored.layers[0].w.numpy(), np.ones((5, 4)))
+
+
+class _CustomCompile(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(2)
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+    def compile(self, optimizer, loss_fn):
+        super().compile(optimizer)
+        self.loss_fn = loss_fn
+
+    def get_compile_config(self):
+        return {"optimizer": self.optimizer, "loss_fn": self.loss_fn}
+
+    def compile_from_config(self, config):
+        optimizer = keras.utils.deserialize_keras_object(config["optimizer"])
+        loss_fn = keras.utils.deserialize_keras_object(config["loss_fn"])
+        self.compile(optimizer=optimizer, loss_fn=loss_fn)
+
+
+def test_custom_compile_config_is_used_on_load(tmp_path):
+    model = _CustomCompile()
+    model.compile(optimizer="sgd", loss_fn="mean_squared_error")
+    model(np.ones((1, 3), "float32"))
+    path = str(tmp_path / "c.keras")
+    model.save(path)
+    restored = keras.models.load_model(path, custom_objects={"_CustomCompile": _CustomCompile})
+    assert type(restored.optimizer).__name__ == "SGD"
+    assert restored.loss_fn == "mean_squared_error"
+
+
+def test_overridden_compile_without_compile_from_config_warns():
+    class OnlyCompile(keras.Model):
+        def compile(self, optimizer, extra=None):
+            super().compile(optimizer)
+
+    model = OnlyCompile()
+    with pytest.warns(UserWarning, match="`compile\\(\\)` was not called"):
+        model.compile_from_config({"optimizer": "adam"})
+    assert not model.compiled
+
+
+def test_utils_exports_serialization_helpers():
+    config = keras.utils.serialize_keras_object(layers.Dense(3))
+    layer = keras.utils.deserialize_keras_object(config)
+    assert isinstance(layer, layers.Dense) and layer.units == 3
+    assert keras.utils.custom_object_scope is keras.saving.custom_object_scope
+    assert keras.utils.pack_x_y_sample_weight(1, 2, 3) == (1, 2, 3)
+    assert keras.utils.unpack_x_y_sample_weight([1]) == (1, None, None)
+    with pytest.raises(ValueError, match="Data is expected to be in format"):
+        keras.utils.unpack_x_y_sample_weight((1, 2, 3, 4))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        keras.utils.nope  # noqa: B018
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert keras.utils.is_keras_tensor(keras.Input((2,)))
+
+
+def _two_branch_model():
+    a = keras.Input((8, 8, 3), name="img")
+    b = keras.Input((5, 2), name="seq")
+    xa = layers.GlobalMaxPooling2D()(layers.Conv2D(2, 3)(a))
+    xb = layers.GlobalMaxPooling1D()(layers.Conv1D(2, 3)(b))
+    x = layers.concatenate([xa, xb])
+    return keras.Model([a, b], [layers.Dense(1)(x), layers.Dense(3)(x)])
+
+
+def test_image_utils_match_keras(tmp_path):
+    kimg = pytest.importorskip("keras.src.utils.image_utils")
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 255, (9, 7, 3)).astype("float32")
+    path = str(tmp_path / "a.png")
+    keras.utils.save_img(path, x)
+    for kwargs in (
+        {},
+        {"color_mode": "grayscale"},
+        {"target_size": (4, 5), "interpolation": "bilinear"},
+        {"target_size": (4, 4), "keep_aspect_ratio": True},
+    ):
+        ours = keras.utils.img_to_array(keras.utils.load_img(path, **kwargs))
+        theirs = kimg.img_to_array(kimg.load_img(path, **kwargs))
+        assert ours.dtype == np.float32
+        np.testing.assert_array_equal(ours, theirs)
+    ours = keras.utils.img_to_array(keras.utils.array_to_img(x), data_format="channels_first")
+    theirs = kimg.img_to_array(kimg.array_to_img(x), data_format="channels_first")
+    np.testing.assert_array_equal(ours, theirs)
+
+
+class _StepModel(keras.Model):
+    """A Keras-guide style custom train_step / test_step (manual backward and update)."""
+
+    calls = 0
+
+    def train_step(self, data):
+        x, y = data
+        type(self).calls += 1
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        weights = list(self.trainable_weights)
+        self.optimizer.apply([v.grad for v in weights], weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        return {"doubled_loss": 2 * self.compute_loss(y=y, y_pred=y_pred)}
+
+
+def test_model_subclass_called_functionally_uses_its_train_step():
+    from cnnkit.models.functional import Functional
+
+    inputs = keras.Input((3,))
+    model = _StepModel(inputs, layers.Dense(1, kernel_initializer="zeros")(inputs))
+    assert isinstance(model, Functional) and len(model.layers) == 2
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 3)).astype("float32"), rng.random((8, 1)).astype("float32")
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert _StepModel.calls == 2
+    # one SGD step from zero weights: w = 0.1 * 2/N * x^T y, b = 0.1 * 2 * mean(y)
+    expected_w = 0.1 * 2 * x.T @ y / 8
+    first = history.history["loss"][0]
+    assert first == pytest.approx(float(np.mean(y**2)), rel=1e-5)
+    assert history.history["mae"][0] == pytest.approx(float(np.mean(np.abs(y))), rel=1e-5)
+    model2 = _StepModel(inputs, layers.Dense(1, kernel_initializer="zeros")(inputs))
+    model2.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model2.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    np.testing.assert_allclose(model2.layers[1].kernel.numpy(), expected_w, rtol=1e-5)
+    result = model2.evaluate(x, y, verbose=0, return_dict=True)
+    pred = model2.predict(x, verbose=0)
+    assert result["doubled_loss"] == pytest.approx(2 * float(np.mean((pred - y) ** 2)), rel=1e-5)
