@@ -115,8 +115,6 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
     if args.child:
         from cnnkit import backend
 
-        # The allocator is the process's: tuned in every child, cnnkit's and PyTorch's alike.
-        backend.tune_allocator()
         library, _, kernels = args.child.partition(":")
         if kernels:
             backend.set_kernels(kernels)

@@ -464,9 +464,9 @@ def strided_view(a, shape: tuple, strides: tuple, offset: int = 0):
 def tune_allocator() -> bool:
     """Let glibc's malloc reuse freed array memory instead of returning it to the system.
 
-    Opt-in: it changes the allocator of the whole process (every library in it), so
-    importing cnnkit does not call it; a training script, the benchmarks or a command-line
-    run may. By default glibc maps large blocks fresh from the kernel and unmaps them when
+    It changes the allocator of the whole process (every library in it), so importing
+    cnnkit does not call it: the first ``fit``, ``evaluate`` or ``predict`` does. By default
+    glibc maps large blocks fresh from the kernel and unmaps them when
     freed, so every step of a training loop page-faults its activations in again: on the
     VGG-style model that was 13,000 page faults and a third of the wall time per step.
     Raising the mmap threshold to 32 MiB and the trim threshold to 1 GiB keeps those pages

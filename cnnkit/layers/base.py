@@ -347,12 +347,14 @@ class Layer:
 
         Override it with :meth:`build_from_config` when ``build`` needs more than a shape.
         """
+        # saving imports the layers: reached when called, not at import
         from cnnkit.saving.keras_configs import get_build_config
 
         return get_build_config(self)
 
     def build_from_config(self, config) -> None:
         """Build a freshly deserialized layer from :meth:`get_build_config`'s output."""
+        # saving imports the layers: reached when called, not at import
         from cnnkit.saving.keras_configs import build_from_config
 
         build_from_config(self, config)
@@ -363,6 +365,7 @@ class Layer:
         Keys are ``"0"``, ``"1"``, ... in Keras's order (trainable first). Saving calls it
         when a layer overrides it, so a subclass can store extra entries.
         """
+        # saving imports the layers: reached when called, not at import
         from cnnkit.saving.h5_weights import own_variables
 
         for i, variable in enumerate(own_variables(self)):
@@ -375,6 +378,7 @@ class Layer:
         Raises:
             ValueError: if ``store`` holds a different number of entries, or a shape differs.
         """
+        # saving imports the layers: reached when called, not at import
         from cnnkit.saving.h5_weights import own_variables
 
         variables = own_variables(self)

@@ -155,6 +155,7 @@ class Model(Trainer, Layer):
 
     def get_compile_config(self) -> dict:
         """The serialized arguments of ``compile()`` (saved in the ``.keras`` config)."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving.model_config import get_compile_config
 
         return get_compile_config(self)
@@ -167,6 +168,7 @@ class Model(Trainer, Layer):
         """
         import warnings
 
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving.model_config import compile_from_config
 
         if type(self).compile is not Trainer.compile:
@@ -188,6 +190,7 @@ class Model(Trainer, Layer):
         """
         import json
 
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
         from cnnkit.saving.serialization import serialize_keras_object
 
         return json.dumps(serialize_keras_object(self), **kwargs)
@@ -264,6 +267,7 @@ def model_from_json(json_string, custom_objects=None):
     """
     import json
 
+    # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
     from cnnkit.saving.serialization import deserialize_keras_object
 
     if not isinstance(json_string, (str, bytes, bytearray)):

@@ -297,6 +297,7 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
         instance = _instantiate(cls, inner, custom_objects, safe_mode)
         build_config = config.get("build_config")
         if build_config and hasattr(instance, "built") and not instance.built:
+            # layers that saving imports at module level import this module: at call time
             from cnnkit.layers.base import Layer
 
             if isinstance(instance, Layer):
