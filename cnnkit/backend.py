@@ -803,8 +803,9 @@ def to_numpy(x):
 
 
 def set_kernels(name: str) -> None:
-    """Which implementation runs the kernels: ``"auto"`` (oneDNN where installed and fast,
-    else NumPy), ``"numpy"`` or ``"onednn"``; see :mod:`cnnkit.kernels.dispatch`."""
+    """Which implementation runs the kernels: ``"numpy"`` (the default), ``"auto"`` (oneDNN
+    where installed and fast for the shape, else NumPy) or ``"onednn"``; see
+    :mod:`cnnkit.kernels.dispatch`."""
     from cnnkit.kernels import dispatch  # the kernels import this module
 
     dispatch.set_kernels(name)

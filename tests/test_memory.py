@@ -255,7 +255,7 @@ def test_backward_frees_each_function_and_what_it_saved(kernels):
     try:
         out = conv.conv2d(x, kernel, padding="same")
     finally:
-        dispatch.set_kernels("auto")
+        dispatch.set_kernels(dispatch.DEFAULT)
     ctx = weakref.ref(out._ctx)
     inputs = [p.data for p in out._ctx.parents]  # x and the kernel: owned by the Variables
     saved = [

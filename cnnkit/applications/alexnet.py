@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     load_application_weights,
-    model_input,
-    obtain_input_shape,
     pool_features,
 )
 from cnnkit.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
@@ -75,16 +73,10 @@ def AlexNet(
         >>> AlexNet(include_top=False, pooling="avg").count_params()
         3747200
     """
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=227,
-        min_size=67,
-        require_flatten=include_top,
-        model="AlexNet",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=227, min_size=67, model="AlexNet",
+    )  # fmt: skip
     x = Conv2D(96, (11, 11), strides=(4, 4), activation="relu", name="conv1")(image)
     x = MaxPooling2D((3, 3), strides=(2, 2), name="pool1")(x)
     x = Conv2D(256, (5, 5), padding="same", activation="relu", name="conv2")(x)

@@ -4,11 +4,9 @@ layer names and layout (``keras.applications.densenet``)."""
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
 from cnnkit.applications.resnet import _APPLICATION_ARGS, _BN_EPSILON, _top
@@ -45,16 +43,10 @@ def DenseNet(
     the channels (``BN → relu → conv 1×1``) and the size (average pool 2×2/2); then
     ``BN → relu`` and the top. Convolutions have no bias.
     """
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        require_flatten=include_top,
-        model=name,
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=32, model=name,
+    )  # fmt: skip
     x = ZeroPadding2D(3)(image)
     x = Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     load_application_weights,
-    model_input,
-    obtain_input_shape,
     pool_features,
 )
 from cnnkit.layers import (
@@ -103,16 +101,10 @@ def GoogLeNet(
         >>> model.get_layer("inception5b").output.shape
         (None, 1, 1, 1024)
     """
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=1,
-        require_flatten=include_top,
-        model="GoogLeNet",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=1, model="GoogLeNet",
+    )  # fmt: skip
     x = ZeroPadding2D(3, name="conv1_pad")(image)
     x = _conv(x, 64, 7, batch_norm, "conv1", strides=2, padding="valid")
     x = MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)

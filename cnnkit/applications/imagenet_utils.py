@@ -53,6 +53,22 @@ def check_application_args(weights, include_top, pooling, classes) -> None:
         )
 
 
+def application_input(
+    weights, include_top, pooling, classes, input_shape, input_tensor, *, default_size,
+    min_size, model,
+):  # fmt: skip
+    """The shared start of every builder: the arguments checked
+    (:func:`check_application_args`), the input shape resolved (:func:`obtain_input_shape`)
+    and the image input made (:func:`model_input`). Returns ``(image, inputs, shape)``."""
+    check_application_args(weights, include_top, pooling, classes)
+    shape = obtain_input_shape(
+        input_shape, input_tensor, default_size=default_size, min_size=min_size,
+        require_flatten=include_top, model=model,
+    )  # fmt: skip
+    image, inputs = model_input(input_tensor, shape)
+    return image, inputs, shape
+
+
 def load_application_weights(model, weights):
     """``model`` with ``weights`` loaded (a ``.weights.h5`` file, or a legacy Keras ``.h5``
     weights file matched by layer name, as Keras's published application weights are)."""

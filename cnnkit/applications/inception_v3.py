@@ -4,11 +4,9 @@ vision") with Keras's layout (``keras.applications.inception_v3``)."""
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
 from cnnkit.applications.resnet import _APPLICATION_ARGS, _top
@@ -45,16 +43,10 @@ def InceptionV3(
     classifier_activation="softmax",
     name="inception_v3",
 ) -> Model:
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=299,
-        min_size=75,
-        require_flatten=include_top,
-        model="InceptionV3",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=299, min_size=75, model="InceptionV3",
+    )  # fmt: skip
     x = _conv_bn(image, 32, 3, 3, strides=2, padding="valid")
     x = _conv_bn(x, 32, 3, 3, padding="valid")
     x = _conv_bn(x, 64, 3, 3)

@@ -6,11 +6,9 @@ multiplier), ``depth_multiplier`` the depthwise convolutions' outputs.
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
     pool_features,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
@@ -52,16 +50,10 @@ def MobileNet(
     classifier_activation="softmax",
     name=None,
 ) -> Model:
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        require_flatten=include_top,
-        model="MobileNet",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=32, model="MobileNet",
+    )  # fmt: skip
     x = Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(image)
     x = BatchNormalization(name="conv1_bn")(x)
     x = ReLU(6.0, name="conv1_relu")(x)

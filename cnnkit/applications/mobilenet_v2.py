@@ -4,11 +4,9 @@ bottlenecks") with Keras's layer names and layout (``keras.applications.mobilene
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
     pool_features,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
@@ -57,16 +55,10 @@ def MobileNetV2(
     classifier_activation="softmax",
     name=None,
 ) -> Model:
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        require_flatten=include_top,
-        model="MobileNetV2",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=32, model="MobileNetV2",
+    )  # fmt: skip
     first = _make_divisible(32 * alpha)
     x = Conv2D(first, 3, strides=2, padding="same", use_bias=False, name="Conv1")(image)
     x = BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
     pool_features,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
@@ -78,16 +76,10 @@ def ResNet18(
         >>> ResNet18(input_shape=(32, 32, 3), classes=10).output_shape
         (None, 10)
     """
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=1,
-        require_flatten=include_top,
-        model="ResNet18",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=1, model="ResNet18",
+    )  # fmt: skip
     x = ZeroPadding2D(3, name="conv1_pad")(image)
     x = Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)
@@ -177,16 +169,10 @@ def resnet_small(
             "Invalid value for argument `depth`. Expected 6n + 2 with n >= 1 (8, 14, 20, 32, "
             f"44, 56, 110, ...). Received: depth={depth!r}"
         )
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=32,
-        min_size=1,
-        require_flatten=include_top,
-        model=f"resnet_small(depth={depth})",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=32, min_size=1, model=f"resnet_small(depth={depth})",
+    )  # fmt: skip
     x = _cifar_conv(image, 16, 3, 1, "conv1")
     x = BatchNormalization(name="conv1_bn")(x)
     x = Activation("relu", name="conv1_relu")(x)
@@ -247,16 +233,10 @@ def _resnet_v1(
     stages of bottleneck blocks (``blocks`` per stage) with 64, 128, 256 and 512 filters
     (×4 at each block's output); stages 3-5 start with stride 2 in the first 1×1 conv.
     """
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        require_flatten=include_top,
-        model=name,
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=32, model=name,
+    )  # fmt: skip
     x = ZeroPadding2D(3, name="conv1_pad")(image)
     x = Conv2D(64, 7, strides=2, name="conv1_conv")(x)
     x = BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)

@@ -4,11 +4,9 @@ bottleneck blocks, with Keras's layer names and layout (``keras.applications.res
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
 from cnnkit.applications.resnet import _APPLICATION_ARGS, _BN_EPSILON, _top
@@ -37,16 +35,10 @@ def _resnet_v2(
     """Stem ``pad 3 → conv 7×7/2 (64) → pad 1 → max pool 3×3/2``; four stages of
     pre-activation bottlenecks whose *last* block carries the stride (stages 2-4); then
     ``BN → relu`` (``post_bn``/``post_relu``) before the top."""
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        require_flatten=include_top,
-        model=name,
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=32, model=name,
+    )  # fmt: skip
     x = ZeroPadding2D(3, name="conv1_pad")(image)
     x = Conv2D(64, 7, strides=2, name="conv1_conv")(x)
     x = ZeroPadding2D(1, name="pool1_pad")(x)

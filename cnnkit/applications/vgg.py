@@ -7,10 +7,8 @@ This module also holds the argument checks every Keras-style builder of
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     load_application_weights,
-    model_input,
-    obtain_input_shape,
     pool_features,
 )
 from cnnkit.layers import (
@@ -176,16 +174,10 @@ def _vgg(
     classifier_activation,
     name,
 ) -> Model:
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        require_flatten=include_top,
-        model=model,
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=224, min_size=32, model=model,
+    )  # fmt: skip
     x = image
     for block, (convs, filters) in enumerate(zip(convs_per_block, (64, 128, 256, 512, 512)), 1):
         for conv in range(1, convs + 1):

@@ -4,11 +4,9 @@ convolutions") with Keras's layer names and layout (``keras.applications.xceptio
 from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
-    check_application_args,
+    application_input,
     decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
-    model_input,
-    obtain_input_shape,
 )
 from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
 from cnnkit.applications.resnet import _APPLICATION_ARGS, _top
@@ -45,16 +43,10 @@ def Xception(
     classifier_activation="softmax",
     name="xception",
 ) -> Model:
-    check_application_args(weights, include_top, pooling, classes)
-    shape = obtain_input_shape(
-        input_shape,
-        input_tensor,
-        default_size=299,
-        min_size=71,
-        require_flatten=include_top,
-        model="Xception",
-    )
-    image, inputs = model_input(input_tensor, shape)
+    image, inputs, shape = application_input(
+        weights, include_top, pooling, classes, input_shape, input_tensor,
+        default_size=299, min_size=71, model="Xception",
+    )  # fmt: skip
     x = Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(image)
     x = BatchNormalization(name="block1_conv1_bn")(x)
     x = Activation("relu", name="block1_conv1_act")(x)

@@ -1,19 +1,24 @@
-"""Which implementation runs a kernel: cnnkit's NumPy code, or oneDNN where it is faster.
+"""Which implementation runs a kernel: cnnkit's NumPy code, or oneDNN where asked.
 
 The NumPy kernels in this package are the reference: readable, tested against independent
-references, always available. ``pip install "cnnkit[fast]"`` adds oneDNN 3.2
+references, always available, and the default. ``pip install "cnnkit[fast]"`` adds oneDNN 3.2
 (:mod:`cnnkit.kernels.onednn`), whose convolutions run without column matrices. With
-``set_kernels("auto")`` (the default) a kernel asks :func:`fast` for the oneDNN version and
-uses it when the library loads and oneDNN has a fast implementation for the shape (its
-reference and GEMM fallbacks are declined); otherwise, and always with
-``set_kernels("numpy")``, the NumPy kernel runs. ``kernels_report()`` counts which ran.
+``set_kernels("auto")`` a kernel asks :func:`fast` for the oneDNN version and uses it when
+the library loads and oneDNN has a fast implementation for the shape (its reference and GEMM
+fallbacks are declined); otherwise, and always with ``set_kernels("numpy")``, the NumPy kernel
+runs. ``kernels_report()`` counts which ran.
+
+NumPy stays the default because of a measurement: training the lecture CNN for an epoch took
+5× longer with oneDNN's convolutions on this 2-core machine (its OpenMP threads and cnnkit's
+own threads take turns on the same cores), while inference gained up to 1.2× (README,
+"Performance").
 
 Example:
     >>> from cnnkit.kernels import dispatch
-    >>> dispatch.set_kernels("numpy")
+    >>> dispatch.kernels()
+    'numpy'
     >>> dispatch.fast("conv2d") is None
     True
-    >>> dispatch.set_kernels("auto")
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ import importlib
 import threading
 
 CHOICES = ("auto", "numpy", "onednn")
-_STATE = {"choice": "auto"}
+DEFAULT = "numpy"
+_STATE = {"choice": DEFAULT}
 _COUNTS: collections.Counter = collections.Counter()
 _LOCK = threading.Lock()
 _MODULES = {"conv2d": "cnnkit.kernels.onednn.conv"}
 
 
 def set_kernels(name: str) -> None:
-    """``"auto"`` (oneDNN where it loads and is fast, else NumPy), ``"numpy"`` or
-    ``"onednn"`` (like ``"auto"``, but a missing library is an error, not a fallback)."""
+    """``"numpy"`` (the default), ``"auto"`` (oneDNN where it loads and has a fast kernel for
+    the shape, else NumPy) or ``"onednn"`` (like ``"auto"``, but a missing library is an
+    error, not a fallback)."""
     if name not in CHOICES:
         raise ValueError(f"`kernels` must be one of {CHOICES}. Received: {name!r}")
     if name == "onednn":

@@ -30,7 +30,7 @@ def kernels():
         dispatch.set_kernels(name)
 
     yield use
-    dispatch.set_kernels("auto")
+    dispatch.set_kernels(dispatch.DEFAULT)
 
 
 def _run(x, k, b, strides, padding, dilation, relu, g):
@@ -108,6 +108,10 @@ def test_missing_library_falls_back_to_numpy(kernels, monkeypatch):
     assert dispatch.kernels_report() == {"conv2d": {"numpy": 1}}
     with pytest.raises(ValueError, match="oneDNN kernels are not available here: libdnnl"):
         dispatch.set_kernels("onednn")
+
+
+def test_numpy_is_the_default():
+    assert dispatch.DEFAULT == "numpy" and dispatch.kernels() == "numpy"
 
 
 def test_set_kernels_names_the_choices():
