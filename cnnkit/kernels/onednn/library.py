@@ -32,7 +32,6 @@ CONVOLUTION_DIRECT = 1
 ENGINE_CPU = 1
 STREAM_IN_ORDER = 1
 QUERY_IMPL_INFO_STR = 8
-QUERY_SRC_MD = 129
 QUERY_WEIGHTS_MD = 131
 QUERY_DIFF_WEIGHTS_MD = 132
 QUERY_SCRATCHPAD_MD = 136
@@ -89,7 +88,6 @@ _SIGNATURES = {
     "dnnl_memory_desc_clone": (ctypes.POINTER(_handle), _handle),
     "dnnl_memory_desc_destroy": (_handle,),
     "dnnl_memory_create": (ctypes.POINTER(_handle), _handle, _handle, _handle),
-    "dnnl_memory_set_data_handle": (_handle, _handle),
     "dnnl_memory_destroy": (_handle,),
     "dnnl_primitive_attr_create": (ctypes.POINTER(_handle),),
     "dnnl_primitive_attr_destroy": (_handle,),
@@ -229,9 +227,6 @@ class Library:
             ctypes.c_void_p(pointer) if pointer else None,
         )
         return Owned(mem, self.lib.dnnl_memory_destroy)
-
-    def set_pointer(self, memory, pointer: int) -> None:
-        self.check("dnnl_memory_set_data_handle", memory.handle, ctypes.c_void_p(pointer))
 
     def impl_info(self, pd) -> str:
         info = ctypes.c_char_p()
