@@ -18,6 +18,12 @@ from cnnkit.layers.augmentation import (
     RandomZoom,
 )
 from cnnkit.layers.augmentation_color import RandomGrayscale, RandomInvert, Solarization
+from cnnkit.layers.augmentation_geometric import (
+    RandomElasticTransform,
+    RandomPerspective,
+    RandomShear,
+)
+from cnnkit.layers.augmentation_mixing import CutMix, MixUp
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
@@ -267,6 +273,11 @@ __all__ = [
     "RandomGrayscale",
     "RandomInvert",
     "Solarization",
+    "RandomShear",
+    "RandomPerspective",
+    "RandomElasticTransform",
+    "CutMix",
+    "MixUp",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

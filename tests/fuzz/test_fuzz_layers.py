@@ -136,6 +136,11 @@ LAYERS = {
     "RandomGrayscale": (lambda: L.RandomGrayscale(0.5, seed=1), "float"),
     "RandomInvert": (lambda: L.RandomInvert(seed=1), "float"),
     "Solarization": (lambda: L.Solarization(0.2, 0.5, seed=1), "float"),
+    "RandomShear": (lambda: L.RandomShear(0.3, 0.2, seed=1), "float"),
+    "RandomPerspective": (lambda: L.RandomPerspective(seed=1), "float"),
+    "RandomElasticTransform": (lambda: L.RandomElasticTransform(seed=1), "float"),
+    "CutMix": (lambda: L.CutMix(seed=1), "float"),
+    "MixUp": (lambda: L.MixUp(seed=1), "float"),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",

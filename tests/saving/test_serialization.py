@@ -132,6 +132,13 @@ LAYER_CASES = {
     "RandomGrayscale": lambda: seq((4, 4, 3), L.RandomGrayscale(0.2, seed=3)),
     "RandomInvert": lambda: seq((4, 4, 3), L.RandomInvert((0.1, 0.6), value_range=(0, 1))),
     "Solarization": lambda: seq((4, 4, 3), L.Solarization(0.1, (0.3, 0.9))),
+    "RandomShear": lambda: seq((4, 4, 2), L.RandomShear(0.2, (0.1, 0.3), seed=3)),
+    "RandomPerspective": lambda: seq((4, 4, 2), L.RandomPerspective((0.2, 0.8), scale=0.5)),
+    "RandomElasticTransform": lambda: seq(
+        (6, 6, 2), L.RandomElasticTransform(0.5, (0.2, 0.4), fill_mode="mirror")
+    ),
+    "CutMix": lambda: seq((4, 4, 2), L.CutMix((0.2, 0.9), seed=1)),
+    "MixUp": lambda: seq((4, 4, 2), L.MixUp(alpha=0.4)),
     "RandomBrightness": lambda: seq((4, 4, 2), L.RandomBrightness(0.2, seed=3)),
     "RandomContrast": lambda: seq((4, 4, 2), L.RandomContrast(0.2)),
     "RandomCrop": lambda: seq((6, 6, 2), L.RandomCrop(4, 4)),
