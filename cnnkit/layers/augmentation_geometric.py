@@ -187,7 +187,8 @@ class RandomShear(_ImagePreprocessingLayer):
     Args:
         x_factor: ``f`` in ``[0, 1]`` draws ``s_x`` in ``[-f, f]``; a pair ``(lo, hi)`` of
             numbers in ``[0, 1]`` draws in ``[lo, hi]`` (then the random sign). Default 0.
-        y_factor: the same for ``s_y``.
+        y_factor: the same for ``s_y``. ``get_config`` writes both as the range
+            ``(lo, hi)``, as Keras (and ``from_config`` reads Keras's ``(-f, f)`` back).
         interpolation: ``"bilinear"`` (default) or ``"nearest"``.
         fill_mode: ``"reflect"`` (default, ``d c b a | a b c d | d c b a``), ``"wrap"``,
             ``"constant"`` (``fill_value``) or ``"nearest"``. (Keras's PyTorch backend turns
@@ -225,10 +226,8 @@ class RandomShear(_ImagePreprocessingLayer):
         **kwargs,
     ):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self._x_range = self._shear_range(x_factor, "x_factor")
-        self._y_range = self._shear_range(y_factor, "y_factor")
-        self.x_factor = tuple(x_factor) if isinstance(x_factor, (tuple, list)) else x_factor
-        self.y_factor = tuple(y_factor) if isinstance(y_factor, (tuple, list)) else y_factor
+        self.x_factor = self._shear_range(x_factor, "x_factor")
+        self.y_factor = self._shear_range(y_factor, "y_factor")
         self.interpolation = _check_choice(interpolation, INTERPOLATIONS, "interpolation")
         self.fill_mode = _check_choice(fill_mode, FILL_MODES, "fill_mode")
         self.fill_value = fill_value
@@ -238,6 +237,17 @@ class RandomShear(_ImagePreprocessingLayer):
         low, high = _unit_range(value, name)
         return (-high, high) if _is_number(value) else (low, high)
 
+    @classmethod
+    def from_config(cls, config):
+        # get_config writes a number f as Keras does, as the range (-f, f), which the
+        # constructor (as Keras's) refuses: read such a symmetric pair back as f.
+        config = dict(config)
+        for key in ("x_factor", "y_factor"):
+            value = config.get(key)
+            if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == -value[1]:
+                config[key] = abs(value[1])
+        return super().from_config(config)
+
     def get_random_transformation(self, data, training=True, seed=None):
         if not training:
             return None
@@ -246,7 +256,7 @@ class RandomShear(_ImagePreprocessingLayer):
         rng = self._draw_generator(seed)
         sign = np.where(rng.uniform(size=(n, 1)) > 0.5, -1.0, 1.0)
         shear = np.concatenate(
-            [rng.uniform(*self._x_range, size=(n, 1)), rng.uniform(*self._y_range, size=(n, 1))],
+            [rng.uniform(*self.x_factor, size=(n, 1)), rng.uniform(*self.y_factor, size=(n, 1))],
             axis=1,
         )
         return {"shear_factor": (shear * sign).astype(self.dtype), "input_shape": shape}
@@ -434,10 +444,15 @@ class RandomElasticTransform(_ImagePreprocessingLayer):
         field_seed = int(rng.integers(0, 2**31 - 1))
         return {"apply_transform": apply, "distortion_factor": distortion, "seed": field_seed}
 
+    @staticmethod
+    def get_elastic_transform_params(height, width, factor):
+        """``(alpha, sigma)`` of the deformation for a distortion ``factor`` (Keras's rule)."""
+        return max(height, width) * 0.1 * factor, min(height, width) * 0.05 * factor
+
     def _transform_images(self, images, transformation, interpolation):
         _, h, w, _ = images.shape
         d = float(transformation["distortion_factor"])
-        alpha, sigma = max(h, w) * 0.1 * d, min(h, w) * 0.05 * d
+        alpha, sigma = self.get_elastic_transform_params(h, w, d)
         apply = np.asarray(transformation["apply_transform"], dtype=bool).reshape(-1, 1, 1, 1)
         if sigma > 0 and apply.any():
             deformed = image_ops.elastic_transform(
