@@ -24,6 +24,7 @@ from cnnkit.layers.augmentation_geometric import (
     RandomShear,
 )
 from cnnkit.layers.augmentation_mixing import CutMix, MixUp
+from cnnkit.layers.augmentation_policies import AugMix, RandAugment
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
@@ -278,6 +279,8 @@ __all__ = [
     "RandomElasticTransform",
     "CutMix",
     "MixUp",
+    "RandAugment",
+    "AugMix",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",
