@@ -141,6 +141,8 @@ LAYERS = {
     "RandomElasticTransform": (lambda: L.RandomElasticTransform(seed=1), "float"),
     "CutMix": (lambda: L.CutMix(seed=1), "float"),
     "MixUp": (lambda: L.MixUp(seed=1), "float"),
+    "RandAugment": (lambda: L.RandAugment(num_ops=3, seed=1), "float"),
+    "AugMix": (lambda: L.AugMix(seed=1), "float"),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",

@@ -139,6 +139,8 @@ LAYER_CASES = {
     ),
     "CutMix": lambda: seq((4, 4, 2), L.CutMix((0.2, 0.9), seed=1)),
     "MixUp": lambda: seq((4, 4, 2), L.MixUp(alpha=0.4)),
+    "RandAugment": lambda: seq((6, 6, 3), L.RandAugment((0, 1), 3, (0.1, 0.4), seed=2)),
+    "AugMix": lambda: seq((6, 6, 3), L.AugMix((0, 1), 2, 2, 0.4, 0.5, False)),
     "RandomBrightness": lambda: seq((4, 4, 2), L.RandomBrightness(0.2, seed=3)),
     "RandomContrast": lambda: seq((4, 4, 2), L.RandomContrast(0.2)),
     "RandomCrop": lambda: seq((6, 6, 2), L.RandomCrop(4, 4)),
