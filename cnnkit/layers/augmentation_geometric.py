@@ -46,7 +46,6 @@ from cnnkit.autodiff import Tensor
 from cnnkit.kernels.image import FILL_MODES, INTERPOLATIONS, affine_transform
 from cnnkit.layers.augmentation import _check_choice, _RandomImageLayer, _value_range
 from cnnkit.layers.base import standardize_data_format
-from cnnkit.ops import image as image_ops
 
 
 def _unit_range(value, name: str) -> tuple[float, float]:
@@ -65,6 +64,14 @@ def _unit_range(value, name: str) -> tuple[float, float]:
         if 0 <= low and high <= 1:
             return low, high
     raise ValueError(message)
+
+
+def _image_ops():
+    """:mod:`cnnkit.ops.image`, imported on first use: ``cnnkit.ops`` is heavy, and
+    ``import cnnkit`` does not load it."""
+    from cnnkit.ops import image
+
+    return image
 
 
 def _is_number(value) -> bool:
@@ -359,7 +366,7 @@ class RandomPerspective(_ImagePreprocessingLayer):
             return images
         start = np.asarray(transformation["start_points"])[chosen]
         end = np.asarray(transformation["end_points"])[chosen]
-        warped = image_ops.perspective_transform(
+        warped = _image_ops().perspective_transform(
             images[chosen], start, end, interpolation=interpolation, fill_value=self.fill_value
         )
         out = images.copy()
@@ -429,7 +436,7 @@ class RandomElasticTransform(_ImagePreprocessingLayer):
         self.factor = _unit_range(factor, "factor")
         self.scale = _unit_range(scale, "scale")
         self.interpolation = _check_choice(interpolation, INTERPOLATIONS, "interpolation")
-        self.fill_mode = _check_choice(fill_mode, image_ops.FILL_MODES, "fill_mode")
+        self.fill_mode = _check_choice(fill_mode, _image_ops().FILL_MODES, "fill_mode")
         self.fill_value = fill_value
         self.value_range = _value_range(value_range)
 
@@ -455,7 +462,7 @@ class RandomElasticTransform(_ImagePreprocessingLayer):
         alpha, sigma = self.get_elastic_transform_params(h, w, d)
         apply = np.asarray(transformation["apply_transform"], dtype=bool).reshape(-1, 1, 1, 1)
         if sigma > 0 and apply.any():
-            deformed = image_ops.elastic_transform(
+            deformed = _image_ops().elastic_transform(
                 images,
                 alpha=alpha,
                 sigma=sigma,
