@@ -287,6 +287,19 @@ CASES = [
         ),
         [(6, 6, 3)],
     ),
+    (
+        "augmentation_geometric_mixing_policies",
+        _chain(
+            lambda: L.RandomShear(0.2, 0.2),
+            lambda: L.RandomPerspective(),
+            lambda: L.RandomElasticTransform(),
+            lambda: L.CutMix(),
+            lambda: L.MixUp(),
+            lambda: L.RandAugment(),
+            lambda: L.AugMix(),
+        ),
+        [(6, 6, 3)],
+    ),
     ("masking", lambda x: L.Dense(2)(L.Masking(0.0)(x)), [(5, 3)]),
     # recurrent
     ("simple_rnn", _chain(lambda: L.SimpleRNN(4)), [(5, 3)]),
