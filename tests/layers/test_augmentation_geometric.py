@@ -341,3 +341,49 @@ def test_images_must_have_rank_3_or_4():
     for layer in _all_layers():
         with pytest.raises(ValueError, match="expects images of rank 3"):
             layer(np.ones((2, 3), "float32"), training=True)
+
+
+def _every_new_layer_model(K, shear):
+    """A model with the geometric, mixing and policy layers, written as Keras code."""
+    L = K.layers
+    return K.Sequential(
+        [
+            K.Input((8, 8, 3)),
+            L.RandomShear(shear, (0.1, 0.3)),
+            L.RandomPerspective(0.5, 0.3),
+            L.RandomElasticTransform(0.5, 0.4, value_range=(0, 1)),
+            L.CutMix(0.5),
+            L.MixUp(0.3),
+            L.RandAugment((0, 1), 1, 0.3),
+            L.AugMix((0, 1), 2, 2, 0.2, all_ops=False),
+            L.Flatten(),
+            L.Dense(2),
+        ]
+    )
+
+
+def test_archives_interchange_with_keras(tmp_path):
+    keras = pytest.importorskip("keras")
+    import cnnkit
+
+    x = _images((4, 8, 8, 3)) / 255
+    theirs = _every_new_layer_model(keras, shear=0.2)  # Keras writes x_factor (-0.2, 0.2)
+    theirs.save(tmp_path / "keras.keras")
+    ours = load_model(tmp_path / "keras.keras")
+    for mine, keras_layer in zip(ours.layers, theirs.layers):
+        if isinstance(mine, layers.Dense):
+            continue
+        expected = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in keras_layer.get_config().items()
+        }
+        assert {k: v for k, v in mine.get_config().items() if k != "dtype"} == {
+            k: v for k, v in expected.items() if k != "dtype"
+        }
+    expected = keras.ops.convert_to_numpy(theirs.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-5)
+    # Keras cannot read its own (-f, f) shear range back: a pair of positive numbers here
+    ours = _every_new_layer_model(cnnkit, shear=(0.1, 0.2))
+    ours.save(tmp_path / "cnnkit.keras")
+    theirs = keras.saving.load_model(tmp_path / "cnnkit.keras")
+    expected = keras.ops.convert_to_numpy(theirs.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-5)
