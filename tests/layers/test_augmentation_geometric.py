@@ -8,6 +8,7 @@ from cnnkit import backend, layers
 from cnnkit.autodiff import Variable
 from cnnkit.models import Sequential, load_model
 from cnnkit.ops import image as image_ops
+from tests.harness import run_layer_test
 
 
 def _images(shape=(3, 7, 9, 2), seed=0):
@@ -259,6 +260,22 @@ def test_seeded_layers_reproduce_and_set_seed_reproduces_unseeded_ones():
         runs.append([layer(x, training=True).numpy() for layer in _all_layers()])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (layers.RandomShear, {"x_factor": 0.2, "y_factor": (0.1, 0.2), "seed": 1}),
+        (layers.RandomPerspective, {"factor": (0.3, 0.9), "scale": 0.2}),
+        (layers.RandomElasticTransform, {"scale": 0.5, "fill_mode": "constant"}),
+        (layers.CutMix, {"factor": 0.4}),
+        (layers.MixUp, {"alpha": 0.5}),
+        (layers.RandAugment, {"num_ops": 1, "value_range": (-3, 3)}),
+        (layers.AugMix, {"num_chains": 2, "all_ops": False}),
+    ],
+)
+def test_layer_lifecycle(cls, kwargs):
+    run_layer_test(cls, kwargs, (2, 6, 5, 3), expected_output_shape=(2, 6, 5, 3))
 
 
 def test_get_config_round_trips():
