@@ -9,7 +9,10 @@ picked sublayer then draws its own parameters per image.
 
 The operations' classes are looked up by name in :mod:`cnnkit.layers` when the policy is
 made; an operation whose class cnnkit lacks is left out of the draw (``missing_ops`` lists
-them, empty when every class exists). Deviations from Keras, written down: an operation picked
+them, empty when every class exists). Without cnnkit's colour layers, five are missing:
+``random_color_degeneration``, ``random_sharpness``, ``random_posterization``,
+``auto_contrast`` and ``equalization`` (AugMix with ``all_ops=False`` then draws from shear,
+translation, rotation and solarization only). Deviations from Keras, written down: an operation picked
 twice in one call draws new parameters the second time (Keras applies one draw twice);
 ``get_random_transformation`` returns only the picks (the sublayers draw when applied); a
 dict with ``"segmentation_masks"`` raises ``NotImplementedError`` (the masks cannot follow the
