@@ -6,15 +6,17 @@ The Keras-style builders (Keras's ``ResNet50``/``101``/``152`` and their V2, ``D
 ``include_top, weights, input_tensor, input_shape, pooling, classes,
 classifier_activation`` as ``keras.applications`` does, with Keras's parameter counts;
 ``weights`` is None (random initialization) or the path of a weights file on disk (Keras's
-published ``.h5`` files load by layer name; nothing is downloaded). Each architecture's
+published ``.h5`` files load layer by layer, as in Keras; nothing is downloaded). Each architecture's
 module has Keras's ``preprocess_input`` and ``decode_predictions``. ``lecture_cnn`` and
 ``vgg_cifar`` are the lecture's models; ``text_cnn`` and ``lstm_classifier`` classify padded
 token sequences.
 """
 
 from cnnkit.applications import (
+    convnext,
     densenet,
     imagenet_utils,
+    inception_resnet_v2,
     inception_v3,
     mobilenet,
     mobilenet_v2,
@@ -23,8 +25,16 @@ from cnnkit.applications import (
     xception,
 )
 from cnnkit.applications.alexnet import AlexNet
+from cnnkit.applications.convnext import (
+    ConvNeXtBase,
+    ConvNeXtLarge,
+    ConvNeXtSmall,
+    ConvNeXtTiny,
+    ConvNeXtXLarge,
+)
 from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from cnnkit.applications.googlenet import GoogLeNet
+from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
 from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.lecture import lecture_cnn
 from cnnkit.applications.lenet import LeNet5
@@ -45,10 +55,17 @@ resnet50 = resnet  # Keras's module aliases
 
 __all__ = [
     "AlexNet",
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtSmall",
+    "ConvNeXtTiny",
+    "ConvNeXtXLarge",
+    "convnext",
     "DenseNet121",
     "DenseNet169",
     "DenseNet201",
     "GoogLeNet",
+    "InceptionResNetV2",
     "InceptionV3",
     "LeNet5",
     "MobileNet",
@@ -65,6 +82,7 @@ __all__ = [
     "Xception",
     "densenet",
     "imagenet_utils",
+    "inception_resnet_v2",
     "inception_v3",
     "mobilenet",
     "mobilenet_v2",
