@@ -224,9 +224,9 @@ def _variant(size: str, parameters: str):
     builder.__name__ = builder.__qualname__ = "ConvNeXt" + (
         "XLarge" if size == "xlarge" else size.capitalize()
     )
-    builder.__doc__ = f"""ConvNeXt-{size.capitalize()}: stages of {depths} blocks with {dims} channels;
-    {parameters} parameters with the top, Keras's count. Pixels 0-255 go in as they are
-    (``include_preprocessing`` normalises them inside the model).
+    builder.__doc__ = f"""ConvNeXt-{size.capitalize()}: stages of {depths} blocks with
+    {dims} channels; {parameters} parameters with the top, Keras's count. Pixels 0-255 go
+    in as they are (``include_preprocessing`` normalises them inside the model).
 """ + _APPLICATION_ARGS.replace(
         "        include_top:",
         "        include_preprocessing: normalise 0-255 pixels inside the model.\n"

@@ -144,3 +144,42 @@ def test_convnext_layers_and_preprocessing():
     assert depth.get_config()["drop_path_rate"] == 0.5
     pixels = np.full((1, 2, 2, 3), 7.0, "float32")
     assert apps.convnext.preprocess_input(pixels) is pixels
+
+
+NASNET_COUNTS = {
+    "NASNetMobile": (5_326_716, 4_269_716),
+    "NASNetLarge": (88_949_818, 84_887_922),
+}  # as Keras: no top, any size
+
+
+@pytest.mark.parametrize(
+    "name", ["NASNetMobile", pytest.param("NASNetLarge", marks=pytest.mark.slow)]
+)
+def test_nasnet_parameter_counts(name):
+    builder = getattr(apps, name)
+    with_top, without = NASNET_COUNTS[name]
+    assert builder().count_params() == with_top
+    assert builder(include_top=False).count_params() == without
+
+
+@pytest.mark.slow
+def test_nasnet_mobile_matches_keras_layer_order_and_predictions(tmp_path):
+    k = pytest.importorskip("keras")
+    h5py = pytest.importorskip("h5py")
+    from keras.src.applications import nasnet as keras_nasnet  # Keras refuses NASNetMobile on torch
+    from keras.src.legacy.saving import legacy_h5_format
+
+    mobile = dict(penultimate_filters=1056, num_blocks=4, stem_block_filters=32,
+                  skip_reduction=False, default_size=224, classes=5)  # fmt: skip
+    k.utils.set_random_seed(0)
+    theirs = keras_nasnet.NASNet((64, 64, 3), weights=None, **mobile)
+    path = tmp_path / "nasnet.h5"
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, theirs)
+    ours = apps.nasnet.NASNet((64, 64, 3), weights=str(path), **mobile)
+    assert _weight_shapes(ours) == _weight_shapes(theirs)
+    x = apps.nasnet.preprocess_input(
+        np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    )
+    want = np.asarray(theirs.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
