@@ -12,8 +12,10 @@ made; an operation whose class cnnkit lacks is left out of the draw (``missing_o
 them, empty when every class exists). Without cnnkit's colour layers, five are missing:
 ``random_color_degeneration``, ``random_sharpness``, ``random_posterization``,
 ``auto_contrast`` and ``equalization`` (AugMix with ``all_ops=False`` then draws from shear,
-translation, rotation and solarization only). Deviations from Keras, written down: an operation picked
-twice in one call draws new parameters the second time (Keras applies one draw twice);
+translation, rotation and solarization only).
+
+Deviations from Keras, written down: an operation picked twice in one call draws new
+parameters the second time (Keras applies one draw twice);
 ``get_random_transformation`` returns only the picks (the sublayers draw when applied); a
 dict with ``"segmentation_masks"`` raises ``NotImplementedError`` (the masks cannot follow the
 sublayers' draws); AugMix picks operations from the layer's seeded generator (Keras uses
