@@ -171,9 +171,9 @@ class ContrastLimitedAdaptiveHistogramEqualization(_HistogramLayer):
 
     Keras 3.15 on its torch backend pads with the edge values where it asks for a symmetric
     padding, and truncates the clip limit to an integer (its histograms are integers there);
-    cnnkit pads symmetrically and keeps the fractional limit, as Keras's code
-    asks. The results agree when the image size is
-    within one pixel of a multiple of the grid and the clip limit is a whole number.
+    cnnkit pads symmetrically and keeps the fractional limit, as Keras's code asks. The two
+    agree when the padding is at most one pixel and ``clip_limit · tile_pixels / 256`` is
+    a whole number.
 
     Args:
         value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).

@@ -12,10 +12,11 @@ scale (HSV in ``[0, 1]``, posterization's 8 bits) map the images there and back.
 Deliberate deviations from Keras 3.15's code, each where Keras's code contradicts its own
 documentation (the documentation is followed):
 
-- ``RandomSaturation`` and ``RandomColorDegeneration`` take factors in ``[0, 1]`` and draw a
-  single number ``f`` from ``[0, f]`` (Keras's code draws from ``[-f, f]``); the saturation
-  is clipped to ``[0, 1]`` (Keras clips it to ``value_range``, so a factor above 0.5 on
-  ``(0, 255)`` images can push colours out of range).
+- ``RandomSaturation`` and ``RandomColorDegeneration`` take a single number ``f`` in
+  ``[0, 1]`` and draw from ``[0, f]`` (Keras's code draws from ``[-f, f]``; its configs,
+  which hold that pair, load and behave as in Keras). The saturation is clipped to
+  ``[0, 1]`` (Keras clips it to ``value_range``, so a factor above 0.5 on ``(0, 255)``
+  images can push colours out of range).
 - ``RandomPosterization`` draws the number of bits uniformly in ``[lo, hi]``, both ends
   included (Keras's ``randint`` never draws ``hi``).
 
@@ -60,14 +61,28 @@ def _per_image(values, dtype):
 
 
 class _ColorLayer(_RandomImageLayer):
-    """Shared ``__init__``/config: ``factor`` in ``[0, 1]``, ``value_range``, ``data_format``."""
+    """Shared ``__init__``/config: ``factor`` in ``[0, 1]``, ``value_range``, ``data_format``.
+
+    ``_pair_low``: the lowest value a ``(lo, hi)`` pair may hold (``-1`` where Keras's code
+    writes negative lower bounds into its configs, so that those configs load).
+    """
 
     samplewise = True
     _needs_rgb = False
+    _pair_low = 0.0
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.factor = _unit_factor(factor, "factor")
+        if (
+            isinstance(factor, (tuple, list))
+            and len(factor) == 2
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in factor)
+            and self._pair_low <= min(factor)
+            and max(factor) <= 1
+        ):
+            self.factor = tuple(sorted(float(v) for v in factor))
+        else:
+            self.factor = _unit_factor(factor, "factor")
         self.value_range = _value_range(value_range)
         self.data_format = standardize_data_format(data_format)
 
@@ -154,9 +169,9 @@ class RandomSaturation(_ColorLayer):
     identity, ``u = 1`` the fully saturated image.
 
     Args:
-        factor: ``f`` draws ``u`` in ``[0, f]``; a pair ``(lo, hi)`` in ``[lo, hi]``; values
-            in ``[0, 1]``. (Keras's code draws a single number from ``[-f, f]``; see the
-            module docstring.)
+        factor: ``f`` in ``[0, 1]`` draws ``u`` in ``[0, f]``; a pair ``(lo, hi)`` in
+            ``[lo, hi]``, values in ``[-1, 1]`` (a negative ``u`` gives a grayscale image).
+            (Keras's code draws a single number from ``[-f, f]``; see the module docstring.)
         value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
         data_format: only ``"channels_last"``.
         seed: optional int for a layer-local generator.
@@ -175,6 +190,7 @@ class RandomSaturation(_ColorLayer):
     """
 
     _needs_rgb = True
+    _pair_low = -1.0
 
     def _augment(self, images):
         u = self._draw(len(images))
@@ -190,8 +206,9 @@ class RandomColorDegeneration(_ColorLayer):
     ``1`` the grayscale image.
 
     Args:
-        factor: ``f`` draws ``u`` in ``[0, f]``; a pair ``(lo, hi)`` in ``[lo, hi]``; values
-            in ``[0, 1]``. (Keras's code draws a single number from ``[-f, f]``.)
+        factor: ``f`` in ``[0, 1]`` draws ``u`` in ``[0, f]``; a pair ``(lo, hi)`` in
+            ``[lo, hi]``, values in ``[-1, 1]`` (a negative ``u`` moves the colours away from
+            gray). (Keras's code draws a single number from ``[-f, f]``.)
         value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
         data_format: only ``"channels_last"``.
         seed: optional int for a layer-local generator.
@@ -210,6 +227,7 @@ class RandomColorDegeneration(_ColorLayer):
     """
 
     _needs_rgb = True
+    _pair_low = -1.0
 
     def _augment(self, images):
         u = _per_image(self._draw(len(images)), images.dtype)
@@ -424,7 +442,8 @@ class RandomGaussianBlur(_ColorLayer):
     Args:
         factor: ``f`` draws ``p`` in ``[0, f]``; a pair ``(lo, hi)`` in ``[lo, hi]``; values
             in ``[0, 1]`` (default 1.0).
-        kernel_size: an odd int, or a pair of odd ints ``(height, width)`` (default 3).
+        kernel_size: an odd int ``k``, or the pair ``(k, k)`` (default 3). (Keras accepts
+            two different sizes, then fails when called.)
         sigma: ``s`` draws in ``[0, s]``; a pair ``(lo, hi)`` in ``[lo, hi]``; values in
             ``[0, 1]`` (default 1.0).
         value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
@@ -435,8 +454,8 @@ class RandomGaussianBlur(_ColorLayer):
         ``(N, H, W, C)`` or one image ``(H, W, C)``; output shape: the same.
 
     Raises:
-        ValueError: ``factor`` or ``sigma`` outside ``[0, 1]``, an even or non-positive
-            ``kernel_size``, or a bad ``value_range``.
+        ValueError: ``factor`` or ``sigma`` outside ``[0, 1]``, an even, non-positive or
+            non-square ``kernel_size``, or a bad ``value_range``.
 
     Example:
         >>> import numpy as np
@@ -481,14 +500,19 @@ class RandomGaussianBlur(_ColorLayer):
 
 def _odd_sizes(value):
     pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 and v % 2 == 1
-        for v in pair
+    if (
+        len(pair) == 2
+        and pair[0] == pair[1]
+        and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 and v % 2
+            for v in pair
+        )
     ):
         return int(pair[0]), int(pair[1])
     raise ValueError(
-        "Invalid value for argument `kernel_size`. Expected a positive odd integer or a pair "
-        f"of them. Received: kernel_size={value!r}"
+        "Invalid value for argument `kernel_size`. Expected a positive odd integer (or a pair "
+        "of two equal ones: the blur pads kernel_size // 2 pixels on every side, so only a "
+        f"square kernel keeps the image size). Received: kernel_size={value!r}"
     )
 
 
