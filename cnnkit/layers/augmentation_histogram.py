@@ -49,6 +49,8 @@ class _HistogramLayer(_RandomImageLayer):
         return _NoInputGradient.apply(inputs, compute=self._augment_any, layer_name=self.name)
 
     def _augment(self, images):
+        if images.size == 0:
+            return images
         levels = _rescale(images, self.value_range, _LEVELS).astype(images.dtype)
         out = self._map_levels(levels)
         return _rescale(out, _LEVELS, self.value_range).astype(images.dtype)

@@ -404,8 +404,12 @@ class RandomColorJitter(_RandomImageLayer):
 
     def _check_rank(self, shape) -> None:
         super()._check_rank(shape)
-        for stage in self._stages:
-            stage._check_rank(shape)
+        needs_rgb = any(getattr(stage, "_needs_rgb", False) for stage in self._stages)
+        if needs_rgb and shape[-1] not in (3, None):
+            raise ValueError(
+                f'Layer "{self.name}" expects RGB images with 3 channels for its saturation and '
+                f"hue stages. Received input with shape: images.shape={tuple(shape)}"
+            )
 
     def _augment(self, images):
         for stage in self._stages:

@@ -317,3 +317,11 @@ def test_colour_layers_need_three_channels(cls):
         cls(0.5)(np.zeros((1, 2, 2, 1), "float32"), training=True)
     with pytest.raises(ValueError, match="rank 3.*or 4"):
         cls(0.5)(np.zeros((2, 2), "float32"))
+
+
+def test_color_jitter_needs_three_channels_only_for_saturation_and_hue():
+    x = np.full((1, 2, 2, 1), 100.0, "float32")
+    out = L.RandomColorJitter(brightness_factor=(0.1, 0.1))(x, training=True).numpy()
+    np.testing.assert_allclose(out, 125.5)
+    with pytest.raises(ValueError, match="random_color_jitter.*3 channels"):
+        L.RandomColorJitter(hue_factor=0.1)(x, training=True)
