@@ -39,6 +39,7 @@ from cnnkit.backend import epsilon, xp
 from cnnkit.layers.augmentation import (
     RandomBrightness,
     RandomContrast,
+    _as_config,
     _RandomImageLayer,
     _value_range,
 )
@@ -385,10 +386,10 @@ class RandomColorJitter(_RandomImageLayer):
         super().__init__(seed=seed, **kwargs)
         self.value_range = _value_range(value_range)
         self.data_format = standardize_data_format(data_format)
-        self.brightness_factor = _plain(brightness_factor)
-        self.contrast_factor = _plain(contrast_factor)
-        self.saturation_factor = _plain(saturation_factor)
-        self.hue_factor = _plain(hue_factor)
+        factors = (brightness_factor, contrast_factor, saturation_factor, hue_factor)
+        (self.brightness_factor, self.contrast_factor, self.saturation_factor, self.hue_factor) = (
+            None if f is None else _as_config(f) for f in factors
+        )
         stages = (
             (RandomBrightness, brightness_factor),
             (RandomContrast, contrast_factor),
@@ -426,13 +427,6 @@ class RandomColorJitter(_RandomImageLayer):
             "hue_factor": self.hue_factor,
             "data_format": self.data_format,
         }
-
-
-def _plain(value):
-    """A factor for ``get_config``: tuples for lists (JSON round trip), numbers as floats."""
-    if isinstance(value, (tuple, list)):
-        return tuple(float(v) for v in value)
-    return None if value is None else value
 
 
 class RandomGaussianBlur(_ColorLayer):
