@@ -26,13 +26,11 @@ from cnnkit.layers.augmentation_histogram import (
 from cnnkit.layers.augmentation_intensity import (
     RandomColorDegeneration,
     RandomColorJitter,
-    RandomErasing,
-    RandomGaussianBlur,
     RandomHue,
     RandomPosterization,
     RandomSaturation,
-    RandomSharpness,
 )
+from cnnkit.layers.augmentation_local import RandomErasing, RandomGaussianBlur, RandomSharpness
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D

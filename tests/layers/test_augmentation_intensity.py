@@ -1,4 +1,5 @@
-"""Colour and intensity augmentations: certain draws against Keras 3, rules against NumPy
+"""Colour and intensity augmentations (``layers/augmentation_intensity.py`` and
+``layers/augmentation_local.py``): certain draws against Keras 3, rules against NumPy
 references, inference identity, seeding, value ranges, configs, saving and errors."""
 
 import colorsys
