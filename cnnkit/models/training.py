@@ -805,17 +805,7 @@ def _check_labels(model, y) -> None:
 def _check_first_layer_inputs(model, x) -> None:
     """Layers fed straight from the data (e.g. Embedding) check all of it before training."""
     arrays = x if isinstance(x, list) else [x]
-    stack = getattr(model, "_stack", None)
-    if stack is not None:
-        pairs = [(stack[0], 0)] if stack else []
-    else:
-        position = {id(t): i for i, t in enumerate(getattr(model, "inputs", None) or [])}
-        pairs = [
-            (node.layer, position[id(node.input_tensors[0])])
-            for node in getattr(model, "_nodes", [])
-            if len(node.input_tensors) == 1 and id(node.input_tensors[0]) in position
-        ]
-    for layer, index in pairs:
+    for layer, index in model._layers_fed_by_inputs():
         check = getattr(layer, "check_indices", None)
         if check is not None and index < len(arrays):
             check(arrays[index])

@@ -213,3 +213,24 @@ def test_keras_accepts_the_same_compile_options():
         model.compile(optimizer="sgd", loss="mse", jit_compile="auto", run_eagerly=False)
     assert model.jit_compile is False  # "auto" on the torch backend: eager, as in cnnkit
     assert model.run_eagerly is False
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_indices_of_every_batch_are_checked_before_the_first_update(kind):
+    if kind == "sequential":
+        model = keras.Sequential(
+            [layers.Input((2,), dtype="int32"), layers.Embedding(5, 2), layers.Flatten()]
+        )
+    else:
+        tokens, other = layers.Input((2,), dtype="int32"), layers.Input((4,))
+        flat = layers.Flatten()(layers.Embedding(5, 2)(tokens))
+        model = keras.Model([tokens, other], layers.Concatenate()([flat, other]))
+    model.compile(optimizer="sgd", loss="mse")
+    tokens = np.zeros((40, 2), "int32")
+    tokens[-1, 0] = 7  # in the last batch
+    x = tokens if kind == "sequential" else [tokens, np.zeros((40, 4), "float32")]
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=r"received the index 7; indices must lie in \[0, 5\)"):
+        model.fit(x, np.zeros((40, 4 if kind == "sequential" else 8)), batch_size=4, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
