@@ -258,3 +258,11 @@ def test_a_tf_dataset_is_recognised_by_its_class_and_read_as_numpy():
     assert isinstance(adapter, TFDatasetAdapter) and adapter.num_batches == 3
     for _ in range(2):
         assert [b[2].tolist() for b in _epoch(adapter)] == [[1.0, 5.0]] * 3
+
+
+def test_batches_of_named_inputs_stay_dicts():
+    batch = ({"a": np.zeros((2, 1)), "b": [[1.0], [2.0]]}, np.zeros(2))
+    ((x, y, sw),) = _epoch(get_data_adapter(iter([batch])))
+    assert sorted(x) == ["a", "b"] and x["b"].shape == (2, 1) and sw is None
+    with pytest.raises(ValueError, match=r"`x\['a'\]` contains NaN"):
+        _epoch(get_data_adapter(iter([({"a": np.array([[np.nan]])}, np.zeros(1))])))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from cnnkit.trainers.data_adapters.array_data_adapter import as_arrays, length, sample_weights
@@ -50,10 +52,17 @@ def standardize(batch, class_weight=None) -> tuple:
     """One raw batch as ``(x, y, sample_weight)`` of checked NumPy arrays, with
     ``class_weight`` folded into the sample weights."""
     x, y, sample_weight = unpack_x_y_sample_weight(batch)
-    x = as_arrays(x, "x")
-    y = None if y is None else as_arrays(y, "y", numeric_check=False)
+    x = _as_arrays(x, "x")
+    y = None if y is None else _as_arrays(y, "y", numeric_check=False)
     if class_weight is not None:
         sample_weight = sample_weights(sample_weight, class_weight, y, length(x))
     elif sample_weight is not None:
         sample_weight = np.asarray(sample_weight, "float32")
     return x, y, sample_weight
+
+
+def _as_arrays(data, name: str, numeric_check: bool = True):
+    """:func:`as_arrays`, through a dict of arrays keyed by input or output name."""
+    if isinstance(data, Mapping):
+        return {k: as_arrays(v, f"{name}[{k!r}]", numeric_check) for k, v in data.items()}
+    return as_arrays(data, name, numeric_check)
