@@ -463,8 +463,10 @@ class Trainer:
         """Train for ``epochs`` epochs; returns a :class:`~cnnkit.callbacks.History`.
 
         Args:
-            x: input array (or list of arrays for several inputs), or an iterable of
-                ``(x, y)`` / ``(x, y, sample_weight)`` batches.
+            x: input array (a list or dict of arrays for several inputs), or a source of
+                ``x`` / ``(x, y)`` / ``(x, y, sample_weight)`` batches: a ``PyDataset``, a
+                generator or iterable, a ``torch`` DataLoader, a ``tf.data.Dataset`` (see
+                :mod:`cnnkit.trainers.data_adapters`).
             y: targets (integer labels, one-hot rows, or values).
             batch_size: samples per step (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
@@ -479,7 +481,11 @@ class Trainer:
             initial_epoch: epoch to start from (to resume; a
                 :class:`~cnnkit.callbacks.BackupAndRestore` that restores a backup sets it,
                 and the batch within that epoch, in ``on_train_begin``).
-            steps_per_epoch: batches per epoch when ``x`` is an iterable.
+            steps_per_epoch: steps per epoch; the data's iterator then carries on into the
+                next epoch, as in Keras (an infinite generator needs it).
+            validation_steps: validation batches per evaluation, carried on likewise.
+            validation_batch_size: samples per validation batch (default ``batch_size``).
+            validation_freq: validate after every ``validation_freq``-th epoch.
 
         Raises:
             ValueError / TypeError: for inconsistent or invalid data, before any weight changes.

@@ -234,3 +234,17 @@ def test_indices_of_every_batch_are_checked_before_the_first_update(kind):
         model.fit(x, np.zeros((40, 4 if kind == "sequential" else 8)), batch_size=4, verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_steps_per_epoch_on_arrays_carries_the_data_on_as_keras():
+    x, y = _data(40)  # 10 batches of 4
+    seen = []
+    model = keras.Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    first = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))
+    model.fit(x, y, batch_size=4, steps_per_epoch=5, epochs=4, verbose=0, callbacks=[first])
+    assert seen == [0, 1, 2, 3, 4] * 4  # two epochs per pass over the data, then a new pass
+    assert int(model.optimizer.iterations.numpy()) == 20
+    with pytest.warns(UserWarning, match="ran out of data"):  # 3 epochs of 4 from 10 batches
+        model.fit(x, y, batch_size=4, steps_per_epoch=4, epochs=3, verbose=0)
+    assert model.predict(x, batch_size=4, steps=2, verbose=0).shape == (8, 1)
