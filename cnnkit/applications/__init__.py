@@ -14,22 +14,45 @@ token sequences.
 
 from cnnkit.applications import (
     densenet,
+    efficientnet,
+    efficientnet_v2,
     imagenet_utils,
     inception_v3,
     mobilenet,
     mobilenet_v2,
+    mobilenet_v3,
     resnet,
     resnet_v2,
     xception,
 )
 from cnnkit.applications.alexnet import AlexNet
 from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from cnnkit.applications.efficientnet import (
+    EfficientNetB0,
+    EfficientNetB1,
+    EfficientNetB2,
+    EfficientNetB3,
+    EfficientNetB4,
+    EfficientNetB5,
+    EfficientNetB6,
+    EfficientNetB7,
+)
+from cnnkit.applications.efficientnet_v2 import (
+    EfficientNetV2B0,
+    EfficientNetV2B1,
+    EfficientNetV2B2,
+    EfficientNetV2B3,
+    EfficientNetV2L,
+    EfficientNetV2M,
+    EfficientNetV2S,
+)
 from cnnkit.applications.googlenet import GoogLeNet
 from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.lecture import lecture_cnn
 from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.mobilenet import MobileNet
 from cnnkit.applications.mobilenet_v2 import MobileNetV2
+from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from cnnkit.applications.resnet import ResNet18, ResNet50, ResNet101, ResNet152, resnet_small
 from cnnkit.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from cnnkit.applications.text import lstm_classifier, text_cnn
@@ -48,11 +71,28 @@ __all__ = [
     "DenseNet121",
     "DenseNet169",
     "DenseNet201",
+    "EfficientNetB0",
+    "EfficientNetB1",
+    "EfficientNetB2",
+    "EfficientNetB3",
+    "EfficientNetB4",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "EfficientNetV2B0",
+    "EfficientNetV2B1",
+    "EfficientNetV2B2",
+    "EfficientNetV2B3",
+    "EfficientNetV2L",
+    "EfficientNetV2M",
+    "EfficientNetV2S",
     "GoogLeNet",
     "InceptionV3",
     "LeNet5",
     "MobileNet",
     "MobileNetV2",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
     "ResNet18",
     "ResNet50",
     "ResNet50V2",
@@ -64,10 +104,13 @@ __all__ = [
     "VGG19",
     "Xception",
     "densenet",
+    "efficientnet",
+    "efficientnet_v2",
     "imagenet_utils",
     "inception_v3",
     "mobilenet",
     "mobilenet_v2",
+    "mobilenet_v3",
     "resnet",
     "resnet50",
     "resnet_v2",
