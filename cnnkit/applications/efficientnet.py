@@ -79,7 +79,7 @@ def _efficientnet(
         default_size=default_size, min_size=32, model=model,
     )  # fmt: skip
     x = Rescaling(1.0 / 255.0, name="rescaling")(image)
-    x = Normalization(axis=-1, name="normalization")(x)
+    x = Normalization(axis=3, name="normalization")(x)
     if is_legacy_weights_file(weights):
         scale = [1.0 / math.sqrt(s) for s in _IMAGENET_STDDEV_RGB]
         x = Rescaling(scale, name="rescaling_1")(x)
@@ -88,7 +88,7 @@ def _efficientnet(
         _make_divisible(32 * width), 3, strides=2, padding="valid", use_bias=False,
         kernel_initializer=CONV_KERNEL_INITIALIZER, name="stem_conv",
     )(x)  # fmt: skip
-    x = BatchNormalization(name="stem_bn")(x)
+    x = BatchNormalization(axis=3, name="stem_bn")(x)
     x = Activation("swish", name="stem_activation")(x)
     stages = [
         (kernel, math.ceil(depth * repeats), _make_divisible(f_in * width),
@@ -107,7 +107,7 @@ def _efficientnet(
         _make_divisible(1280 * width), 1, padding="same", use_bias=False,
         kernel_initializer=CONV_KERNEL_INITIALIZER, name="top_conv",
     )(x)  # fmt: skip
-    x = BatchNormalization(name="top_bn")(x)
+    x = BatchNormalization(axis=3, name="top_bn")(x)
     x = Activation("swish", name="top_activation")(x)
     x = classifier_top(x, include_top, pooling, dropout_rate, classes, classifier_activation)
     return load_application_weights(Model(inputs, x, name=name), weights)
@@ -132,7 +132,7 @@ def mbconv_block(
             filters, 1, padding="same", use_bias=False,
             kernel_initializer=CONV_KERNEL_INITIALIZER, name=prefix + "expand_conv",
         )(x)  # fmt: skip
-        x = BatchNormalization(momentum=momentum, name=prefix + "expand_bn")(x)
+        x = BatchNormalization(axis=3, momentum=momentum, name=prefix + "expand_bn")(x)
         x = Activation("swish", name=prefix + "expand_activation")(x)
     padding = "same"
     if strides == 2 and pad_strided:
@@ -142,7 +142,7 @@ def mbconv_block(
         kernel, strides=strides, padding=padding, use_bias=False,
         depthwise_initializer=CONV_KERNEL_INITIALIZER, name=prefix + depthwise_name,
     )(x)  # fmt: skip
-    x = BatchNormalization(momentum=momentum, name=prefix + "bn")(x)
+    x = BatchNormalization(axis=3, momentum=momentum, name=prefix + "bn")(x)
     x = Activation("swish", name=prefix + "activation")(x)
     if 0 < se_ratio <= 1:
         x = squeeze_excite(x, max(1, int(filters_in * se_ratio)), prefix)
@@ -150,7 +150,7 @@ def mbconv_block(
         filters_out, 1, padding="same", use_bias=False,
         kernel_initializer=CONV_KERNEL_INITIALIZER, name=prefix + "project_conv",
     )(x)  # fmt: skip
-    x = BatchNormalization(momentum=momentum, name=prefix + "project_bn")(x)
+    x = BatchNormalization(axis=3, momentum=momentum, name=prefix + "project_bn")(x)
     return stochastic_residual(x, inputs, strides, drop_rate, prefix)
 
 

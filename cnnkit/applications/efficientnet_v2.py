@@ -106,7 +106,7 @@ def _efficientnet_v2(
             x = Rescaling(1.0 / 255, name="rescaling")(x)
             variance = [s**2 for s in _IMAGENET_STDDEV_RGB]
             x = Normalization(
-                mean=list(_IMAGENET_MEAN_RGB), variance=variance, axis=-1, name="normalization"
+                mean=list(_IMAGENET_MEAN_RGB), variance=variance, axis=3, name="normalization"
             )(x)
         else:
             x = Rescaling(1.0 / 128.0, offset=-1, name="rescaling")(x)
@@ -115,7 +115,7 @@ def _efficientnet_v2(
         _round_filters(stages[0][3], width), 3, strides=2, padding="same", use_bias=False,
         kernel_initializer=CONV_KERNEL_INITIALIZER, name="stem_conv",
     )(x)  # fmt: skip
-    x = BatchNormalization(momentum=_BN_MOMENTUM, name="stem_bn")(x)
+    x = BatchNormalization(axis=3, momentum=_BN_MOMENTUM, name="stem_bn")(x)
     x = Activation("swish", name="stem_activation")(x)
     total, b = float(sum(stage[2] for stage in stages)), 0  # unscaled repeats, as Keras
     for i, (kind, kernel, repeats, f_in, f_out, expansion, se_ratio, strides) in enumerate(stages):
@@ -136,7 +136,7 @@ def _efficientnet_v2(
         _round_filters(1280, width), 1, padding="same", use_bias=False,
         kernel_initializer=CONV_KERNEL_INITIALIZER, name="top_conv",
     )(x)  # fmt: skip
-    x = BatchNormalization(momentum=_BN_MOMENTUM, name="top_bn")(x)
+    x = BatchNormalization(axis=3, momentum=_BN_MOMENTUM, name="top_bn")(x)
     x = Activation("swish", name="top_activation")(x)
     x = classifier_top(x, include_top, pooling, 0.2, classes, classifier_activation)
     return load_application_weights(Model(inputs, x, name=name), weights)
@@ -154,7 +154,7 @@ def _fused_mbconv_block(
             filters_in * expansion, kernel, strides=strides, padding="same", use_bias=False,
             kernel_initializer=CONV_KERNEL_INITIALIZER, name=prefix + "expand_conv",
         )(x)  # fmt: skip
-        x = BatchNormalization(momentum=_BN_MOMENTUM, name=prefix + "expand_bn")(x)
+        x = BatchNormalization(axis=3, momentum=_BN_MOMENTUM, name=prefix + "expand_bn")(x)
         x = Activation("swish", name=prefix + "expand_activation")(x)
     if 0 < se_ratio <= 1:
         x = squeeze_excite(x, max(1, int(filters_in * se_ratio)), prefix)
@@ -163,7 +163,7 @@ def _fused_mbconv_block(
         filters_out, kernel if fused else 1, strides=strides if fused else 1, padding="same",
         use_bias=False, kernel_initializer=CONV_KERNEL_INITIALIZER, name=prefix + "project_conv",
     )(x)  # fmt: skip
-    x = BatchNormalization(momentum=_BN_MOMENTUM, name=prefix + "project_bn")(x)
+    x = BatchNormalization(axis=3, momentum=_BN_MOMENTUM, name=prefix + "project_bn")(x)
     if fused:
         x = Activation("swish", name=prefix + "project_activation")(x)
     return stochastic_residual(x, inputs, strides, drop_rate, prefix)
