@@ -227,9 +227,11 @@ def _builder(suffix):
         "to ImageNet's mean and standard deviation" if variant.startswith("b") else "to [-1, 1]"
     )
     builder.__name__ = builder.__qualname__ = model
-    builder.__doc__ = f"""EfficientNetV2-{variant.upper()}{scaled}, for {size}×{size} images ({count}
-    parameters with the 1000-class top, Keras's count).
-""" + _ARGS.format(size=size, preprocessing=preprocessing)
+    summary = (
+        f"EfficientNetV2-{variant.upper()}{scaled}, for {size}×{size} images ({count}\n"
+        "    parameters with the 1000-class top, Keras's count).\n"
+    )
+    builder.__doc__ = summary + _ARGS.format(size=size, preprocessing=preprocessing)
     return builder
 
 
