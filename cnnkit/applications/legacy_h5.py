@@ -40,22 +40,23 @@ def load_weights_by_name(model, path) -> None:
                     raise ValueError(f"no weights for layer {layer.name!r}")
                 group = root[layer.name]
                 stored = [_text(n) for n in group.attrs.get("weight_names", [])]
-                expected = [np.shape(w.data) for w in layer.weights]
+                expected = [(np.shape(w.data), np.dtype(w.dtype)) for w in layer.weights]
                 if len(stored) != len(expected):
                     raise ValueError(
                         f"layer {layer.name!r} has {len(expected)} weights, the file {len(stored)}"
                     )
                 values = []
-                for name, shape in zip(stored, expected):
+                for name, (shape, dtype) in zip(stored, expected):
                     dataset = group[name]
                     if tuple(dataset.shape) != tuple(shape):
                         raise ValueError(
                             f"weight {name!r} of layer {layer.name!r} has shape "
                             f"{tuple(dataset.shape)} in the file, {tuple(shape)} in the model"
                         )
-                    if dataset.dtype.kind != "f" or dataset.size * 8 > _MAX_BYTES:
-                        raise ValueError(f"weight {name!r} is not a float array of sane size")
-                    values.append(np.asarray(dataset[()], dtype="float32"))
+                    # integer datasets are counters (Normalization's ``count``)
+                    if dataset.dtype.kind not in "fiu" or dataset.size * 8 > _MAX_BYTES:
+                        raise ValueError(f"weight {name!r} is not a numeric array of sane size")
+                    values.append(np.asarray(dataset[()], dtype=dtype))
                 updates.append((layer, values))
     except ValueError as err:
         raise ValueError(f"Could not load weights from {path!r}: {err}") from None

