@@ -3,6 +3,8 @@ layout (what weight files depend on), layer settings, and predictions with equal
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 # layer settings that change the computation (names are compared separately)
@@ -31,9 +33,11 @@ def assert_same_layout(ours, theirs) -> None:
     layer with weights, the same weight shapes in the same order, the same layer settings."""
     assert ours.count_params() == theirs.count_params()
     assert [type(la).__name__ for la in ours.layers] == [type(la).__name__ for la in theirs.layers]
-    assert [la.name for la in ours.layers if la.weights] == [
-        la.name for la in theirs.layers if la.weights
-    ]
+    names = [la.name for la in ours.layers if la.weights]
+    keras_names = [la.name for la in theirs.layers if la.weights]
+    assert len(names) == len(keras_names)
+    for name, keras_name in zip(names, keras_names):  # Keras numbers the layers it names
+        assert re.fullmatch(re.escape(name) + r"(_\d+)?", keras_name), (name, keras_name)
     assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
     for mine, keras_layer in zip(ours.layers, theirs.layers):
         assert _settings(mine) == _settings(keras_layer), mine.name
