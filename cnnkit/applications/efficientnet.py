@@ -11,6 +11,11 @@ and :func:`preprocess_input` passes them through.
 
 The MBConv block, its squeeze-and-excitation and the classifier top are shared with
 :mod:`cnnkit.applications.efficientnet_v2`.
+
+Deliberate differences from Keras: ``weights`` defaults to None (nothing is downloaded); the
+input layers are named ``rescaling`` and ``normalization`` (Keras numbers them per session), so
+weight files match them by name in any session; a legacy ``.h5`` file (Keras's published
+weights) gets the extra ``Rescaling`` Keras adds for ``weights="imagenet"``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ blocks (:func:`cnnkit.applications.efficientnet.mbconv_block`, with ``padding="s
 depthwise convolutions). With ``include_preprocessing`` (the default) the model scales its
 0-255 input itself: the B variants to ImageNet's mean and standard deviation, S/M/L to
 [-1, 1]; without it the images go in already scaled to [-1, 1].
+
+Deliberate differences from Keras: ``weights`` defaults to None (nothing is downloaded), and
+the blocks and preprocessing follow the builder, not the ``name`` argument (Keras looks both
+up by the model name, so another ``name`` fails there).
 """
 
 from __future__ import annotations

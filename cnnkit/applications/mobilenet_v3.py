@@ -237,6 +237,14 @@ MobileNetV3Small.__doc__ = (
     ``logits`` (2,554,968 parameters at ``alpha=1``, Keras's count).
 """
     + _ARGS
+    + """
+    Example:
+        >>> model = MobileNetV3Small(input_shape=(32, 32, 3), classes=10, alpha=0.75)
+        >>> model.output_shape
+        (None, 10)
+        >>> model.count_params()
+        1036802
+"""
 )
 MobileNetV3Large.__doc__ = (
     """MobileNet V3 Large: a 3×3/2 convolution, 15 inverted residual blocks and a 1×1
