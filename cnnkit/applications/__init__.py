@@ -16,11 +16,14 @@ architecture's module has Keras's ``preprocess_input`` and ``decode_predictions`
 from cnnkit.applications import (
     convnext,
     densenet,
+    efficientnet,
+    efficientnet_v2,
     imagenet_utils,
     inception_resnet_v2,
     inception_v3,
     mobilenet,
     mobilenet_v2,
+    mobilenet_v3,
     nasnet,
     resnet,
     resnet50,
@@ -38,6 +41,25 @@ from cnnkit.applications.convnext import (
     ConvNeXtXLarge,
 )
 from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from cnnkit.applications.efficientnet import (
+    EfficientNetB0,
+    EfficientNetB1,
+    EfficientNetB2,
+    EfficientNetB3,
+    EfficientNetB4,
+    EfficientNetB5,
+    EfficientNetB6,
+    EfficientNetB7,
+)
+from cnnkit.applications.efficientnet_v2 import (
+    EfficientNetV2B0,
+    EfficientNetV2B1,
+    EfficientNetV2B2,
+    EfficientNetV2B3,
+    EfficientNetV2L,
+    EfficientNetV2M,
+    EfficientNetV2S,
+)
 from cnnkit.applications.googlenet import GoogLeNet
 from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
 from cnnkit.applications.inception_v3 import InceptionV3
@@ -45,6 +67,7 @@ from cnnkit.applications.lecture import lecture_cnn
 from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.mobilenet import MobileNet
 from cnnkit.applications.mobilenet_v2 import MobileNetV2
+from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from cnnkit.applications.nasnet import NASNetLarge, NASNetMobile
 from cnnkit.applications.resnet import ResNet18, ResNet50, ResNet101, ResNet152, resnet_small
 from cnnkit.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
@@ -68,12 +91,29 @@ __all__ = [
     "DenseNet121",
     "DenseNet169",
     "DenseNet201",
+    "EfficientNetB0",
+    "EfficientNetB1",
+    "EfficientNetB2",
+    "EfficientNetB3",
+    "EfficientNetB4",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "EfficientNetV2B0",
+    "EfficientNetV2B1",
+    "EfficientNetV2B2",
+    "EfficientNetV2B3",
+    "EfficientNetV2L",
+    "EfficientNetV2M",
+    "EfficientNetV2S",
     "GoogLeNet",
     "InceptionResNetV2",
     "InceptionV3",
     "LeNet5",
     "MobileNet",
     "MobileNetV2",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
     "NASNetLarge",
     "NASNetMobile",
     "ResNet18",
@@ -87,11 +127,14 @@ __all__ = [
     "VGG19",
     "Xception",
     "densenet",
+    "efficientnet",
+    "efficientnet_v2",
     "imagenet_utils",
     "inception_resnet_v2",
     "inception_v3",
     "mobilenet",
     "mobilenet_v2",
+    "mobilenet_v3",
     "nasnet",
     "resnet",
     "resnet50",

@@ -23,6 +23,19 @@ from cnnkit.layers.augmentation_geometric import (
     RandomPerspective,
     RandomShear,
 )
+from cnnkit.layers.augmentation_histogram import (
+    AutoContrast,
+    ContrastLimitedAdaptiveHistogramEqualization,
+    Equalization,
+)
+from cnnkit.layers.augmentation_intensity import (
+    RandomColorDegeneration,
+    RandomColorJitter,
+    RandomHue,
+    RandomPosterization,
+    RandomSaturation,
+)
+from cnnkit.layers.augmentation_local import RandomErasing, RandomGaussianBlur, RandomSharpness
 from cnnkit.layers.augmentation_mixing import CutMix, MixUp
 from cnnkit.layers.augmentation_policies import AugMix, RandAugment
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
@@ -281,6 +294,17 @@ __all__ = [
     "MixUp",
     "RandAugment",
     "AugMix",
+    "AutoContrast",
+    "ContrastLimitedAdaptiveHistogramEqualization",
+    "Equalization",
+    "RandomColorDegeneration",
+    "RandomColorJitter",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomHue",
+    "RandomPosterization",
+    "RandomSaturation",
+    "RandomSharpness",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

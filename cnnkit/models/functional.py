@@ -119,6 +119,14 @@ class Functional(Model):
             )
         return [inputs[k] for k in self.input_names]
 
+    def _layers_fed_by_inputs(self) -> list[tuple[Layer, int]]:
+        position = {id(t): i for i, t in enumerate(self.inputs)}
+        return [
+            (node.layer, position[id(node.input_tensors[0])])
+            for node in self._nodes
+            if len(node.input_tensors) == 1 and id(node.input_tensors[0]) in position
+        ]
+
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, Mapping):  # inputs by name, as Keras
             inputs = self._inputs_by_name(inputs)

@@ -70,6 +70,12 @@ class Model(Trainer, Layer):
     def _sublayers(self) -> list[Layer]:
         return self.layers
 
+    def _layers_fed_by_inputs(self) -> list[tuple[Layer, int]]:
+        """``(layer, input index)`` for each layer that reads a model input as it is (its
+        whole data is checked before training, e.g. an ``Embedding``'s indices); none known
+        for a subclassed model."""
+        return []
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Find a layer by name or by index."""
         if index is not None and name is not None:

@@ -79,21 +79,22 @@ def load_weights(model, path, by_name: bool = False, skip_mismatch: bool = False
 def _read_layer(group, layer, name) -> list:
     """The arrays a layer's group stores, checked against ``layer``'s weights."""
     names = _names(group)
-    expected = [np.shape(w.data) for w in layer.weights]
+    expected = [(np.shape(w.data), np.dtype(w.dtype)) for w in layer.weights]
     where = f"layer {layer.name!r}" + ("" if name == layer.name else f" (file layer {name!r})")
     if len(names) != len(expected):
         raise ValueError(f"{where} has {len(expected)} weights, the file {len(names)}")
     values = []
-    for weight_name, shape in zip(names, expected):
+    for weight_name, (shape, dtype) in zip(names, expected):
         dataset = group[weight_name]
         if tuple(dataset.shape) != tuple(shape):
             raise ValueError(
                 f"weight {weight_name!r} of {where} has shape {tuple(dataset.shape)} in the "
                 f"file, {tuple(shape)} in the model"
             )
-        if dataset.dtype.kind != "f" or dataset.size * 8 > _MAX_BYTES:
-            raise ValueError(f"weight {weight_name!r} is not a float array of sane size")
-        values.append(np.asarray(dataset[()], dtype="float32"))
+        # integer datasets are counters (Normalization's ``count``, int64 in Keras 2's files)
+        if dataset.dtype.kind not in "fiu" or dataset.size * 8 > _MAX_BYTES:
+            raise ValueError(f"weight {weight_name!r} is not a numeric array of sane size")
+        values.append(np.asarray(dataset[()], dtype=dtype))
     return values
 
 

@@ -340,8 +340,8 @@ def get_compile_config(model) -> dict:
         "loss_weights": None if all(w == 1.0 for w in weights) else weights,
         "metrics": serialize_keras_object(metrics) if metrics else None,
         "weighted_metrics": None,
-        "run_eagerly": False,
-        "steps_per_execution": 1,
+        "run_eagerly": bool(getattr(model, "run_eagerly", False)),
+        "steps_per_execution": int(getattr(model, "steps_per_execution", 1)),
         "jit_compile": False,
     }
 

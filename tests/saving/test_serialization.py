@@ -141,6 +141,22 @@ LAYER_CASES = {
     "MixUp": lambda: seq((4, 4, 2), L.MixUp(alpha=0.4)),
     "RandAugment": lambda: seq((6, 6, 3), L.RandAugment((0, 1), 3, (0.1, 0.4), seed=2)),
     "AugMix": lambda: seq((6, 6, 3), L.AugMix((0, 1), 2, 2, 0.4, 0.5, False)),
+    "RandomHue": lambda: seq((4, 4, 3), L.RandomHue((0.1, 0.4), value_range=(0, 1))),
+    "RandomSaturation": lambda: seq((4, 4, 3), L.RandomSaturation(0.7, seed=2)),
+    "RandomColorJitter": lambda: seq(
+        (4, 4, 3), L.RandomColorJitter((0, 1), contrast_factor=(0.1, 0.2), hue_factor=0.3)
+    ),
+    "RandomColorDegeneration": lambda: seq((4, 4, 3), L.RandomColorDegeneration((0.2, 0.6))),
+    "RandomSharpness": lambda: seq((4, 4, 3), L.RandomSharpness(0.9, value_range=(0, 1))),
+    "RandomPosterization": lambda: seq((4, 4, 3), L.RandomPosterization((3, 6), seed=1)),
+    "RandomGaussianBlur": lambda: seq((4, 4, 3), L.RandomGaussianBlur(0.5, 5, (0.2, 0.9))),
+    "RandomErasing": lambda: seq((4, 4, 3), L.RandomErasing(0.5, fill_value=(1, 2, 3))),
+    "AutoContrast": lambda: seq((4, 4, 3), L.AutoContrast(value_range=(0, 1))),
+    "Equalization": lambda: seq((4, 4, 3), L.Equalization(bins=16)),
+    "ContrastLimitedAdaptiveHistogramEqualization": lambda: seq(
+        (4, 4, 3),
+        L.ContrastLimitedAdaptiveHistogramEqualization(clip_limit=2, tile_grid_size=(2, 2)),
+    ),
     "RandomBrightness": lambda: seq((4, 4, 2), L.RandomBrightness(0.2, seed=3)),
     "RandomContrast": lambda: seq((4, 4, 2), L.RandomContrast(0.2)),
     "RandomCrop": lambda: seq((6, 6, 2), L.RandomCrop(4, 4)),
