@@ -7,13 +7,6 @@ Both hold one sublayer per operation, made as Keras 3 makes them from ``factor``
 ``equalization``), and pick operations once per call for the whole batch, as Keras; each
 picked sublayer then draws its own parameters per image.
 
-The operations' classes are looked up by name in :mod:`cnnkit.layers` when the policy is
-made; an operation whose class cnnkit lacks is left out of the draw (``missing_ops`` lists
-them, empty when every class exists). Without cnnkit's colour layers, five are missing:
-``random_color_degeneration``, ``random_sharpness``, ``random_posterization``,
-``auto_contrast`` and ``equalization`` (AugMix with ``all_ops=False`` then draws from shear,
-translation, rotation and solarization only).
-
 Deviations from Keras, written down: an operation picked twice in one call draws new
 parameters the second time (Keras applies one draw twice);
 ``get_random_transformation`` returns only the picks (the sublayers draw when applied); a
@@ -36,22 +29,33 @@ import numbers
 import numpy as np
 
 from cnnkit.kernels.image import INTERPOLATIONS
-from cnnkit.layers.augmentation import _check_choice, _value_range
-from cnnkit.layers.augmentation_geometric import _ImagePreprocessingLayer, _unit_range
+from cnnkit.layers.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomRotation,
+    RandomTranslation,
+    _check_choice,
+    _value_range,
+)
+from cnnkit.layers.augmentation_color import Solarization
+from cnnkit.layers.augmentation_geometric import RandomShear, _ImagePreprocessingLayer, _unit_range
+from cnnkit.layers.augmentation_histogram import AutoContrast, Equalization
+from cnnkit.layers.augmentation_intensity import RandomColorDegeneration, RandomPosterization
+from cnnkit.layers.augmentation_local import RandomSharpness
 
-# Keras's operation names and cnnkit's classes for them.
+# Keras's operation names (its sublayers' attribute names) and their classes, in Keras's order.
 _CLASS_OF = {
-    "random_shear": "RandomShear",
-    "random_translation": "RandomTranslation",
-    "random_rotation": "RandomRotation",
-    "random_brightness": "RandomBrightness",
-    "random_color_degeneration": "RandomColorDegeneration",
-    "random_contrast": "RandomContrast",
-    "random_sharpness": "RandomSharpness",
-    "random_posterization": "RandomPosterization",
-    "solarization": "Solarization",
-    "auto_contrast": "AutoContrast",
-    "equalization": "Equalization",
+    "random_shear": RandomShear,
+    "random_translation": RandomTranslation,
+    "random_rotation": RandomRotation,
+    "random_brightness": RandomBrightness,
+    "random_color_degeneration": RandomColorDegeneration,
+    "random_contrast": RandomContrast,
+    "random_sharpness": RandomSharpness,
+    "random_posterization": RandomPosterization,
+    "solarization": Solarization,
+    "auto_contrast": AutoContrast,
+    "equalization": Equalization,
 }
 
 
@@ -74,19 +78,14 @@ class _Policy(_ImagePreprocessingLayer):
         self.value_range = _value_range(value_range)
         self.factor = _unit_range(factor, "factor")
         self.interpolation = _check_choice(interpolation, INTERPOLATIONS, "interpolation")
-        # the policy's classes live in the package this module belongs to
-        from cnnkit import layers as layer_classes
-
-        self.missing_ops = [n for n in self._OPERATIONS if not hasattr(layer_classes, _CLASS_OF[n])]
-        self._operations = [n for n in self._OPERATIONS if n not in self.missing_ops]
+        self._operations = list(self._OPERATIONS)
         seeds = [None] * len(_CLASS_OF)
         if seed is not None:  # one independent seed per sublayer, all from the policy's
             seeds = np.random.SeedSequence(seed).generate_state(len(_CLASS_OF)).tolist()
         dtype = {"dtype": kwargs["dtype"]} if "dtype" in kwargs else {}
         arguments = self._arguments()
-        for index, name in enumerate(_CLASS_OF):
+        for index, (name, cls) in enumerate(_CLASS_OF.items()):
             if name in self._operations:
-                cls = getattr(layer_classes, _CLASS_OF[name])
                 extra = {} if name in ("auto_contrast", "equalization") else {"seed": seeds[index]}
                 setattr(self, name, cls(**arguments[name], **extra, **dtype))
 
@@ -180,8 +179,7 @@ class RandAugment(_Policy):
         if not training:
             return None
         rng = self._draw_generator(seed)
-        n_ops = max(len(self._operations), 1)
-        return {"layer_idxes": rng.integers(0, n_ops, size=self.num_ops)}
+        return {"layer_idxes": rng.integers(0, len(self._operations), size=self.num_ops)}
 
     def _transform_images(self, images, transformation, interpolation):
         return self._apply(images, transformation["layer_idxes"])

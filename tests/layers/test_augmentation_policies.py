@@ -1,9 +1,5 @@
 """RandAugment and AugMix: Keras's operation lists and sublayer arguments, the picks applied in
-order, AugMix's blend, seeding, inference, configs, saving, errors, training.
-
-cnnkit may lack some operation classes (``missing_ops``): the tests hold for whatever subset
-exists, and check that exactly the absent classes are left out.
-"""
+order, AugMix's blend, seeding, inference, configs, saving, errors, training."""
 
 import numpy as np
 import pytest
@@ -23,7 +19,7 @@ def _both(seed=None):
 # -- Keras's lists and arguments ----------------------------------------------------------------
 
 
-def test_operation_lists_are_keras_less_the_missing_classes():
+def test_operation_lists_and_sublayers_are_keras():
     keras = pytest.importorskip("keras")
     from keras.src.layers.preprocessing.image_preprocessing import aug_mix
 
@@ -33,10 +29,10 @@ def test_operation_lists_are_keras_less_the_missing_classes():
         (layers.AugMix(all_ops=False), aug_mix.AUGMENT_LAYERS),
     ]
     for policy, expected in cases:
-        assert policy._operations == [n for n in expected if n not in policy.missing_ops]
+        assert policy._operations == list(expected)
         for name in expected:
             class_name = "".join(part.title() for part in name.split("_"))
-            assert (name in policy.missing_ops) == (not hasattr(layers, class_name)), name
+            assert type(getattr(policy, name)) is getattr(layers, class_name), name
 
 
 @pytest.mark.parametrize(
