@@ -30,7 +30,6 @@ from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
-from cnnkit.metrics import Mean
 from cnnkit.models.inference import batches_per_group, infer
 from cnnkit.utils.data_adapter import adapt as _adapt
 
@@ -50,7 +49,7 @@ class Trainer:
         self._loss_weights: list[float] = []
         self._metric_ids = None
         self._metrics: list | None = None
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _loss_tracker()
 
     # -- compile ----------------------------------------------------------
     def compile(
@@ -101,7 +100,7 @@ class Trainer:
             metrics = None
         self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
         self._metrics = None
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _loss_tracker()
         self.compiled = True
 
     @property
@@ -1006,6 +1005,13 @@ def _takes_training(method) -> bool:
             p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
         )
     return _TAKES_TRAINING[key]
+
+
+def _loss_tracker():
+    """The ``Mean`` metric that averages the loss over an epoch (``logs["loss"]``)."""
+    from cnnkit.metrics import Mean  # the metrics package is imported by the first model built
+
+    return Mean(name="loss")
 
 
 def _apply_loss(fn, y_true, y_pred, sample_weight):
