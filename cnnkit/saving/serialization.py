@@ -200,10 +200,6 @@ def _serialize_instance(obj) -> dict:
             out["build_config"] = serialize_keras_object(build_config)
         if getattr(obj, "compiled", False) and hasattr(obj, "get_compile_config"):
             out["compile_config"] = serialize_keras_object(obj.get_compile_config())
-        elif getattr(obj, "compiled", False):
-            from cnnkit.saving.model_config import get_compile_config
-
-            out["compile_config"] = get_compile_config(obj)
     return out
 
 
@@ -307,10 +303,6 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
         compile_config = config.get("compile_config")
         if compile_config and hasattr(instance, "compile_from_config"):
             instance.compile_from_config(compile_config)
-        elif compile_config and hasattr(instance, "compile"):
-            from cnnkit.saving.model_config import compile_from_config
-
-            compile_from_config(instance, compile_config, custom_objects, safe_mode)
     return instance
 
 
@@ -434,11 +426,9 @@ def _retrieve_function(name, module, registered_name, custom_objects, full_confi
 
 
 def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.model import Model
     from cnnkit.optimizers import Optimizer
 
-    if isinstance(cls, type) and issubclass(cls, Model):
+    if getattr(cls, "_saveable_kind", None) == "model":  # Model declares it
         inner = _adapt_layer_config(cls, inner, custom_objects, safe_mode, check_arguments=False)
         return _call_from_config(cls, inner, custom_objects)
     if isinstance(cls, type) and issubclass(cls, Layer):
