@@ -28,7 +28,6 @@ from collections.abc import Mapping
 
 from cnnkit.layers.base import KerasTensor, _flatten
 from cnnkit.layers.core import InputLayer
-from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
 
 
 # -- Keras's layer order -----------------------------------------------------------------
@@ -110,6 +109,9 @@ def functional_get_config(model) -> dict:
     """Keras 3's config of a functional model (see the module docstring)."""
     from cnnkit.models.functional import Functional  # that module imports this one on first use
 
+    # Model.get_config's way back to saving, which serializes the layers
+    from cnnkit.saving.serialization import serialize_keras_object
+
     own_nodes = {id(n) for n in model._nodes}
     own_nodes.update(id(t._keras_history[1]) for t in model.inputs)
 
@@ -176,6 +178,9 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
     """Rebuild a functional model of class ``cls`` from :func:`functional_get_config` output
     (or Keras's)."""
     from cnnkit.models.functional import Functional  # that module imports this one on first use
+
+    # Model.from_config's way back to saving, which deserializes the layers
+    from cnnkit.saving.serialization import deserialize_keras_object
 
     config = dict(config)
     for key in ("layers", "input_layers", "output_layers"):
