@@ -287,9 +287,12 @@ def deserialize_family_object(
     ``module_objects``; a class found nowhere raises the family's own error,
     ``unknown(class_name)`` (a ``ValueError`` listing its names, as Keras's ``get`` does).
     """
+    config = dict(config)
+    if config.get("config") is None:  # ``{"class_name": "L2"}``: the class's defaults
+        config["config"] = {}
     try:
         return deserialize_keras_object(
-            dict(config), custom_objects=custom_objects, module_objects=module_objects
+            config, custom_objects=custom_objects, module_objects=module_objects
         )
     except ClassNotFoundError as err:
         if err.name != config.get("class_name"):
