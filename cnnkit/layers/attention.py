@@ -134,6 +134,26 @@ class _QKVCall:
             inputs = [query, value] + ([key] if key is not None else [])
         return Layer.__call__(self, inputs, training=training, **kwargs)
 
+    def get_build_config(self):
+        """Keras's build config of a query/value/key layer: the shapes by argument name."""
+        config = Layer.get_build_config(self)
+        if config is None:
+            return None
+        return {"shapes_dict": dict(zip(_QKV_SHAPES, config["input_shape"]))}
+
+    def build_from_config(self, config) -> None:
+        """Build from Keras's ``{"shapes_dict": {"query_shape": ..., "value_shape": ...}}``."""
+        shapes = config.get("shapes_dict") if isinstance(config, dict) else None
+        if not isinstance(shapes, dict) or "query_shape" not in shapes:
+            return Layer.build_from_config(self, config)
+        self._maybe_build(
+            [tuple(None if d is None else int(d) for d in shapes[k]) for k in _QKV_SHAPES
+             if shapes.get(k) is not None]
+        )  # fmt: skip
+
+
+_QKV_SHAPES = ("query_shape", "value_shape", "key_shape")
+
 
 class MultiHeadAttention(_QKVCall, Layer):
     """Multi-head attention (Vaswani et al., 2017): ``num_heads`` dot-product attentions.

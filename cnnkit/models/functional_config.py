@@ -151,7 +151,7 @@ def functional_get_config(model) -> dict:
     for layer in keras_layer_order(model):
         inbound = [
             {
-                "args": [serialize_arg(a) for a in (node.inputs, *node.args)],
+                "args": [serialize_arg(a) for a in _call_arguments(node)],
                 "kwargs": serialize_arg(dict(node.kwargs)),
             }
             for node in layer._inbound_nodes
@@ -168,6 +168,13 @@ def functional_get_config(model) -> dict:
         "input_layers": map_tensors(model._inputs_struct),
         "output_layers": map_tensors(model._outputs_struct),
     }
+
+
+def _call_arguments(node) -> list:
+    """A node's positional arguments as Keras writes them: ``mha(query, value)`` as two."""
+    if getattr(node.layer, "_takes_query_value_key", False) and isinstance(node.inputs, list):
+        return [*node.inputs, *node.args]
+    return [node.inputs, *node.args]
 
 
 class _NotReady(Exception):

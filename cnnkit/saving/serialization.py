@@ -164,11 +164,22 @@ def _serialize_function(fn) -> dict | str:
             "config": fn.__name__,
             "registered_name": fn.__name__,
         }
+    registered_name = object_registration.get_registered_name(fn)
+    if "<locals>" in fn.__qualname__ and (
+        object_registration.get_registered_object(registered_name) is not fn
+    ):
+        raise ValueError(
+            f"Cannot save the function {fn.__qualname__!r}: it is defined inside another "
+            "function, so it could not be found when the file is loaded (and cnnkit never "
+            "stores code). Define it at module level and register it with "
+            "`@cnnkit.saving.register_keras_serializable()`, or write the computation as a "
+            "layer."
+        )
     return {
         "module": fn.__module__,
         "class_name": "function",
         "config": fn.__name__,
-        "registered_name": object_registration.get_registered_name(fn),
+        "registered_name": registered_name,
     }
 
 
@@ -179,7 +190,10 @@ def _serialize_instance(obj) -> dict:
             f"The `get_config()` method of {obj!r} should return a dict. It returned: {config!r}"
         )
     inner = {str(k): serialize_keras_object(v) for k, v in config.items()}
-    module, class_name, registered_name = public_name(type(obj))
+    if hasattr(obj, "_keras_public_name"):  # an op node names Keras's class of its op
+        module, class_name, registered_name = obj._keras_public_name()
+    else:
+        module, class_name, registered_name = public_name(type(obj))
 
     if module == "keras.layers":
         omit_for_keras(class_name, inner)
@@ -325,6 +339,11 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
 
     if class_name == "function":
         return _retrieve_function(inner, module, registered_name, custom_objects, config)
+    if isinstance(module, str) and module.startswith(("keras.src.ops.", "keras.ops")):
+        # an op node of a functional model; layers import this module, so at call time
+        from cnnkit.layers.operations import Operation
+
+        return Operation.from_keras_config(class_name, inner)
     if class_name == "Lambda" and _holds_code(inner):
         raise _refused_layer("Lambda", safe_mode)
     cls = retrieve_class(class_name, module, registered_name, custom_objects, safe_mode)
