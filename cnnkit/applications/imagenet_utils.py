@@ -13,7 +13,6 @@ from numbers import Integral
 
 import numpy as np
 
-from cnnkit.applications import legacy_h5
 from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer, KerasTensor
 
 
@@ -70,15 +69,19 @@ def application_input(
 
 
 def load_application_weights(model, weights):
-    """``model`` with ``weights`` loaded (a ``.weights.h5`` file, or a legacy Keras ``.h5``
-    weights file matched by layer name, as Keras's published application weights are)."""
+    """``model`` with ``weights`` loaded: a ``.weights.h5`` or ``.keras`` file, or a Keras 2
+    ``.h5`` weights file (Keras's published application weights), loaded layer by layer in
+    order as Keras's ``load_weights`` does."""
     if weights is None:
         return model
     path = os.fspath(weights)
-    if path.endswith(".weights.h5") or path.endswith(".keras"):
-        model.load_weights(path)
+    if path.endswith((".weights.h5", ".keras", ".h5", ".hdf5")):
+        model.load_weights(path)  # a legacy .h5 loads layer by layer in order, as in Keras
     else:
-        legacy_h5.load_weights_by_name(model, path)
+        raise ValueError(
+            "The `weights` file must be a `.h5`, `.hdf5`, `.weights.h5` or `.keras` file. "
+            f"Received: weights={weights!r}"
+        )
     return model
 
 

@@ -315,7 +315,7 @@ def test_functional_layers_are_listed_by_depth_then_traversal_as_keras_does():
     c = L.Dense(3, name="C")(x)
     b = L.Dense(3, name="B")(L.Dense(5, name="A")(x))
     model = Model(x, L.Average(name="avg")([c, b]))
-    assert [layer.name for layer in model.layers] == ["x", "C", "A", "B", "avg"]
+    assert [layer.name for layer in model.layers] == ["x", "A", "C", "B", "avg"]  # as Keras
     config = model.get_config()
     assert [layer["name"] for layer in config["layers"]] == ["x", "A", "C", "B", "avg"]
 
