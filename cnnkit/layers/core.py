@@ -513,15 +513,13 @@ def _activity_penalty(layer, out) -> None:
 
 
 def _serialize_callable(fn):
+    """A regularizer's or constraint's config: an object with ``get_config`` as
+    ``serialize_keras_object`` writes it, a plain function by its name."""
     if fn is None:
         return None
-    if isinstance(fn, regularizers.Regularizer):
-        return regularizers.serialize(fn)
-    from cnnkit import constraints
+    if getattr(fn, "get_config", None) is not None:
+        # cnnkit.saving imports cnnkit.layers as it loads: a module-level import back is a cycle
+        from cnnkit.saving.serialization import serialize_keras_object
 
-    if isinstance(fn, constraints.Constraint):
-        return constraints.serialize(fn)
-    get_config = getattr(fn, "get_config", None)
-    if get_config is not None:
-        return {"class_name": type(fn).__name__, "config": get_config()}
+        return serialize_keras_object(fn)
     return getattr(fn, "__name__", repr(fn))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnkit import distribution, initializers, regularizers
+from cnnkit import initializers, regularizers
 from cnnkit.argument_validation import is_real
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import norm as norm_ops
@@ -178,7 +178,11 @@ class BatchNormalization(Layer):
             gamma = None if gamma is None else Tensor(gamma.data)
             beta = None if beta is None else Tensor(beta.data)
         if training and self.trainable:
-            dist = distribution.active_data_parallel() if self.synchronized else None
+            dist = None
+            if self.synchronized:  # the MPI machinery is imported only by a synchronised layer
+                from cnnkit import distribution
+
+                dist = distribution.active_data_parallel()
             out, mean, variance = norm_ops.batch_normalization_training(
                 inputs,
                 self.axis,

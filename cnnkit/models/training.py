@@ -36,7 +36,7 @@ from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
-from cnnkit.metrics import Mean
+from cnnkit.layers.base import _is_string_array
 from cnnkit.models.inference import batches_per_group, infer
 from cnnkit.trainers.data_adapters import (
     ArrayDataAdapter,
@@ -65,7 +65,7 @@ class Trainer:
         self._loss_weights: list[float] = []
         self._metric_ids = None
         self._metrics: list | None = None
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _loss_tracker()
         self.steps_per_execution = 1
         self._run_eagerly = False
         self._jit_compile = False
@@ -160,7 +160,7 @@ class Trainer:
             metrics = None
         self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
         self._metrics = None
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _loss_tracker()
         self.steps_per_execution = int(steps_per_execution)
         self.run_eagerly = bool(run_eagerly)
         self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
@@ -845,6 +845,13 @@ def _takes_training(method) -> bool:
             p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
         )
     return _TAKES_TRAINING[key]
+
+
+def _loss_tracker():
+    """The ``Mean`` metric that averages the loss over an epoch (``logs["loss"]``)."""
+    from cnnkit.metrics import Mean  # the metrics package is imported by the first model built
+
+    return Mean(name="loss")
 
 
 def _apply_loss(fn, y_true, y_pred, sample_weight):
