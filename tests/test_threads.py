@@ -8,6 +8,7 @@ threads' partial products), and the BLAS thread count must come back as it was.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -446,15 +447,27 @@ def test_recurrent_and_channel_concatenation_are_samplewise():
     assert inference.samplewise(Model(i, out))
 
 
-def test_an_error_in_a_split_batch_reads_as_for_the_whole_batch(two_threads, monkeypatch):
+def test_an_error_in_a_split_batch_names_its_slice_and_runs_once(two_threads, monkeypatch):
     from cnnkit import layers
     from cnnkit.models import Sequential
 
     model = Sequential([layers.Input((4,)), layers.Dense(8)])
     calls = _spy_on_splits(monkeypatch)
-    with pytest.raises(ValueError, match=r"found shape=\(10, 5\)"):  # the batch's, not a slice's
+    runs, call = [], Sequential.__call__
+    monkeypatch.setattr(
+        Sequential, "__call__", lambda self, x, **kw: runs.append(len(x)) or call(self, x, **kw)
+    )
+    with pytest.raises(ValueError, match=r"found shape=\(5, 5\)") as info:  # a slice's
         model.predict(np.ones((10, 5), "float32"), batch_size=10, verbose=0)
     assert len(calls) == 1
+    assert sorted(runs) == [5, 5]  # each slice once; the batch is not run again unsplit
+    notes = info.value.__notes__
+    assert re.fullmatch(
+        r"Raised by samples (0-4|5-9) of a batch of 10, split between 2 threads "
+        r"\(cnnkit\.models\.inference\.infer\)\.",
+        notes[0],
+    )
+    assert notes[1:] == ["Raised in `predict` at step 0."]
 
 
 def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):

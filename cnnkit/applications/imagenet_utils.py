@@ -13,7 +13,6 @@ from numbers import Integral
 
 import numpy as np
 
-from cnnkit.applications import legacy_h5
 from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer, KerasTensor
 
 
@@ -55,31 +54,47 @@ def check_application_args(weights, include_top, pooling, classes) -> None:
 
 def application_input(
     weights, include_top, pooling, classes, input_shape, input_tensor, *, default_size,
-    min_size, model,
+    min_size, model, require_flatten=None,
 ):  # fmt: skip
     """The shared start of every builder: the arguments checked
     (:func:`check_application_args`), the input shape resolved (:func:`obtain_input_shape`)
-    and the image input made (:func:`model_input`). Returns ``(image, inputs, shape)``."""
+    and the image input made (:func:`model_input`). Returns ``(image, inputs, shape)``.
+    ``require_flatten`` (default ``include_top``) is False for a top that takes any size."""
     check_application_args(weights, include_top, pooling, classes)
+    if require_flatten is None:
+        require_flatten = include_top
     shape = obtain_input_shape(
         input_shape, input_tensor, default_size=default_size, min_size=min_size,
-        require_flatten=include_top, model=model,
+        require_flatten=require_flatten, model=model,
     )  # fmt: skip
     image, inputs = model_input(input_tensor, shape)
     return image, inputs, shape
 
 
 def load_application_weights(model, weights):
-    """``model`` with ``weights`` loaded (a ``.weights.h5`` file, or a legacy Keras ``.h5``
-    weights file matched by layer name, as Keras's published application weights are)."""
+    """``model`` with ``weights`` loaded: a ``.weights.h5`` or ``.keras`` file, or a Keras 2
+    ``.h5`` weights file (Keras's published application weights), loaded layer by layer in
+    order as Keras's ``load_weights`` does."""
     if weights is None:
         return model
     path = os.fspath(weights)
-    if path.endswith(".weights.h5") or path.endswith(".keras"):
-        model.load_weights(path)
+    if path.endswith((".weights.h5", ".keras", ".h5", ".hdf5")):
+        model.load_weights(path)  # a legacy .h5 loads layer by layer in order, as in Keras
     else:
-        legacy_h5.load_weights_by_name(model, path)
+        raise ValueError(
+            "The `weights` file must be a `.h5`, `.hdf5`, `.weights.h5` or `.keras` file. "
+            f"Received: weights={weights!r}"
+        )
     return model
+
+
+def is_legacy_weights_file(weights) -> bool:
+    """Whether ``weights`` names a Keras 2 ``.h5``/``.hdf5`` weights file (the format of
+    Keras's published ImageNet weights), not a Keras 3 ``.weights.h5`` or ``.keras`` file."""
+    if weights is None:
+        return False
+    path = os.fspath(weights)
+    return path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5")
 
 
 def obtain_input_shape(
@@ -154,12 +169,13 @@ def model_input(input_tensor, input_shape):
     return input_tensor, sources[0] if len(sources) == 1 else sources
 
 
-def pool_features(x, pooling):
-    """Apply ``pooling`` (None, ``"avg"`` or ``"max"``) to a feature map, as Keras does."""
+def pool_features(x, pooling, name=None):
+    """Apply ``pooling`` (None, ``"avg"`` or ``"max"``) to a feature map, as Keras does;
+    ``name`` names the pooling layer."""
     if pooling == "avg":
-        return GlobalAveragePooling2D()(x)
+        return GlobalAveragePooling2D(name=name)(x)
     if pooling == "max":
-        return GlobalMaxPooling2D()(x)
+        return GlobalMaxPooling2D(name=name)(x)
     return x
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from cnnkit.applications.imagenet_utils import (
     application_input,
+    decode_predictions,  # noqa: F401 (Keras's name)
     load_application_weights,
     pool_features,
 )
+from cnnkit.applications.imagenet_utils import preprocess_input as imagenet_preprocess
 from cnnkit.layers import (
     BatchNormalization,
     Conv2D,
@@ -197,3 +199,9 @@ def _vgg(
     else:
         x = pool_features(x, pooling)
     return load_application_weights(Model(inputs, x, name=name), weights)
+
+
+def preprocess_input(x, data_format=None):
+    """Keras's ``"caffe"`` preprocessing of VGG: RGB → BGR, minus the ImageNet mean pixel
+    (103.939, 116.779, 123.68), no scaling. Returns a new float32 array."""
+    return imagenet_preprocess(x, mode="caffe", data_format=data_format)

@@ -18,6 +18,19 @@ from cnnkit.layers.augmentation import (
     RandomZoom,
 )
 from cnnkit.layers.augmentation_color import RandomGrayscale, RandomInvert, Solarization
+from cnnkit.layers.augmentation_histogram import (
+    AutoContrast,
+    ContrastLimitedAdaptiveHistogramEqualization,
+    Equalization,
+)
+from cnnkit.layers.augmentation_intensity import (
+    RandomColorDegeneration,
+    RandomColorJitter,
+    RandomHue,
+    RandomPosterization,
+    RandomSaturation,
+)
+from cnnkit.layers.augmentation_local import RandomErasing, RandomGaussianBlur, RandomSharpness
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
 from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
@@ -267,6 +280,17 @@ __all__ = [
     "RandomGrayscale",
     "RandomInvert",
     "Solarization",
+    "AutoContrast",
+    "ContrastLimitedAdaptiveHistogramEqualization",
+    "Equalization",
+    "RandomColorDegeneration",
+    "RandomColorJitter",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomHue",
+    "RandomPosterization",
+    "RandomSaturation",
+    "RandomSharpness",
     "UpSampling2D",
     "ZeroPadding2D",
     "add",

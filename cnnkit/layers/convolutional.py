@@ -5,6 +5,7 @@ from __future__ import annotations
 from cnnkit import activations, initializers, regularizers
 from cnnkit.argument_validation import check_positive_int
 from cnnkit.kernels import conv as conv_ops
+from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import (
     InputSpec,
     Layer,
@@ -31,7 +32,9 @@ class Conv2D(Layer):
             ``ceil(H / s)``) or ``"full"`` (``K - 1`` zeros each side; a cnnkit extension).
         data_format: only ``"channels_last"``.
         dilation_rate: int or (dh, dw); with dilation > 1, strides must be 1.
-        groups: only 1.
+        groups: split the input channels and the filters into this many groups, each
+            group of filters seeing its own channels (both must divide by it); one group
+            per channel is a depthwise convolution.
         activation: activation function or name.
         use_bias: add one bias per feature map, broadcast over all pixels.
         kernel_initializer, bias_initializer: initializers of the ``(KH, KW, C, F)``
@@ -77,8 +80,12 @@ class Conv2D(Layer):
     ):
         super().__init__(**kwargs)
         filters = check_positive_int("filters", filters)
-        if groups != 1:
-            raise NotImplementedError(f"Conv2D supports only groups=1. Received: groups={groups}")
+        groups = check_positive_int("groups", groups)
+        if filters % groups:
+            raise ValueError(
+                "The number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={groups}, filters={filters}."
+            )
         _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = int(filters)
         self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
@@ -91,7 +98,7 @@ class Conv2D(Layer):
                 "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.groups = 1
+        self.groups = groups
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -120,24 +127,48 @@ class Conv2D(Layer):
         self.built = True
 
     def _kernel_shape(self, channels: int) -> tuple:
-        return (*self.kernel_size, channels, self.filters)
+        if channels % self.groups:
+            raise ValueError(
+                f'Layer "{self.name}": the number of input channels must be evenly divisible '
+                f"by the number of groups. Received: groups={self.groups}, input channels "
+                f"{channels}."
+            )
+        return (*self.kernel_size, channels // self.groups, self.filters)
 
     def call(self, inputs, training=False):
         self._check_spatial(inputs.shape)
-        fuse = self.activation is activations.relu
-        out = conv_ops.conv2d(
-            inputs,
-            self.kernel,
-            self.bias,
-            self.strides,
-            self.padding,
-            self.dilation_rate,
-            relu=fuse,
-        )
+        fuse = self.activation is activations.relu and self.groups == 1
+        args = (self.strides, self.padding, self.dilation_rate)
+        if self.groups == 1:
+            out = conv_ops.conv2d(inputs, self.kernel, self.bias, *args, relu=fuse)
+        else:
+            out = self._grouped(inputs, args)
         if not fuse:
             out = self.activation(out)
         _activity_penalty(self, out)
         return out
+
+    def _grouped(self, inputs, args, kernel=None):
+        """Grouped convolution (Keras's ``groups``): input channels and filters split into
+        ``groups`` equal parts, part ``g`` of the filters seeing only part ``g`` of the
+        channels. One group per channel is a depthwise convolution; otherwise one
+        convolution per group."""
+        kernel = self.kernel if kernel is None else kernel  # (KH, KW, C / groups, F)
+        kh, kw, per_group, filters = kernel.shape
+        if per_group == 1:  # depthwise: filter o reads channel o // (filters // groups)
+            depthwise = kernel.reshape(kh, kw, self.groups, filters // self.groups)
+            return conv_ops.depthwise_conv2d(inputs, depthwise, self.bias, *args)
+        width = filters // self.groups
+        parts = [
+            conv_ops.conv2d(
+                inputs[..., g * per_group : (g + 1) * per_group],
+                kernel[..., g * width : (g + 1) * width],
+                None if self.bias is None else self.bias[g * width : (g + 1) * width],
+                *args,
+            )
+            for g in range(self.groups)
+        ]
+        return shape_ops.concatenate(parts, axis=-1)
 
     def _check_spatial(self, shape) -> None:
         for axis, size, k, s, d in zip(

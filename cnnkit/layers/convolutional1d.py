@@ -25,7 +25,8 @@ class Conv1D(Conv2D):
             side; a cnnkit extension).
         data_format: only ``"channels_last"``.
         dilation_rate: int or (d,); with dilation > 1, strides must be 1.
-        groups: only 1.
+        groups: split the input channels and the filters into this many groups (as
+            :class:`~cnnkit.layers.Conv2D`).
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
         bias_regularizer, activity_regularizer: as :class:`Conv2D`; the kernel is
         ``(K, C, F)``.
@@ -64,21 +65,20 @@ class Conv1D(Conv2D):
         self.input_spec = InputSpec(ndim=3)
 
     def _kernel_shape(self, channels: int) -> tuple:
-        return (self.kernel_size[1], channels, self.filters)  # (K, C, F), Keras's layout
+        return super()._kernel_shape(channels)[1:]  # (K, C / groups, F), Keras's layout
 
     def call(self, inputs, training=False):
         self._check_steps(inputs.shape)
         n, steps, channels = inputs.shape
-        fuse = self.activation is activations.relu
-        out = conv_ops.conv2d(
-            inputs.reshape(n, 1, steps, channels),
-            self.kernel.reshape(1, *self.kernel.shape),
-            self.bias,
-            self.strides,
-            self.padding,
-            self.dilation_rate,
-            relu=fuse,
-        )
+        fuse = self.activation is activations.relu and self.groups == 1
+        args = (self.strides, self.padding, self.dilation_rate)
+        kernel = self.kernel.reshape(1, *self.kernel.shape)
+        if self.groups == 1:
+            out = conv_ops.conv2d(
+                inputs.reshape(n, 1, steps, channels), kernel, self.bias, *args, relu=fuse
+            )
+        else:
+            out = self._grouped(inputs.reshape(n, 1, steps, channels), args, kernel)
         out = out.reshape(n, out.shape[2], self.filters)
         if not fuse:
             out = self.activation(out)

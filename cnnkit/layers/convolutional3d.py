@@ -80,6 +80,8 @@ class Conv3D(Conv2D):
         strides = standardize_tuple(strides, 3, "strides")
         dilation_rate = standardize_tuple(dilation_rate, 3, "dilation_rate")
         _check_strides_and_dilation(strides, dilation_rate)
+        if groups != 1:
+            raise NotImplementedError(f"Conv3D supports only groups=1. Received: groups={groups}")
         super().__init__(
             filters,
             kernel_size[1:],

@@ -346,8 +346,10 @@ class Discretization(Layer):
         return encoded_shape(input_shape, self.output_mode, depth)
 
     def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("trainable")  # Keras's Discretization takes no `trainable` argument
         return {
-            **super().get_config(),
+            **config,
             "bin_boundaries": self.bin_boundaries,
             "num_bins": self.num_bins,
             "epsilon": self.epsilon,

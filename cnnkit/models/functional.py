@@ -59,11 +59,7 @@ class Functional(Model):
                     f"{t._keras_history[0].name!r}."
                 )
         self._nodes = _nodes_in_order(self.outputs, self.inputs)
-        layers: list[Layer] = [t._keras_history[0] for t in self.inputs]
-        for node in self._nodes:
-            if node.layer not in layers:
-                layers.append(node.layer)
-        self._tracked_layers = layers
+        self._tracked_layers = layers_by_depth(self.outputs, self.inputs)
         self.built = True
 
     @classmethod
@@ -90,9 +86,7 @@ class Functional(Model):
 
     def _keras_layer_order(self) -> list[Layer]:
         """The layers in the order Keras 3 lists them (it names the weights file's groups)."""
-        from cnnkit.models.functional_config import keras_layer_order  # imports this module
-
-        return keras_layer_order(self)
+        return list(self.operations)
 
     @property
     def layers(self) -> list[Layer]:
@@ -147,6 +141,14 @@ class Functional(Model):
                 f"{self.input_names}. Received keys: {list(inputs)}"
             )
         return [inputs[k] for k in self.input_names]
+
+    def _layers_fed_by_inputs(self) -> list[tuple[Layer, int]]:
+        position = {id(t): i for i, t in enumerate(self.inputs)}
+        return [
+            (node.layer, position[id(node.input_tensors[0])])
+            for node in self._nodes
+            if len(node.input_tensors) == 1 and id(node.input_tensors[0]) in position
+        ]
 
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, Mapping):  # inputs by name, as Keras
@@ -272,3 +274,76 @@ def _nodes_in_order(outputs, inputs) -> list:
             if id(parent) not in visited:
                 stack.append((parent, False))
     return order
+
+
+def layers_by_depth(outputs, inputs) -> list:
+    """The graph's layers and operations in Keras's order (``Functional.layers`` in Keras 3,
+    and so the order of ``weights``, ``get_weights()``, configs and the legacy ``.h5`` files
+    that load layer by layer): by decreasing depth (inputs first), ties broken by the order a
+    depth-first walk from the outputs first meets them, exactly as Keras's ``map_graph``.
+    """
+    nodes, op_index = _build_map(outputs)
+    in_graph = {id(n) for n in nodes}
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers: dict[int, object] = {}
+    for node in reversed(nodes):
+        depth = node_depth.setdefault(id(node), 0)
+        depth = max(depth, layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        layers[id(node.layer)] = node.layer
+        node_depth[id(node)] = depth
+        for parent in _parent_nodes(node):
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for tensor in inputs:  # inputs that no output depends on
+        layer = tensor._keras_history[0]
+        if id(layer) not in layer_depth:
+            layer_depth[id(layer)], op_index[id(layer)], layers[id(layer)] = 0, -1, layer
+    order = sorted(layer_depth, key=lambda key: (-layer_depth[key], op_index[key]))
+    return [layers[key] for key in order]
+
+
+def _node_inputs(node) -> list:
+    """Every KerasTensor the call took: positional structure first, then keyword values."""
+    tensors = [t for t in _flatten([node.inputs, *node.args]) if isinstance(t, KerasTensor)]
+    for key in sorted(node.kwargs):
+        tensors += [t for t in _flatten(node.kwargs[key]) if isinstance(t, KerasTensor)]
+    return tensors
+
+
+def _parent_nodes(node) -> list:
+    return [t._keras_history[1] for t in _node_inputs(node)]
+
+
+def _build_map(outputs) -> tuple[list, dict]:
+    """Nodes from the inputs to the outputs (depth-first post-order) and each layer's
+    first-visit index: Keras's ``_build_map``, with an explicit stack."""
+    finished: set[int] = set()
+    ordered: list = []
+    op_index: dict[int, int] = {}
+    for output in outputs:
+        root = output._keras_history[1]
+        if id(root) in finished:
+            continue
+        op_index.setdefault(id(root.layer), len(op_index))
+        stack = [(root, iter(_node_inputs(root)))]
+        in_progress = {id(root)}
+        while stack:
+            node, children = stack[-1]
+            tensor = next(children, None)
+            if tensor is None:
+                stack.pop()
+                in_progress.discard(id(node))
+                finished.add(id(node))
+                ordered.append(node)
+                continue
+            child = tensor._keras_history[1]
+            if id(child) in finished:
+                continue
+            if id(child) in in_progress:
+                raise ValueError(f"Layer {child.layer.name!r} is part of a cycle.")
+            op_index.setdefault(id(child.layer), len(op_index))
+            in_progress.add(id(child))
+            stack.append((child, iter(_node_inputs(child))))
+    return ordered, op_index

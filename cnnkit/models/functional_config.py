@@ -17,7 +17,7 @@ Example:
     >>> [layer["name"] for layer in config["layers"]], config["output_layers"]
     (['a', 'b', 'cat', 'out'], ['out', 0, 0])
     >>> rebuilt = functional_from_config(type(model), config)
-    >>> [layer.name for layer in keras_layer_order(rebuilt)]
+    >>> [layer.name for layer in rebuilt.operations]
     ['a', 'b', 'cat', 'out']
 """
 
@@ -26,82 +26,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 
-from cnnkit.layers.base import KerasTensor, _flatten
+from cnnkit.layers.base import KerasTensor
 from cnnkit.layers.core import InputLayer
-
-
-# -- Keras's layer order -----------------------------------------------------------------
-def keras_layer_order(model) -> list:
-    """A functional model's layers in the order Keras 3 lists them (``model.layers`` in Keras).
-
-    By decreasing depth (inputs first), ties broken by the order a depth-first walk from the
-    outputs first meets them, exactly as Keras's ``map_graph``.
-    """
-    nodes, op_index = _build_map(model.outputs)
-    in_graph = {id(n) for n in nodes}
-    node_depth: dict[int, int] = {}
-    layer_depth: dict[int, int] = {}
-    layers: dict[int, object] = {}
-    for node in reversed(nodes):
-        depth = node_depth.setdefault(id(node), 0)
-        depth = max(depth, layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = depth
-        layers[id(node.layer)] = node.layer
-        node_depth[id(node)] = depth
-        for parent in _parent_nodes(node):
-            if id(parent) in in_graph:
-                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    for tensor in model.inputs:  # inputs that no output depends on
-        layer = tensor._keras_history[0]
-        if id(layer) not in layer_depth:
-            layer_depth[id(layer)], op_index[id(layer)], layers[id(layer)] = 0, -1, layer
-    order = sorted(layer_depth, key=lambda key: (-layer_depth[key], op_index[key]))
-    return [layers[key] for key in order]
-
-
-def _node_inputs(node) -> list:
-    """Every KerasTensor the call took: positional structure first, then keyword values."""
-    tensors = [t for t in _flatten([node.inputs, *node.args]) if isinstance(t, KerasTensor)]
-    for key in sorted(node.kwargs):
-        tensors += [t for t in _flatten(node.kwargs[key]) if isinstance(t, KerasTensor)]
-    return tensors
-
-
-def _parent_nodes(node) -> list:
-    return [t._keras_history[1] for t in _node_inputs(node)]
-
-
-def _build_map(outputs) -> tuple[list, dict]:
-    """Nodes from the inputs to the outputs (depth-first post-order) and each layer's
-    first-visit index: Keras's ``_build_map``, with an explicit stack."""
-    finished: set[int] = set()
-    ordered: list = []
-    op_index: dict[int, int] = {}
-    for output in outputs:
-        root = output._keras_history[1]
-        if id(root) in finished:
-            continue
-        op_index.setdefault(id(root.layer), len(op_index))
-        stack = [(root, iter(_node_inputs(root)))]
-        in_progress = {id(root)}
-        while stack:
-            node, children = stack[-1]
-            tensor = next(children, None)
-            if tensor is None:
-                stack.pop()
-                in_progress.discard(id(node))
-                finished.add(id(node))
-                ordered.append(node)
-                continue
-            child = tensor._keras_history[1]
-            if id(child) in finished:
-                continue
-            if id(child) in in_progress:
-                raise ValueError(f"Layer {child.layer.name!r} is part of a cycle.")
-            op_index.setdefault(id(child.layer), len(op_index))
-            in_progress.add(id(child))
-            stack.append((child, iter(_node_inputs(child))))
-    return ordered, op_index
 
 
 # -- functional models ---------------------------------------------------------------------
@@ -148,7 +74,7 @@ def functional_get_config(model) -> dict:
         return [map_tensors(t) for t in structure]
 
     layer_configs = []
-    for layer in keras_layer_order(model):
+    for layer in model.operations:  # Keras's order (see Functional.layers)
         inbound = [
             {
                 "args": [serialize_arg(a) for a in _call_arguments(node)],

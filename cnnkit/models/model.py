@@ -90,6 +90,12 @@ class Model(Trainer, Layer):
     def _sublayers(self) -> list[Layer]:
         return self.layers
 
+    def _layers_fed_by_inputs(self) -> list[tuple[Layer, int]]:
+        """``(layer, input index)`` for each layer that reads a model input as it is (its
+        whole data is checked before training, e.g. an ``Embedding``'s indices); none known
+        for a subclassed model."""
+        return []
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Find a layer by name or by index."""
         if index is not None and name is not None:
@@ -215,8 +221,8 @@ class Model(Trainer, Layer):
             "loss_weights": None if all(w == 1.0 for w in weights) else weights,
             "metrics": serialize_keras_object(metrics) if metrics else None,
             "weighted_metrics": None,
-            "run_eagerly": False,
-            "steps_per_execution": 1,
+            "run_eagerly": bool(getattr(self, "run_eagerly", False)),
+            "steps_per_execution": int(getattr(self, "steps_per_execution", 1)),
             "jit_compile": False,
         }
 

@@ -79,6 +79,9 @@ class Sequential(Model):
     def layers(self) -> list[Layer]:
         return list(self._stack)
 
+    def _layers_fed_by_inputs(self) -> list[tuple[Layer, int]]:
+        return [(self._stack[0], 0)] if self._stack else []
+
     def build(self, input_shape=None) -> None:
         if self._input_layer is None:
             if input_shape is None:

@@ -1,23 +1,30 @@
-"""compile / fit / evaluate / predict: the training loop, in one place.
+"""compile / fit / evaluate / predict: the trainer, the last of three rooms (Keras's split).
+
+The data reaches it through :mod:`cnnkit.trainers`: a data adapter per kind of input
+(``get_data_adapter``), and an :class:`~cnnkit.trainers.epoch_iterator.EpochIterator`
+that yields ``(begin_step, end_step, batches)`` groups. This module runs the steps and calls
+the callbacks; it never batches data itself.
 
 ``fit`` is one loop with Keras's callback order (see :mod:`cnnkit.callbacks`)::
 
     on_train_begin
     for epoch in range(initial_epoch, epochs):
         on_epoch_begin
-        for each batch:  on_train_batch_begin → forward, loss, backward, update → on_train_batch_end
+        for each group of steps:  on_train_batch_begin(begin_step)
+                                  → per batch: forward, loss, backward, update
+                                  → on_train_batch_end(end_step)
         validation (val_ logs)
         on_epoch_end
     on_train_end
 
-Every input check runs before the first weight update, so bad data never
-leaves a half-trained model behind.
+Every input check on in-memory arrays runs before the first weight update, so bad data
+never leaves a half-trained model behind. An error inside a step propagates as raised,
+with a note naming the steps it happened in; nothing is run twice.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 import warnings
 from collections.abc import Mapping
 
@@ -31,7 +38,16 @@ from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
 from cnnkit.layers.base import _is_string_array
 from cnnkit.models.inference import batches_per_group, infer
-from cnnkit.utils.data_adapter import adapt as _adapt
+from cnnkit.trainers.data_adapters import (
+    ArrayDataAdapter,
+    get_data_adapter,
+    pack_x_y_sample_weight,
+    train_validation_split,
+    unpack_x_y_sample_weight,
+)
+from cnnkit.trainers.data_adapters.array_data_adapter import length as _length
+from cnnkit.trainers.data_adapters.array_data_adapter import take as _take
+from cnnkit.trainers.epoch_iterator import EpochIterator
 
 _REQUIRED = object()  # _by_output: every output needs a value
 
@@ -50,6 +66,9 @@ class Trainer:
         self._metric_ids = None
         self._metrics: list | None = None
         self._loss_tracker = _loss_tracker()
+        self.steps_per_execution = 1
+        self._run_eagerly = False
+        self._jit_compile = False
 
     # -- compile ----------------------------------------------------------
     def compile(
@@ -71,9 +90,50 @@ class Trainer:
             loss: a loss (string id, function or Loss object), or one per output (list).
             loss_weights: optional list of scalars weighting each output's loss.
             metrics: list of metrics (``"accuracy"`` is resolved from the shapes, as in Keras).
+            weighted_metrics: metrics weighted by ``sample_weight``/``class_weight``.
+            run_eagerly: accepted for Keras's API; every cnnkit step runs eagerly (op by op
+                in NumPy), so ``True`` and ``False`` give the same results. Kept as
+                ``model.run_eagerly``.
+            steps_per_execution: batches per group (a positive integer). Each batch is
+                still its own step and update, so the weights are those of
+                ``steps_per_execution=1``; as in Keras, the batch callbacks run once per
+                group, ``on_train_batch_begin(first step)`` and
+                ``on_train_batch_end(last step, logs)``, and the last group of an epoch is
+                cut at the epoch's end.
+            jit_compile: ``"auto"``, ``True`` or ``False``, accepted for Keras's API (and
+                for ``.keras`` files saved with ``jit_compile=True``) and ignored: cnnkit
+                has no compiler, every step runs eagerly and the results are those of
+                ``jit_compile=False``. ``model.jit_compile`` is therefore always ``False``
+                (``"auto"`` resolves to it, as on Keras's torch backend).
+            auto_scale_loss: accepted for Keras's API. Keras wraps the optimizer in a
+                ``LossScaleOptimizer`` when the dtype policy is ``"mixed_float16"``; cnnkit
+                refuses mixed policies (:mod:`cnnkit.dtype_policies`), so it never applies.
+                A ``LossScaleOptimizer`` passed as ``optimizer`` does scale the loss.
+
+        Raises:
+            ValueError: for an invalid ``steps_per_execution``, ``jit_compile`` or
+                ``run_eagerly``.
         """
         from cnnkit import losses, optimizers
 
+        _check_int("steps_per_execution", steps_per_execution, minimum=1)
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(
+                "Invalid value for argument `jit_compile`. Expected 'auto', True or False. "
+                f"Received: jit_compile={jit_compile!r}"
+            )
+        if run_eagerly not in (True, False):
+            raise ValueError(
+                "Invalid value for argument `run_eagerly`. Expected True or False. "
+                f"Received: run_eagerly={run_eagerly!r}"
+            )
+        if jit_compile is True and run_eagerly:
+            warnings.warn(
+                "If `run_eagerly` is True, then `jit_compile` cannot also be True. "
+                "Disabling `jit_compile`.",
+                stacklevel=2,
+            )
+            jit_compile = False
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         if isinstance(loss, Mapping):  # by output name, as Keras; an output left out has none
@@ -101,7 +161,29 @@ class Trainer:
         self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
         self._metrics = None
         self._loss_tracker = _loss_tracker()
+        self.steps_per_execution = int(steps_per_execution)
+        self.run_eagerly = bool(run_eagerly)
+        self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
         self.compiled = True
+
+    @property
+    def jit_compile(self) -> bool:
+        """Always ``False``: cnnkit has no compiler (see ``compile``'s ``jit_compile``)."""
+        return self._jit_compile
+
+    @jit_compile.setter
+    def jit_compile(self, value) -> None:
+        del value  # nothing to compile with: every step runs eagerly, with the same results
+        self._jit_compile = False
+
+    @property
+    def run_eagerly(self) -> bool:
+        """Whether ``compile`` asked for eager steps; cnnkit's steps are always eager."""
+        return self._run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value) -> None:
+        self._run_eagerly = bool(value)
 
     @property
     def metrics(self) -> list:
@@ -208,10 +290,10 @@ class Trainer:
         """One gradient step on one batch; returns the loss and metrics of that batch."""
         self._require_compiled("train_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
-        data = _ArrayData(x, y, sample_weight, None, False, class_weight=class_weight)
+        data = ArrayDataAdapter(x, y, sample_weight, class_weight=class_weight)
         self._check_before_training(data)
         self._reset_metrics()
-        xb, yb, sw = next(iter(data.batches()))
+        xb, yb, sw = next(data.get_numpy_iterator())
         logs = self._train_step(xb, yb, sw, self.trainable_weights)
         return logs if return_dict else _as_list(logs)
 
@@ -231,20 +313,20 @@ class Trainer:
         ``loss.backward()`` and ``self.optimizer.apply(grads, self.trainable_weights)``;
         the default is cnnkit's own step.
         """
-        x, y, sample_weight = _unpack_batch(data)
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         return self._train_step(x, y, sample_weight, self.trainable_weights)
 
     def test_step(self, data) -> dict:
         """Loss and metrics of one batch; ``evaluate`` (and ``fit``'s validation) calls it
         for every batch. ``data`` and the returned logs are as in :meth:`train_step`."""
-        x, y, sample_weight = _unpack_batch(data)
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         return self._test_step(x, y, sample_weight)
 
     def predict_step(self, data):
         """The model's outputs for one batch (``data`` is ``x`` or a tuple starting with
         ``x``); ``predict`` calls it for every batch and concatenates the results."""
-        x, _, _ = _unpack_batch(data)
-        return _to_numpy(self._predict_run(x, None))
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return _to_numpy(self._predict_run(x))
 
     def _overrides(self, hook: str) -> bool:
         """Whether the user's model class replaced Keras's per-batch ``hook``."""
@@ -278,7 +360,7 @@ class Trainer:
             if not variables:  # a subclassed model creates its weights in its first call
                 variables = self.trainable_weights
             if variables:
-                total.backward()
+                self.optimizer.scale_loss(total).backward()  # a LossScaleOptimizer's scale
                 grads = [v.grad for v in variables]
                 for v in variables:
                     v.grad = None
@@ -305,7 +387,7 @@ class Trainer:
             if local:  # a short last batch may leave a process without rows
                 total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
                 total = total * (local / n)  # the slice's share of the batch's mean loss
-                total.backward()
+                self.optimizer.scale_loss(total).backward()
                 grads = [v.grad for v in variables]
                 for v in variables:
                     v.grad = None
@@ -323,9 +405,8 @@ class Trainer:
         logs = self._test_step(x, y, sample_weight)
         return logs if return_dict else _as_list(logs)
 
-    def _test_step(self, x, y, sample_weight, batch_size: int | None = None) -> dict:
-        """Loss and metrics of one batch, or of a run of batches of ``batch_size``; if a run
-        fails, its batches run one by one so that the failing one raises its own error."""
+    def _test_step(self, x, y, sample_weight) -> dict:
+        """Loss and metrics of one batch (or of a joined run of batches)."""
         dist = distribution_lib.active_data_parallel()
         if dist is not None:
             x, y, sample_weight, n = dist.shard(x, y, sample_weight)
@@ -338,20 +419,8 @@ class Trainer:
             outs, ys, sample_weight = dist.gather(part)
             loss = dist.sum_scalar(loss)
             return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
-        try:
-            with no_grad(), backend.parallel_region():
-                total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
-        except Exception:
-            _each_batch(
-                lambda rows: self._test_step(
-                    _take(x, rows),
-                    _take(y, rows),
-                    None if sample_weight is None else sample_weight[rows],
-                ),
-                _length(x),
-                batch_size,
-            )
-            raise
+        with no_grad(), backend.parallel_region():
+            total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
         return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
     def predict_on_batch(self, x):
@@ -360,12 +429,8 @@ class Trainer:
             out = infer(self, _by_input(self, x))
         return _to_numpy(out)
 
-    def _predict_run(self, xb, batch_size: int | None):
-        """The outputs of one batch, or of a run of batches of ``batch_size``, from ``infer``.
-
-        If a run fails, its batches run one by one so that the error is the one the
-        failing batch raises on its own (with its shapes).
-        """
+    def _predict_run(self, xb):
+        """The outputs of one batch (or of a joined run of batches), from ``infer``."""
         dist = distribution_lib.active_data_parallel()
         if dist is not None:  # each process predicts its rows; all gather them in order
             local = _take(xb, dist.local_rows(_length(xb)))
@@ -373,11 +438,7 @@ class Trainer:
                 out = _to_numpy(infer(self, local)) if _length(local) else None
             return _as_tensors(dist.gather(out))
         with backend.parallel_region():
-            try:
-                return infer(self, xb)
-            except Exception:
-                _each_batch(lambda rows: infer(self, _take(xb, rows)), _length(xb), batch_size)
-                raise
+            return infer(self, xb)
 
     # -- fit ----------------------------------------------------------------
     def fit(
@@ -402,8 +463,10 @@ class Trainer:
         """Train for ``epochs`` epochs; returns a :class:`~cnnkit.callbacks.History`.
 
         Args:
-            x: input array (or list of arrays for several inputs), or an iterable of
-                ``(x, y)`` / ``(x, y, sample_weight)`` batches.
+            x: input array (a list or dict of arrays for several inputs), or a source of
+                ``x`` / ``(x, y)`` / ``(x, y, sample_weight)`` batches: a ``PyDataset``, a
+                generator or iterable, a ``torch`` DataLoader, a ``tf.data.Dataset`` (see
+                :mod:`cnnkit.trainers.data_adapters`).
             y: targets (integer labels, one-hot rows, or values).
             batch_size: samples per step (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
@@ -418,7 +481,11 @@ class Trainer:
             initial_epoch: epoch to start from (to resume; a
                 :class:`~cnnkit.callbacks.BackupAndRestore` that restores a backup sets it,
                 and the batch within that epoch, in ``on_train_begin``).
-            steps_per_epoch: batches per epoch when ``x`` is an iterable.
+            steps_per_epoch: steps per epoch; the data's iterator then carries on into the
+                next epoch, as in Keras (an infinite generator needs it).
+            validation_steps: validation batches per evaluation, carried on likewise.
+            validation_batch_size: samples per validation batch (default ``batch_size``).
+            validation_freq: validate after every ``validation_freq``-th epoch.
 
         Raises:
             ValueError / TypeError: for inconsistent or invalid data, before any weight changes.
@@ -438,23 +505,16 @@ class Trainer:
             )
         verbose = _resolve_verbose(verbose)
         x, y = _by_input(self, x), _targets_by_output(self, y)
-        x, validation_data = _adapt(x, shuffle), _adapt(validation_data, steps=validation_steps)
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
-            vx, vy, *rest = validation_data
-            validation_data = (_by_input(self, vx), _targets_by_output(self, vy), *rest)
-        if _is_iterable_data(x):
-            data = _IterableData(x, steps_per_epoch)
-            if validation_split:
-                raise ValueError("`validation_split` is only supported for array inputs.")
-        else:
-            if validation_split and validation_data is None:
-                x, y, sample_weight, validation_data = _split(x, y, sample_weight, validation_split)
-            data = _ArrayData(
-                x, y, sample_weight, batch_size or 32, shuffle, class_weight=class_weight
+        if validation_split and validation_data is None:
+            x, y, sample_weight, validation_data = train_validation_split(
+                x, y, sample_weight, validation_split
             )
+        data = get_data_adapter(
+            x, y, sample_weight, batch_size or 32, steps_per_epoch, shuffle, class_weight
+        )
         val = None
         if validation_data is not None:
-            val = _validation_adapter(validation_data, validation_batch_size or batch_size or 32)
+            val = self._validation_adapter(validation_data, validation_batch_size or batch_size)
         self._check_before_training(data)
         if val is not None:
             self._check_before_training(val)
@@ -462,7 +522,7 @@ class Trainer:
         if dist is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
             dist.synchronize_weights(self)  # every process starts from process 0's weights
-            if isinstance(data, _ArrayData):  # process 0's sample order on every process
+            if isinstance(data, ArrayDataAdapter):  # process 0's sample order on every process
                 data.permutation = dist.permutation
             dist.seed_other_processes()  # their dropout and augmentation differ from 0's
             distribution_lib.begin_collective_phase()  # from here, a failing process ends the job
@@ -473,9 +533,11 @@ class Trainer:
             cbs.append(ProgbarLogger(verbose=verbose))
         cbs.append(history)
         cbs.set_model(self)
-        max_steps = backend.max_steps_per_epoch()  # config cap, as Keras's EpochIterator
-        steps = data.steps if max_steps is None or not data.steps else min(data.steps, max_steps)
-        cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
+        epoch_iterator = EpochIterator(data, steps_per_epoch, self.steps_per_execution)
+        cbs.set_params({"epochs": epochs, "steps": epoch_iterator.num_batches, "verbose": verbose})
+        val_iterator = None
+        if val is not None:  # kept across epochs: `validation_steps` carry on, as in Keras
+            val_iterator = self._test_iterator(val, validation_steps, callbacks, "test")
 
         self.stop_training = False
         variables = self.trainable_weights
@@ -486,28 +548,30 @@ class Trainer:
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
         skip = self._initial_step  # batches of the first epoch done before an interruption
-        custom_step = self._overrides("train_step")
+        if self._overrides("train_step"):
+
+            def step(batch):
+                self._prepare_custom_step(batch[0], batch[1])
+                return _flat_logs(self.train_step(pack_x_y_sample_weight(*batch)))
+
+        else:
+
+            def step(batch):
+                return self._train_step(*batch, variables)
+
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
-            for step, (xb, yb, sw) in enumerate(data.batches()):
-                if max_steps is not None and step >= max_steps:
-                    break
-                if step < skip:
-                    continue  # drawn, so that the shuffle matches the interrupted run's
-                cbs.on_train_batch_begin(step)
-                if custom_step:
-                    self._prepare_custom_step(xb, yb)
-                    logs = _flat_logs(self.train_step(_pack_batch(xb, yb, sw)))
-                else:
-                    logs = self._train_step(xb, yb, sw, variables)
-                cbs.on_train_batch_end(step, logs)
+            for begin, end, batches in epoch_iterator.enumerate_epoch(initial_step=skip):
+                cbs.on_train_batch_begin(begin)
+                logs = _run_steps(step, batches, begin, end, f"`fit` (epoch {epoch})")
+                cbs.on_train_batch_end(end, logs)
                 if self.stop_training:
                     break
             skip = 0
             epoch_logs = dict(logs)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._run_evaluation(val, cbs, callbacks)
+            if val_iterator is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._run_evaluation(val_iterator, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -517,9 +581,24 @@ class Trainer:
             distribution_lib.end_collective_phase()
         return history
 
+    def _validation_adapter(self, validation_data, batch_size):
+        """The adapter of ``fit``'s ``validation_data``: ``(x_val, y_val[, sample_weight])``
+        arrays, or a dataset or generator of batches."""
+        if not isinstance(validation_data, (tuple, list)):
+            return get_data_adapter(validation_data)
+        if len(validation_data) not in (2, 3):
+            raise ValueError(
+                "`validation_data` should be a tuple `(x_val, y_val)` or "
+                f"`(x_val, y_val, val_sample_weights)`. Received a tuple of "
+                f"{len(validation_data)} items."
+            )
+        vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
+        vx, vy = _by_input(self, vx), _targets_by_output(self, vy)
+        return get_data_adapter(vx, vy, vsw, batch_size or 32)
+
     def _check_before_training(self, data) -> None:
-        """Shape, label and dtype checks on the whole dataset, before any weight changes."""
-        if isinstance(data, _IterableData):
+        """Shape, label and dtype checks on all in-memory data, before any weight changes."""
+        if not isinstance(data, ArrayDataAdapter):
             return
         if not self.built and hasattr(self, "build"):
             first = data.x[0] if isinstance(data.x, list) else data.x
@@ -527,36 +606,45 @@ class Trainer:
         _check_labels(self, data.y)
         _check_first_layer_inputs(self, data.x)
 
-    def _run_evaluation(self, data, cbs, callbacks=None) -> dict:
-        """Loss and metrics over ``data``; runs of batches at once unless ``callbacks`` (the
-        user's) watch each test batch (as ``predict``, ``models.inference.batches_per_group``).
+    def _test_iterator(self, data, steps, callbacks, mode: str) -> EpochIterator:
+        """The epoch iterator of ``evaluate``/``predict`` (``mode`` "test"/"predict").
+
+        Runs of batches go through the model at once (``join``) when that changes no
+        output (a sample-wise model, :func:`cnnkit.models.inference.batches_per_group`),
+        the data is in memory, no step is overridden and none of the user's ``callbacks``
+        watches each batch; else batches are grouped by ``steps_per_execution``.
         """
+        join = 1
+        if (
+            isinstance(data, ArrayDataAdapter)
+            and steps is None
+            and not self._overrides(f"{mode}_step")
+            and not _watches_batches(callbacks, mode)
+        ):
+            join = batches_per_group(self, data.batch_size)
+        return EpochIterator(data, steps, self.steps_per_execution, join=join)
+
+    def _run_evaluation(self, iterator: EpochIterator, cbs) -> dict:
+        """Loss and metrics over one epoch of ``iterator``."""
         self._reset_metrics()
         cbs.on_test_begin()
         logs: dict = {}
-        group = 1
-        custom_step = self._overrides("test_step")
-        if (
-            isinstance(data, _ArrayData)
-            and not custom_step
-            and not _watches_batches(callbacks, "test")
-        ):
-            group = batches_per_group(self, data.batch_size)
-        step = 0
-        runs = data.batches() if group == 1 else data.batches(data.batch_size * group)
-        for xb, yb, sw in runs:
-            count = 1 if group == 1 else -(-_length(xb) // data.batch_size)  # batches in it
-            for k in range(count):
-                cbs.on_test_batch_begin(step + k)
-            if custom_step:
-                self._prepare_custom_step(xb, yb)
+        if self._overrides("test_step"):
+
+            def step(batch):
+                self._prepare_custom_step(batch[0], batch[1])
                 with no_grad():
-                    logs = _flat_logs(self.test_step(_pack_batch(xb, yb, sw)))
-            else:
-                logs = self._test_step(xb, yb, sw, data.batch_size if count > 1 else None)
-            for k in range(count):
-                cbs.on_test_batch_end(step + k, logs)
-            step += count
+                    return _flat_logs(self.test_step(pack_x_y_sample_weight(*batch)))
+
+        else:
+
+            def step(batch):
+                return self._test_step(*batch)
+
+        for begin, end, batches in iterator.enumerate_epoch():
+            cbs.on_test_batch_begin(begin)
+            logs = _run_steps(step, batches, begin, end, "`evaluate`")
+            cbs.on_test_batch_end(end, logs)
         cbs.on_test_end(logs)
         return logs
 
@@ -578,21 +666,19 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         if distribution_lib.active_data_parallel() is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
-        x, y = _by_input(self, _adapt(x)), _targets_by_output(self, y)
-        if _is_iterable_data(x):
-            data = _IterableData(x, steps)
-        else:
-            data = _ArrayData(x, y, sample_weight, batch_size or 32, False)
+        x, y = _by_input(self, x), _targets_by_output(self, y)
+        data = get_data_adapter(x, y, sample_weight, batch_size or 32, steps)
         self._check_before_training(data)
+        iterator = self._test_iterator(data, steps, callbacks, "test")
         cbs = CallbackList(callbacks)
         progbar = ProgbarLogger(verbose=verbose) if verbose else None
         if progbar is not None:
             cbs.append(progbar)
         cbs.set_model(self)
-        cbs.set_params({"epochs": 1, "steps": data.steps, "verbose": verbose})
+        cbs.set_params({"epochs": 1, "steps": iterator.num_batches, "verbose": verbose})
         if progbar is not None:
-            progbar.start_mode("test", data.steps)
-        logs = self._run_evaluation(data, cbs, callbacks)
+            progbar.start_mode("test", iterator.num_batches)
+        logs = self._run_evaluation(iterator, cbs)
         if return_dict:
             return logs
         values = _as_list(logs)
@@ -604,148 +690,77 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         if distribution_lib.active_data_parallel() is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
-        x = _by_input(self, _adapt(x))
-        group = 1
-        custom_step = self._overrides("predict_step")
-        if _is_iterable_data(x):
-            batches = (_unpack_batch(b)[0] for b in _IterableData(x, steps).raw())
-            n_steps = steps
-        else:
-            data = _ArrayData(x, None, None, batch_size or 32, False)
-            n_steps = data.steps
-            # Unless a user callback watches each batch, runs of batches go through the model
-            # at once: the same outputs, fewer passes (models.inference.batches_per_group).
-            group = (
-                1
-                if custom_step or _watches_batches(callbacks, "predict")
-                else batches_per_group(self, data.batch_size)
-            )
-            batches = _runs_of_batches(data, group)
+        data = get_data_adapter(_by_input(self, x), batch_size=batch_size or 32)
+        iterator = self._test_iterator(data, steps, callbacks, "predict")
         cbs = CallbackList(callbacks)
         progbar = ProgbarLogger(verbose=verbose) if verbose else None
         if progbar is not None:
             cbs.append(progbar)
         cbs.set_model(self)
-        cbs.set_params({"epochs": 1, "steps": n_steps, "verbose": verbose})
+        cbs.set_params({"epochs": 1, "steps": iterator.num_batches, "verbose": verbose})
         if progbar is not None:
-            progbar.start_mode("predict", n_steps)
+            progbar.start_mode("predict", iterator.num_batches)
+        if self._overrides("predict_step"):
+
+            def step(batch):
+                return _outputs_as_numpy(self.predict_step(batch[0]))
+
+        else:
+
+            def step(batch):
+                return _to_numpy(self._predict_run(batch[0]))
+
         cbs.on_predict_begin()
         chunks = []
-        step = 0
         with no_grad():
-            for xb in batches:
-                count = 1 if group == 1 else -(-_length(xb) // data.batch_size)  # batches in it
-                size = data.batch_size if count > 1 else None
-                for k in range(count):
-                    cbs.on_predict_batch_begin(step + k)
-                if custom_step:
-                    chunks.append(_outputs_as_numpy(self.predict_step(xb)))
-                else:
-                    chunks.append(_to_numpy(self._predict_run(xb, size)))
-                for k in range(count):
-                    part = chunks[-1] if count == 1 else _rows(chunks[-1], k, size)
-                    cbs.on_predict_batch_end(step + k, {"outputs": part})
-                step += count
+            for begin, end, batches in iterator.enumerate_epoch():
+                cbs.on_predict_batch_begin(begin)
+                outputs = _run_steps(step, batches, begin, end, "`predict`", collect=True)
+                chunks += outputs
+                cbs.on_predict_batch_end(end, {"outputs": _concatenate(outputs)})
         cbs.on_predict_end()
         if not chunks:
             raise ValueError("Expected input data to `predict` to be non-empty.")
-        if isinstance(chunks[0], dict):
-            return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-        if isinstance(chunks[0], list):
-            return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
-        return np.concatenate(chunks)
+        return _concatenate(chunks)
 
 
-# ---------------------------------------------------------------------------
-# Data handling
-# ---------------------------------------------------------------------------
+def _run_steps(step, batches: list, begin: int, end: int, where: str, collect: bool = False):
+    """``step(batch)`` on each batch of a group covering steps ``begin..end``.
 
-
-class _ArrayData:
-    """Batches of in-memory arrays, reshuffled every epoch when ``shuffle``."""
-
-    def __init__(self, x, y, sample_weight, batch_size, shuffle, class_weight=None):
-        if x is None:
-            raise ValueError("Argument `x` must be provided. Received: x=None")
-        self.x = _as_arrays(x, "x")
-        self.y = None if y is None else _as_arrays(y, "y", numeric_check=False)
-        xs = self.x if isinstance(self.x, list) else [self.x]
-        ys = [] if self.y is None else (self.y if isinstance(self.y, list) else [self.y])
-        sizes = {len(a) for a in xs + ys}
-        if len(sizes) > 1:
-            raise ValueError(
-                "Data cardinality is ambiguous. Make sure all arrays contain the same number "
-                f"of samples. 'x' sizes: {', '.join(str(len(a)) for a in xs)}; "
-                f"'y' sizes: {', '.join(str(len(a)) for a in ys)}"
-            )
-        self.n = sizes.pop()
-        if self.n == 0:
-            raise ValueError("Expected input data to be non-empty. Received arrays of 0 samples.")
-        self.sample_weight = _sample_weights(sample_weight, class_weight, self.y, self.n)
-        self.batch_size = batch_size or self.n
-        self.shuffle = shuffle
-        self.steps = math.ceil(self.n / self.batch_size)
-        self.permutation = None  # draws each epoch's order; default backend.rng()'s
-
-    def batches(self, size: int | None = None):
-        """``(x, y, sample_weight)`` per batch of ``size`` samples (default ``batch_size``)."""
-        size = size or self.batch_size
-        permutation = self.permutation or backend.rng().permutation
-        order = permutation(self.n) if self.shuffle else None
-        for start in range(0, self.n, size):
-            stop = start + size
-            idx = slice(start, stop) if order is None else order[start:stop]
-            yield (
-                _take(self.x, idx),
-                None if self.y is None else _take(self.y, idx),
-                None if self.sample_weight is None else self.sample_weight[idx],
-            )
-
-
-class _IterableData:
-    """Batches from a Python iterable or generator of ``(x, y[, sample_weight])``.
-
-    An object with ``__len__`` and ``__getitem__`` (a Keras ``Sequence``/``PyDataset``, or
-    ``ImageDataGenerator.flow(...)``) is read as ``source[0] .. source[len - 1]`` each
-    epoch, then ``source.on_epoch_end()`` is called when it exists. Anything else is
-    iterated; with ``steps`` the same iterator carries on from epoch to epoch.
+    Returns the last step's result (the group's logs), or every result with ``collect``.
+    An exception propagates as raised, with a note naming the step (or the steps of a
+    joined run) it came from; nothing is run again.
     """
+    results = []
+    for k, batch in enumerate(batches):
+        try:
+            results.append(step(batch))
+        except Exception as error:
+            if len(batches) > 1:
+                error.add_note(
+                    f"Raised in {where} at step {begin + k}, of the steps {begin}-{end} run "
+                    "as one group (`steps_per_execution`)."
+                )
+            elif end > begin:
+                error.add_note(
+                    f"Raised in {where} by the steps {begin}-{end}, whose "
+                    f"{_length(batch[0])} samples ran through the model as one batch."
+                )
+            else:
+                error.add_note(f"Raised in {where} at step {begin}.")
+            raise
+    return results if collect else results[-1]
 
-    def __init__(self, source, steps):
-        self.source = source
-        self.indexed = hasattr(source, "__len__") and hasattr(source, "__getitem__")
-        if steps is None and self.indexed:
-            steps = len(source)
-        self.steps = steps
-        self.x = self.y = None
-        self._iterator = None
 
-    def raw(self):
-        if self.indexed:
-            for index in range(self.steps):
-                yield self.source[index % len(self.source)]
-            on_epoch_end = getattr(self.source, "on_epoch_end", None)
-            if callable(on_epoch_end):
-                on_epoch_end()
-            return
-        iterator = iter(self.source) if self._iterator is None else self._iterator
-        if self.steps is None:
-            yield from iterator
-            return
-        # With a step count, keep one iterator across epochs (Keras's generator semantics).
-        self._iterator = iterator
-        for _ in range(self.steps):
-            try:
-                yield next(iterator)
-            except StopIteration:
-                self._iterator = None
-                return
-
-    def batches(self):
-        for item in self.raw():
-            xb, yb, sw = _unpack_batch(item)
-            xb, yb = _as_arrays(xb, "x"), None if yb is None else _as_arrays(yb, "y", False)
-            yield xb, yb, None if sw is None else np.asarray(sw, "float32")
+def _concatenate(chunks: list):
+    """Outputs of consecutive batches (arrays, or lists or dicts of arrays) joined."""
+    if len(chunks) == 1:
+        return chunks[0]
+    if isinstance(chunks[0], dict):
+        return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    if isinstance(chunks[0], list):
+        return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+    return np.concatenate(chunks)
 
 
 _ALLOCATOR = {"tuned": False}
@@ -760,14 +775,6 @@ def _tune_allocator_once() -> None:
         backend.tune_allocator()
 
 
-def _pack_batch(x, y, sample_weight):
-    """A batch as Keras hands it to ``train_step``/``test_step``: ``(x, y[, sample_weight])``,
-    or ``x`` alone without targets."""
-    if y is None and sample_weight is None:
-        return x
-    return (x, y) if sample_weight is None else (x, y, sample_weight)
-
-
 def _outputs_as_numpy(outputs):
     """A custom ``predict_step``'s outputs (tensors, arrays, or lists/dicts of them)."""
     if isinstance(outputs, Mapping):
@@ -775,163 +782,6 @@ def _outputs_as_numpy(outputs):
     if isinstance(outputs, (list, tuple)):
         return [_outputs_as_numpy(v) for v in outputs]
     return np.asarray(outputs.data if isinstance(outputs, Tensor) else outputs)
-
-
-def _unpack_batch(item) -> tuple:
-    """``(x, y, sample_weight)`` of one batch, as Keras's ``unpack_x_y_sample_weight``: a
-    tuple or list of 1 to 3 items (a ``torch.utils.data.DataLoader`` yields ``[x, y]``),
-    or the inputs alone."""
-    if isinstance(item, (tuple, list)):
-        if not 1 <= len(item) <= 3:
-            raise ValueError(
-                "Each batch of a dataset or generator must be `(x,)`, `(x, y)` or "
-                f"`(x, y, sample_weight)` (a tuple or a list). Received {len(item)} items."
-            )
-        return (*item, None, None)[:3]
-    return item, None, None
-
-
-def _is_iterable_data(x) -> bool:
-    if x is None or isinstance(x, (np.ndarray, list, tuple, dict, Tensor)):
-        return False
-    if hasattr(x, "__array__") and hasattr(x, "shape"):  # an array of another library (torch)
-        return False
-    indexed = hasattr(x, "__len__") and hasattr(x, "__getitem__")
-    return indexed or hasattr(x, "__iter__") or hasattr(x, "__next__")
-
-
-def _as_arrays(data, name: str, numeric_check: bool = True):
-    if (
-        isinstance(data, (list, tuple))
-        and data
-        and all(isinstance(a, (np.ndarray, Tensor)) for a in data)
-    ):
-        return [_as_array(a, f"{name}[{i}]", numeric_check) for i, a in enumerate(data)]
-    return _as_array(data, name, numeric_check)
-
-
-def _as_array(a, name: str, numeric_check: bool):
-    if isinstance(a, Tensor):
-        a = a.numpy()
-    try:
-        arr = np.asarray(a)
-    except ValueError as err:
-        _raise_if_ragged(a, name)
-        raise ValueError(f"Could not convert `{name}` to an array: {err}") from None
-    if arr.dtype.kind == "O":
-        _raise_if_ragged(a, name)
-    if _is_string_array(arr):
-        if arr.ndim == 0:
-            raise ValueError(f"Expected `{name}` to have a batch axis. Received a scalar: {a!r}")
-        return arr
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Expected `{name}` to be a numeric array. Received an array of dtype {arr.dtype} "
-            f"and shape {arr.shape}."
-        )
-    if numeric_check and arr.dtype.kind == "f" and not _all_finite(arr):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
-            f"`{name}` contains NaN or Inf values (first at index {tuple(int(i) for i in bad)}). "
-            "Clean or impute the data before training."
-        )
-    if arr.ndim == 0:
-        raise ValueError(f"Expected `{name}` to have a batch axis. Received a scalar: {a!r}")
-    return arr
-
-
-def _all_finite(arr) -> bool:
-    """Whether every value of a float array is finite, without a temporary array of its size.
-
-    A sum is finite exactly when every value is, unless it overflowed: the sum in the
-    array's own dtype first (4x faster than in float64 for float32), in float64 only when
-    that one is not finite.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(arr.sum()):
-            return True
-    return bool(np.isfinite(arr.sum(dtype=np.float64)))
-
-
-def _raise_if_ragged(a, name: str) -> None:
-    """Sequences of different lengths: say so, and how to pad them."""
-    try:
-        lengths = [len(row) for row in a]
-    except TypeError:
-        return
-    if len(set(lengths)) > 1:
-        first = next(i for i, n in enumerate(lengths) if n != lengths[0])
-        raise ValueError(
-            f"`{name}` is ragged: its sequences have different lengths (sample 0 has "
-            f"{lengths[0]} elements, sample {first} has {lengths[first]}). Pad them to one "
-            "length first, e.g. `cnnkit.preprocessing.sequence.pad_sequences(x, maxlen=...)`."
-        )
-
-
-def _take(arrays, idx):
-    if isinstance(arrays, list):
-        return [a[idx] for a in arrays]
-    return arrays[idx]
-
-
-def _length(x) -> int:
-    return len(x[0]) if isinstance(x, list) else len(x)
-
-
-def _split(x, y, sample_weight, fraction):
-    """Hold out the last ``fraction`` of the samples (before shuffling), as Keras does."""
-    xs = _as_arrays(x, "x")
-    n = len(xs[0]) if isinstance(xs, list) else len(xs)
-    cut = int(n * (1.0 - fraction))
-    if cut == 0 or cut == n:
-        raise ValueError(
-            f"validation_split={fraction} leaves no training or no validation samples out of {n}."
-        )
-
-    def part(a, sl):
-        if a is None:
-            return None
-        a = _as_arrays(a, "y", numeric_check=False) if not isinstance(a, np.ndarray) else a
-        return [v[sl] for v in a] if isinstance(a, list) else a[sl]
-
-    train = slice(0, cut)
-    held = slice(cut, None)
-    val = (part(xs, held), part(y, held), part(sample_weight, held))
-    return part(xs, train), part(y, train), part(sample_weight, train), val
-
-
-def _validation_adapter(validation_data, batch_size):
-    if _is_iterable_data(validation_data):
-        return _IterableData(validation_data, None)
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ValueError(
-            "`validation_data` should be a tuple `(x_val, y_val)` or "
-            f"`(x_val, y_val, val_sample_weights)`. Received: {type(validation_data).__name__}"
-        )
-    sw = validation_data[2] if len(validation_data) == 3 else None
-    return _ArrayData(validation_data[0], validation_data[1], sw, batch_size, False)
-
-
-def _sample_weights(sample_weight, class_weight, y, n):
-    weights = None
-    if sample_weight is not None:
-        weights = np.asarray(sample_weight, dtype="float32").reshape(-1)
-        if len(weights) != n:
-            raise ValueError(
-                f"`sample_weight` must have one weight per sample: expected {n}, "
-                f"received {len(weights)}."
-            )
-    if class_weight is not None:
-        if y is None or isinstance(y, list):
-            raise ValueError("`class_weight` needs a single array of targets `y`.")
-        labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
-        labels = labels.astype("int64")
-        table = np.ones(int(max(labels.max(), max(class_weight)) + 1), dtype="float32")
-        for cls, w in class_weight.items():
-            table[int(cls)] = float(w)
-        cw = table[labels]
-        weights = cw if weights is None else weights * cw
-    return weights
 
 
 def _check_labels(model, y) -> None:
@@ -961,17 +811,7 @@ def _check_labels(model, y) -> None:
 def _check_first_layer_inputs(model, x) -> None:
     """Layers fed straight from the data (e.g. Embedding) check all of it before training."""
     arrays = x if isinstance(x, list) else [x]
-    stack = getattr(model, "_stack", None)
-    if stack is not None:
-        pairs = [(stack[0], 0)] if stack else []
-    else:
-        position = {id(t): i for i, t in enumerate(getattr(model, "inputs", None) or [])}
-        pairs = [
-            (node.layer, position[id(node.input_tensors[0])])
-            for node in getattr(model, "_nodes", [])
-            if len(node.input_tensors) == 1 and id(node.input_tensors[0]) in position
-        ]
-    for layer, index in pairs:
+    for layer, index in model._layers_fed_by_inputs():
         check = getattr(layer, "check_indices", None)
         if check is not None and index < len(arrays):
             check(arrays[index])
@@ -1096,28 +936,6 @@ def _targets_by_output(model, y):
         return y
     values = _by_output(model, y, "y")
     return values if len(values) > 1 else values[0]
-
-
-def _each_batch(run, n: int, batch_size: int | None) -> None:
-    """``run(rows)`` on each batch of a failed run of ``n`` samples, so that the batch that
-    fails raises its own error (with its own shapes); nothing for a single batch (``None``)."""
-    for start in range(0, n if batch_size else 0, batch_size or 1):
-        run(slice(start, start + batch_size))
-
-
-def _runs_of_batches(data, group: int):
-    """The inputs of ``data``'s batches, ``group`` consecutive batches joined into one array."""
-    size = data.batch_size * group
-    for start in range(0, data.n, size):
-        yield _take(data.x, slice(start, start + size))
-
-
-def _rows(out, k: int, size: int):
-    """Batch ``k`` (of ``size`` rows) of a run's predicted array, list or dict of arrays."""
-    rows = slice(k * size, (k + 1) * size)
-    if isinstance(out, dict):
-        return {name: o[rows] for name, o in out.items()}
-    return [o[rows] for o in out] if isinstance(out, list) else out[rows]
 
 
 def _to_numpy(out):

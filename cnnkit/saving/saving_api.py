@@ -29,7 +29,7 @@ import zlib
 from cnnkit import distribution
 from cnnkit.io_utils import open_regular
 from cnnkit.layers import TextVectorization
-from cnnkit.saving import archive, h5_weights
+from cnnkit.saving import archive, h5_weights, legacy_h5
 from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
 
 
@@ -250,7 +250,9 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
 
     Args:
         model: the model to fill; it must be built.
-        filepath: a ``.weights.h5`` or ``.keras`` file.
+        filepath: a ``.weights.h5`` or ``.keras`` file, or a Keras 2 ``.h5``/``.hdf5``
+            weights file (loaded layer by layer in order, or by layer name with
+            ``by_name=True``, as Keras does; see :mod:`cnnkit.saving.legacy_h5`).
         skip_mismatch: warn about and skip layers whose variables do not match, instead of
             raising.
 
@@ -258,9 +260,15 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
         ValueError: for another extension, or mismatched weights (naming the layer and the
             shapes) unless ``skip_mismatch``.
     """
+    path = _fspath(filepath)
+    if path.endswith((".h5", ".hdf5")) and not path.endswith(h5_weights.WEIGHTS_SUFFIX):
+        by_name = kwargs.pop("by_name", False)
+        if kwargs:
+            raise ValueError(f"Invalid keyword arguments: {kwargs}")
+        legacy_h5.load_weights(model, path, by_name=by_name, skip_mismatch=skip_mismatch)
+        return
     if kwargs:
         raise ValueError(f"Invalid keyword arguments: {kwargs}")
-    path = _fspath(filepath)
     if path.endswith(".keras"):
         with _as_value_error(path, "damaged or unsupported archive", _ARCHIVE_ERRORS + (OSError,)):
             files = archive.read_model_files(path, need_config=False)
@@ -270,7 +278,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
         return
     if not path.endswith(h5_weights.WEIGHTS_SUFFIX):
         raise ValueError(
-            "File format not supported: the filename must end in `.weights.h5` (or `.keras`). "
+            "File format not supported: the filename must end in `.weights.h5`, `.keras` or "
+            "`.h5`. "
             f"Received: filepath={path}"
         )
     if not os.path.exists(path):

@@ -136,6 +136,23 @@ LAYERS = {
     "RandomGrayscale": (lambda: L.RandomGrayscale(0.5, seed=1), "float"),
     "RandomInvert": (lambda: L.RandomInvert(seed=1), "float"),
     "Solarization": (lambda: L.Solarization(0.2, 0.5, seed=1), "float"),
+    "RandomHue": (lambda: L.RandomHue(0.5, seed=1), "float"),
+    "RandomSaturation": (lambda: L.RandomSaturation(0.8, seed=1), "float"),
+    "RandomColorJitter": (
+        lambda: L.RandomColorJitter(brightness_factor=0.2, hue_factor=0.2, seed=1),
+        "float",
+    ),
+    "RandomColorDegeneration": (lambda: L.RandomColorDegeneration(0.5, seed=1), "float"),
+    "RandomSharpness": (lambda: L.RandomSharpness(0.5, seed=1), "float"),
+    "RandomPosterization": (lambda: L.RandomPosterization(4, seed=1), "float"),
+    "RandomGaussianBlur": (lambda: L.RandomGaussianBlur(seed=1), "float"),
+    "RandomErasing": (lambda: L.RandomErasing(seed=1), "float"),
+    "AutoContrast": (lambda: L.AutoContrast(), "float"),
+    "Equalization": (lambda: L.Equalization(), "float"),
+    "ContrastLimitedAdaptiveHistogramEqualization": (
+        lambda: L.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2)),
+        "float",
+    ),
     "TextVectorization": (
         lambda: L.TextVectorization(vocabulary=["a", "b"], output_sequence_length=4),
         "str",

@@ -63,10 +63,16 @@ def test_the_progress_bar_still_counts_every_batch(capsys):
     assert "3/3" in capsys.readouterr().out
 
 
-def test_an_error_in_a_run_reads_as_for_its_batch():
+def test_an_error_in_a_run_names_its_steps_and_runs_once(monkeypatch):
     model = keras.Sequential([layers.Input((4,)), layers.Dense(2)])
-    with pytest.raises(ValueError, match=r"found shape=\(32, 5\)"):
+    sizes = _spy_on_runs(monkeypatch)
+    with pytest.raises(ValueError, match=r"found shape=\(100, 5\)") as info:
         model.predict(np.ones((100, 5), "float32"), verbose=0)
+    assert info.value.__notes__ == [
+        "Raised in `predict` by the steps 0-3, whose 100 samples ran through the model as "
+        "one batch."
+    ]
+    assert sizes == [100]  # not run again batch by batch
 
 
 def test_models_that_mix_samples_or_have_open_sizes_run_batch_by_batch():
@@ -127,11 +133,17 @@ def test_callbacks_without_batch_hooks_leave_validation_in_runs(monkeypatch):
     assert sizes == [40]  # the validation pass: one run of its 5 batches
 
 
-def test_an_error_in_an_evaluation_run_reads_as_for_its_batch():
+def test_an_error_in_an_evaluation_run_names_its_steps_and_runs_once(monkeypatch):
     model = keras.Sequential([layers.Input((4,)), layers.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match=r"found shape=\(32, 5\)"):
+    sizes = _spy_on_runs(monkeypatch)
+    with pytest.raises(ValueError, match=r"found shape=\(100, 5\)") as info:
         model.evaluate(np.ones((100, 5), "float32"), np.zeros((100, 2), "float32"), verbose=0)
+    assert info.value.__notes__ == [
+        "Raised in `evaluate` by the steps 0-3, whose 100 samples ran through the model as "
+        "one batch."
+    ]
+    assert sizes == [100]
 
 
 def test_which_callbacks_watch_each_batch():

@@ -132,6 +132,22 @@ LAYER_CASES = {
     "RandomGrayscale": lambda: seq((4, 4, 3), L.RandomGrayscale(0.2, seed=3)),
     "RandomInvert": lambda: seq((4, 4, 3), L.RandomInvert((0.1, 0.6), value_range=(0, 1))),
     "Solarization": lambda: seq((4, 4, 3), L.Solarization(0.1, (0.3, 0.9))),
+    "RandomHue": lambda: seq((4, 4, 3), L.RandomHue((0.1, 0.4), value_range=(0, 1))),
+    "RandomSaturation": lambda: seq((4, 4, 3), L.RandomSaturation(0.7, seed=2)),
+    "RandomColorJitter": lambda: seq(
+        (4, 4, 3), L.RandomColorJitter((0, 1), contrast_factor=(0.1, 0.2), hue_factor=0.3)
+    ),
+    "RandomColorDegeneration": lambda: seq((4, 4, 3), L.RandomColorDegeneration((0.2, 0.6))),
+    "RandomSharpness": lambda: seq((4, 4, 3), L.RandomSharpness(0.9, value_range=(0, 1))),
+    "RandomPosterization": lambda: seq((4, 4, 3), L.RandomPosterization((3, 6), seed=1)),
+    "RandomGaussianBlur": lambda: seq((4, 4, 3), L.RandomGaussianBlur(0.5, 5, (0.2, 0.9))),
+    "RandomErasing": lambda: seq((4, 4, 3), L.RandomErasing(0.5, fill_value=(1, 2, 3))),
+    "AutoContrast": lambda: seq((4, 4, 3), L.AutoContrast(value_range=(0, 1))),
+    "Equalization": lambda: seq((4, 4, 3), L.Equalization(bins=16)),
+    "ContrastLimitedAdaptiveHistogramEqualization": lambda: seq(
+        (4, 4, 3),
+        L.ContrastLimitedAdaptiveHistogramEqualization(clip_limit=2, tile_grid_size=(2, 2)),
+    ),
     "RandomBrightness": lambda: seq((4, 4, 2), L.RandomBrightness(0.2, seed=3)),
     "RandomContrast": lambda: seq((4, 4, 2), L.RandomContrast(0.2)),
     "RandomCrop": lambda: seq((6, 6, 2), L.RandomCrop(4, 4)),
@@ -315,7 +331,7 @@ def test_functional_layers_are_listed_by_depth_then_traversal_as_keras_does():
     c = L.Dense(3, name="C")(x)
     b = L.Dense(3, name="B")(L.Dense(5, name="A")(x))
     model = Model(x, L.Average(name="avg")([c, b]))
-    assert [layer.name for layer in model.layers] == ["x", "C", "A", "B", "avg"]
+    assert [layer.name for layer in model.layers] == ["x", "A", "C", "B", "avg"]  # as Keras
     config = model.get_config()
     assert [layer["name"] for layer in config["layers"]] == ["x", "A", "C", "B", "avg"]
 
