@@ -36,7 +36,6 @@ from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
-from cnnkit.layers.base import _is_string_array
 from cnnkit.models.inference import batches_per_group, infer
 from cnnkit.trainers.data_adapters import (
     ArrayDataAdapter,
