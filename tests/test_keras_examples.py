@@ -288,3 +288,29 @@ def test_model_subclass_called_functionally_uses_its_train_step():
     result = model2.evaluate(x, y, verbose=0, return_dict=True)
     pred = model2.predict(x, verbose=0)
     assert result["doubled_loss"] == pytest.approx(2 * float(np.mean((pred - y) ** 2)), rel=1e-5)
+
+
+class _MixerBlock(layers.Layer):
+    """A user layer with only ``call`` (no ``compute_output_shape``), as in MLP-Mixer."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(units)
+
+    def call(self, inputs):
+        return ops.transpose(self.dense(ops.transpose(inputs, axes=(0, 2, 1))), axes=(0, 2, 1))
+
+
+def test_sequential_of_user_layers_without_compute_output_shape_in_a_functional_model():
+    blocks = keras.Sequential([_MixerBlock(6), _MixerBlock(6)])
+    inputs = keras.Input((6, 4))
+    outputs = blocks(inputs)
+    assert tuple(outputs.shape) == (None, 6, 4)
+    model = keras.Model(inputs, layers.GlobalAveragePooling1D()(outputs))
+    x = np.random.default_rng(0).random((3, 6, 4)).astype("float32")
+    expected = np.asarray(blocks(x).numpy()).mean(axis=1)
+    np.testing.assert_allclose(np.asarray(model(x).numpy()), expected, rtol=1e-6)
+    seq = keras.Sequential([keras.Input((5, 6, 4)), layers.TimeDistributed(_MixerBlock(3))])
+    assert tuple(seq.output.shape) == (None, 5, 3, 4)
+    with pytest.raises(NotImplementedError, match="does not implement compute_output_shape"):
+        layers.Layer().compute_output_shape((None, 2))

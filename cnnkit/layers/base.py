@@ -560,6 +560,16 @@ class Layer:
             f"Layer {type(self).__name__} does not implement compute_output_shape()."
         )
 
+    def _output_shape_for(self, input_shape):
+        """``compute_output_shape(input_shape)``, or the traced shape for a layer that does not
+        define it (a user layer with only ``call``), as Keras does when a container such as
+        ``Sequential`` or a wrapper asks its sublayers for their output shapes."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return self.compute_output_shape(input_shape)
+        if isinstance(input_shape, list):
+            return self._traced_output_shape([KerasTensor(s) for s in input_shape], {})
+        return self._traced_output_shape(KerasTensor(input_shape), {})
+
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         return config
