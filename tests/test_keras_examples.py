@@ -314,3 +314,22 @@ def test_sequential_of_user_layers_without_compute_output_shape_in_a_functional_
     assert tuple(seq.output.shape) == (None, 5, 3, 4)
     with pytest.raises(NotImplementedError, match="does not implement compute_output_shape"):
         layers.Layer().compute_output_shape((None, 2))
+
+
+def test_custom_loop_reads_gradients_through_variable_value_grad():
+    # The torch-backend training-loop guide: loss.backward(), then v.value.grad per weight.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 3)).astype("float32"), rng.random((6, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    kernel, bias = (np.array(w) for w in model.get_weights())
+    loss = keras.losses.MeanSquaredError()(y, model(x))
+    model.zero_grad()
+    loss.backward()
+    weights = list(model.trainable_weights)
+    grads = [v.value.grad for v in weights]
+    residual = 2.0 * (x @ kernel + bias - y) / y.size
+    np.testing.assert_allclose(grads[0], x.T @ residual, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(grads[1], residual.sum(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(weights[0].value), kernel)
+    keras.optimizers.SGD(learning_rate=0.5).apply(grads, weights)
+    np.testing.assert_allclose(weights[0].numpy(), kernel - 0.5 * grads[0], rtol=1e-6)
