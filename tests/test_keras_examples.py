@@ -333,3 +333,31 @@ def test_custom_loop_reads_gradients_through_variable_value_grad():
     np.testing.assert_array_equal(np.asarray(weights[0].value), kernel)
     keras.optimizers.SGD(learning_rate=0.5).apply(grads, weights)
     np.testing.assert_allclose(weights[0].numpy(), kernel - 0.5 * grads[0], rtol=1e-6)
+
+
+def test_dataset_batches_have_numpy_like_eager_tensors(tmp_path):
+    # text_classification_from_scratch: `for text_batch, label_batch in ds.take(1):
+    # text_batch.numpy()[i]`, then an end-to-end model on raw strings of different lengths.
+    for label, texts in (("neg", ["bad", "awful film, really"]), ("pos", ["good", "great"])):
+        (tmp_path / label).mkdir()
+        for i, text in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(text)
+    ds = keras.utils.text_dataset_from_directory(tmp_path, batch_size=4, shuffle=False)
+    for text_batch, label_batch in ds.take(1):
+        texts, labels = text_batch.numpy(), label_batch.numpy()
+        assert type(texts) is np.ndarray and type(labels) is np.ndarray
+        assert sorted(texts.tolist()) == ["awful film, really", "bad", "good", "great"]
+        assert labels.tolist() == [0, 0, 1, 1]
+    assert all(type(a) is np.ndarray for a in next(ds.as_numpy_iterator()))
+    vectorize = layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(ds.map(lambda x, y: x))
+    inputs = keras.Input(shape=(1,), dtype="string")
+    x = layers.Embedding(20, 3)(vectorize(inputs))
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(layers.Flatten()(x)))
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    loss, _ = model.evaluate(ds, verbose=0)
+    x_all = np.concatenate([np.asarray(t) for t, _ in ds])[:, None]
+    y_all = np.concatenate([np.asarray(y) for _, y in ds]).astype("float32")
+    p = np.clip(np.asarray(model.predict(x_all, verbose=0)).ravel(), 1e-7, 1 - 1e-7)
+    expected = -np.mean(y_all * np.log(p) + (1 - y_all) * np.log(1 - p))
+    assert loss == pytest.approx(expected, rel=1e-4)

@@ -819,7 +819,7 @@ def _as_array(a, name: str, numeric_check: bool):
     except ValueError as err:
         _raise_if_ragged(a, name)
         raise ValueError(f"Could not convert `{name}` to an array: {err}") from None
-    if arr.dtype.kind == "O":
+    if arr.dtype.kind == "O" and not _is_string_array(arr):  # texts differ in length
         _raise_if_ragged(a, name)
     if _is_string_array(arr):
         if arr.ndim == 0:
