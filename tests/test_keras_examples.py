@@ -361,3 +361,60 @@ def test_dataset_batches_have_numpy_like_eager_tensors(tmp_path):
     p = np.clip(np.asarray(model.predict(x_all, verbose=0)).ravel(), 1e-7, 1 - 1e-7)
     expected = -np.mean(y_all * np.log(p) + (1 - y_all) * np.log(1 - p))
     assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def _standardized_layers(module):
+    class WithOverride(module.layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            mean, var = module.ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+            return module.ops.conv(
+                inputs,
+                (kernel - mean) / module.ops.sqrt(var + 1e-10),
+                padding="valid",
+                strides=list(self.strides),
+            )
+
+    class WithCall(module.layers.Conv2D):
+        def call(self, inputs):
+            mean, var = module.ops.moments(self.kernel, axes=[0, 1, 2], keepdims=True)
+            kernel = (self.kernel - mean) / module.ops.sqrt(var + 1e-10)
+            result = self.convolution_op(inputs, kernel)
+            if self.use_bias:
+                result = result + self.bias
+            return result
+
+    return WithOverride, WithCall
+
+
+def test_conv_convolution_op_overrides_match_keras():
+    # keras_recipes/subclassing_conv_layers: StandardizedConv2D by overriding convolution_op.
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 9, 9, 3)).astype("float32")
+    ours, theirs = _standardized_layers(keras), _standardized_layers(keras_ref)
+    for (mine, ref), kwargs in zip(
+        zip(ours, theirs), ({"strides": 2, "activation": "relu"}, {"dilation_rate": 2})
+    ):
+        a, b = mine(4, 3, **kwargs), ref(4, 3, **kwargs)
+        a.build(x.shape)
+        b.build(x.shape)
+        weights = [rng.standard_normal(w.shape).astype("float32") for w in b.get_weights()]
+        a.set_weights(weights)
+        b.set_weights(weights)
+        expected = keras_ref.ops.convert_to_numpy(b(x))
+        np.testing.assert_allclose(np.asarray(a(x)), expected, rtol=1e-4, atol=1e-5)
+        assert a.compute_output_shape(x.shape) == expected.shape
+    plain = layers.Conv1D(2, 3, strides=2, padding="same")
+    seq = rng.random((2, 7, 3)).astype("float32")
+    out = plain(seq)
+    direct = plain.convolution_op(seq, plain.kernel) + plain.bias
+    np.testing.assert_allclose(np.asarray(direct), np.asarray(out), rtol=1e-5, atol=1e-6)
+
+
+def test_overridden_convolution_op_trains_the_kernel():
+    WithOverride, _ = _standardized_layers(keras)
+    model = keras.Sequential([keras.Input((6, 6, 2)), WithOverride(3, 3), layers.Flatten()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    kernel = model.layers[0].kernel.numpy().copy()
+    model.fit(np.ones((4, 6, 6, 2), "float32"), np.ones((4, 48), "float32"), verbose=0)
+    assert not np.allclose(model.layers[0].kernel.numpy(), kernel)
