@@ -418,3 +418,47 @@ def test_overridden_convolution_op_trains_the_kernel():
     kernel = model.layers[0].kernel.numpy().copy()
     model.fit(np.ones((4, 6, 6, 2), "float32"), np.ones((4, 48), "float32"), verbose=0)
     assert not np.allclose(model.layers[0].kernel.numpy(), kernel)
+
+
+class _Endpoint(layers.Layer):
+    """keras_recipes/endpoint_layer_pattern: a layer that adds the loss from the targets."""
+
+    def call(self, logits, targets=None, sample_weight=None):
+        if targets is not None:
+            loss = keras.losses.BinaryCrossentropy(from_logits=True)(targets, logits, sample_weight)
+            self.add_loss(loss)
+        return ops.sigmoid(logits)
+
+
+class _LogReg(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1)
+        self.endpoint = _Endpoint()
+
+    def call(self, inputs):
+        logits = self.dense(inputs["inputs"])
+        return self.endpoint(
+            logits=logits, targets=inputs["targets"], sample_weight=inputs["sample_weight"]
+        )
+
+
+def test_subclassed_model_takes_a_dict_of_inputs_and_keyword_inputs():
+    rng = np.random.default_rng(0)
+    data = {
+        "inputs": rng.random((40, 5)).astype("float32"),
+        "targets": rng.integers(0, 2, (40, 1)).astype("float32"),
+        "sample_weight": rng.random((40, 1)).astype("float32"),
+    }
+    model = _LogReg()
+    model.compile(keras.optimizers.SGD(0.1))
+    model.fit(data, epochs=1, batch_size=8, verbose=0)
+    kernel, bias = (np.asarray(w) for w in model.get_weights())
+    logits = data["inputs"] @ kernel + bias
+    p = 1 / (1 + np.exp(-logits))
+    bce = -(data["targets"] * np.log(p) + (1 - data["targets"]) * np.log(1 - p))
+    expected = np.mean(bce[:, 0] * data["sample_weight"][:, 0])
+    assert model.evaluate(data, batch_size=40, verbose=0) == pytest.approx(expected, rel=1e-4)
+    np.testing.assert_allclose(model.predict(data, verbose=0), p, rtol=1e-5)
+    with pytest.raises(TypeError, match="called without inputs.*`logits=`"):
+        _Endpoint()(targets=data["targets"])

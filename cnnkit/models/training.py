@@ -522,7 +522,7 @@ class Trainer:
         """Shape, label and dtype checks on the whole dataset, before any weight changes."""
         if isinstance(data, _IterableData):
             return
-        if not self.built and hasattr(self, "build"):
+        if not self.built and hasattr(self, "build") and not isinstance(data.x, dict):
             first = data.x[0] if isinstance(data.x, list) else data.x
             self._maybe_build((None, *first.shape[1:]))
         _check_labels(self, data.y)
@@ -670,7 +670,13 @@ class _ArrayData:
             raise ValueError("Argument `x` must be provided. Received: x=None")
         self.x = _as_arrays(x, "x")
         self.y = None if y is None else _as_arrays(y, "y", numeric_check=False)
-        xs = self.x if isinstance(self.x, list) else [self.x]
+        xs = (
+            list(self.x.values())
+            if isinstance(self.x, dict)
+            else self.x
+            if isinstance(self.x, list)
+            else [self.x]
+        )
         ys = [] if self.y is None else (self.y if isinstance(self.y, list) else [self.y])
         sizes = {len(a) for a in xs + ys}
         if len(sizes) > 1:
@@ -802,6 +808,8 @@ def _is_iterable_data(x) -> bool:
 
 
 def _as_arrays(data, name: str, numeric_check: bool = True):
+    if isinstance(data, Mapping):  # named inputs of a subclassed model's call, as Keras
+        return {k: _as_array(a, f"{name}[{k!r}]", numeric_check) for k, a in data.items()}
     if (
         isinstance(data, (list, tuple))
         and data
@@ -870,12 +878,16 @@ def _raise_if_ragged(a, name: str) -> None:
 
 
 def _take(arrays, idx):
+    if isinstance(arrays, dict):
+        return {k: a[idx] for k, a in arrays.items()}
     if isinstance(arrays, list):
         return [a[idx] for a in arrays]
     return arrays[idx]
 
 
 def _length(x) -> int:
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
     return len(x[0]) if isinstance(x, list) else len(x)
 
 
