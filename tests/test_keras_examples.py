@@ -464,3 +464,26 @@ def test_subclassed_model_takes_a_dict_of_inputs_and_keyword_inputs():
     np.testing.assert_allclose(model.predict(data, verbose=0), p, rtol=1e-5)
     with pytest.raises(TypeError, match="called without inputs.*`logits=`"):
         _Endpoint()(targets=data["targets"])
+
+
+def test_keras_options_accepted_at_their_defaults_and_refused_otherwise():
+    # Keras code passes these options explicitly (often at their defaults).
+    assert keras.Input(shape=(3,), sparse=False, ragged=False, optional=False).shape == (None, 3)
+    assert keras.Input((2,), None, "float32", None, None, (4, 2)).shape == (4, 2)
+    assert layers.InputLayer(shape=(3,), sparse=None, input_tensor=None).batch_shape == (None, 3)
+    image = np.random.default_rng(0).random((1, 4, 4, 1)).astype("float32")
+    resized = layers.Resizing(2, 2, antialias=False)
+    np.testing.assert_allclose(resized(image).numpy(), layers.Resizing(2, 2)(image).numpy())
+    assert resized.get_config()["antialias"] is False
+    bn = layers.BatchNormalization(renorm=False, renorm_clipping=None, renorm_momentum=0.9)
+    assert bn(image).shape == image.shape
+    with pytest.raises(ValueError, match="`sparse=True` is not supported"):
+        keras.Input(shape=(3,), sparse=True)
+    with pytest.raises(ValueError, match="`optional=True` is not supported"):
+        layers.InputLayer(shape=(3,), optional=True)
+    with pytest.raises(ValueError, match="`tensor`/`input_tensor` is not supported"):
+        keras.Input(shape=(3,), tensor=np.zeros((1, 3)))
+    with pytest.raises(NotImplementedError, match="antialias=False"):
+        layers.Resizing(2, 2, antialias=True)
+    with pytest.raises(NotImplementedError, match="renorm=False"):
+        layers.BatchNormalization(renorm=True)
