@@ -40,6 +40,7 @@ from cnnkit.scopes import device, name_scope
 _LAZY_SUBMODULES = ("applications", "datasets", "export", "ops", "preprocessing", "signal", "viz")
 _LAZY_SUBMODULES += ("config", "constraints", "distribution", "dtype_policies", "random", "tree")
 _LAZY_SUBMODULES += ("wrappers",)
+_LAZY_SUBMODULES += ("mixed_precision",)
 
 
 def version() -> str:
@@ -88,6 +89,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "mixed_precision",
     "models",
     "name_scope",
     "optimizers",

@@ -487,3 +487,19 @@ def test_keras_options_accepted_at_their_defaults_and_refused_otherwise():
         layers.Resizing(2, 2, antialias=True)
     with pytest.raises(NotImplementedError, match="renorm=False"):
         layers.BatchNormalization(renorm=True)
+
+
+def test_mixed_precision_namespace_sets_the_global_policy():
+    # keras.mixed_precision.set_global_policy(...) as examples call it before building models.
+    from cnnkit import mixed_precision
+
+    try:
+        mixed_precision.set_global_policy("float64")
+        assert mixed_precision.global_policy() == keras.DTypePolicy("float64")
+        assert layers.Dense(2)(np.ones((1, 3))).dtype == np.float64
+        with pytest.raises(ValueError, match="'mixed_float16'"):
+            mixed_precision.set_global_policy("mixed_float16")
+    finally:
+        mixed_precision.set_global_policy("float32")
+    assert mixed_precision.Policy is keras.DTypePolicy
+    assert mixed_precision.LossScaleOptimizer is keras.optimizers.LossScaleOptimizer
