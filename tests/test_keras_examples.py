@@ -503,3 +503,31 @@ def test_mixed_precision_namespace_sets_the_global_policy():
         mixed_precision.set_global_policy("float32")
     assert mixed_precision.Policy is keras.DTypePolicy
     assert mixed_precision.LossScaleOptimizer is keras.optimizers.LossScaleOptimizer
+
+
+def test_fit_on_a_dataset_of_known_cardinality_knows_its_steps():
+    # tf.data-style datasets: the progress bar shows "3/3", each epoch reads every batch.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 3)).astype("float32"), rng.random((10, 1)).astype("float32")
+    ds = keras.utils.Dataset.from_tensor_slices((x, y)).batch(4).map(lambda a, b: (a, b))
+    assert ds.cardinality() == 3
+
+    class Count(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.steps, self.batches = self.params["steps"], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.batches.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches[-1] += 1
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    count = Count()
+    model.fit(ds, epochs=2, verbose=0, callbacks=[count])
+    assert count.steps == 3 and count.batches == [3, 3]
+    endless = keras.utils.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    count = Count()
+    model.fit(endless, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[count])
+    assert count.steps == 2 and count.batches == [2, 2]

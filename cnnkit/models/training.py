@@ -723,11 +723,22 @@ class _IterableData:
         self.indexed = hasattr(source, "__len__") and hasattr(source, "__getitem__")
         if steps is None and self.indexed:
             steps = len(source)
+        # A dataset that knows its size (``cardinality()``, as tf.data) gives the progress
+        # bar its step count, and is still read afresh each epoch.
+        self._fresh_each_epoch = False
+        if steps is None and not self.indexed:
+            cardinality = getattr(source, "cardinality", None)
+            count = cardinality() if callable(cardinality) else None
+            if isinstance(count, (int, np.integer)) and count >= 0:
+                steps, self._fresh_each_epoch = int(count), True
         self.steps = steps
         self.x = self.y = None
         self._iterator = None
 
     def raw(self):
+        if self._fresh_each_epoch:
+            yield from iter(self.source)
+            return
         if self.indexed:
             for index in range(self.steps):
                 yield self.source[index % len(self.source)]
