@@ -531,3 +531,14 @@ def test_fit_on_a_dataset_of_known_cardinality_knows_its_steps():
     count = Count()
     model.fit(endless, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[count])
     assert count.steps == 2 and count.batches == [2, 2]
+
+    class Loader:  # a torch DataLoader's protocol: len() and a fresh iterator per pass
+        def __len__(self):
+            return 3
+
+        def __iter__(self):
+            return iter([(x[i : i + 4], y[i : i + 4]) for i in range(0, 10, 4)])
+
+    count = Count()
+    model.fit(Loader(), epochs=2, verbose=0, callbacks=[count])
+    assert count.steps == 3 and count.batches == [3, 3]

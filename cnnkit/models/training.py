@@ -723,12 +723,15 @@ class _IterableData:
         self.indexed = hasattr(source, "__len__") and hasattr(source, "__getitem__")
         if steps is None and self.indexed:
             steps = len(source)
-        # A dataset that knows its size (``cardinality()``, as tf.data) gives the progress
-        # bar its step count, and is still read afresh each epoch.
+        # A dataset that knows its size (``cardinality()``, as tf.data, or ``len()``, as a
+        # torch DataLoader) gives the progress bar its step count, and is still read afresh
+        # each epoch.
         self._fresh_each_epoch = False
         if steps is None and not self.indexed:
             cardinality = getattr(source, "cardinality", None)
             count = cardinality() if callable(cardinality) else None
+            if count is None and hasattr(source, "__len__") and hasattr(source, "__iter__"):
+                count = len(source)
             if isinstance(count, (int, np.integer)) and count >= 0:
                 steps, self._fresh_each_epoch = int(count), True
         self.steps = steps
