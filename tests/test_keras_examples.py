@@ -542,3 +542,27 @@ def test_fit_on_a_dataset_of_known_cardinality_knows_its_steps():
     count = Count()
     model.fit(Loader(), epochs=2, verbose=0, callbacks=[count])
     assert count.steps == 3 and count.batches == [3, 3]
+
+
+def test_metrics_ignore_sample_weights_and_weighted_metrics_use_them_as_keras():
+    # structured_data/imbalanced_classification: class_weight must not weight TP/FP counts.
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 3)).astype("float32")
+    y = rng.integers(0, 2, (20, 1)).astype("float32")
+    sw = rng.random(20).astype("float32")
+    logs = []
+    for module in (keras, keras_ref):
+        model = module.Sequential([module.Input((3,)), module.layers.Dense(1, "sigmoid")])
+        model.compile(
+            loss="binary_crossentropy",
+            metrics=["accuracy", module.metrics.TruePositives(name="tp")],
+            weighted_metrics=["accuracy"],
+        )
+        model.set_weights([np.ones((3, 1), "float32"), np.array([-1.5], "float32")])
+        logs.append(model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True))
+    ours, theirs = logs
+    assert sorted(ours) == sorted(theirs) == ["accuracy", "loss", "tp", "weighted_accuracy"]
+    for name in theirs:
+        assert ours[name] == pytest.approx(float(theirs[name]), rel=1e-5), name
+    assert ours["tp"] == float(np.sum((x.sum(1) - 1.5 > 0) & (y[:, 0] == 1)))
