@@ -64,6 +64,7 @@ _LAZY_SUBMODULES += ("metrics", "models", "optimizers", "regularizers", "saving"
 _LAZY_SUBMODULES += ("applications", "datasets", "export", "ops", "preprocessing", "signal", "viz")
 _LAZY_SUBMODULES += ("config", "constraints", "distribution", "dtype_policies", "random", "tree")
 _LAZY_SUBMODULES += ("wrappers",)
+_LAZY_SUBMODULES += ("mixed_precision",)
 
 
 def version() -> str:
@@ -116,6 +117,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "mixed_precision",
     "models",
     "name_scope",
     "optimizers",

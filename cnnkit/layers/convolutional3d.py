@@ -97,6 +97,8 @@ class Conv3D(Conv2D):
 
     def call(self, inputs, training=False):
         self._check_spatial(inputs.shape)
+        if self._overrides_convolution_op():
+            return self._call_convolution_op(inputs)
         n, depth, h, w, c = inputs.shape
         (kd, *_), (sd, *strides_hw), (dd, *dilation_hw) = (
             self.kernel_size,

@@ -53,7 +53,7 @@ class Wrapper(Layer):
         ...     def call(self, inputs):
         ...         return self.layer(inputs) * 2.0
         ...     def compute_output_shape(self, input_shape):
-        ...         return self.layer.compute_output_shape(input_shape)
+        ...         return self.layer._output_shape_for(input_shape)
         >>> Twice(Dense(3))(np.ones((2, 4), "float32")).shape
         (2, 3)
     """
@@ -97,7 +97,7 @@ class Wrapper(Layer):
         return self.layer.non_trainable_weights + own
 
     def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        return self.layer._output_shape_for(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "layer": serialize_layer(self.layer)}
@@ -208,7 +208,7 @@ class SpectralNormalization(Wrapper):
         return self.layer(inputs)
 
     def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        return self.layer._output_shape_for(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "power_iterations": self.power_iterations}
@@ -353,5 +353,5 @@ class TimeDistributed(Wrapper):
 
     def compute_output_shape(self, input_shape):
         shape = self._check(input_shape)
-        inner = self.layer.compute_output_shape((None, *shape[2:]))
+        inner = self.layer._output_shape_for((None, *shape[2:]))
         return (shape[0], shape[1], *tuple(inner)[1:])

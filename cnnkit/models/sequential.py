@@ -212,5 +212,5 @@ class Sequential(Model):
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         for layer in self._stack:
-            shape = layer.compute_output_shape(shape)
+            shape = layer._output_shape_for(shape)
         return shape

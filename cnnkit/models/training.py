@@ -158,6 +158,8 @@ class Trainer:
             ]
             metrics = None
         self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
+        # As Keras: `metrics` ignore sample and class weights, `weighted_metrics` use them.
+        self._weighted_metric_count = len(list(weighted_metrics or []))
         self._metrics = None
         self._loss_tracker = _loss_tracker()
         self.steps_per_execution = int(steps_per_execution)
@@ -254,8 +256,9 @@ class Trainer:
         self._loss_tracker.update_state(loss_value, sample_weight=batch_size)
         if self._metrics is None:
             self._metrics = self._build_metrics(ys, outs)
-        for metric, index in self._metrics_outputs:
-            metric.update_state(ys[index], outs[index].data, sample_weight=sample_weight)
+        for metric, index, weighted in self._metrics_outputs:
+            weights = sample_weight if weighted else None
+            metric.update_state(ys[index], outs[index].data, sample_weight=weights)
         return self._logs()
 
     def _build_metrics(self, ys, outs) -> list:
@@ -263,14 +266,21 @@ class Trainer:
 
         built, self._metrics_outputs = [], []
         by_output = getattr(self, "_metric_ids_by_output", None)
+        shared = list(self._metric_ids or [])
+        first_weighted = len(shared) - getattr(self, "_weighted_metric_count", 0)
+        names = {self._loss_tracker.name}
         for index, (target, out) in enumerate(zip(ys, outs)):
-            ids = (self._metric_ids or []) + (by_output[index] if by_output else [])
-            for identifier in ids:
+            ids = shared + (by_output[index] if by_output else [])
+            for position, identifier in enumerate(ids):
+                weighted = first_weighted <= position < len(shared)
                 metric = metrics_module.get(identifier, np.asarray(target), out.data)
+                if weighted and metric.name in names:  # Keras: "weighted_" on a clash
+                    metric.name = f"weighted_{metric.name}"
                 if len(outs) > 1:
                     metric.name = f"{_output_names(self)[index]}_{metric.name}"
+                names.add(metric.name)
                 built.append(metric)
-                self._metrics_outputs.append((metric, index))
+                self._metrics_outputs.append((metric, index, weighted))
         return built
 
     def _logs(self) -> dict:
@@ -599,7 +609,7 @@ class Trainer:
         """Shape, label and dtype checks on all in-memory data, before any weight changes."""
         if not isinstance(data, ArrayDataAdapter):
             return
-        if not self.built and hasattr(self, "build"):
+        if not self.built and hasattr(self, "build") and not isinstance(data.x, dict):
             first = data.x[0] if isinstance(data.x, list) else data.x
             self._maybe_build((None, *first.shape[1:]))
         _check_labels(self, data.y)
