@@ -108,6 +108,7 @@ from cnnkit.layers.prelu import PReLU
 from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.preprocessing_crop import CenterCrop
 from cnnkit.layers.preprocessing_encoding import CategoryEncoding, Discretization
+from cnnkit.layers.preprocessing_hashing import HashedCrossing, Hashing
 from cnnkit.layers.preprocessing_lookup import IntegerLookup, StringLookup
 from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
@@ -241,6 +242,8 @@ __all__ = [
     "CenterCrop",
     "IntegerLookup",
     "StringLookup",
+    "HashedCrossing",
+    "Hashing",
     "AveragePooling3D",
     "AvgPool3D",
     "GlobalAveragePooling3D",
