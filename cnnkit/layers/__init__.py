@@ -94,6 +94,14 @@ from cnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from cnnkit.layers.pooling_adaptive import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from cnnkit.layers.pooling3d import (
     AveragePooling3D,
     AvgPool3D,
@@ -244,6 +252,12 @@ __all__ = [
     "StringLookup",
     "HashedCrossing",
     "Hashing",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
     "AveragePooling3D",
     "AvgPool3D",
     "GlobalAveragePooling3D",
