@@ -51,7 +51,7 @@ from cnnkit.layers.core import (
 )
 from cnnkit.layers.dot import Dot
 from cnnkit.layers.einsum_dense import EinsumDense
-from cnnkit.layers.embedding import Embedding, Masking
+from cnnkit.layers.embedding import Embedding, Masking, ReversibleEmbedding
 from cnnkit.layers.feature_normalization import (
     GroupNormalization,
     LayerNormalization,
@@ -94,14 +94,6 @@ from cnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from cnnkit.layers.pooling_adaptive import (
-    AdaptiveAveragePooling1D,
-    AdaptiveAveragePooling2D,
-    AdaptiveAveragePooling3D,
-    AdaptiveMaxPooling1D,
-    AdaptiveMaxPooling2D,
-    AdaptiveMaxPooling3D,
-)
 from cnnkit.layers.pooling3d import (
     AveragePooling3D,
     AvgPool3D,
@@ -111,6 +103,14 @@ from cnnkit.layers.pooling3d import (
     GlobalMaxPooling3D,
     MaxPool3D,
     MaxPooling3D,
+)
+from cnnkit.layers.pooling_adaptive import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
 )
 from cnnkit.layers.prelu import PReLU
 from cnnkit.layers.preprocessing import Rescaling, Resizing
@@ -258,6 +258,7 @@ __all__ = [
     "AdaptiveMaxPooling1D",
     "AdaptiveMaxPooling2D",
     "AdaptiveMaxPooling3D",
+    "ReversibleEmbedding",
     "AveragePooling3D",
     "AvgPool3D",
     "GlobalAveragePooling3D",
