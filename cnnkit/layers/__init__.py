@@ -20,7 +20,7 @@ from cnnkit.layers.augmentation import (
 from cnnkit.layers.augmentation_color import RandomGrayscale, RandomInvert, Solarization
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
-from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
+from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from cnnkit.layers.convolutional import (
     Conv2D,
     Conv2DTranspose,
@@ -150,6 +150,7 @@ SeparableConvolution2D = SeparableConv2D
 __all__ = [
     "ConvLSTM1D",
     "ConvLSTM2D",
+    "ConvLSTM3D",
     "GRUCell",
     "LSTMCell",
     "RNN",

@@ -72,6 +72,7 @@ class _AdaptivePooling(Layer):
         return op(inputs, self.output_size, data_format=self.data_format)
 
     def compute_output_shape(self, input_shape):
+        self._check_input(tuple(input_shape))
         if self.data_format == "channels_last":
             return (input_shape[0], *self.output_size, input_shape[-1])
         return (input_shape[0], input_shape[1], *self.output_size)
