@@ -142,10 +142,14 @@ from cnnkit.layers.wrappers import (
     TimeDistributed,
     Wrapper,
 )
+from cnnkit.layers.wrappers import deserialize_layer as deserialize
+from cnnkit.layers.wrappers import serialize_layer as serialize
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
+Convolution1DTranspose = Conv1DTranspose
+SeparableConvolution1D = SeparableConv1D
 
 __all__ = [
     "ConvLSTM1D",
@@ -260,6 +264,10 @@ __all__ = [
     "AdaptiveMaxPooling2D",
     "AdaptiveMaxPooling3D",
     "ReversibleEmbedding",
+    "Convolution1DTranspose",
+    "SeparableConvolution1D",
+    "serialize",
+    "deserialize",
     "AveragePooling3D",
     "AvgPool3D",
     "GlobalAveragePooling3D",
