@@ -39,6 +39,8 @@ class ConvLSTMCell(LSTMCell):
         other arguments: as ``LSTMCell``.
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         rank,
@@ -169,6 +171,8 @@ class ConvLSTMCell(LSTMCell):
 
 class _ConvLSTM(RNN):
     """What ConvLSTM1D, 2D and 3D share: a ``ConvLSTMCell`` run by ``RNN``."""
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     _rank = 2
 

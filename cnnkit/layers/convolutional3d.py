@@ -90,6 +90,8 @@ class Conv3D(Conv2D):
         (2, 3, 3, 3, 2)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         filters,
@@ -175,6 +177,8 @@ class Conv3DTranspose(Conv2DTranspose):
         >>> Conv3DTranspose(2, (1, 2, 2), strides=(1, 2, 2))(np.ones((1, 3, 2, 2, 1))).shape
         (1, 3, 4, 4, 2)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(
         self,

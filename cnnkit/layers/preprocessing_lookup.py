@@ -71,6 +71,8 @@ def _holds_keras_tensor(value) -> bool:
 class _IndexLookup(Layer):
     """The shared machinery of ``StringLookup`` and ``IntegerLookup``."""
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     _keeps_integer_inputs = True
     _kind = "token"
 

@@ -240,6 +240,8 @@ class Identity(Layer):
         array([[1., 1.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -344,6 +346,8 @@ class TimeDistributed(Wrapper):
         >>> TimeDistributed(Dense(8))(np.ones((2, 10, 16), "float32")).shape
         (2, 10, 8)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, layer, **kwargs):
         super().__init__(layer, **kwargs)
