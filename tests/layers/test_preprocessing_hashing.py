@@ -233,3 +233,41 @@ def test_hashed_crossing_bad_arguments():
         HashedCrossing(3, output_mode="count")
     with pytest.raises(ValueError, match="sparse=True"):
         HashedCrossing(3, output_mode="one_hot", sparse=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_bins": 7},
+        {"num_bins": 7, "mask_value": "b", "salt": [3, 11]},
+        {"num_bins": 5, "output_mode": "multi_hot"},
+        {"num_bins": 5, "output_mode": "count", "salt": 9},
+        {"num_bins": 4, "output_mode": "one_hot"},
+    ],
+)
+def test_hashing_matches_keras_when_tensorflow_is_installed(kwargs):
+    pytest.importorskip("tensorflow")  # Keras's Hashing runs TensorFlow's string ops
+    keras = pytest.importorskip("keras")
+    words = np.array([["a", "b", "ccc"], ["b", "dd", "a"]])
+    if kwargs.get("output_mode") == "one_hot":
+        words = words[:, :1]
+    theirs = keras.layers.Hashing(**kwargs)
+    ours = Hashing(**kwargs)
+    np.testing.assert_array_equal(ours(words).numpy(), keras.ops.convert_to_numpy(theirs(words)))
+    numbers = np.array([[1, -20, 300]])
+    if kwargs.get("output_mode") != "one_hot" and "mask_value" not in kwargs:
+        np.testing.assert_array_equal(
+            ours(numbers).numpy(), keras.ops.convert_to_numpy(theirs(numbers))
+        )
+    expected = {k: v for k, v in theirs.get_config().items() if k not in ("name", "dtype")}
+    assert {k: ours.get_config()[k] for k in expected} == expected
+
+
+def test_hashed_crossing_matches_keras_when_tensorflow_is_installed():
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    for mode in ("int", "one_hot"):
+        theirs = keras.layers.HashedCrossing(11, output_mode=mode)
+        ours = HashedCrossing(11, output_mode=mode)
+        expected = keras.ops.convert_to_numpy(theirs((FEAT1, FEAT2)))
+        np.testing.assert_array_equal(ours((FEAT1, FEAT2)).numpy(), expected)
