@@ -21,7 +21,7 @@ import string
 
 import numpy as np
 
-from cnnkit import backend, initializers, regularizers
+from cnnkit import backend, constraints, initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as act_ops
@@ -29,7 +29,7 @@ from cnnkit.kernels import attention as attention_ops
 from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import Layer
-from cnnkit.layers.core import _no_constraints, _serialize_callable
+from cnnkit.layers.core import _serialize_callable
 from cnnkit.layers.einsum_dense import EinsumDense
 
 
@@ -176,7 +176,8 @@ class MultiHeadAttention(_QKVCall, Layer):
         flash_attention: accepted for compatibility; the same result is computed.
         kernel_initializer, bias_initializer: the projections' initializers.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
-        kernel_constraint, bias_constraint: not supported (must be ``None``).
+        kernel_constraint, bias_constraint: constraints applied to the projections' kernels
+            and biases after each optimizer step.
         use_gate: whether a sigmoid gate (a projection of the query) multiplies the heads.
         seed: seed of the dropout.
 
@@ -233,7 +234,6 @@ class MultiHeadAttention(_QKVCall, Layer):
         self._key_dim = _positive_int(key_dim, "key_dim")
         self._value_dim = _positive_int(value_dim, "value_dim", allow_none=True) or key_dim
         super().__init__(**kwargs)
-        _no_constraints(self, kernel_constraint, bias_constraint)
         self.supports_masking = True
         self._dropout = _rate(dropout)
         self._use_bias = bool(use_bias)
@@ -269,6 +269,8 @@ class MultiHeadAttention(_QKVCall, Layer):
         self._kernel_regularizer = regularizers.get(kernel_regularizer)
         self._bias_regularizer = regularizers.get(bias_regularizer)
         self._activity_regularizer = regularizers.get(activity_regularizer)
+        self._kernel_constraint = constraints.get(kernel_constraint)
+        self._bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
@@ -302,6 +304,8 @@ class MultiHeadAttention(_QKVCall, Layer):
             kernel_regularizer=self._kernel_regularizer,
             bias_regularizer=self._bias_regularizer,
             activity_regularizer=self._activity_regularizer,
+            kernel_constraint=self._kernel_constraint,
+            bias_constraint=self._bias_constraint,
             dtype=self.dtype,
             name=name,
         )
@@ -499,8 +503,8 @@ class MultiHeadAttention(_QKVCall, Layer):
             "kernel_regularizer": _serialize_callable(self._kernel_regularizer),
             "bias_regularizer": _serialize_callable(self._bias_regularizer),
             "activity_regularizer": _serialize_callable(self._activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self._kernel_constraint),
+            "bias_constraint": _serialize_callable(self._bias_constraint),
             "seed": self.seed,
         }
 
@@ -672,8 +676,8 @@ class GroupedQueryAttention(MultiHeadAttention):
             "kernel_regularizer": _serialize_callable(self._kernel_regularizer),
             "bias_regularizer": _serialize_callable(self._bias_regularizer),
             "activity_regularizer": _serialize_callable(self._activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self._kernel_constraint),
+            "bias_constraint": _serialize_callable(self._bias_constraint),
             "seed": self.seed,
         }
 

@@ -512,15 +512,6 @@ class Dropout(Layer):
         }
 
 
-def _no_constraints(layer, *constraints) -> None:
-    """Refuse weight constraints in a layer that does not apply them yet."""
-    if any(c is not None for c in constraints):
-        raise NotImplementedError(
-            f"Layer {type(layer).__name__}: weight constraints are not supported yet; "
-            "pass None for its *_constraint arguments."
-        )
-
-
 def _set_constraints(layer, **named) -> None:
     """Store each ``<weight>_constraint`` argument, resolved by ``constraints.get``."""
     from cnnkit import constraints

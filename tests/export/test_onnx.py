@@ -344,6 +344,60 @@ CASES = [
         )(x),
         [(5, 3)],
     ),
+    # normalisation, PReLU and sequence reshapes
+    ("layer_norm", _chain(lambda: L.LayerNormalization()), [(5, 4)]),
+    ("layer_norm_axes", _chain(lambda: L.LayerNormalization(axis=[1, 3])), [(3, 2, 4)]),
+    ("layer_norm_no_scale", _chain(lambda: L.LayerNormalization(scale=False)), [(6,)]),
+    ("layer_norm_after_conv", lambda x: L.LayerNormalization()(_conv(x)), [(5, 5, 2)]),
+    ("group_norm", _chain(lambda: L.GroupNormalization(2)), [(5, 4)]),
+    ("group_norm_image", lambda x: L.GroupNormalization(4)(_conv(x, 8)), [(5, 6, 2)]),
+    ("group_norm_volume", _chain(lambda: L.GroupNormalization(-1, center=False)), [(2, 3, 3, 2)]),
+    ("group_norm_dynamic", _chain(lambda: L.GroupNormalization(3)), [(None, 6)]),
+    ("prelu", _chain(lambda: L.PReLU(alpha_initializer="random_normal")), [(3, 4)]),
+    (
+        "prelu_shared_after_conv",
+        lambda x: L.PReLU("random_normal", shared_axes=[1, 2])(_conv(x)),
+        [(5, 5, 2)],
+    ),
+    ("permute", _chain(lambda: L.Permute((2, 3, 1))), [(2, 3, 4)]),
+    ("permute_after_conv", lambda x: L.Permute((3, 1, 2))(_conv(x)), [(4, 5, 2)]),
+    ("repeat_vector", _chain(lambda: L.RepeatVector(3)), [(4,)]),
+    # 1-D convolution variants
+    ("conv1d_transpose", _chain(lambda: L.Conv1DTranspose(3, 3, strides=2)), [(5, 2)]),
+    (
+        "conv1d_transpose_same_output_padding",
+        _chain(lambda: L.Conv1DTranspose(2, 3, strides=2, padding="same", output_padding=1)),
+        [(5, 3)],
+    ),
+    ("depthwise_conv1d", _chain(lambda: L.DepthwiseConv1D(3, depth_multiplier=2)), [(7, 3)]),
+    (
+        "depthwise_conv1d_same_strided",
+        _chain(lambda: L.DepthwiseConv1D(3, strides=2, padding="same")),
+        [(None, 2)],
+    ),
+    ("separable_conv1d", _chain(lambda: L.SeparableConv1D(4, 3, activation="relu")), [(8, 2)]),
+    (
+        "separable_conv1d_dilated",
+        _chain(lambda: L.SeparableConv1D(3, 2, dilation_rate=2, depth_multiplier=2)),
+        [(8, 2)],
+    ),
+    ("spatial_dropout1d", _chain(lambda: L.SpatialDropout1D(0.5)), [(5, 3)]),
+    # volumes
+    ("conv3d", _chain(lambda: L.Conv3D(3, 2, activation="relu")), [(4, 5, 4, 2)]),
+    (
+        "conv3d_same_strided",
+        _chain(lambda: L.Conv3D(2, 3, strides=2, padding="same")),
+        [(5, 5, 4, 1)],
+    ),
+    ("max_pool3d", _chain(lambda: L.MaxPooling3D(2)), [(4, 4, 5, 2)]),
+    ("avg_pool3d_same", _chain(lambda: L.AveragePooling3D(2, padding="same")), [(3, 5, 5, 2)]),
+    ("global_max_pool3d", _chain(lambda: L.GlobalMaxPooling3D()), [(3, 4, 4, 2)]),
+    (
+        "conv3d_global_avg_pool3d_keepdims",
+        lambda x: L.GlobalAveragePooling3D(keepdims=True)(L.Conv3D(2, 2)(x)),
+        [(3, 4, 4, 2)],
+    ),
+    ("spatial_dropout3d", _chain(lambda: L.SpatialDropout3D(0.5)), [(2, 3, 3, 2)]),
 ]
 
 
