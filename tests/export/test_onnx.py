@@ -555,6 +555,37 @@ def test_application_matches_predict(build, tmp_path):
     _check(_randomize(build()), tmp_path)
 
 
+KERAS_ZOO = [  # Keras's architectures at small sizes: their op nodes, scaling layers, groups
+    ("MobileNetV3Small", {"input_shape": (32, 32, 3)}),
+    ("EfficientNetB0", {"input_shape": (32, 32, 3)}),
+    ("EfficientNetV2B0", {"input_shape": (32, 32, 3)}),
+    ("ConvNeXtTiny", {"input_shape": (32, 32, 3)}),
+    ("InceptionResNetV2", {"input_shape": (75, 75, 3)}),
+    ("NASNetMobile", {"input_shape": (32, 32, 3)}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, kwargs", KERAS_ZOO, ids=[n for n, _ in KERAS_ZOO])
+def test_keras_application_matches_predict(name, kwargs, tmp_path):
+    model = getattr(applications, name)(classes=5, **kwargs)
+    x = np.random.default_rng(0).uniform(0, 255, (3, *kwargs["input_shape"])).astype("float32")
+    _check(model, tmp_path, inputs=[x])
+
+
+def test_op_nodes_normalization_and_grouped_convolution(tmp_path):
+    from cnnkit import ops
+
+    inputs = L.Input((6, 6, 4))
+    x = L.Normalization(mean=[1.0, 2.0, 3.0, 4.0], variance=[1.0, 4.0, 9.0, 0.25])(inputs)
+    x = L.Conv2D(8, 3, groups=2, padding="same")(x)
+    x = L.Conv2D(8, 3, groups=8)(x)  # depthwise, as a grouped convolution
+    x = ops.relu(x * 2.0 + 1.0) - x / 4.0
+    x = L.Normalization(mean=[0.5] * 8, variance=[2.0] * 8, invert=True)(-x)
+    model = _randomize(Model(inputs, x))
+    _check(model, tmp_path)
+
+
 def test_application_of_any_image_size(tmp_path):
     model = _randomize(applications.resnet_small(8, include_top=False, pooling="avg"))
     assert model.input_shape == (None, None, None, 3)

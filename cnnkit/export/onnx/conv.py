@@ -90,7 +90,8 @@ def _convert_conv(g, layer, ins, shapes):
         layer.padding,
     )
     w = _weight(g, layer, w, "kernel")
-    y = _conv_node(g, layer, x, w, _bias(g, layer), geometry, layer.name)
+    groups = getattr(layer, "groups", 1)  # a grouped kernel is (..., C / groups, F)
+    y = _conv_node(g, layer, x, w, _bias(g, layer), geometry, layer.name, group=groups)
     return [_activation(g, replace(y, shape=shapes[0]), layer.activation, layer)]
 
 

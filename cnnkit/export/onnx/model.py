@@ -6,6 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from cnnkit.applications.convnext import LayerScale, StochasticDepth
+from cnnkit.applications.inception_resnet_v2 import CustomScaleLayer
 from cnnkit.export.onnx.conv import (
     _convert_conv,
     _convert_conv_transpose,
@@ -25,14 +27,18 @@ from cnnkit.export.onnx.layers import (
     _convert_embedding,
     _convert_flatten,
     _convert_identity,
+    _convert_layer_scale,
     _convert_leaky_relu,
     _convert_masking,
     _convert_merge,
+    _convert_normalization,
+    _convert_operation,
     _convert_random_crop,
     _convert_relu,
     _convert_rescaling,
     _convert_reshape,
     _convert_resizing,
+    _convert_scale_residual,
     _convert_softmax,
     _convert_upsampling,
     _convert_zero_padding,
@@ -86,6 +92,7 @@ from cnnkit.layers import (
     MaxPooling3D,
     Minimum,
     Multiply,
+    Normalization,
     Permute,
     PReLU,
     RandomBrightness,
@@ -111,6 +118,7 @@ from cnnkit.layers import (
     UpSampling2D,
     ZeroPadding2D,
 )
+from cnnkit.layers.operations import Operation
 from cnnkit.models.functional import Functional
 from cnnkit.models.sequential import Sequential
 
@@ -251,7 +259,11 @@ def _convert_call(g: _Graph, layer, ins: list[_Value], is_list: bool, kwargs) ->
             _cast(g, v, np.float32, f"{layer.name}/input") if v.dtype.kind != "f" else v
             for v in ins
         ]
-    shapes = layer.compute_output_shape([v.shape for v in ins] if is_list else ins[0].shape)
+    if isinstance(layer, Operation):  # an op node is called once: its traced output shapes
+        shapes = [tuple(t.shape) for t in layer._inbound_nodes[0].output_tensors]
+        shapes = shapes if len(shapes) > 1 else shapes[0]
+    else:
+        shapes = layer.compute_output_shape([v.shape for v in ins] if is_list else ins[0].shape)
     shapes = shapes if isinstance(shapes, list) else [shapes]
     outs = convert(g, layer, ins, [tuple(s) for s in shapes])
     if isinstance(layer, Embedding):
@@ -345,4 +357,9 @@ _CONVERTERS = {
     GlobalAveragePooling3D: _convert_global_pool,
     SpatialDropout1D: _convert_identity,
     SpatialDropout3D: _convert_identity,
+    Normalization: _convert_normalization,
+    Operation: _convert_operation,
+    CustomScaleLayer: _convert_scale_residual,
+    LayerScale: _convert_layer_scale,
+    StochasticDepth: _convert_identity,
 }
