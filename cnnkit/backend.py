@@ -6,7 +6,9 @@ computation, so a CuPy backend can replace it without touching ops or layers.
 It also owns the global dtype policy (``float32`` by default, ``float64``
 for gradient checks), the one seeded random generator, the memory budget
 of the convolution workspace and the threads that share a batch's work
-between the CPU cores (:func:`parallel_map`).
+between the CPU cores (:func:`parallel_map`), and the one helper that cuts a
+kernel's batch into chunks under that budget and deals them to the threads
+(:func:`chunked`): the kernels in :mod:`cnnkit.kernels` keep only their maths.
 
 And it holds every name of ``keras.backend``: :func:`backend` (``"numpy"``),
 :func:`epsilon`, :func:`image_data_format` and their setters, :func:`result_type`
@@ -901,9 +903,10 @@ def to_numpy(x):
 
 
 def set_kernels(name: str) -> None:
-    """Which implementation runs the kernels: ``"numpy"`` (the default), ``"auto"`` (oneDNN
-    where installed and fast for the shape, else NumPy) or ``"onednn"``; see
-    :mod:`cnnkit.kernels.dispatch`."""
+    """Which implementation runs the kernels: ``"numpy"`` (the default), ``"reference"``
+    (single-threaded loops, for checking), ``"auto"`` (oneDNN where installed and fast for
+    the shape, else NumPy) or ``"onednn"``; see :mod:`cnnkit.kernels.dispatch` (and its
+    ``use_kernels`` for one thread and one block only)."""
     from cnnkit.kernels import dispatch  # the kernels import this module
 
     dispatch.set_kernels(name)

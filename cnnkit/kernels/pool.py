@@ -127,6 +127,7 @@ class MaxPool2D(Function):
 
     def forward(self, x, plan: _Plan):
         self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        dispatch.record("max_pool2d", self.ops.NAME)
         out, windows = self.ops.max_pool2d(x, plan)  # windows: what backward reads again
         self.save_for_backward(windows, out)
         return out
@@ -141,6 +142,7 @@ class AvgPool2D(Function):
 
     def forward(self, x, plan: _Plan):
         self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        dispatch.record("avg_pool2d", self.ops.NAME)
         self.counts = _window_counts(x.shape, plan, x.dtype)  # (1, OH, OW, 1) or a scalar
         total = self.ops.sum_pool2d(x, plan)  # (N, OH, OW, C)
         total /= self.counts
