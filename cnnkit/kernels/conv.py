@@ -36,7 +36,7 @@ import math
 from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
 from cnnkit.kernels import dispatch
-from cnnkit.kernels.numpy_ops import window as _window
+from cnnkit.kernels.reference_ops import window as _window
 
 PADDINGS = ("valid", "same", "full", "causal")
 
@@ -144,12 +144,12 @@ class Conv2D(Function):
             top, bottom, left, right = self.pads[:4]
             xpad = pad_nhwc(xpad, ((top, bottom), (left, right)))
         g2d = grad.reshape(n * oh * ow, f)  # (N*OH*OW, F)
-        grads = (
-            self._input_grad(grad, kernel) if self.needs_grad[0] else None,
-            self._kernel_grad(g2d, xpad, cols).reshape(kernel.shape)
-            if self.needs_grad[1]
-            else None,
-        )
+        dx = self._input_grad(grad, kernel) if self.needs_grad[0] else None
+        dkernel = None
+        if self.needs_grad[1]:  # Σ colsᵀ @ g: (KH*KW*C, F)
+            dkernel = self.ops.correlate_backward_weights(xpad, g2d, *self.geom, cols=cols)
+            dkernel = dkernel.reshape(kernel.shape)
+        grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(g2d) if self.needs_grad[2] else None,)
         return grads
@@ -173,9 +173,6 @@ class Conv2D(Function):
         if len(self.parents) == 3:
             grads += (dbias if self.needs_grad[2] else None,)
         return grads
-
-    def _kernel_grad(self, g2d, xpad, cols):
-        return self.ops.correlate_backward_weights(xpad, g2d, *self.geom, cols=cols)
 
     def _input_grad(self, grad, kernel):
         kh, kw, oh, ow, strides, dilation = self.geom

@@ -1,7 +1,9 @@
 """Every op in one table: values against a reference, float64 gradient checks, float32 dtypes.
 
 Adding an op means adding one :class:`OpCase` row to ``CASES``; the three tests below then run
-on it. Inputs are drawn away from kinks (ReLU at 0, MAE at y == p) and max-pool ties.
+on it, once with each kernel implementation (the NumPy kernels and the reference loops of
+:mod:`cnnkit.kernels.reference_ops`, see :mod:`cnnkit.kernels.dispatch`). Inputs are drawn
+away from kinks (ReLU at 0, MAE at y == p) and max-pool ties.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cnnkit.kernels import (
     circle_loss,
     conv,
     dense,
+    dispatch,
     losses,
     losses_extra,
     norm,
@@ -1207,8 +1210,15 @@ IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
 
 
+@pytest.fixture(params=["numpy", "reference"])
+def kernels(request):
+    """Each test of the table runs with both kernel implementations."""
+    with dispatch.use_kernels(request.param):
+        yield request.param
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_values_match_reference(case):
+def test_values_match_reference(case, kernels):
     inputs = case.inputs()
     out = case.fn(*[Tensor(a) for a in inputs])
     expected = case.reference(*inputs)
@@ -1217,12 +1227,12 @@ def test_values_match_reference(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradients_match_finite_differences(case):
+def test_gradients_match_finite_differences(case, kernels):
     gradcheck(case.fn, *case.inputs(), wrt=case.wrt)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_float32_stays_float32(case):
+def test_float32_stays_float32(case, kernels):
     inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in case.inputs()]
     wrt = (
         case.wrt
