@@ -1,4 +1,4 @@
-"""The NumPy kernels: cnnkit's default implementation of the convolution primitives.
+"""The NumPy kernels: cnnkit's default implementation of the convolution and pooling kernels.
 
 :mod:`cnnkit.kernels.conv` writes a convolution's forward and backward as maths over three
 primitives, and :func:`cnnkit.kernels.dispatch.ops` says which module implements them: this
@@ -219,7 +219,7 @@ def _unblock(blocks, in_shape, plan):
 
 def _reduce_blocks(blocks, plan, reduce):
     """Fold ``reduce`` over the window offsets of the fast path's blocks: (N, OH, OW, C)."""
-    offsets = reference_ops._offsets(plan)
+    offsets = reference_ops.window_offsets(plan)
     acc = blocks[:, :, offsets[0][0], :, offsets[0][1], :].copy()
     for i, j in offsets[1:]:
         reduce(acc, blocks[:, :, i, :, j, :], out=acc)
@@ -253,7 +253,7 @@ def max_pool2d_backward(saved, out, grad, plan, in_shape):
             lambda i, j: gblocks[a:b, :, i, :, j, :],
             out[a:b],
             grad[a:b],
-            reference_ops._offsets(plan),
+            reference_ops.window_offsets(plan),
             overlapping=False,
         )
 

@@ -102,7 +102,7 @@ def _crop(gpad, in_shape, pads):
     return xp.ascontiguousarray(gpad[:, top : top + h, left : left + w, :])
 
 
-def _offsets(plan):
+def window_offsets(plan):
     """Window offsets (i, j) in row-major order: the order that breaks max-pool ties."""
     return [(i, j) for i in range(plan.pool[0]) for j in range(plan.pool[1])]
 
@@ -116,7 +116,7 @@ def max_pool2d(x, plan):
     input). Padding is ``-inf``: it never wins."""
     xpad = _pad(x, plan.pads, -xp.inf)
     out = None
-    for i, j in _offsets(plan):
+    for i, j in window_offsets(plan):
         patch = _pool_window(xpad, plan, i, j)
         out = patch.copy() if out is None else xp.maximum(out, patch)
     return out, xpad
@@ -130,7 +130,7 @@ def max_pool2d_backward(xpad, out, grad, plan, in_shape):
         lambda i, j: _pool_window(gpad, plan, i, j),
         out,
         grad,
-        _offsets(plan),
+        window_offsets(plan),
         overlapping=True,
     )
     return _crop(gpad, in_shape, plan.pads)
@@ -162,7 +162,7 @@ def sum_pool2d(x, plan):
     """The sum of each window (zero padding): (N, OH, OW, C)."""
     xpad = _pad(x, plan.pads, 0)
     total = None
-    for i, j in _offsets(plan):
+    for i, j in window_offsets(plan):
         patch = _pool_window(xpad, plan, i, j)
         total = patch.copy() if total is None else total + patch
     return total
@@ -173,6 +173,6 @@ def sum_pool2d_backward(grad, plan, in_shape):
     n, h, w, c = in_shape
     top, bottom, left, right = plan.pads
     gpad = xp.zeros((n, top + h + bottom, left + w + right, c), dtype=grad.dtype)
-    for i, j in _offsets(plan):
+    for i, j in window_offsets(plan):
         _pool_window(gpad, plan, i, j)[...] += grad
     return _crop(gpad, in_shape, plan.pads)
