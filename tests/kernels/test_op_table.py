@@ -66,6 +66,13 @@ class OpCase:
             return self.make_inputs(rng, self.shapes)
         return [rng.standard_normal(s) for s in self.shapes]
 
+    def tensors(self, inputs) -> tuple[list, list]:
+        """``inputs`` as Tensors, those in ``wrt`` (default: every float) as Variables."""
+        wrt = self.wrt
+        if wrt is None:
+            wrt = [i for i, a in enumerate(inputs) if a.dtype.kind == "f"]
+        return [Variable(a) if i in wrt else Tensor(a) for i, a in enumerate(inputs)], list(wrt)
+
 
 # -- input makers --------------------------------------------------------------
 
@@ -1234,12 +1241,7 @@ def test_gradients_match_finite_differences(case, kernels):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_float32_stays_float32(case, kernels):
     inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in case.inputs()]
-    wrt = (
-        case.wrt
-        if case.wrt is not None
-        else [i for i, a in enumerate(inputs) if a.dtype.kind == "f"]
-    )
-    tensors = [Variable(a) if i in wrt else Tensor(a) for i, a in enumerate(inputs)]
+    tensors, wrt = case.tensors(inputs)
     out = case.fn(*tensors)
     assert out.dtype == np.float32
     out.backward(np.ones(out.shape, dtype=np.float32))

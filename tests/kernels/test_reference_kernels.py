@@ -29,12 +29,7 @@ def reference_kernels():
 
 def _value_and_grads(case, inputs, seed=1):
     """The op's output and the gradients of ``sum(out * r)`` for a fixed random ``r``."""
-    wrt = (
-        case.wrt
-        if case.wrt is not None
-        else [i for i, a in enumerate(inputs) if a.dtype.kind == "f"]
-    )
-    tensors = [Variable(a) if i in wrt else Tensor(a) for i, a in enumerate(inputs)]
+    tensors, wrt = case.tensors(inputs)
     out = case.fn(*tensors)
     r = np.random.default_rng(seed).standard_normal(out.shape)
     (out * Tensor(r)).sum().backward()
