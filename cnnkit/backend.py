@@ -803,7 +803,8 @@ def chunked(n: int, bytes_per_sample: int, flops: int, body, ordered_sum: bool =
         >>> import numpy as np
         >>> from cnnkit import backend
         >>> x = np.arange(6.0)
-        >>> backend.chunked(6, 8, 10**9, lambda a, b, scratch: x[a:b].sum(), ordered_sum=True)
+        >>> total = backend.chunked(6, 8, 10**9, lambda a, b, _: x[a:b].sum(), ordered_sum=True)
+        >>> float(total)
         15.0
     """
     split = _split_batch(n, bytes_per_sample, flops)
