@@ -284,7 +284,10 @@ class Variable(Tensor):
 
     @property
     def value(self):
-        return self.data
+        """The variable as a backend tensor (Keras's ``Variable.value``): a Tensor sharing its
+        data, so ``v.value.grad`` is the gradient left by ``loss.backward()``, as on Keras's
+        torch backend, and ``v.value.numpy()``/``np.asarray(v.value)`` give the array."""
+        return self
 
     def assign(self, value) -> None:
         """Overwrite the value in place (shape must match)."""

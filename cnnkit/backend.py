@@ -6,7 +6,9 @@ computation, so a CuPy backend can replace it without touching ops or layers.
 It also owns the global dtype policy (``float32`` by default, ``float64``
 for gradient checks), the one seeded random generator, the memory budget
 of the convolution workspace and the threads that share a batch's work
-between the CPU cores (:func:`parallel_map`).
+between the CPU cores (:func:`parallel_map`), and the one helper that cuts a
+kernel's batch into chunks under that budget and deals them to the threads
+(:func:`chunked`): the kernels in :mod:`cnnkit.kernels` keep only their maths.
 
 And it holds every name of ``keras.backend``: :func:`backend` (``"numpy"``),
 :func:`epsilon`, :func:`image_data_format` and their setters, :func:`result_type`
@@ -28,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import math
 import os
 import sys
 import threading
@@ -769,6 +772,104 @@ def parallel_rows(fn, n: int, flops: int) -> list:
     return parallel_map(lambda block: fn(*block), list(zip(bounds[:-1], bounds[1:])))
 
 
+def chunked(n: int, bytes_per_sample: int, flops: int, body, ordered_sum: bool = False):
+    """``body(start, stop, scratch)`` over chunks of a batch of ``n`` samples, on the threads.
+
+    The one place where a kernel's batch is cut into pieces: the kernels keep their maths,
+    this helper decides the chunks and the threads. A chunk holds as many samples as fit
+    the workspace budget (:func:`conv_workspace_bytes`) shared by the threads, at
+    ``bytes_per_sample`` each (at least one sample), so that what a chunk writes is still
+    in the core's cache when it is read back. ``flops``, the whole job's cost, decides how
+    many threads are worth waking (:func:`threads_for`); chunks are near-equal and their
+    number a multiple of the thread count where the batch allows (:func:`_split_batch`).
+
+    ``scratch(shape, dtype)`` is the calling thread's reusable work array: uninitialised,
+    allocated once per thread for its largest chunk (``bytes_per_sample`` bytes a sample)
+    and handed out again for every later chunk.
+
+    Args:
+        n: samples in the batch.
+        bytes_per_sample: workspace one sample of a chunk needs.
+        flops: floating-point operations of the whole job.
+        body: ``body(start, stop, scratch)`` does samples ``start .. stop - 1``.
+        ordered_sum: ``False``: the chunks write separate rows of a preallocated output;
+            they are dealt from one queue (a thread takes the next chunk whenever it is
+            free, so one that wakes late does less) and ``None`` is returned. ``True``:
+            returns the sum of ``body``'s results, each thread adding up a fixed, contiguous
+            run of chunks and the threads' sums added in thread order, so that the total is
+            the same to the last bit from run to run.
+
+    Example:
+        >>> import numpy as np
+        >>> from cnnkit import backend
+        >>> x = np.arange(6.0)
+        >>> total = backend.chunked(6, 8, 10**9, lambda a, b, _: x[a:b].sum(), ordered_sum=True)
+        >>> float(total)
+        15.0
+    """
+    split = _split_batch(n, bytes_per_sample, flops)
+    nbytes = max(b - a for share in split for a, b in share) * bytes_per_sample
+    if ordered_sum:
+
+        def add_share(chunks):  # this thread's sum, in chunk order
+            scratch, total = _Scratch(nbytes), None
+            for start, stop in chunks:
+                part = body(start, stop, scratch)
+                if total is None:
+                    total = part
+                else:
+                    total += part
+            return total
+
+        parts = parallel_map(add_share, split)
+        total = parts[0]
+        for part in parts[1:]:
+            total += part
+        return total
+
+    def drain(queue):
+        scratch = _Scratch(nbytes)
+        for start, stop in queue:
+            body(start, stop, scratch)
+
+    queue = iter([chunk for share in split for chunk in share])  # each chunk handed out once
+    parallel_map(drain, [queue] * len(split))
+    return None
+
+
+class _Scratch:
+    """One thread's work memory for :func:`chunked`: allocated at the first request, reused."""
+
+    def __init__(self, nbytes: int):
+        self._nbytes = nbytes
+        self._memory = None
+
+    def __call__(self, shape, dtype):
+        shape, dtype = (shape,) if isinstance(shape, int) else tuple(shape), xp.dtype(dtype)
+        size = math.prod(shape) * dtype.itemsize
+        if self._memory is None or self._memory.size < size:
+            self._memory = xp.empty(max(size, self._nbytes), dtype=xp.uint8)
+        return self._memory[:size].view(dtype).reshape(shape)
+
+
+def _split_batch(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, int]]]:
+    """:func:`chunked`'s chunks of a batch of ``n`` samples, dealt out to the threads.
+
+    Each chunk takes at most ``conv_workspace_bytes() / threads`` bytes (at least one
+    sample). Returns one list of ``(start, stop)`` per thread, a contiguous run of chunks,
+    in a fixed order.
+    """
+    if n == 0:
+        return [[(0, 0)]]
+    threads = min(threads_for(flops), n)
+    per_chunk = max(1, conv_workspace_bytes() // threads // max(bytes_per_sample, 1))
+    count = min(n, threads * -(-n // (threads * per_chunk)))
+    bounds = [n * i // count for i in range(count + 1)]
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    cuts = [count * t // threads for t in range(threads + 1)]
+    return [chunks[cuts[t] : cuts[t + 1]] for t in range(threads)]
+
+
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D arrays, split over :func:`cpu_threads` when the product is large.
 
@@ -803,9 +904,10 @@ def to_numpy(x):
 
 
 def set_kernels(name: str) -> None:
-    """Which implementation runs the kernels: ``"numpy"`` (the default), ``"auto"`` (oneDNN
-    where installed and fast for the shape, else NumPy) or ``"onednn"``; see
-    :mod:`cnnkit.kernels.dispatch`."""
+    """Which implementation runs the kernels: ``"numpy"`` (the default), ``"reference"``
+    (single-threaded loops, for checking), ``"auto"`` (oneDNN where installed and fast for
+    the shape, else NumPy) or ``"onednn"``; see :mod:`cnnkit.kernels.dispatch` (and its
+    ``use_kernels`` for one thread and one block only)."""
     from cnnkit.kernels import dispatch  # the kernels import this module
 
     dispatch.set_kernels(name)

@@ -235,20 +235,14 @@ def serialize(constraint) -> dict[str, Any] | None:
     """
     if constraint is None:
         return None
-    cls = type(constraint)
-    builtin = _CLASSES.get(cls.__name__) is cls
-    get_config = getattr(constraint, "get_config", None)
-    if get_config is None:
+    if getattr(constraint, "get_config", None) is None:
         raise TypeError(
             "Invalid type for argument `constraint`. Expected a `Constraint` (an object with "
             f"`get_config`). Received: constraint={constraint!r}"
         )
-    return {
-        "module": "keras.constraints" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    from cnnkit.saving.serialization import serialize_keras_object  # saving imports this module
+
+    return serialize_keras_object(constraint)
 
 
 def deserialize(config, custom_objects: Mapping[str, type] | None = None) -> Constraint:
@@ -267,10 +261,10 @@ def deserialize(config, custom_objects: Mapping[str, type] | None = None) -> Con
             "Invalid constraint config. Expected a dict with keys 'class_name' and 'config'. "
             f"Received: config={config!r}"
         )
-    name = config["class_name"]
-    if name not in table:
-        raise _unknown(name)
-    return table[name].from_config(dict(config.get("config") or {}))
+    # saving imports this module: imported at call time
+    from cnnkit.saving.serialization import deserialize_family_object
+
+    return deserialize_family_object(config, {**_CLASSES, **_ALIASES}, custom_objects, _unknown)
 
 
 def get(identifier) -> Constraint | Callable | None:

@@ -755,14 +755,9 @@ def serialize(initializer: Initializer | None) -> dict[str, Any] | None:
             "Invalid type for argument `initializer`. Expected an `Initializer` instance. "
             f"Received: initializer={initializer!r} of type {type(initializer).__name__}"
         )
-    cls = type(initializer)
-    builtin = _BY_NAME.get(cls.__name__) is cls
-    return {
-        "module": "keras.initializers" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": initializer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    from cnnkit.saving.serialization import serialize_keras_object  # saving imports this module
+
+    return serialize_keras_object(initializer)
 
 
 def deserialize(
@@ -771,14 +766,14 @@ def deserialize(
     """Rebuild an initializer from ``serialize``'s dict (or a bare string id).
 
     Args:
-        config: ``{"class_name": ..., "config": {...}}`` (``module`` and ``registered_name``
-            are accepted and ignored) or a string id.
-        custom_objects: extra ``{name: class}`` entries, looked up before the built-ins.
+        config: a ``serialize`` dict (``{"class_name": ..., "config": {...}}``, with the
+            ``module`` and ``registered_name`` Keras writes) or a string id.
+        custom_objects: extra ``{name: class}`` entries, looked up before registered objects
+            and the built-ins.
 
     Raises:
         ValueError: for an unknown ``class_name`` or a dict without ``class_name``.
     """
-    table = {**_BY_NAME, **(custom_objects or {})}
     if isinstance(config, str):
         config = {"class_name": config, "config": {}}
     if not isinstance(config, Mapping) or "class_name" not in config:
@@ -786,10 +781,10 @@ def deserialize(
             "Invalid initializer config. Expected a dict with keys 'class_name' and 'config'. "
             f"Received: config={config!r}"
         )
-    name = config["class_name"]
-    if name not in table:
-        raise _unknown(name)
-    return table[name].from_config(dict(config.get("config") or {}))
+    # saving imports this module: imported at call time
+    from cnnkit.saving.serialization import deserialize_family_object
+
+    return deserialize_family_object(config, _BY_NAME, custom_objects, _unknown)
 
 
 def get(identifier) -> Initializer | Callable | None:

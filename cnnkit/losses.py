@@ -724,9 +724,12 @@ def get(identifier):
 
 
 def serialize(loss):
-    """A Loss as ``{"class_name", "config"}``; a loss function as its name."""
+    """A Loss as ``serialize_keras_object`` writes it; a loss function as its name."""
     if isinstance(loss, Loss):
-        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+        # cnnkit.saving imports this module: imported at call time
+        from cnnkit.saving.serialization import serialize_keras_object
+
+        return serialize_keras_object(loss)
     name = getattr(loss, "__name__", None)
     if name is None:
         raise ValueError(f"Cannot serialize loss {loss!r}: it has no `__name__`.")
@@ -741,6 +744,9 @@ def deserialize(config):
         if config in _CLASSES:
             return _CLASSES[config]()
         raise _unknown(config)
-    if isinstance(config, dict) and config.get("class_name") in _CLASSES:
-        return _CLASSES[config["class_name"]].from_config(config.get("config", {}))
+    if isinstance(config, dict) and "class_name" in config:
+        # cnnkit.saving imports this module: imported at call time
+        from cnnkit.saving.serialization import deserialize_family_object
+
+        return deserialize_family_object(config, _CLASSES, None, _unknown)
     raise _unknown(config)

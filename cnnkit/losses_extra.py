@@ -226,6 +226,8 @@ class _Simple(LossFunctionWrapper):
     _args: tuple = ()
 
     def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        if isinstance(kwargs.get("axis"), list):  # a tuple of axes, read back from a JSON config
+            kwargs["axis"] = tuple(kwargs["axis"])
         super().__init__(type(self)._fn, reduction=reduction, name=name, dtype=dtype, **kwargs)
         for key in self._args:
             setattr(self, key, kwargs[key])

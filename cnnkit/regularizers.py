@@ -343,14 +343,9 @@ def serialize(regularizer: Regularizer | None) -> dict[str, Any] | None:
             "Invalid type for argument `regularizer`. Expected a `Regularizer` instance. "
             f"Received: regularizer={regularizer!r} of type {type(regularizer).__name__}"
         )
-    cls = type(regularizer)
-    builtin = _CLASSES.get(cls.__name__) is cls
-    return {
-        "module": "keras.regularizers" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": regularizer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    from cnnkit.saving.serialization import serialize_keras_object  # saving imports this module
+
+    return serialize_keras_object(regularizer)
 
 
 def deserialize(
@@ -359,9 +354,10 @@ def deserialize(
     """Rebuild a regularizer from ``serialize``'s dict (or a string id, as ``get``).
 
     Args:
-        config: ``{"class_name": ..., "config": {...}}`` (``module`` and ``registered_name``
-            are accepted and ignored), or a string id.
-        custom_objects: extra ``{name: class}`` entries, looked up before the built-ins.
+        config: a ``serialize`` dict (``{"class_name": ..., "config": {...}}``, with the
+            ``module`` and ``registered_name`` Keras writes), or a string id.
+        custom_objects: extra ``{name: class}`` entries, looked up before registered objects
+            and the built-ins.
 
     Raises:
         ValueError: for an unknown ``class_name`` or a dict without ``class_name``.
@@ -382,10 +378,10 @@ def deserialize(
             "Invalid regularizer config. Expected a dict with keys 'class_name' and 'config'. "
             f"Received: config={config!r}"
         )
-    name = config["class_name"]
-    if name not in table:
-        raise _unknown(name)
-    return table[name].from_config(dict(config.get("config") or {}))
+    # saving imports this module: imported at call time
+    from cnnkit.saving.serialization import deserialize_family_object
+
+    return deserialize_family_object(config, _CLASSES, custom_objects, _unknown)
 
 
 def get(identifier) -> Regularizer | Callable | None:

@@ -1,6 +1,6 @@
-"""Keras 3's foundation names, by name: keras.random, config, backend, tree, constraints
-and the top level. Every public name exists in cnnkit or is excluded below with a reason, so
-a Keras upgrade shows what is new. (``keras.ops`` has its own coverage test.)"""
+"""Keras 3's foundation names, by name: keras.random, config, backend, tree, constraints,
+mixed_precision and the top level. Every public name exists in cnnkit or is excluded below
+with a reason, so a Keras upgrade shows what is new. (``keras.ops`` has its own coverage test.)"""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ EXCLUDED: dict[str, dict[str, str]] = {
     "backend": {},
     "tree": {},
     "constraints": {},
+    "mixed_precision": {},
     "": {
         "Function": "Keras's symbolic graph of Operations (keras.ops); cnnkit.autodiff.Function "
         "is a different concept (a differentiable kernel), so the name is not reused",
@@ -27,7 +28,6 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "distillation": "knowledge-distillation API, out of scope",
         "distribution": "multi-device distribution, out of scope (cnnkit runs on one CPU)",
         "legacy": "Keras 2 compatibility shims",
-        "mixed_precision": "mixed precision is refused (see cnnkit.dtype_policies)",
         "ops": "keras.ops is covered by its own coverage test",
         "quantizers": "quantization is out of scope",
         "remat": "gradient rematerialisation is not implemented",

@@ -288,3 +288,281 @@ def test_model_subclass_called_functionally_uses_its_train_step():
     result = model2.evaluate(x, y, verbose=0, return_dict=True)
     pred = model2.predict(x, verbose=0)
     assert result["doubled_loss"] == pytest.approx(2 * float(np.mean((pred - y) ** 2)), rel=1e-5)
+
+
+class _MixerBlock(layers.Layer):
+    """A user layer with only ``call`` (no ``compute_output_shape``), as in MLP-Mixer."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(units)
+
+    def call(self, inputs):
+        return ops.transpose(self.dense(ops.transpose(inputs, axes=(0, 2, 1))), axes=(0, 2, 1))
+
+
+def test_sequential_of_user_layers_without_compute_output_shape_in_a_functional_model():
+    blocks = keras.Sequential([_MixerBlock(6), _MixerBlock(6)])
+    inputs = keras.Input((6, 4))
+    outputs = blocks(inputs)
+    assert tuple(outputs.shape) == (None, 6, 4)
+    model = keras.Model(inputs, layers.GlobalAveragePooling1D()(outputs))
+    x = np.random.default_rng(0).random((3, 6, 4)).astype("float32")
+    expected = np.asarray(blocks(x).numpy()).mean(axis=1)
+    np.testing.assert_allclose(np.asarray(model(x).numpy()), expected, rtol=1e-6)
+    seq = keras.Sequential([keras.Input((5, 6, 4)), layers.TimeDistributed(_MixerBlock(3))])
+    assert tuple(seq.output.shape) == (None, 5, 3, 4)
+    with pytest.raises(NotImplementedError, match="does not implement compute_output_shape"):
+        layers.Layer().compute_output_shape((None, 2))
+
+
+def test_custom_loop_reads_gradients_through_variable_value_grad():
+    # The torch-backend training-loop guide: loss.backward(), then v.value.grad per weight.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 3)).astype("float32"), rng.random((6, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    kernel, bias = (np.array(w) for w in model.get_weights())
+    loss = keras.losses.MeanSquaredError()(y, model(x))
+    model.zero_grad()
+    loss.backward()
+    weights = list(model.trainable_weights)
+    grads = [v.value.grad for v in weights]
+    residual = 2.0 * (x @ kernel + bias - y) / y.size
+    np.testing.assert_allclose(grads[0], x.T @ residual, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(grads[1], residual.sum(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(weights[0].value), kernel)
+    keras.optimizers.SGD(learning_rate=0.5).apply(grads, weights)
+    np.testing.assert_allclose(weights[0].numpy(), kernel - 0.5 * grads[0], rtol=1e-6)
+
+
+def test_dataset_batches_have_numpy_like_eager_tensors(tmp_path):
+    # text_classification_from_scratch: `for text_batch, label_batch in ds.take(1):
+    # text_batch.numpy()[i]`, then an end-to-end model on raw strings of different lengths.
+    for label, texts in (("neg", ["bad", "awful film, really"]), ("pos", ["good", "great"])):
+        (tmp_path / label).mkdir()
+        for i, text in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(text)
+    ds = keras.utils.text_dataset_from_directory(tmp_path, batch_size=4, shuffle=False)
+    for text_batch, label_batch in ds.take(1):
+        texts, labels = text_batch.numpy(), label_batch.numpy()
+        assert type(texts) is np.ndarray and type(labels) is np.ndarray
+        assert sorted(texts.tolist()) == ["awful film, really", "bad", "good", "great"]
+        assert labels.tolist() == [0, 0, 1, 1]
+    assert all(type(a) is np.ndarray for a in next(ds.as_numpy_iterator()))
+    vectorize = layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(ds.map(lambda x, y: x))
+    inputs = keras.Input(shape=(1,), dtype="string")
+    x = layers.Embedding(20, 3)(vectorize(inputs))
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(layers.Flatten()(x)))
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    loss, _ = model.evaluate(ds, verbose=0)
+    x_all = np.concatenate([np.asarray(t) for t, _ in ds])[:, None]
+    y_all = np.concatenate([np.asarray(y) for _, y in ds]).astype("float32")
+    p = np.clip(np.asarray(model.predict(x_all, verbose=0)).ravel(), 1e-7, 1 - 1e-7)
+    expected = -np.mean(y_all * np.log(p) + (1 - y_all) * np.log(1 - p))
+    assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def _standardized_layers(module):
+    class WithOverride(module.layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            mean, var = module.ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+            return module.ops.conv(
+                inputs,
+                (kernel - mean) / module.ops.sqrt(var + 1e-10),
+                padding="valid",
+                strides=list(self.strides),
+            )
+
+    class WithCall(module.layers.Conv2D):
+        def call(self, inputs):
+            mean, var = module.ops.moments(self.kernel, axes=[0, 1, 2], keepdims=True)
+            kernel = (self.kernel - mean) / module.ops.sqrt(var + 1e-10)
+            result = self.convolution_op(inputs, kernel)
+            if self.use_bias:
+                result = result + self.bias
+            return result
+
+    return WithOverride, WithCall
+
+
+def test_conv_convolution_op_overrides_match_keras():
+    # keras_recipes/subclassing_conv_layers: StandardizedConv2D by overriding convolution_op.
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 9, 9, 3)).astype("float32")
+    ours, theirs = _standardized_layers(keras), _standardized_layers(keras_ref)
+    for (mine, ref), kwargs in zip(
+        zip(ours, theirs), ({"strides": 2, "activation": "relu"}, {"dilation_rate": 2})
+    ):
+        a, b = mine(4, 3, **kwargs), ref(4, 3, **kwargs)
+        a.build(x.shape)
+        b.build(x.shape)
+        weights = [rng.standard_normal(w.shape).astype("float32") for w in b.get_weights()]
+        a.set_weights(weights)
+        b.set_weights(weights)
+        expected = keras_ref.ops.convert_to_numpy(b(x))
+        np.testing.assert_allclose(np.asarray(a(x)), expected, rtol=1e-4, atol=1e-5)
+        assert a.compute_output_shape(x.shape) == expected.shape
+    plain = layers.Conv1D(2, 3, strides=2, padding="same")
+    seq = rng.random((2, 7, 3)).astype("float32")
+    out = plain(seq)
+    direct = plain.convolution_op(seq, plain.kernel) + plain.bias
+    np.testing.assert_allclose(np.asarray(direct), np.asarray(out), rtol=1e-5, atol=1e-6)
+
+
+def test_overridden_convolution_op_trains_the_kernel():
+    WithOverride, _ = _standardized_layers(keras)
+    model = keras.Sequential([keras.Input((6, 6, 2)), WithOverride(3, 3), layers.Flatten()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    kernel = model.layers[0].kernel.numpy().copy()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 6, 6, 2)).astype("float32"), rng.random((4, 48)).astype("float32")
+    model.fit(x, y, verbose=0)
+    assert np.abs(model.layers[0].kernel.numpy() - kernel).max() > 1e-3
+
+
+class _Endpoint(layers.Layer):
+    """keras_recipes/endpoint_layer_pattern: a layer that adds the loss from the targets."""
+
+    def call(self, logits, targets=None, sample_weight=None):
+        if targets is not None:
+            loss = keras.losses.BinaryCrossentropy(from_logits=True)(targets, logits, sample_weight)
+            self.add_loss(loss)
+        return ops.sigmoid(logits)
+
+
+class _LogReg(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1)
+        self.endpoint = _Endpoint()
+
+    def call(self, inputs):
+        logits = self.dense(inputs["inputs"])
+        return self.endpoint(
+            logits=logits, targets=inputs["targets"], sample_weight=inputs["sample_weight"]
+        )
+
+
+def test_subclassed_model_takes_a_dict_of_inputs_and_keyword_inputs():
+    rng = np.random.default_rng(0)
+    data = {
+        "inputs": rng.random((40, 5)).astype("float32"),
+        "targets": rng.integers(0, 2, (40, 1)).astype("float32"),
+        "sample_weight": rng.random((40, 1)).astype("float32"),
+    }
+    model = _LogReg()
+    model.compile(keras.optimizers.SGD(0.1))
+    model.fit(data, epochs=1, batch_size=8, verbose=0)
+    kernel, bias = (np.asarray(w) for w in model.get_weights())
+    logits = data["inputs"] @ kernel + bias
+    p = 1 / (1 + np.exp(-logits))
+    bce = -(data["targets"] * np.log(p) + (1 - data["targets"]) * np.log(1 - p))
+    expected = np.mean(bce[:, 0] * data["sample_weight"][:, 0])
+    assert model.evaluate(data, batch_size=40, verbose=0) == pytest.approx(expected, rel=1e-4)
+    np.testing.assert_allclose(model.predict(data, verbose=0), p, rtol=1e-5)
+    with pytest.raises(TypeError, match="called without inputs.*`logits=`"):
+        _Endpoint()(targets=data["targets"])
+
+
+def test_keras_options_accepted_at_their_defaults_and_refused_otherwise():
+    # Keras code passes these options explicitly (often at their defaults).
+    assert keras.Input(shape=(3,), sparse=False, ragged=False, optional=False).shape == (None, 3)
+    assert keras.Input((2,), None, "float32", None, None, (4, 2)).shape == (4, 2)
+    assert layers.InputLayer(shape=(3,), sparse=None, input_tensor=None).batch_shape == (None, 3)
+    image = np.random.default_rng(0).random((1, 4, 4, 1)).astype("float32")
+    resized = layers.Resizing(2, 2, antialias=False)
+    np.testing.assert_allclose(resized(image).numpy(), layers.Resizing(2, 2)(image).numpy())
+    assert resized.get_config()["antialias"] is False
+    bn = layers.BatchNormalization(renorm=False, renorm_clipping=None, renorm_momentum=0.9)
+    assert bn(image).shape == image.shape
+    with pytest.raises(ValueError, match="`sparse=True` is not supported"):
+        keras.Input(shape=(3,), sparse=True)
+    with pytest.raises(ValueError, match="`optional=True` is not supported"):
+        layers.InputLayer(shape=(3,), optional=True)
+    with pytest.raises(ValueError, match="`tensor`/`input_tensor` is not supported"):
+        keras.Input(shape=(3,), tensor=np.zeros((1, 3)))
+    with pytest.raises(NotImplementedError, match="antialias=False"):
+        layers.Resizing(2, 2, antialias=True)
+    with pytest.raises(NotImplementedError, match="renorm=False"):
+        layers.BatchNormalization(renorm=True)
+
+
+def test_mixed_precision_namespace_sets_the_global_policy():
+    # keras.mixed_precision.set_global_policy(...) as examples call it before building models.
+    from cnnkit import mixed_precision
+
+    try:
+        mixed_precision.set_global_policy("float64")
+        assert mixed_precision.global_policy() == keras.DTypePolicy("float64")
+        assert layers.Dense(2)(np.ones((1, 3))).dtype == np.float64
+        with pytest.raises(ValueError, match="'mixed_float16'"):
+            mixed_precision.set_global_policy("mixed_float16")
+    finally:
+        mixed_precision.set_global_policy("float32")
+    assert mixed_precision.Policy is keras.DTypePolicy
+    assert mixed_precision.LossScaleOptimizer is keras.optimizers.LossScaleOptimizer
+
+
+def test_fit_on_a_dataset_of_known_cardinality_knows_its_steps():
+    # tf.data-style datasets: the progress bar shows "3/3", each epoch reads every batch.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 3)).astype("float32"), rng.random((10, 1)).astype("float32")
+    ds = keras.utils.Dataset.from_tensor_slices((x, y)).batch(4).map(lambda a, b: (a, b))
+    assert ds.cardinality() == 3
+
+    class Count(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.steps, self.batches = self.params["steps"], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.batches.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches[-1] += 1
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    count = Count()
+    model.fit(ds, epochs=2, verbose=0, callbacks=[count])
+    assert count.steps == 3 and count.batches == [3, 3]
+    endless = keras.utils.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    count = Count()
+    model.fit(endless, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[count])
+    assert count.steps == 2 and count.batches == [2, 2]
+
+    class Loader:  # a torch DataLoader's protocol: len() and a fresh iterator per pass
+        def __len__(self):
+            return 3
+
+        def __iter__(self):
+            return iter([(x[i : i + 4], y[i : i + 4]) for i in range(0, 10, 4)])
+
+    count = Count()
+    model.fit(Loader(), epochs=2, verbose=0, callbacks=[count])
+    assert count.steps == 3 and count.batches == [3, 3]
+
+
+def test_metrics_ignore_sample_weights_and_weighted_metrics_use_them_as_keras():
+    # structured_data/imbalanced_classification: class_weight must not weight TP/FP counts.
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 3)).astype("float32")
+    y = rng.integers(0, 2, (20, 1)).astype("float32")
+    sw = rng.random(20).astype("float32")
+    logs = []
+    for module in (keras, keras_ref):
+        model = module.Sequential([module.Input((3,)), module.layers.Dense(1, "sigmoid")])
+        model.compile(
+            loss="binary_crossentropy",
+            metrics=["accuracy", module.metrics.TruePositives(name="tp")],
+            weighted_metrics=["accuracy"],
+        )
+        model.set_weights([np.ones((3, 1), "float32"), np.array([-1.5], "float32")])
+        logs.append(model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True))
+    ours, theirs = logs
+    assert sorted(ours) == sorted(theirs) == ["accuracy", "loss", "tp", "weighted_accuracy"]
+    for name in theirs:
+        assert ours[name] == pytest.approx(float(theirs[name]), rel=1e-5), name
+    assert ours["tp"] == float(np.sum((x.sum(1) - 1.5 > 0) & (y[:, 0] == 1)))

@@ -101,7 +101,9 @@ def test_parallel_region_restores_blas_after_an_exception(two_threads):
 def test_user_blas_limit_of_one_thread_is_respected():
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         assert backend.cpu_threads() == 1
-        assert len(conv._split(32, 1000, 10**12)) == 1  # a convolution runs in the calling thread
+        assert (
+            len(backend._split_batch(32, 1000, 10**12)) == 1
+        )  # a convolution runs in the calling thread
         with backend.parallel_region():
             assert backend.cpu_threads() == 1
             assert backend.threads_for(10**12) == 1
@@ -128,7 +130,7 @@ def test_matmul_equals_numpy_in_and_out_of_a_region(two_threads, shape):
 def test_split_covers_the_batch_in_balanced_chunks_under_each_threads_budget(
     two_threads, n, bytes_per_sample
 ):
-    split = conv._split(n, bytes_per_sample, 10**12)
+    split = backend._split_batch(n, bytes_per_sample, 10**12)
     threads = min(2, max(n, 1))
     assert len(split) == threads
     chunks = sorted(chunk for share in split for chunk in share)
@@ -149,7 +151,7 @@ def test_small_work_stays_on_the_calling_thread(monkeypatch):
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         assert backend.threads_for(backend.MIN_FLOPS_PER_THREAD) == 1  # not worth a wake-up
         assert backend.threads_for(100 * backend.MIN_FLOPS_PER_THREAD) == 2
-        assert len(conv._split(32, 1000, 1000)) == 1
+        assert len(backend._split_batch(32, 1000, 1000)) == 1
 
 
 def _conv_run(x, k, b, **kw):
@@ -492,14 +494,50 @@ def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
         ]
 
 
-def test_a_shared_queue_hands_every_chunk_to_exactly_one_thread(two_threads):
-    split = conv._split(37, 1, 10**12)  # several chunks per thread
-    queues, largest = conv._shared(split)
-    assert len(queues) == len(split) >= 2 and queues[0] is queues[1]
-    assert largest == max(b - a for share in split for a, b in share)
-    taken = backend.parallel_map(lambda queue: list(queue), queues)
-    chunks = sorted(chunk for share in taken for chunk in share)
-    assert chunks == [chunk for share in split for chunk in share]  # each once, all of them
+def test_chunked_hands_every_chunk_to_exactly_one_thread(two_threads):
+    split = backend._split_batch(37, 1, 10**12)  # several chunks per thread
+    taken = []
+
+    def body(start, stop, scratch):
+        taken.append((start, stop))
+
+    assert backend.chunked(37, 1, 10**12, body) is None
+    assert sorted(taken) == [chunk for share in split for chunk in share]  # each once, all
+
+
+def test_chunked_ordered_sum_adds_each_threads_share_then_the_threads_in_order(two_threads):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 300)).astype(np.float32)
+
+    def body(start, stop, scratch):
+        return x[start:stop].sum(axis=0, dtype=np.float32)
+
+    backend.set_conv_workspace_bytes(4 * 300 * 6)  # several chunks in each thread's share
+    try:
+        split = backend._split_batch(64, 4 * 300, 10**12)
+        total = backend.chunked(64, 4 * 300, 10**12, body, ordered_sum=True)
+    finally:
+        backend.set_conv_workspace_bytes(2 * 1024 * 1024)
+    assert len(split) == 2 and all(len(share) > 1 for share in split)
+    expected = []
+    for share in split:
+        part = body(*share[0], None)
+        for chunk in share[1:]:
+            part += body(*chunk, None)
+        expected.append(part)
+    np.testing.assert_array_equal(total, expected[0] + expected[1])  # to the last bit
+
+
+def test_chunked_scratch_is_reused_within_a_thread(two_threads):
+    seen = {}
+
+    def body(start, stop, scratch):
+        work = scratch((stop - start, 4), np.float64)
+        assert work.shape == (stop - start, 4) and work.dtype == np.float64
+        seen.setdefault(threading.get_ident(), set()).add(work.__array_interface__["data"][0])
+
+    backend.chunked(40, 32, 10**12, body)
+    assert all(len(addresses) == 1 for addresses in seen.values())  # one buffer per thread
 
 
 def test_an_activity_penalty_is_computed_on_the_whole_batch(two_threads, monkeypatch):

@@ -38,17 +38,41 @@ Deliberate deviations from Keras 3:
       one (see its docstring).
 """
 
-from cnnkit.callbacks.backup_and_restore import BackupAndRestore
-from cnnkit.callbacks.base import Callback, CallbackList, History
-from cnnkit.callbacks.checkpoint import ModelCheckpoint
-from cnnkit.callbacks.csv_logger import CSVLogger
-from cnnkit.callbacks.lambda_callback import LambdaCallback, TerminateOnNaN
-from cnnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
-from cnnkit.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
-from cnnkit.callbacks.progbar import ProgbarLogger
-from cnnkit.callbacks.remote_monitor import RemoteMonitor
-from cnnkit.callbacks.swap_ema_weights import SwapEMAWeights
-from cnnkit.callbacks.tensorboard import TensorBoard
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
+    from cnnkit.callbacks.backup_and_restore import BackupAndRestore
+    from cnnkit.callbacks.base import Callback, CallbackList, History
+    from cnnkit.callbacks.checkpoint import ModelCheckpoint
+    from cnnkit.callbacks.csv_logger import CSVLogger
+    from cnnkit.callbacks.lambda_callback import LambdaCallback, TerminateOnNaN
+    from cnnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
+    from cnnkit.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
+    from cnnkit.callbacks.progbar import ProgbarLogger
+    from cnnkit.callbacks.remote_monitor import RemoteMonitor
+    from cnnkit.callbacks.swap_ema_weights import SwapEMAWeights
+    from cnnkit.callbacks.tensorboard import TensorBoard
+
+# Imported on first use, so that ``fit`` (which needs ``base`` and ``progbar``) does not load the
+# checkpointing and logging callbacks: name -> submodule of cnnkit.callbacks.
+_LAZY = {
+    "BackupAndRestore": "backup_and_restore",
+    "CSVLogger": "csv_logger",
+    "Callback": "base",
+    "CallbackList": "base",
+    "EarlyStopping": "monitor",
+    "History": "base",
+    "LambdaCallback": "lambda_callback",
+    "LearningRateScheduler": "learning_rate_scheduler",
+    "ModelCheckpoint": "checkpoint",
+    "ProgbarLogger": "progbar",
+    "ReduceLROnPlateau": "monitor",
+    "RemoteMonitor": "remote_monitor",
+    "SwapEMAWeights": "swap_ema_weights",
+    "TensorBoard": "tensorboard",
+    "TerminateOnNaN": "lambda_callback",
+}
 
 __all__ = [
     "BackupAndRestore",
@@ -67,3 +91,15 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'cnnkit.callbacks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"cnnkit.callbacks.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

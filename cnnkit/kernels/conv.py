@@ -23,23 +23,20 @@ for dilation ``d`` and stride ``s``:
   ``OH = floor((H + K' - 2) / s) + 1``;
 * ``causal`` (1-D only, used by Conv1D): ``K' - 1`` zeros before.
 
-The column matrix of a large batch is built in chunks of samples so that it
-never exceeds :func:`cnnkit.backend.conv_workspace_bytes`. The chunks are shared
-between the CPU threads (:func:`cnnkit.backend.parallel_map`): each thread builds
-its chunks' columns and multiplies them with a single-threaded matrix product, so
-the columns a core writes are read by the same core while still in its cache. A thread
-takes the next chunk whenever it is free (:func:`_shared`), except for the kernel
-gradient's sum, whose shares are fixed so that it adds up in the same order every run.
+The Functions below are the maths; the kernels they call (a correlation, its input and
+kernel gradients) come from :func:`cnnkit.kernels.dispatch.ops`: the NumPy kernels of
+:mod:`cnnkit.kernels.numpy_ops` (column matrices, chunks of samples, the CPU threads) by
+default, or the single-threaded loops of :mod:`cnnkit.kernels.reference_ops`.
 """
 
 from __future__ import annotations
 
 import math
 
-from cnnkit import backend
-from cnnkit.autodiff import Function, Tensor, relu_, row_tile, rowwise, sum_rows
+from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
 from cnnkit.kernels import dispatch
+from cnnkit.kernels.reference_ops import window as _window
 
 PADDINGS = ("valid", "same", "full", "causal")
 
@@ -83,155 +80,6 @@ def pad_nhwc(x, pads, value=0.0):
     return out
 
 
-def _window(xpad, i, j, oh, ow, strides, dilation):
-    """The input values that kernel offset (i, j) meets: (N, OH, OW, C), a strided view."""
-    sh, sw = strides
-    dh, dw = dilation
-    r0, c0 = i * dh, j * dw
-    return xpad[:, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw, :]
-
-
-def _row_blocks(a, i, j0, width, oh, ow, strides, dilation):
-    """Kernel row ``i``, kernel columns ``j0 .. j0+width-1`` of every window: (N, OH, OW, width*C).
-
-    In NHWC the ``width`` neighbouring pixels of a row are one contiguous run of
-    ``width * C`` values, so with no column dilation this is a single strided view
-    of the C-contiguous array ``a``.
-    """
-    sn, sh_, sw_, sc = a.strides
-    return backend.strided_view(
-        a,
-        shape=(a.shape[0], oh, ow, width * a.shape[3]),
-        strides=(sn, strides[0] * sh_, strides[1] * sw_, sc),
-        offset=i * dilation[0] * sh_ + j0 * sw_,
-    )
-
-
-def im2col(xpad, kh, kw, oh, ow, strides, dilation, buffer=None):
-    """Column matrix of receptive fields.
-
-    Args:
-        buffer: optional flat array to build the matrix in (reused across chunks).
-
-    Returns:
-        cols: (N * OH * OW, KH * KW * C), C-contiguous.
-    """
-    n, c = xpad.shape[0], xpad.shape[3]
-    shape = (n, oh, ow, kh, kw * c)
-    if buffer is None:
-        cols = xp.empty(shape, dtype=xpad.dtype)
-    else:
-        cols = buffer[: n * oh * ow * kh * kw * c].reshape(shape)
-    if dilation[1] == 1 and c > 1:
-        # Every window at once: the KW neighbouring pixels of a kernel row are one run of
-        # KW*C contiguous values, so all windows form a single strided view; one copy.
-        sn, sh_, sw_, sc = xpad.strides
-        cols[...] = backend.strided_view(
-            xpad,
-            shape=shape,
-            strides=(sn, strides[0] * sh_, strides[1] * sw_, dilation[0] * sh_, sc),
-        )
-    else:
-        for i in range(kh):
-            for j in range(kw):
-                cols[:, :, :, i, j * c : (j + 1) * c] = _window(
-                    xpad, i, j, oh, ow, strides, dilation
-                )
-    return cols.reshape(n * oh * ow, kh * kw * c)
-
-
-def col2im(dcols, xpad_shape, kh, kw, oh, ow, strides, dilation):
-    """Scatter-add column gradients back onto the padded input: the transpose of im2col.
-
-    Windows overlap when the stride is smaller than the kernel. Kernel offsets
-    are grouped into blocks of at most ``sh`` rows by ``sw`` columns: within a
-    block no pixel is written twice, so each block is one strided add (4 adds
-    instead of 9 for a 3×3 kernel with stride 2). When the kernel is at least as
-    large as the stride, the first block covers the top-left ``sh·OH × sw·OW``
-    pixels exactly once: it is copied there instead of added to zeros, and only
-    the rest is zeroed (a quarter less time for 3×3 with stride 2).
-
-    Args:
-        dcols: (N * OH * OW, KH * KW * C)
-    Returns:
-        (N, HP, WP, C) gradient of the padded input.
-    """
-    n, _, _, c = xpad_shape
-    sh, sw = strides
-    tiles = dilation == (1, 1) and kh >= sh and kw >= sw
-    dxpad = (xp.empty if tiles else xp.zeros)(xpad_shape, dtype=dcols.dtype)
-    if dilation != (1, 1):
-        dcols = dcols.reshape(n, oh, ow, kh, kw, c)
-        for i in range(kh):
-            for j in range(kw):
-                _window(dxpad, i, j, oh, ow, strides, dilation)[...] += dcols[:, :, :, i, j, :]
-        return dxpad
-    sn, sh_, sw_, sc = dxpad.strides
-    dcols = dcols.reshape(n, oh, ow, kh, kw * c)
-    for i0 in range(0, kh, sh):
-        rows = min(sh, kh - i0)
-        for j0 in range(0, kw, sw):
-            cols = min(sw, kw - j0)
-            # dxpad[n, sh*y + i0 + a, sw*x + j0 + b], a < rows, b < cols: (N, OH, rows, OW, cols*C)
-            target = backend.strided_view(
-                dxpad,
-                shape=(n, oh, rows, ow, cols * c),
-                strides=(sn, sh * sh_, sh_, sw * sw_, sc),
-                offset=i0 * sh_ + j0 * sw_,
-            )
-            block = dcols[:, :, :, i0 : i0 + rows, j0 * c : (j0 + cols) * c]
-            if tiles and i0 == j0 == 0:
-                target[...] = block.transpose(0, 1, 3, 2, 4)
-                dxpad[:, sh * oh :] = 0  # the pixels no first-block window reaches
-                dxpad[:, : sh * oh, sw * ow :] = 0
-            else:
-                target += block.transpose(0, 1, 3, 2, 4)
-    return dxpad
-
-
-def _correlate(
-    xpad, w2d, kh, kw, oh, ow, strides, dilation, keep_cols=False, bias=None, relu=False
-):
-    """``im2col(xpad) @ w2d`` in chunks of samples under the workspace budget.
-
-    The chunks are shared between the CPU threads (:func:`_split`); each thread builds a
-    chunk's columns and multiplies them right away, then adds the bias and applies the
-    ReLU to the chunk's rows while they are still in its cache.
-
-    Returns:
-        out (N, OH, OW, F) and, when ``keep_cols`` and the whole column matrix fits the
-        budget, the column matrix (N*OH*OW, KH*KW*C); otherwise ``None``.
-    """
-    n, c, f = xpad.shape[0], xpad.shape[3], w2d.shape[1]
-    per, k = oh * ow, kh * kw * c
-    out = xp.empty((n, oh, ow, f), dtype=xp.result_type(xpad.dtype, w2d.dtype))
-    out2d = out.reshape(n * per, f)
-    # Chunks small enough that both the columns and the output rows stay in the cache
-    # (the output is the larger one for few input channels, e.g. a first layer).
-    bytes_per_sample = per * max(k, f) * xpad.dtype.itemsize
-    whole = keep_cols and n * bytes_per_sample <= backend.conv_workspace_bytes()
-    cols_all = xp.empty((n * per, k), dtype=xpad.dtype) if whole else None
-    bias = None if bias is None else row_tile(bias, per)  # made once, used on every chunk
-
-    queues, largest = _shared(_split(n, bytes_per_sample, 2 * n * per * k * f))
-
-    def work(queue):
-        buffer = None if whole else xp.empty(largest * per * k, dtype=xpad.dtype)  # reused
-        for n0, n1 in queue:
-            if whole:
-                buffer = cols_all[n0 * per : n1 * per].reshape(-1)  # kept for the kernel grad
-            cols = im2col(xpad[n0:n1], kh, kw, oh, ow, strides, dilation, buffer)
-            rows = out2d[n0 * per : n1 * per]
-            xp.matmul(cols, w2d, out=rows)  # cols: (chunk*OH*OW, KH*KW*C)
-            if bias is not None:
-                rowwise(xp.add, rows, bias, out=rows)
-            if relu:
-                relu_(rows)
-
-    backend.parallel_map(work, queues)
-    return out, cols_all
-
-
 class Conv2D(Function):
     """``out = correlate(x, kernel) + bias``; see the module docstring for shapes and sizes.
 
@@ -256,7 +104,7 @@ class Conv2D(Function):
         geom = (kh, kw, oh, ow, strides, dilation)
         self.geom = geom
         self.pads = (top, bottom, left, right, h, w)
-        self.fast = dispatch.fast("conv2d")
+        self.ops, self.fast = dispatch.ops(), dispatch.fast("conv2d")
         if self.fast is not None:  # oneDNN, when it has a fast kernel for this shape
             done = self.fast.forward(
                 x, kernel, bias, oh, ow, strides, dilation, (top, bottom, left, right),
@@ -271,11 +119,13 @@ class Conv2D(Function):
                 dispatch.record("conv2d", "onednn")
                 return out
             self.fast = None
-        dispatch.record("conv2d", "numpy")
+        dispatch.record("conv2d", self.ops.NAME)
         xpad = pad_nhwc(x, ((top, bottom), (left, right)))
         w2d = kernel.reshape(kh * kw * c, f)  # (KH*KW*C, F)
         # bias and ReLU fused into the product, chunk by chunk
-        out, cols = _correlate(xpad, w2d, *geom, keep_cols=self.needs_grad[1], bias=bias, relu=relu)
+        out, cols = self.ops.correlate(
+            xpad, w2d, *geom, keep_cols=self.needs_grad[1], bias=bias, relu=relu
+        )
         self.relu_out = out if relu else None
         self.save_for_backward(xpad, kernel, cols)
         return out
@@ -294,12 +144,12 @@ class Conv2D(Function):
             top, bottom, left, right = self.pads[:4]
             xpad = pad_nhwc(xpad, ((top, bottom), (left, right)))
         g2d = grad.reshape(n * oh * ow, f)  # (N*OH*OW, F)
-        grads = (
-            self._input_grad(grad, kernel) if self.needs_grad[0] else None,
-            self._kernel_grad(g2d, xpad, cols).reshape(kernel.shape)
-            if self.needs_grad[1]
-            else None,
-        )
+        dx = self._input_grad(grad, kernel) if self.needs_grad[0] else None
+        dkernel = None
+        if self.needs_grad[1]:  # Σ colsᵀ @ g: (KH*KW*C, F)
+            dkernel = self.ops.correlate_backward_weights(xpad, g2d, *self.geom, cols=cols)
+            dkernel = dkernel.reshape(kernel.shape)
+        grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(g2d) if self.needs_grad[2] else None,)
         return grads
@@ -324,24 +174,6 @@ class Conv2D(Function):
             grads += (dbias if self.needs_grad[2] else None,)
         return grads
 
-    def _kernel_grad(self, g2d, xpad, cols):
-        if cols is not None:
-            return cols.T @ g2d  # (KH*KW*C, F)
-        kh, kw, oh, ow, strides, dilation = self.geom
-        per = oh * ow
-        n, k = xpad.shape[0], kh * kw * xpad.shape[3]
-
-        def work(chunks):  # this thread's share of Σ colsᵀ @ g
-            dk = xp.zeros((k, g2d.shape[1]), dtype=g2d.dtype)
-            buffer = _chunk_buffer(chunks, per * k, xpad.dtype)  # one, reused
-            for n0, n1 in chunks:
-                chunk_cols = im2col(xpad[n0:n1], *self.geom, buffer=buffer)
-                dk += chunk_cols.T @ g2d[n0 * per : n1 * per]
-            return dk
-
-        split = _split(n, per * k * xpad.dtype.itemsize, 2 * n * per * k * g2d.shape[1])
-        return _sum_in_order(backend.parallel_map(work, split))
-
     def _input_grad(self, grad, kernel):
         kh, kw, oh, ow, strides, dilation = self.geom
         top, bottom, left, right, h, w = self.pads
@@ -352,81 +184,15 @@ class Conv2D(Function):
                 grad, ((eh - 1 - top, eh - 1 - bottom), (ew - 1 - left, ew - 1 - right))
             )
             flipped = xp.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
-            dx, _ = _correlate(
+            dx, _ = self.ops.correlate(
                 gpad, flipped.reshape(kh * kw * f, c), kh, kw, h, w, strides, dilation
             )
             return dx
-        w2d = kernel.reshape(kh * kw * c, f)
-        g2d = grad.reshape(n * oh * ow, f)
-        per = oh * ow
         hp, wp = h + top + bottom, w + left + right
-        dxpad = xp.empty((n, hp, wp, c), dtype=grad.dtype)
-
-        flops = 2 * n * per * kh * kw * c * f
-        queues, largest = _shared(_split(n, per * kh * kw * c * grad.dtype.itemsize, flops))
-
-        def work(queue):
-            buffer = xp.empty(largest * per * kh * kw * c, dtype=grad.dtype)  # one, reused
-            for n0, n1 in queue:
-                g = g2d[n0 * per : n1 * per]
-                dcols = buffer[: g.shape[0] * kh * kw * c].reshape(g.shape[0], kh * kw * c)
-                xp.matmul(g, w2d.T, out=dcols)  # (chunk*OH*OW, KH*KW*C)
-                dxpad[n0:n1] = col2im(dcols, (n1 - n0, hp, wp, c), *self.geom)
-
-        backend.parallel_map(work, queues)
+        dxpad = self.ops.correlate_backward_data(
+            grad.reshape(n * oh * ow, f), kernel.reshape(kh * kw * c, f), (n, hp, wp, c), *self.geom
+        )
         return dxpad[:, top : top + h, left : left + w, :]
-
-
-def _chunk_buffer(chunks, values_per_sample: int, dtype):
-    """One flat work array big enough for the largest of ``chunks``' column matrices."""
-    largest = max(n1 - n0 for n0, n1 in chunks)
-    return xp.empty(largest * values_per_sample, dtype=dtype)
-
-
-def _split(n: int, bytes_per_sample: int, flops: int) -> list[list[tuple[int, int]]]:
-    """Chunks of a batch of ``n`` samples, dealt out to the CPU threads.
-
-    ``flops`` (the products' work) decides how many threads are worth waking
-    (:func:`cnnkit.backend.threads_for`). The workspace budget is shared by the threads:
-    each chunk's column matrix takes at most ``budget / threads`` bytes (at least one
-    sample). Chunks are of near-equal size and their number is a multiple of the thread
-    count where the batch allows, so the threads finish together. Returns one list of
-    ``(start, stop)`` per thread, in a fixed order (sums over chunks are the same from run
-    to run).
-    """
-    if n == 0:
-        return [[(0, 0)]]
-    threads = min(backend.threads_for(flops), n)
-    per_chunk = max(1, backend.conv_workspace_bytes() // threads // max(bytes_per_sample, 1))
-    count = min(n, threads * -(-n // (threads * per_chunk)))
-    bounds = [n * i // count for i in range(count + 1)]
-    chunks = list(zip(bounds[:-1], bounds[1:]))
-    # Thread t's share is a contiguous run of chunks (sums add up in that order); work
-    # without a sum takes the chunks from one queue instead (_shared).
-    cuts = [count * t // threads for t in range(threads + 1)]
-    return [chunks[cuts[t] : cuts[t + 1]] for t in range(threads)]
-
-
-def _shared(split):
-    """``_split``'s chunks as one queue that every thread takes from, and the largest chunk.
-
-    For work whose chunks write separate rows: a thread takes the next chunk whenever it is
-    free, so one that starts late (a woken thread starts 20-90 µs after the caller) or runs
-    slower does less, instead of keeping the others waiting. Which thread computes a chunk
-    changes nothing in its result. Sums over chunks (kernel gradients) keep ``_split``'s
-    fixed shares instead, so that they add up in the same order every run.
-    """
-    chunks = [chunk for share in split for chunk in share]
-    queue = iter(chunks)  # a list iterator hands out each item once, under the GIL
-    return [queue] * len(split), max(n1 - n0 for n0, n1 in chunks)
-
-
-def _sum_in_order(parts):
-    """``parts[0] + parts[1] + ...``, accumulated in place into the first."""
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 def conv2d(
@@ -694,22 +460,9 @@ class Conv2DTranspose(Function):
         geom = (kh, kw, h, w, strides, dilation)  # the geometry of the Conv2D it transposes
         w2d = kernel.reshape(kh * kw * f, c)  # (KH*KW*F, C)
         x2d = x.reshape(n * h * w, c)
-        dtype = xp.result_type(x.dtype, kernel.dtype)
-        canvas = xp.empty((n, hc, wc, f), dtype=dtype)
-        per = h * w
-
-        flops = 2 * n * per * kh * kw * f * c
-        queues, largest = _shared(_split(n, per * kh * kw * f * canvas.dtype.itemsize, flops))
-
-        def work(queue):
-            buffer = xp.empty(largest * per * kh * kw * f, dtype=dtype)  # one, reused
-            for n0, n1 in queue:
-                rows = x2d[n0 * per : n1 * per]
-                cols = buffer[: rows.shape[0] * kh * kw * f].reshape(rows.shape[0], kh * kw * f)
-                xp.matmul(rows, w2d.T, out=cols)  # (chunk*H*W, KH*KW*F)
-                canvas[n0:n1] = col2im(cols, (n1 - n0, hc, wc, f), *geom)
-
-        backend.parallel_map(work, queues)
+        self.ops = dispatch.ops()
+        dispatch.record("conv2d_transpose", self.ops.NAME)
+        canvas = self.ops.correlate_backward_data(x2d, w2d, (n, hc, wc, f), *geom)
         out = xp.ascontiguousarray(canvas[:, top : top + oh, left : left + ow, :])
         if bias is not None:
             rowwise(xp.add, out.reshape(-1, f), bias, out=out.reshape(-1, f))
@@ -720,30 +473,12 @@ class Conv2DTranspose(Function):
 
     def backward(self, grad):
         x2d, w2d, kshape = self.saved
-        kh, kw, h, w, strides, dilation = self.geom
-        n, f = grad.shape[0], grad.shape[3]
         gcanvas = pad_nhwc(grad, self.window)  # (N, HC, WC, F), C-contiguous
-        dx = cols = None
-        if self.needs_grad[0]:
-            dx, cols = _correlate(gcanvas, w2d, *self.geom, keep_cols=self.needs_grad[1])
-        dkernel = None
-        if self.needs_grad[1]:
-            if cols is not None:
-                dkernel = cols.T @ x2d  # (KH*KW*F, C)
-            else:
-                per = h * w
-
-                def work(chunks):  # this thread's share of Σ colsᵀ @ x
-                    dk = xp.zeros(w2d.shape, dtype=grad.dtype)
-                    buffer = _chunk_buffer(chunks, per * kh * kw * f, grad.dtype)  # reused
-                    for n0, n1 in chunks:
-                        chunk_cols = im2col(gcanvas[n0:n1], *self.geom, buffer=buffer)
-                        dk += chunk_cols.T @ x2d[n0 * per : n1 * per]
-                    return dk
-
-                flops = 2 * n * per * kh * kw * f * x2d.shape[1]
-                split = _split(n, per * kh * kw * f * grad.dtype.itemsize, flops)
-                dkernel = _sum_in_order(backend.parallel_map(work, split))
+        dx = cols = dkernel = None
+        if self.needs_grad[0]:  # a Conv2D forward of the gradient
+            dx, cols = self.ops.correlate(gcanvas, w2d, *self.geom, keep_cols=self.needs_grad[1])
+        if self.needs_grad[1]:  # Σ colsᵀ @ x: (KH*KW*F, C)
+            dkernel = self.ops.correlate_backward_weights(gcanvas, x2d, *self.geom, cols=cols)
             dkernel = dkernel.reshape(kshape)
         grads = (dx, dkernel)
         if len(self.parents) == 3:

@@ -1,22 +1,39 @@
-"""Which implementation runs a kernel: cnnkit's NumPy code, or oneDNN where asked.
+"""Which implementation runs a kernel: the one swap point of the kernel layer.
 
-The NumPy kernels in this package are the reference: readable, tested against independent
-references, always available, and the default. ``pip install "cnnkit[fast]"`` adds oneDNN 3.2
-(:mod:`cnnkit.kernels.onednn`), whose convolutions run without column matrices. With
-``set_kernels("auto")`` a kernel asks :func:`fast` for the oneDNN version and uses it when
-the library loads and oneDNN has a fast implementation for the shape (its reference and GEMM
-fallbacks are declined); otherwise, and always with ``set_kernels("numpy")``, the NumPy kernel
-runs. ``kernels_report()`` counts which ran.
+A differentiable :class:`~cnnkit.autodiff.Function` in this package keeps only its maths and
+asks :func:`ops` for the module that implements its primitives (the convolution's
+``correlate``, ``correlate_backward_data`` and ``correlate_backward_weights``, the pooling
+windows' reductions). Two implementations exist, and each must give the same values and
+gradients (``tests/kernels/test_reference_kernels.py`` runs the whole op table on both):
+
+- ``"numpy"`` (the default), :mod:`cnnkit.kernels.numpy_ops`: column matrices, chunks of
+  samples under the workspace budget, the CPU threads (:func:`cnnkit.backend.chunked`);
+- ``"reference"``, :mod:`cnnkit.kernels.reference_ops`: single-threaded loops over the
+  kernel offsets, one tensor contraction each, no chunks and no strided views; slow, and
+  simple enough to read as the definition.
+
+A faster library can also replace single ops: ``pip install "cnnkit[fast]"`` adds oneDNN
+3.2 (:mod:`cnnkit.kernels.onednn`), whose convolutions run without column matrices. With
+``"auto"`` a kernel asks :func:`fast` for the oneDNN version and uses it when the library
+loads and oneDNN has a fast implementation for the shape (its reference and GEMM fallbacks
+are declined); otherwise the NumPy kernel runs. ``"onednn"`` is ``"auto"`` where a missing
+library is an error. ``kernels_report()`` counts which implementation ran each op.
 
 NumPy stays the default because of a measurement: training the lecture CNN for an epoch took
 5× longer with oneDNN's convolutions on this 2-core machine (its OpenMP threads and cnnkit's
 own threads take turns on the same cores), while inference gained up to 1.2× (README,
 "Performance").
 
+:func:`set_kernels` sets the choice of the whole process; :func:`use_kernels` changes it for
+the calling thread (and the worker threads it fans out to) inside a ``with`` block only.
+
 Example:
     >>> from cnnkit.kernels import dispatch
-    >>> dispatch.kernels()
-    'numpy'
+    >>> dispatch.kernels(), dispatch.ops().NAME
+    ('numpy', 'numpy')
+    >>> with dispatch.use_kernels("reference"):
+    ...     dispatch.ops().NAME
+    'reference'
     >>> dispatch.fast("conv2d") is None
     True
 """
@@ -24,21 +41,53 @@ Example:
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 import importlib
 import threading
 
-CHOICES = ("auto", "numpy", "onednn")
+from cnnkit.kernels import numpy_ops
+
+CHOICES = ("auto", "numpy", "onednn", "reference")
 DEFAULT = "numpy"
 _STATE = {"choice": DEFAULT}
+_LOCAL: contextvars.ContextVar = contextvars.ContextVar("cnnkit_kernels", default=None)
 _COUNTS: collections.Counter = collections.Counter()
 _LOCK = threading.Lock()
 _MODULES = {"conv2d": "cnnkit.kernels.onednn.conv"}
 
 
 def set_kernels(name: str) -> None:
-    """``"numpy"`` (the default), ``"auto"`` (oneDNN where it loads and has a fast kernel for
-    the shape, else NumPy) or ``"onednn"`` (like ``"auto"``, but a missing library is an
-    error, not a fallback)."""
+    """``"numpy"`` (the default), ``"reference"`` (the simple loops of
+    :mod:`cnnkit.kernels.reference_ops`), ``"auto"`` (oneDNN where it loads and has a fast
+    kernel for the shape, else NumPy) or ``"onednn"`` (like ``"auto"``, but a missing
+    library is an error, not a fallback), for every thread of the process.
+
+    Raises:
+        ValueError: for another name, or ``"onednn"`` where oneDNN does not load.
+    """
+    _check(name)
+    _STATE["choice"] = name
+
+
+@contextlib.contextmanager
+def use_kernels(name: str):
+    """Within the block, the calling thread runs its kernels with ``name`` (see
+    :func:`set_kernels`); other threads keep theirs. The worker threads of
+    :func:`cnnkit.backend.parallel_map` run in the caller's context, so they follow it.
+
+    Raises:
+        ValueError: as :func:`set_kernels`, before the block runs.
+    """
+    _check(name)
+    token = _LOCAL.set(name)
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
+
+
+def _check(name) -> None:
     if name not in CHOICES:
         raise ValueError(f"`kernels` must be one of {CHOICES}. Received: {name!r}")
     if name == "onednn":
@@ -49,17 +98,27 @@ def set_kernels(name: str) -> None:
                 "oneDNN kernels are not available here: "
                 f"{library.why_unavailable()}. Install them with pip install 'cnnkit[fast]'."
             )
-    _STATE["choice"] = name
 
 
 def kernels() -> str:
-    """The current choice: ``"auto"``, ``"numpy"`` or ``"onednn"``."""
-    return _STATE["choice"]
+    """The calling thread's choice: ``"auto"``, ``"numpy"``, ``"onednn"`` or ``"reference"``."""
+    local = _LOCAL.get()
+    return _STATE["choice"] if local is None else local
+
+
+def ops():
+    """The module implementing the kernels' primitives for the calling thread:
+    :mod:`cnnkit.kernels.reference_ops` with ``"reference"``, else
+    :mod:`cnnkit.kernels.numpy_ops` (oneDNN, where chosen, replaces whole ops via :func:`fast`).
+    """
+    if kernels() == "reference":
+        return importlib.import_module("cnnkit.kernels.reference_ops")
+    return numpy_ops
 
 
 def fast(op: str):
-    """The oneDNN module implementing ``op``, or ``None`` when NumPy must run it."""
-    if _STATE["choice"] == "numpy" or op not in _MODULES:
+    """The oneDNN module implementing ``op``, or ``None`` when :func:`ops` must run it."""
+    if kernels() in ("numpy", "reference") or op not in _MODULES:
         return None
     from cnnkit.kernels.onednn import library
 

@@ -11,15 +11,12 @@ For an input ``(N, H, W, C)``, a ``(PH, PW)`` window and ``(SH, SW)`` strides, t
 Max pooling pads with ``-inf`` (padding never wins); average pooling with ``"same"`` divides each
 window by the number of real (non-padded) pixels in it, exactly as TensorFlow does.
 
-Two implementations share one backward rule:
-
-- the fast path, for non-overlapping windows without padding (``PH == SH``, ``PW == SW``; an
-  indivisible "valid" remainder is cropped), views the image as ``(N, OH, PH, OW, PW, C)`` and
-  reduces over the window axes, one ``maximum``/``add`` per offset (in NumPy ~4x faster than
-  ``max(axis=(2, 4))``); its backward writes each offset's slice once;
-- the general path pads once and loops over the ``PH * PW`` window offsets, each a strided
-  slice of shape ``(N, OH, OW, C)``; the backward accumulates into the same slices (no
-  ``np.add.at``).
+The Functions below are the maths; the window reductions come from
+:func:`cnnkit.kernels.dispatch.ops`. The NumPy kernels (:mod:`cnnkit.kernels.numpy_ops`) have
+a fast path for non-overlapping windows without padding (``PH == SH``, ``PW == SW``; an
+indivisible "valid" remainder is cropped, see :func:`_plan`); every other case pads once and
+loops over the ``PH * PW`` window offsets, each a sliced view of shape ``(N, OH, OW, C)``,
+the backward accumulating into the same slices (:mod:`cnnkit.kernels.reference_ops`).
 
 Max pooling's gradient goes to ONE element per window: on ties, the first maximum in row-major
 window order (top-left first), as TensorFlow's and PyTorch's argmax do.
@@ -36,12 +33,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cnnkit import backend
 from cnnkit.autodiff import Function, Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels import dispatch
 
 _PADDINGS = ("valid", "same")
-_MAX_POOL_COST = 50  # per input value and pass, in the units of backend.threads_for
 
 
 class _Plan(NamedTuple):
@@ -126,161 +122,35 @@ def _plan(shape, pool_size, strides, padding) -> _Plan:
     return _Plan(pool, stride, (oh, ow), tuple(pads), fast)
 
 
-def _padded(x, pads, value):
-    """``x`` with ``value`` rows/columns added around H and W (``x`` itself when none)."""
-    top, bottom, left, right = pads
-    if not any(pads):
-        return x
-    n, h, w, c = x.shape
-    out = xp.full((n, top + h + bottom, left + w + right, c), value, dtype=x.dtype)
-    out[:, top : top + h, left : left + w, :] = x
-    return out
-
-
-def _window(a, plan: _Plan, i: int, j: int):
-    """The (N, OH, OW, C) strided view of ``a`` at window offset (i, j)."""
-    (sh, sw), (oh, ow) = plan.strides, plan.out_hw
-    return a[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
-
-
-def _blocks(x, plan: _Plan):
-    """The fast path's (N, OH, PH, OW, PW, C) view of ``x`` (cropped to whole windows)."""
-    (ph, pw), (oh, ow) = plan.pool, plan.out_hw
-    n, _, _, c = x.shape
-    return x[:, : oh * ph, : ow * pw, :].reshape(n, oh, ph, ow, pw, c)
-
-
-def _unblock(blocks, in_shape, plan: _Plan):
-    """The fast path's inverse: (N, OH, PH, OW, PW, C) gradient back to (N, H, W, C)."""
-    n, h, w, c = in_shape
-    (ph, pw), (oh, ow) = plan.pool, plan.out_hw
-    g = blocks.reshape(n, oh * ph, ow * pw, c)
-    if g.shape == in_shape:
-        return g
-    out = xp.zeros(in_shape, dtype=blocks.dtype)  # the cropped remainder gets no gradient
-    out[:, : oh * ph, : ow * pw, :] = g
-    return out
-
-
-def _offsets(plan: _Plan):
-    """Window offsets (i, j) in row-major order: the order that breaks max-pool ties."""
-    return [(i, j) for i in range(plan.pool[0]) for j in range(plan.pool[1])]
-
-
-def _reduce_windows(window, offsets, reduce):
-    """Fold ``reduce(acc, window(i, j), out=acc)`` over the offsets; returns (N, OH, OW, C)."""
-    acc = window(*offsets[0]).copy()
-    for i, j in offsets[1:]:
-        reduce(acc, window(i, j), out=acc)
-    return acc
-
-
-def _route_to_first_max(x_window, g_window, out, grad, offsets, overlapping: bool) -> None:
-    """Send ``grad`` to where ``x_window(i, j)`` holds its window's first maximum.
-
-    Non-overlapping windows write each ``g_window(i, j)`` once (no zero fill needed);
-    overlapping ones accumulate into a zeroed buffer.
-    """
-    offsets = list(offsets)
-    remaining = xp.ones(out.shape, dtype=bool)  # (N, OH, OW, C): max not routed yet
-    for k, (i, j) in enumerate(offsets):
-        if k == len(offsets) - 1 and not overlapping:
-            hit = remaining  # the maximum is in the last position if it was in no other
-        else:
-            hit = x_window(i, j) == out
-            hit &= remaining
-            remaining ^= hit
-        if overlapping:
-            g_window(i, j)[...] += grad * hit
-        else:
-            xp.multiply(grad, hit, out=g_window(i, j))
-
-
 class MaxPool2D(Function):
     """Max over each window; see the module docstring for shapes, padding and ties."""
 
     def forward(self, x, plan: _Plan):
-        self.plan, self.in_shape = plan, x.shape
-        if plan.fast:
-            blocks = _blocks(x, plan)  # (N, OH, PH, OW, PW, C)
-            n, (oh, ow), c = x.shape[0], plan.out_hw, x.shape[3]
-            out = xp.empty((n, oh, ow, c), dtype=x.dtype)
-
-            def rows(a, b):  # samples a..b-1, on one thread
-                # A maximum per offset is ~4x faster in NumPy than blocks.max(axis=(2, 4)).
-                out[a:b] = _reduce_windows(
-                    lambda i, j: blocks[a:b, :, i, :, j, :], _offsets(plan), xp.maximum
-                )
-
-            backend.parallel_rows(rows, n, x.size * _MAX_POOL_COST)
-            self.save_for_backward(blocks, out)
-            return out
-        xpad = _padded(x, plan.pads, -xp.inf)  # (N, H + pads, W + pads, C)
-        out = _reduce_windows(lambda i, j: _window(xpad, plan, i, j), _offsets(plan), xp.maximum)
-        self.save_for_backward(xpad, out)
+        self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        dispatch.record("max_pool2d", self.ops.NAME)
+        out, windows = self.ops.max_pool2d(x, plan)  # windows: what backward reads again
+        self.save_for_backward(windows, out)
         return out
 
     def backward(self, grad):
-        plan = self.plan
-        if plan.fast:
-            blocks, out = self.saved
-            gblocks = xp.empty(blocks.shape, dtype=grad.dtype)  # (N, OH, PH, OW, PW, C)
-
-            def rows(a, b):  # samples a..b-1, on one thread
-                _route_to_first_max(
-                    lambda i, j: blocks[a:b, :, i, :, j, :],
-                    lambda i, j: gblocks[a:b, :, i, :, j, :],
-                    out[a:b],
-                    grad[a:b],
-                    _offsets(plan),
-                    overlapping=False,
-                )
-
-            backend.parallel_rows(rows, len(blocks), blocks.size * 4 * _MAX_POOL_COST)
-            return _unblock(gblocks, self.in_shape, plan)
-        xpad, out = self.saved
-        gpad = xp.zeros(xpad.shape, dtype=grad.dtype)
-        _route_to_first_max(
-            lambda i, j: _window(xpad, plan, i, j),
-            lambda i, j: _window(gpad, plan, i, j),
-            out,
-            grad,
-            _offsets(plan),
-            overlapping=True,
-        )
-        return _crop(gpad, self.in_shape, plan.pads)
+        windows, out = self.saved
+        return self.ops.max_pool2d_backward(windows, out, grad, self.plan, self.in_shape)
 
 
 class AvgPool2D(Function):
     """Mean over each window; "same" divides by the count of real (non-padded) pixels."""
 
     def forward(self, x, plan: _Plan):
-        self.plan, self.in_shape = plan, x.shape
+        self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        dispatch.record("avg_pool2d", self.ops.NAME)
         self.counts = _window_counts(x.shape, plan, x.dtype)  # (1, OH, OW, 1) or a scalar
-        if plan.fast:
-            blocks = _blocks(x, plan)  # (N, OH, PH, OW, PW, C)
-            total = _reduce_windows(lambda i, j: blocks[:, :, i, :, j, :], _offsets(plan), xp.add)
-        else:
-            xpad = _padded(x, plan.pads, 0)
-            total = _reduce_windows(lambda i, j: _window(xpad, plan, i, j), _offsets(plan), xp.add)
-        total /= self.counts  # (N, OH, OW, C)
+        total = self.ops.sum_pool2d(x, plan)  # (N, OH, OW, C)
+        total /= self.counts
         return total
 
     def backward(self, grad):
-        plan = self.plan
-        ph, pw = plan.pool
         scaled = grad / self.counts  # (N, OH, OW, C)
-        if plan.fast:
-            n, oh, ow, c = grad.shape
-            gblocks = xp.empty((n, oh, ph, ow, pw, c), dtype=grad.dtype)
-            gblocks[...] = scaled[:, :, None, :, None, :]
-            return _unblock(gblocks, self.in_shape, plan)
-        n, h, w, c = self.in_shape
-        top, bottom, left, right = plan.pads
-        gpad = xp.zeros((n, top + h + bottom, left + w + right, c), dtype=grad.dtype)
-        for i, j in _offsets(plan):
-            _window(gpad, plan, i, j)[...] += scaled
-        return _crop(gpad, self.in_shape, plan.pads)
+        return self.ops.sum_pool2d_backward(scaled, self.plan, self.in_shape)
 
 
 def _window_counts(in_shape, plan: _Plan, dtype):
@@ -294,15 +164,6 @@ def _window_counts(in_shape, plan: _Plan, dtype):
         per_axis.append(xp.minimum(stop, size) - xp.maximum(start, 0))
     counts = per_axis[0][:, None] * per_axis[1][None, :]  # (OH, OW)
     return counts.astype(dtype)[None, :, :, None]
-
-
-def _crop(gpad, in_shape, pads):
-    """Drop the padded border of a gradient."""
-    if not any(pads):
-        return gpad
-    _, h, w, _ = in_shape
-    top, _, left, _ = pads
-    return xp.ascontiguousarray(gpad[:, top : top + h, left : left + w, :])
 
 
 class GlobalMaxPool2D(Function):

@@ -40,7 +40,7 @@ from cnnkit.layers.augmentation_mixing import CutMix, MixUp
 from cnnkit.layers.augmentation_policies import AugMix, RandAugment
 from cnnkit.layers.base import InputSpec, KerasTensor, Layer
 from cnnkit.layers.bidirectional import Bidirectional
-from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
+from cnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from cnnkit.layers.convolutional import (
     Conv2D,
     Conv2DTranspose,
@@ -71,7 +71,7 @@ from cnnkit.layers.core import (
 )
 from cnnkit.layers.dot import Dot
 from cnnkit.layers.einsum_dense import EinsumDense
-from cnnkit.layers.embedding import Embedding, Masking
+from cnnkit.layers.embedding import Embedding, Masking, ReversibleEmbedding
 from cnnkit.layers.feature_normalization import (
     GroupNormalization,
     LayerNormalization,
@@ -124,10 +124,19 @@ from cnnkit.layers.pooling3d import (
     MaxPool3D,
     MaxPooling3D,
 )
+from cnnkit.layers.pooling_adaptive import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from cnnkit.layers.prelu import PReLU
 from cnnkit.layers.preprocessing import Rescaling, Resizing
 from cnnkit.layers.preprocessing_crop import CenterCrop
 from cnnkit.layers.preprocessing_encoding import CategoryEncoding, Discretization
+from cnnkit.layers.preprocessing_hashing import HashedCrossing, Hashing
 from cnnkit.layers.preprocessing_lookup import IntegerLookup, StringLookup
 from cnnkit.layers.preprocessing_normalization import Normalization
 from cnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
@@ -153,14 +162,19 @@ from cnnkit.layers.wrappers import (
     TimeDistributed,
     Wrapper,
 )
+from cnnkit.layers.wrappers import deserialize_layer as deserialize
+from cnnkit.layers.wrappers import serialize_layer as serialize
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
+Convolution1DTranspose = Conv1DTranspose
+SeparableConvolution1D = SeparableConv1D
 
 __all__ = [
     "ConvLSTM1D",
     "ConvLSTM2D",
+    "ConvLSTM3D",
     "GRUCell",
     "LSTMCell",
     "RNN",
@@ -261,6 +275,19 @@ __all__ = [
     "CenterCrop",
     "IntegerLookup",
     "StringLookup",
+    "HashedCrossing",
+    "Hashing",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
+    "ReversibleEmbedding",
+    "Convolution1DTranspose",
+    "SeparableConvolution1D",
+    "serialize",
+    "deserialize",
     "AveragePooling3D",
     "AvgPool3D",
     "GlobalAveragePooling3D",

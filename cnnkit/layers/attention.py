@@ -21,7 +21,7 @@ import string
 
 import numpy as np
 
-from cnnkit import backend, initializers, regularizers
+from cnnkit import backend, constraints, initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as act_ops
@@ -29,7 +29,7 @@ from cnnkit.kernels import attention as attention_ops
 from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import Layer
-from cnnkit.layers.core import _no_constraints, _serialize_callable
+from cnnkit.layers.core import _serialize_callable
 from cnnkit.layers.einsum_dense import EinsumDense
 
 
@@ -134,6 +134,26 @@ class _QKVCall:
             inputs = [query, value] + ([key] if key is not None else [])
         return Layer.__call__(self, inputs, training=training, **kwargs)
 
+    def get_build_config(self):
+        """Keras's build config of a query/value/key layer: the shapes by argument name."""
+        config = Layer.get_build_config(self)
+        if config is None:
+            return None
+        return {"shapes_dict": dict(zip(_QKV_SHAPES, config["input_shape"]))}
+
+    def build_from_config(self, config) -> None:
+        """Build from Keras's ``{"shapes_dict": {"query_shape": ..., "value_shape": ...}}``."""
+        shapes = config.get("shapes_dict") if isinstance(config, dict) else None
+        if not isinstance(shapes, dict) or "query_shape" not in shapes:
+            return Layer.build_from_config(self, config)
+        self._maybe_build(
+            [tuple(None if d is None else int(d) for d in shapes[k]) for k in _QKV_SHAPES
+             if shapes.get(k) is not None]
+        )  # fmt: skip
+
+
+_QKV_SHAPES = ("query_shape", "value_shape", "key_shape")
+
 
 class MultiHeadAttention(_QKVCall, Layer):
     """Multi-head attention (Vaswani et al., 2017): ``num_heads`` dot-product attentions.
@@ -156,7 +176,8 @@ class MultiHeadAttention(_QKVCall, Layer):
         flash_attention: accepted for compatibility; the same result is computed.
         kernel_initializer, bias_initializer: the projections' initializers.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
-        kernel_constraint, bias_constraint: not supported (must be ``None``).
+        kernel_constraint, bias_constraint: constraints applied to the projections' kernels
+            and biases after each optimizer step.
         use_gate: whether a sigmoid gate (a projection of the query) multiplies the heads.
         seed: seed of the dropout.
 
@@ -213,7 +234,6 @@ class MultiHeadAttention(_QKVCall, Layer):
         self._key_dim = _positive_int(key_dim, "key_dim")
         self._value_dim = _positive_int(value_dim, "value_dim", allow_none=True) or key_dim
         super().__init__(**kwargs)
-        _no_constraints(self, kernel_constraint, bias_constraint)
         self.supports_masking = True
         self._dropout = _rate(dropout)
         self._use_bias = bool(use_bias)
@@ -249,6 +269,8 @@ class MultiHeadAttention(_QKVCall, Layer):
         self._kernel_regularizer = regularizers.get(kernel_regularizer)
         self._bias_regularizer = regularizers.get(bias_regularizer)
         self._activity_regularizer = regularizers.get(activity_regularizer)
+        self._kernel_constraint = constraints.get(kernel_constraint)
+        self._bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
@@ -282,6 +304,8 @@ class MultiHeadAttention(_QKVCall, Layer):
             kernel_regularizer=self._kernel_regularizer,
             bias_regularizer=self._bias_regularizer,
             activity_regularizer=self._activity_regularizer,
+            kernel_constraint=self._kernel_constraint,
+            bias_constraint=self._bias_constraint,
             dtype=self.dtype,
             name=name,
         )
@@ -479,8 +503,8 @@ class MultiHeadAttention(_QKVCall, Layer):
             "kernel_regularizer": _serialize_callable(self._kernel_regularizer),
             "bias_regularizer": _serialize_callable(self._bias_regularizer),
             "activity_regularizer": _serialize_callable(self._activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self._kernel_constraint),
+            "bias_constraint": _serialize_callable(self._bias_constraint),
             "seed": self.seed,
         }
 
@@ -652,8 +676,8 @@ class GroupedQueryAttention(MultiHeadAttention):
             "kernel_regularizer": _serialize_callable(self._kernel_regularizer),
             "bias_regularizer": _serialize_callable(self._bias_regularizer),
             "activity_regularizer": _serialize_callable(self._activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self._kernel_constraint),
+            "bias_constraint": _serialize_callable(self._bias_constraint),
             "seed": self.seed,
         }
 

@@ -560,6 +560,16 @@ class Layer:
             f"Layer {type(self).__name__} does not implement compute_output_shape()."
         )
 
+    def _output_shape_for(self, input_shape):
+        """``compute_output_shape(input_shape)``, or the traced shape for a layer that does not
+        define it (a user layer with only ``call``), as Keras does when a container such as
+        ``Sequential`` or a wrapper asks its sublayers for their output shapes."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return self.compute_output_shape(input_shape)
+        if isinstance(input_shape, list):
+            return self._traced_output_shape([KerasTensor(s) for s in input_shape], {})
+        return self._traced_output_shape(KerasTensor(input_shape), {})
+
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         return config
@@ -569,17 +579,33 @@ class Layer:
         return cls(**config)
 
     # -- calling -------------------------------------------------------
-    def __call__(self, inputs, *args, training=None, **kwargs):
+    def __call__(self, *args, training=None, **kwargs):
         """Run ``call`` now on arrays or Tensors, or record it in the graph on KerasTensors.
 
-        Positional arguments after ``inputs`` go to ``call`` as they are (Keras's
-        ``layer(targets, logits)``); arrays among them become Tensors.
+        The inputs are the first positional argument, or the keyword named as ``call``'s
+        first parameter (``layer(logits=x, targets=y)`` for ``call(self, logits, targets)``),
+        as in Keras. Positional arguments after the inputs go to ``call`` as they are
+        (Keras's ``layer(targets, logits)``); arrays among them become Tensors.
         """
+        if args:
+            inputs, args = args[0], args[1:]
+        else:
+            name = self._first_call_parameter()
+            if name is None or name not in kwargs:
+                raise TypeError(
+                    f"Layer {self.name!r} was called without inputs: pass them as the first "
+                    f"positional argument or as `{name}=`. Received keyword arguments: "
+                    f"{sorted(kwargs)}"
+                )
+            inputs = kwargs.pop(name)
         if any(isinstance(t, KerasTensor) for t in _flatten(inputs) + _flatten(args)):
             return self._symbolic_call(inputs, kwargs, args)
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(self._to_tensor(t) for t in inputs)
             shapes = [t.shape for t in inputs]
+        elif isinstance(inputs, dict):  # a dict of named inputs, as Keras accepts
+            inputs = {key: self._to_tensor(t) for key, t in inputs.items()}
+            shapes = {key: t.shape for key, t in inputs.items()}
         else:
             inputs = self._to_tensor(inputs)
             shapes = inputs.shape
@@ -605,6 +631,14 @@ class Layer:
 
     def _call_takes_mask(self) -> bool:
         return self._call_takes("mask")
+
+    def _first_call_parameter(self) -> str | None:
+        """The name of ``call``'s first parameter after ``self`` (its inputs), if named."""
+        for parameter in list(inspect.signature(type(self).call).parameters.values())[1:]:
+            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                return parameter.name
+            return None
+        return None
 
     def _call_takes(self, argument: str) -> bool:
         """Whether this layer's ``call`` names a parameter ``argument`` (Keras's rule)."""
@@ -653,7 +687,7 @@ class Layer:
 
     def _check_input(self, shapes) -> None:
         spec = self.input_spec
-        if spec is None:
+        if spec is None or isinstance(shapes, dict):
             return
         shape = shapes[0] if isinstance(shapes, list) else shapes
         shape = tuple(shape)
@@ -803,6 +837,8 @@ def _shapes_of(inputs):
     """The shape of a tensor, the list of shapes of a list (``()`` for a Python number)."""
     if isinstance(inputs, (list, tuple)):
         return [_shapes_of(t) for t in inputs]
+    if isinstance(inputs, dict):
+        return {key: _shapes_of(t) for key, t in inputs.items()}
     return tuple(getattr(inputs, "shape", ()))
 
 
@@ -811,6 +847,8 @@ def _stand_ins(structure, size: int):
     ``size``) that carries ones as its mask when the KerasTensor has a symbolic mask."""
     if isinstance(structure, (list, tuple)):
         return type(structure)(_stand_ins(s, size) for s in structure)
+    if isinstance(structure, dict):
+        return {key: _stand_ins(s, size) for key, s in structure.items()}
     if not isinstance(structure, KerasTensor):
         return structure
 
@@ -835,6 +873,8 @@ def _batch_none(shapes):
     """The build shape: the batch axis is always unknown."""
     if isinstance(shapes, list):
         return [_batch_none(s) for s in shapes]
+    if isinstance(shapes, dict):
+        return {key: _batch_none(s) for key, s in shapes.items()}
     shapes = tuple(shapes)
     return (None, *shapes[1:]) if shapes else shapes
 

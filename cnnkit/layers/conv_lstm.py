@@ -1,4 +1,5 @@
-"""Convolutional LSTMs: ``ConvLSTM1D`` and ``ConvLSTM2D`` (Shi et al., 2015, arXiv:1506.04214).
+"""Convolutional LSTMs: ``ConvLSTM1D``, ``ConvLSTM2D`` and ``ConvLSTM3D`` (Shi et al., 2015,
+arXiv:1506.04214).
 
 An LSTM whose matrix products are convolutions: at each step, with ``*`` a convolution,
 ``z = x_t * W + b + h_prev * R`` (the input convolution with the layer's ``strides``,
@@ -8,7 +9,8 @@ split along the channels into Keras's gates ``i, f, c~, o``::
     c = s(f) * c_prev + s(i) * a(c~)        h = s(o) * a(c)
 
 The states ``h`` and ``c`` are feature maps of the output's spatial size and ``filters``
-channels. The 1-D layer runs the 2-D maths on a height-1 image. The time loop is
+channels. The 1-D layer runs the 2-D maths on a height-1 image; the 3-D layer convolves
+volumes with :func:`~cnnkit.layers.convolutional3d.conv3d`. The time loop is
 :class:`~cnnkit.layers.rnn.RNN`'s.
 """
 
@@ -22,19 +24,22 @@ from cnnkit.kernels import conv as conv_ops
 from cnnkit.kernels import sequence as seq_ops
 from cnnkit.layers._shapes import require_rank
 from cnnkit.layers.base import standardize_padding, standardize_tuple
+from cnnkit.layers.convolutional3d import conv3d
 from cnnkit.layers.rnn import RNN
 from cnnkit.layers.rnn_cells import LSTMCell
 
 
 class ConvLSTMCell(LSTMCell):
-    """One step of a convolutional LSTM over ``rank``-D feature maps (``rank`` 1 or 2).
+    """One step of a convolutional LSTM over ``rank``-D feature maps (``rank`` 1, 2 or 3).
 
     Args:
-        rank: 1 or 2, the number of spatial axes.
+        rank: 1, 2 or 3, the number of spatial axes.
         filters: positive int, the channels of the output and the states.
         kernel_size, strides, padding, dilation_rate: of the input convolution.
         other arguments: as ``LSTMCell``.
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(
         self,
@@ -115,9 +120,19 @@ class ConvLSTMCell(LSTMCell):
         shape = (batch_size, *spatial, self.filters)
         return [np.zeros(shape, dtype=self.dtype), np.zeros(shape, dtype=self.dtype)]
 
+    def _gates(self, x, h):
+        """``x * W + b + h * R`` for 3-D maps (N, D, H, W, C)."""
+        zx = conv3d(x, self.kernel, self.strides, self.padding, self.dilation_rate)
+        if self.bias is not None:
+            zx = zx + self.bias
+        ones = (1,) * 3
+        return zx + conv3d(h, self.recurrent_kernel, ones, "same", ones)
+
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[0], states[1]
         x, h = self._dropped(inputs, h_prev, training)
+        if self.rank == 3:
+            return self._step(self._gates(x, h), c_prev)
         zx = conv_ops.conv2d(
             self._as_2d(x),
             self._kernel_2d(self.kernel),
@@ -130,6 +145,10 @@ class ConvLSTMCell(LSTMCell):
         z = zx + zh
         if self.rank == 1:
             z = z.reshape((z.shape[0], *z.shape[2:]))
+        return self._step(z, c_prev)
+
+    def _step(self, z, c_prev):
+        """The LSTM update from the gate pre-activations ``z`` (..., 4 * filters)."""
         zi, zf, zc, zo = seq_ops.split_columns(z, 4)
         s = self.recurrent_activation
         c = s(zf) * c_prev + s(zi) * self.activation(zc)
@@ -151,7 +170,9 @@ class ConvLSTMCell(LSTMCell):
 
 
 class _ConvLSTM(RNN):
-    """What ConvLSTM1D and ConvLSTM2D share: a ``ConvLSTMCell`` run by ``RNN``."""
+    """What ConvLSTM1D, 2D and 3D share: a ``ConvLSTMCell`` run by ``RNN``."""
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     _rank = 2
 
@@ -322,3 +343,20 @@ class ConvLSTM1D(_ConvLSTM):
     """
 
     _rank = 1
+
+
+class ConvLSTM3D(_ConvLSTM):
+    """3-D convolutional LSTM over sequences of volumes; arguments as ``ConvLSTM2D``.
+
+    Input shape:
+        ``(batch, time, depth, rows, cols, channels)``.
+    Output shape:
+        ``(batch, [time,] new_depth, new_rows, new_cols, filters)``; with ``return_state``
+        also the final ``h`` and ``c``.
+
+    Example:
+        >>> ConvLSTM3D(2, 3, padding="same")(np.ones((1, 2, 3, 4, 4, 1), "float32")).shape
+        (1, 3, 4, 4, 2)
+    """
+
+    _rank = 3

@@ -135,8 +135,41 @@ class Conv2D(Layer):
             )
         return (*self.kernel_size, channels // self.groups, self.filters)
 
+    def convolution_op(self, inputs, kernel):
+        """``ops.conv(inputs, kernel)`` with this layer's strides, padding and dilation.
+
+        Keras's ``BaseConv.convolution_op``: a subclass that overrides it (a standardized or
+        masked kernel, another convolution) changes what ``call`` computes, which then is
+        ``activation(convolution_op(inputs, kernel) + bias)``.
+        """
+        from cnnkit.ops import nn as ops_nn
+
+        rank = len(kernel.shape) - 2  # Conv1D keeps (1, s) strides for its 2-D kernel op
+        return ops_nn.conv(
+            inputs,
+            kernel,
+            strides=self.strides[-rank:],
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=self.dilation_rate[-rank:],
+        )
+
+    def _overrides_convolution_op(self) -> bool:
+        return type(self).convolution_op is not Conv2D.convolution_op
+
+    def _call_convolution_op(self, inputs):
+        """``call`` through an overridden :meth:`convolution_op` (Keras's generic path)."""
+        out = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            out = out + self.bias
+        out = self.activation(out)
+        _activity_penalty(self, out)
+        return out
+
     def call(self, inputs, training=False):
         self._check_spatial(inputs.shape)
+        if self._overrides_convolution_op():
+            return self._call_convolution_op(inputs)
         fuse = self.activation is activations.relu and self.groups == 1
         args = (self.strides, self.padding, self.dilation_rate)
         if self.groups == 1:

@@ -69,6 +69,8 @@ class Conv1D(Conv2D):
 
     def call(self, inputs, training=False):
         self._check_steps(inputs.shape)
+        if self._overrides_convolution_op():
+            return self._call_convolution_op(inputs)
         n, steps, channels = inputs.shape
         fuse = self.activation is activations.relu and self.groups == 1
         args = (self.strides, self.padding, self.dilation_rate)

@@ -85,6 +85,8 @@ class Conv1DTranspose(Conv2DTranspose):
         (1, 6, 2)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         filters,
@@ -176,6 +178,8 @@ class DepthwiseConv1D(DepthwiseConv2D):
         (1, 4, 3)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, **kwargs):
         dilation_rate = kwargs.pop("dilation_rate", 1)
         super().__init__(
@@ -250,6 +254,8 @@ class SeparableConv1D(SeparableConv2D):
         >>> SeparableConv1D(2, 3, depth_multiplier=2)(np.ones((1, 5, 3))).shape
         (1, 3, 2)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(
         self,

@@ -36,6 +36,31 @@ from cnnkit.layers.core import _activity_penalty
 from cnnkit.layers.reshaping_1d_3d import _volume_depth
 
 
+def conv3d(x, kernel, strides, padding: str, dilation_rate) -> Tensor:
+    """The 3-D cross-correlation of volumes ``x`` (N, D, H, W, C) with ``kernel``
+    (KD, KH, KW, C, F), no bias: a sum over the ``KD`` kernel slices of batched 2-D
+    convolutions (see the module docstring). Returns ``(N, OD, OH, OW, F)``."""
+    n, depth, h, w, c = x.shape
+    kd, (sd, *strides_hw), (dd, *dilation_hw) = kernel.shape[0], strides, dilation_rate
+    out_depth, before, after = conv_ops._pads(depth, kd, sd, padding, dd)
+    if before or after:
+        x = _volume_depth(x, lambda t: shape_ops.pad2d(t, ((before, after), (0, 0))))
+    out = None
+    for i in range(kd):  # one batched 2-D convolution per kernel slice
+        start = i * dd
+        planes = x[:, start : start + (out_depth - 1) * sd + 1 : sd]  # (N, OD, H, W, C)
+        term = conv_ops.conv2d(
+            planes.reshape(n * out_depth, h, w, c),
+            kernel[i],
+            None,
+            tuple(strides_hw),
+            padding,
+            tuple(dilation_hw),
+        )
+        out = term if out is None else out + term
+    return out.reshape(n, out_depth, *out.shape[1:])
+
+
 class Conv3D(Conv2D):
     """3-D convolution: ``filters`` kernels slid over depth, height and width.
 
@@ -64,6 +89,8 @@ class Conv3D(Conv2D):
         >>> Conv3D(2, (1, 2, 2))(np.ones((2, 3, 4, 4, 1))).shape
         (2, 3, 3, 3, 2)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(
         self,
@@ -97,30 +124,9 @@ class Conv3D(Conv2D):
 
     def call(self, inputs, training=False):
         self._check_spatial(inputs.shape)
-        n, depth, h, w, c = inputs.shape
-        (kd, *_), (sd, *strides_hw), (dd, *dilation_hw) = (
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-        )
-        out_depth, before, after = conv_ops._pads(depth, kd, sd, self.padding, dd)
-        x = inputs
-        if before or after:
-            x = _volume_depth(x, lambda t: shape_ops.pad2d(t, ((before, after), (0, 0))))
-        out = None
-        for i in range(kd):  # one batched 2-D convolution per kernel slice
-            start = i * dd
-            planes = x[:, start : start + (out_depth - 1) * sd + 1 : sd]  # (N, OD, H, W, C)
-            term = conv_ops.conv2d(
-                planes.reshape(n * out_depth, h, w, c),
-                self.kernel[i],
-                None,
-                tuple(strides_hw),
-                self.padding,
-                tuple(dilation_hw),
-            )
-            out = term if out is None else out + term
-        out = out.reshape(n, out_depth, *out.shape[1:])
+        if self._overrides_convolution_op():
+            return self._call_convolution_op(inputs)
+        out = conv3d(inputs, self.kernel, self.strides, self.padding, self.dilation_rate)
         if self.bias is not None:
             out = out + self.bias
         out = self.activation(out)
@@ -175,6 +181,8 @@ class Conv3DTranspose(Conv2DTranspose):
         >>> Conv3DTranspose(2, (1, 2, 2), strides=(1, 2, 2))(np.ones((1, 3, 2, 2, 1))).shape
         (1, 3, 4, 4, 2)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(
         self,

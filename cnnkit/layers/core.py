@@ -29,6 +29,12 @@ class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
         batch_shape = kwargs.pop("batch_shape", None)
         input_shape = kwargs.pop("input_shape", None)
+        _refuse_input_options(
+            sparse=kwargs.pop("sparse", None),
+            ragged=kwargs.pop("ragged", None),
+            optional=kwargs.pop("optional", False),
+            input_tensor=kwargs.pop("input_tensor", None),
+        )
         super().__init__(name=name or backend.unique_name("input_layer"), dtype=dtype, **kwargs)
         if shape is None:
             shape = input_shape
@@ -71,13 +77,42 @@ class InputLayer(Layer):
         }
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) -> KerasTensor:
+def _refuse_input_options(sparse, ragged, optional, input_tensor) -> None:
+    """Keras's ``Input``/``InputLayer`` options that cnnkit has no tensors for: accepted at
+    their defaults (as Keras code passes them), refused otherwise."""
+    if sparse:
+        raise ValueError("`sparse=True` is not supported: cnnkit has no sparse tensors.")
+    if ragged:
+        raise ValueError("`ragged=True` is not supported: cnnkit has no ragged tensors.")
+    if optional:
+        raise ValueError("`optional=True` is not supported: every input must be given.")
+    if input_tensor is not None:
+        raise ValueError(
+            "`tensor`/`input_tensor` is not supported: an input is created from its shape. "
+            f"Received: {type(input_tensor).__name__}"
+        )
+
+
+def Input(
+    shape=None,
+    batch_size=None,
+    dtype=None,
+    sparse=None,
+    ragged=None,
+    batch_shape=None,
+    name=None,
+    tensor=None,
+    optional=False,
+) -> KerasTensor:
     """A symbolic input for the functional API.
 
     Args:
         shape: shape of one sample without the batch axis, e.g. ``(28, 28, 1)``.
         batch_size: optional fixed batch size.
         dtype: input dtype.
+        sparse, ragged, optional, tensor: Keras's options; only their defaults are
+            supported (``ValueError`` otherwise).
+        batch_shape: the shape with its batch axis (instead of ``shape``/``batch_size``).
         name: name of the input layer.
 
     Returns:
@@ -87,6 +122,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) 
         >>> Input(shape=(28, 28, 1)).shape
         (None, 28, 28, 1)
     """
+    _refuse_input_options(sparse=sparse, ragged=ragged, optional=optional, input_tensor=tensor)
     layer = InputLayer(
         shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape
     )
@@ -476,15 +512,6 @@ class Dropout(Layer):
         }
 
 
-def _no_constraints(layer, *constraints) -> None:
-    """Refuse weight constraints in a layer that does not apply them yet."""
-    if any(c is not None for c in constraints):
-        raise NotImplementedError(
-            f"Layer {type(layer).__name__}: weight constraints are not supported yet; "
-            "pass None for its *_constraint arguments."
-        )
-
-
 def _set_constraints(layer, **named) -> None:
     """Store each ``<weight>_constraint`` argument, resolved by ``constraints.get``."""
     from cnnkit import constraints
@@ -513,15 +540,13 @@ def _activity_penalty(layer, out) -> None:
 
 
 def _serialize_callable(fn):
+    """A regularizer's or constraint's config: an object with ``get_config`` as
+    ``serialize_keras_object`` writes it, a plain function by its name."""
     if fn is None:
         return None
-    if isinstance(fn, regularizers.Regularizer):
-        return regularizers.serialize(fn)
-    from cnnkit import constraints
+    if getattr(fn, "get_config", None) is not None:
+        # cnnkit.saving imports cnnkit.layers as it loads: a module-level import back is a cycle
+        from cnnkit.saving.serialization import serialize_keras_object
 
-    if isinstance(fn, constraints.Constraint):
-        return constraints.serialize(fn)
-    get_config = getattr(fn, "get_config", None)
-    if get_config is not None:
-        return {"class_name": type(fn).__name__, "config": get_config()}
+        return serialize_keras_object(fn)
     return getattr(fn, "__name__", repr(fn))

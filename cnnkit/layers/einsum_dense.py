@@ -8,7 +8,7 @@ import re
 from cnnkit import activations, initializers, regularizers
 from cnnkit.kernels import attention as attention_ops
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _activity_penalty, _no_constraints, _serialize_callable
+from cnnkit.layers.core import _activity_penalty, _serialize_callable, _set_constraints
 
 
 def analyze_einsum(equation: str, bias_axes, input_shape, output_shape):
@@ -135,7 +135,8 @@ class EinsumDense(Layer):
         bias_axes: letters of the output that the bias spans (``None``: no bias).
         kernel_initializer, bias_initializer: initializers of the kernel and the bias.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
-        kernel_constraint, bias_constraint: not supported (must be ``None``).
+        kernel_constraint, bias_constraint: constraints applied to the weights after each
+            optimizer step.
         lora_rank, lora_alpha: not supported (must be ``None``).
         quantization_config: not supported (must be ``None``).
 
@@ -176,7 +177,7 @@ class EinsumDense(Layer):
         super().__init__(**kwargs)
         if quantization_config is not None:
             raise NotImplementedError("EinsumDense: quantization is not supported.")
-        _no_constraints(self, kernel_constraint, bias_constraint)
+        _set_constraints(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         if lora_rank is not None or lora_alpha is not None:
             raise NotImplementedError("EinsumDense: LoRA (`lora_rank`) is not supported.")
         if not isinstance(equation, str):
@@ -215,7 +216,11 @@ class EinsumDense(Layer):
             )
         self.input_spec = InputSpec(ndim=len(input_shape))
         self._kernel = self.add_weight(
-            tuple(kernel_shape), "zeros", name="kernel", regularizer=self.kernel_regularizer
+            tuple(kernel_shape),
+            "zeros",
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self._kernel.assign(self._initial_kernel(kernel_shape, input_axes, output_axes))
         self.bias = None
@@ -225,6 +230,7 @@ class EinsumDense(Layer):
                 self.bias_initializer,
                 name="bias",
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         self.built = True
 
@@ -270,6 +276,6 @@ class EinsumDense(Layer):
             "kernel_regularizer": _serialize_callable(self.kernel_regularizer),
             "bias_regularizer": _serialize_callable(self.bias_regularizer),
             "activity_regularizer": _serialize_callable(self.activity_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": _serialize_callable(self.kernel_constraint),
+            "bias_constraint": _serialize_callable(self.bias_constraint),
         }

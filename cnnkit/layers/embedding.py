@@ -6,6 +6,8 @@ from cnnkit import initializers, regularizers
 from cnnkit.argument_validation import is_int
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels import activations as activation_ops
+from cnnkit.kernels import attention as attention_ops
 from cnnkit.kernels import embedding as embedding_ops
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.core import _activity_penalty, _serialize_callable, _set_constraints
@@ -151,6 +153,134 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
         }
         return config
+
+
+class ReversibleEmbedding(Embedding):
+    """An :class:`Embedding` that can also project back from ``output_dim`` to ``input_dim``.
+
+    ``layer(ids)`` embeds as ``Embedding``; ``layer(hidden, reverse=True)`` returns logits
+    ``hidden @ embeddings.T`` (the weights "tied", Press and Wolf 2016), or
+    ``hidden @ reverse_embeddings`` with ``tie_weights=False``; with ``logit_soft_cap=c``
+    the logits become ``c * tanh(logits / c)``. No bias.
+
+    Args:
+        input_dim: vocabulary size: indices must lie in ``[0, input_dim)``.
+        output_dim: size of each vector.
+        tie_weights: whether the reverse projection uses the transposed ``embeddings``
+            (default True) or its own ``(output_dim, input_dim)`` weight
+            ``reverse_embeddings``, initialised by ``embeddings_initializer``.
+        embeddings_initializer, embeddings_regularizer, embeddings_constraint, mask_zero:
+            as :class:`Embedding`.
+        reverse_dtype: the dtype of the reverse projection (default: the layer's dtype).
+        logit_soft_cap: if set, the reverse logits are ``c * tanh(logits / c)``.
+
+    Call arguments:
+        inputs: integer ids, or with ``reverse=True`` vectors ``(..., output_dim)``.
+        reverse: project back to ``input_dim`` instead of embedding (default False).
+
+    Input shape:
+        ``(batch_size, ...)`` integers; reverse: ``(batch_size, ..., output_dim)``.
+    Output shape:
+        ``(batch_size, ..., output_dim)``; reverse: ``(batch_size, ..., input_dim)``.
+
+    Example:
+        >>> layer = ReversibleEmbedding(10, 4)
+        >>> hidden = layer(np.array([[1, 2, 3]]))
+        >>> hidden.shape, layer(hidden, reverse=True).shape
+        ((1, 3, 4), (1, 3, 10))
+    """
+
+    samplewise = True
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        tie_weights=True,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        reverse_dtype=None,
+        logit_soft_cap=None,
+        **kwargs,
+    ):
+        super().__init__(
+            input_dim,
+            output_dim,
+            embeddings_initializer=embeddings_initializer,
+            embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
+            mask_zero=mask_zero,
+            **kwargs,
+        )
+        if logit_soft_cap is not None and not (
+            isinstance(logit_soft_cap, (int, float)) and logit_soft_cap > 0
+        ):
+            raise ValueError(
+                "Invalid value for argument `logit_soft_cap`. Expected a positive number or "
+                f"None. Received: logit_soft_cap={logit_soft_cap!r}"
+            )
+        self.tie_weights = bool(tie_weights)
+        self.reverse_dtype = None if reverse_dtype is None else str(xp.dtype(reverse_dtype))
+        self.logit_soft_cap = logit_soft_cap
+        self._reversing = False
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight(
+                (self.output_dim, self.input_dim),
+                self.embeddings_initializer,
+                name="reverse_embeddings",
+            )
+
+    def _symbolic_call(self, inputs, kwargs, args=()):
+        self._reversing = bool(kwargs.get("reverse", False))
+        return super()._symbolic_call(inputs, kwargs, args)
+
+    def call(self, inputs, reverse=False):
+        self._reversing = bool(reverse)
+        if not reverse:
+            return super().call(inputs)
+        if inputs.shape[-1] != self.output_dim:
+            raise ValueError(
+                f'Layer "{self.name}" (ReversibleEmbedding, reverse=True) expects vectors of '
+                f"size output_dim={self.output_dim} on the last axis. Received input shape "
+                f"{tuple(inputs.shape)}"
+            )
+        if self.tie_weights:
+            kernel = attention_ops.transpose(self.embeddings, (1, 0))  # (output_dim, input_dim)
+        else:
+            kernel = self.reverse_embeddings
+        if self.reverse_dtype is not None:
+            # cnnkit.ops is not loaded by `import cnnkit`; only a reverse_dtype needs its cast.
+            from cnnkit.ops.core import cast
+
+            inputs, kernel = cast(inputs, self.reverse_dtype), cast(kernel, self.reverse_dtype)
+        logits = inputs @ kernel
+        if self.logit_soft_cap is not None:
+            cap = float(self.logit_soft_cap)
+            logits = activation_ops.tanh(logits / cap) * cap
+        return logits
+
+    def compute_mask(self, inputs, mask=None):
+        # As Keras: a reverse call carries no mask; a forward one the ids' padding mask.
+        return None if self._reversing else super().compute_mask(inputs, mask)
+
+    def compute_output_shape(self, input_shape, reverse=None):
+        reverse = self._reversing if reverse is None else reverse
+        if reverse:
+            return (*tuple(input_shape)[:-1], self.input_dim)
+        return super().compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "tie_weights": self.tie_weights,
+            "reverse_dtype": self.reverse_dtype,
+            "logit_soft_cap": self.logit_soft_cap,
+        }
 
 
 class Masking(Layer):

@@ -11,7 +11,7 @@ import numbers
 from cnnkit import initializers, regularizers
 from cnnkit.kernels import feature_norm as fn_ops
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _no_constraints, _serialize_callable
+from cnnkit.layers.core import _serialize_callable, _set_constraints
 
 
 def _check_axis_arg(axis, layer: str):
@@ -70,7 +70,8 @@ class LayerNormalization(Layer):
         scale: whether to multiply by the learned factor ``gamma``.
         beta_initializer, gamma_initializer: initializers (zeros and ones).
         beta_regularizer, gamma_regularizer: optional penalties.
-        beta_constraint, gamma_constraint: not supported (must be ``None``).
+        beta_constraint, gamma_constraint: constraints applied to ``beta``/``gamma`` after
+            each optimizer step.
 
     Weights: ``gamma`` then ``beta``, of shape ``tuple(input_shape[a] for a in axis)``.
 
@@ -111,7 +112,7 @@ class LayerNormalization(Layer):
                 "use `RMSNormalization` instead."
             )
         super().__init__(**kwargs)
-        _no_constraints(self, beta_constraint, gamma_constraint)
+        _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.axis = _check_axis_arg(axis, "LayerNormalization")
         self.epsilon = _check_epsilon(epsilon)
         self.center = bool(center)
@@ -128,11 +129,19 @@ class LayerNormalization(Layer):
         self.gamma = self.beta = None
         if self.scale:
             self.gamma = self.add_weight(
-                shape, self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer
+                shape,
+                self.gamma_initializer,
+                name="gamma",
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
             )
         if self.center:
             self.beta = self.add_weight(
-                shape, self.beta_initializer, name="beta", regularizer=self.beta_regularizer
+                shape,
+                self.beta_initializer,
+                name="beta",
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
             )
         self.built = True
 
@@ -157,8 +166,8 @@ class LayerNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": _serialize_callable(self.beta_regularizer),
             "gamma_regularizer": _serialize_callable(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": _serialize_callable(self.beta_constraint),
+            "gamma_constraint": _serialize_callable(self.gamma_constraint),
         }
 
 
@@ -256,7 +265,8 @@ class GroupNormalization(Layer):
         center, scale: whether to learn ``beta`` and ``gamma``.
         beta_initializer, gamma_initializer: initializers (zeros and ones).
         beta_regularizer, gamma_regularizer: optional penalties.
-        beta_constraint, gamma_constraint: not supported (must be ``None``).
+        beta_constraint, gamma_constraint: constraints applied to ``beta``/``gamma`` after
+            each optimizer step.
 
     Weights: ``gamma`` then ``beta``, of shape ``(C,)``.
 
@@ -300,7 +310,7 @@ class GroupNormalization(Layer):
                 f"(or `-1` for instance normalization). Received: groups={groups}"
             )
         super().__init__(**kwargs)
-        _no_constraints(self, beta_constraint, gamma_constraint)
+        _set_constraints(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if not isinstance(axis, int) or isinstance(axis, bool):
             raise TypeError(f"Argument `axis` must be an int. Received: axis={axis!r}")
         self.groups = groups
@@ -338,11 +348,19 @@ class GroupNormalization(Layer):
         self.gamma = self.beta = None
         if self.scale:
             self.gamma = self.add_weight(
-                (dim,), self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer
+                (dim,),
+                self.gamma_initializer,
+                name="gamma",
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
             )
         if self.center:
             self.beta = self.add_weight(
-                (dim,), self.beta_initializer, name="beta", regularizer=self.beta_regularizer
+                (dim,),
+                self.beta_initializer,
+                name="beta",
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
             )
         self.built = True
 
@@ -374,6 +392,6 @@ class GroupNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": _serialize_callable(self.beta_regularizer),
             "gamma_regularizer": _serialize_callable(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": _serialize_callable(self.beta_constraint),
+            "gamma_constraint": _serialize_callable(self.gamma_constraint),
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnkit import distribution, initializers, regularizers
+from cnnkit import initializers, regularizers
 from cnnkit.argument_validation import is_real
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import norm as norm_ops
@@ -46,6 +46,8 @@ class BatchNormalization(Layer):
             statistics (zeros and ones).
         beta_regularizer, gamma_regularizer: optional callables giving penalties.
         beta_constraint, gamma_constraint: optional constraints applied after each update.
+        renorm, renorm_clipping, renorm_momentum: Keras's batch renormalization; only
+            ``renorm=False`` (``NotImplementedError`` otherwise), the other two then unused.
         synchronized: in data-parallel training over several processes
             (:mod:`cnnkit.distribution`), ``True`` normalises with the statistics of the
             whole global batch (summed over the processes at each step) instead of each
@@ -96,10 +98,18 @@ class BatchNormalization(Layer):
         gamma_regularizer=None,
         beta_constraint=None,
         gamma_constraint=None,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
         synchronized=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if renorm:
+            raise NotImplementedError(
+                "Batch renormalization (`renorm=True`) is not implemented: use renorm=False "
+                "(Keras's default)."
+            )
         self.supports_masking = True
         self.axis = _check_axis(axis)
         if not is_real(momentum) or not 0.0 <= momentum < 1.0:
@@ -178,7 +188,11 @@ class BatchNormalization(Layer):
             gamma = None if gamma is None else Tensor(gamma.data)
             beta = None if beta is None else Tensor(beta.data)
         if training and self.trainable:
-            dist = distribution.active_data_parallel() if self.synchronized else None
+            dist = None
+            if self.synchronized:  # the MPI machinery is imported only by a synchronised layer
+                from cnnkit import distribution
+
+                dist = distribution.active_data_parallel()
             out, mean, variance = norm_ops.batch_normalization_training(
                 inputs,
                 self.axis,

@@ -1,9 +1,13 @@
-"""Arithmetic on symbolic tensors: ``x + y``, ``x * 2.0``, ``-x``, ``x @ w``, ``x[:, 0]``...
+"""Ops on symbolic tensors: ``x + y``, ``x * 2.0``, ``x[:, 0]``, ``ops.mean(x, axis=1)``...
 
-In Keras's functional API an operator applied to a KerasTensor is recorded in the graph
-like a layer call (Keras 3 records an ``Operation``; tf.keras a ``TFOpLambda`` layer). Here it
-is an :class:`Operation` layer: its node's positional arguments are the operands, tensors
-and constants alike, and calling the functional model applies the operator to the values.
+In Keras's functional API an operator or a ``keras.ops`` function applied to a KerasTensor is
+recorded in the graph like a layer call (Keras 3 records an ``Operation``; tf.keras a
+``TFOpLambda`` layer). Here it is an :class:`Operation` layer: its config holds the op's
+non-tensor arguments (Keras's ``__init__`` arguments of the op's class), its node's
+positional arguments are the op's call arguments, tensors and constants alike, and calling
+the functional model applies the op to the values. A model holding them is saved as Keras
+saves it (``{"module": "keras.src.ops.numpy", "class_name": "Mean", "config": {"axis": 1,
+...}}``), so Keras and cnnkit load each other's files.
 
 Example:
     >>> from cnnkit.layers import Input, Dense
@@ -48,40 +52,64 @@ _COMPARISONS = ("less", "less_equal", "greater", "greater_equal")
 
 
 class Operation(Layer):
-    """One operator applied to symbolic tensors, as a node of a functional graph.
+    """One op applied to symbolic tensors, as a node of a functional graph.
 
     Args:
-        op: the operation's name, a key of :data:`OPERATIONS` (``"add"``, ``"matmul"``...).
+        op: the op's name: an operator of :data:`OPERATIONS` (``"add"``, ``"matmul"``...) or
+            a ``cnnkit.ops`` function Keras records the same way (``"mean"``, ``"reshape"``,
+            ``"image.resize"``...: the keys of
+            :data:`cnnkit.ops.keras_operations.OPERATIONS`).
         name: the node's name (default: ``op`` with a counter, as Keras's).
+        **config: the op's arguments that are not call arguments, by the names of Keras's
+            op class (``axis=1, keepdims=True`` for ``"mean"``).
 
     Call arguments:
-        *operands: the operator's operands in order: tensors and constants (numbers,
+        *operands: the op's call arguments in order: tensors and constants (numbers,
             arrays, index keys).
 
     Raises:
-        ValueError: for an unknown ``op``; when a model holding one is saved (see
-            :meth:`get_config`).
+        ValueError: for an unknown ``op`` or config entry.
     """
 
     _keeps_integer_inputs = True
 
-    def __init__(self, op: str, name=None, **kwargs):
-        if op not in OPERATIONS:
+    def __init__(self, op: str, name=None, **config):
+        keras_op = _keras_operation(op)
+        if op not in OPERATIONS and keras_op is None:
             raise ValueError(
-                f"Unknown operation. Expected one of {sorted(OPERATIONS)}. Received: op={op!r}"
+                "Unknown operation. Expected an operator of "
+                f"{sorted(OPERATIONS)} or an op of `cnnkit.ops`. Received: op={op!r}"
             )
-        super().__init__(name=name or backend.unique_name(op), **kwargs)
+        init = dict(keras_op[2]) if keras_op else {}
+        unknown = sorted(set(config) - set(init))
+        if unknown:
+            raise ValueError(
+                f"Operation {op!r} takes the config entries {sorted(init)}. Received: {unknown}"
+            )
+        super().__init__(name=name or backend.unique_name(op.rsplit(".", 1)[-1]))
         self.op = op
+        self.op_config = config
 
     @property
     def class_name(self) -> str:
         """Keras's class of the operation (``"Add"``, ``"GetItem"``), as ``summary`` shows it."""
+        keras_op = _keras_operation(self.op)
+        if keras_op is not None:
+            return keras_op[0]
         return "".join(part.capitalize() for part in self.op.split("_"))
 
     def call(self, *operands):
-        """The operator on the operands: on Tensors (differentiable) when one is a float
-        tensor, else on their arrays (integer and boolean tensors, comparisons)."""
+        """The op on the operands: for an operator, on Tensors (differentiable) when one is a
+        float tensor, else on their arrays (integer and boolean tensors, comparisons); for a
+        ``cnnkit.ops`` function, that function with the config as its keyword arguments."""
+        if self.op not in OPERATIONS:
+            _, _, init, call = _keras_operation(self.op)
+            kwargs = dict(zip(call, operands))
+            kwargs.update({source: self.op_config[k] for k, source in init if k in self.op_config})
+            return _op_function(self.op)(**kwargs)
         apply = OPERATIONS[self.op]
+        if self.op == "get_item" and isinstance(operands[1], list):
+            operands = (operands[0], tuple(operands[1]))  # a key read back from JSON, as Keras
         tensors = [o for o in operands if isinstance(o, Tensor)]
         if self.op not in _COMPARISONS and any(t.dtype.kind == "f" for t in tensors):
             return apply(*operands)
@@ -92,15 +120,71 @@ class Operation(Layer):
 
     def _symbolic_call(self, inputs, kwargs, args=()):
         outputs = super()._symbolic_call(inputs, kwargs, args)
-        outputs.dtype = _result_dtype(self.op, inputs, *args)
+        if self.op in OPERATIONS:
+            outputs.dtype = _result_dtype(self.op, inputs, *args)
         return outputs
 
     def get_config(self) -> dict:
+        """Keras's config of the op's class: its name and its ``__init__`` arguments."""
+        return {"name": self.name, **self.op_config}
+
+    def get_build_config(self):
+        return None  # an op has no weights to build
+
+    def _keras_public_name(self) -> tuple[str, str, str]:
+        """``(module, class_name, registered_name)`` as Keras writes this op in a file."""
+        keras_op = _keras_operation(self.op)
+        if keras_op is None:
+            raise ValueError(
+                f"The model holds the operation {self.name!r} ({self.op!r} on symbolic "
+                "tensors), which has no saved form. Write it as a layer (e.g. `layers.Add()` or "
+                "a custom `Layer`) to save the model."
+            )
+        return keras_op[1], keras_op[0], keras_op[0]
+
+    @classmethod
+    def from_keras_config(cls, class_name: str, config) -> Operation:
+        """The op node Keras saved as ``class_name`` with ``config`` (its ``__init__``
+        arguments and name).
+
+        Raises:
+            ValueError: for a class that is not one of Keras's recorded ops.
+        """
+        for op, entry in _keras_table().items():
+            if entry[0] == class_name:
+                op = f"image.{op}" if entry[1].endswith(".image") else op
+                config = dict(config or {})
+                name = config.pop("name", None)
+                return cls(op, name=name, **config)
         raise ValueError(
-            f"The model holds the operation {self.name!r} ({self.op!r} on symbolic tensors), "
-            "which cnnkit cannot save yet. Write it as a layer (e.g. `layers.Add()`, "
-            "`layers.Lambda(...)`, or a custom `Layer`) to save the model."
+            f"Unknown Keras operation {class_name!r}: cnnkit knows the op classes of "
+            "keras.ops (numpy, nn, math, core, image, linalg)."
         )
+
+
+def _keras_table() -> dict:
+    # the table is data for saving and loading op nodes: read when a model holds one
+    from cnnkit.ops.keras_operations import OPERATIONS as KERAS_OPERATIONS
+
+    return KERAS_OPERATIONS
+
+
+def _keras_operation(op: str):
+    """Keras's ``(class_name, module, init, call)`` for ``op`` (None if Keras has none);
+    ``keras.ops.image`` functions are named ``"image.<name>"``."""
+    entry = _keras_table().get(op.removeprefix("image."))
+    if entry is None or entry[1].endswith(".image") != op.startswith("image."):
+        return None
+    return entry
+
+
+def _op_function(op: str):
+    # cnnkit.ops imports the layers (for symbolic calls): the op is looked up when it runs
+    from cnnkit import ops
+
+    if op.startswith("image."):
+        return getattr(ops.image, op.removeprefix("image."))
+    return getattr(ops, op)
 
 
 def _result_dtype(op: str, *operands) -> str:

@@ -37,6 +37,8 @@ from cnnkit.layers.base import (
 class _Pooling3D(Layer):
     """Shared logic of MaxPooling3D and AveragePooling3D."""
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     _op = None
 
     def __init__(
@@ -130,6 +132,7 @@ class AveragePooling3D(_Pooling3D):
 
 
 class _GlobalPooling3D(Layer):
+    samplewise = True  # each output sample depends on its input sample alone
     _op = None
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnkit import initializers, regularizers
 from cnnkit.kernels import elementwise
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _no_constraints, _serialize_callable
+from cnnkit.layers.core import _serialize_callable, _set_constraints
 
 
 class PReLU(Layer):
@@ -18,7 +18,7 @@ class PReLU(Layer):
     Args:
         alpha_initializer: initializer of ``alpha`` (default ``"Zeros"``: a ReLU to start).
         alpha_regularizer: optional penalty.
-        alpha_constraint: not supported (must be ``None``).
+        alpha_constraint: a constraint applied to ``alpha`` after each optimizer step.
         shared_axes: int or list of axes (from 1) along which ``alpha`` is shared.
 
     Input shape:
@@ -41,7 +41,7 @@ class PReLU(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _no_constraints(self, alpha_constraint)
+        _set_constraints(self, alpha_constraint=alpha_constraint)
         self.supports_masking = True
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
@@ -67,7 +67,11 @@ class PReLU(Layer):
                 f"{tuple(input_shape)} with shared_axes={self.shared_axes}."
             )
         self.alpha = self.add_weight(
-            tuple(shape), self.alpha_initializer, name="alpha", regularizer=self.alpha_regularizer
+            tuple(shape),
+            self.alpha_initializer,
+            name="alpha",
+            regularizer=self.alpha_regularizer,
+            constraint=self.alpha_constraint,
         )
         axes = {
             i: input_shape[i]
@@ -88,6 +92,6 @@ class PReLU(Layer):
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
             "alpha_regularizer": _serialize_callable(self.alpha_regularizer),
-            "alpha_constraint": None,
+            "alpha_constraint": _serialize_callable(self.alpha_constraint),
             "shared_axes": self.shared_axes,
         }

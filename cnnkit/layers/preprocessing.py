@@ -90,6 +90,7 @@ class Resizing(Layer):
         pad_to_aspect_ratio: first pad the short side evenly with ``fill_value`` instead.
         fill_mode: only ``"constant"`` (as Keras).
         fill_value: the padding value of ``pad_to_aspect_ratio``.
+        antialias: only ``False`` (no antialiasing filter; ``NotImplementedError`` for True).
         data_format: only ``"channels_last"``.
 
     Input shape:
@@ -118,10 +119,15 @@ class Resizing(Layer):
         pad_to_aspect_ratio=False,
         fill_mode="constant",
         fill_value=0.0,
+        antialias=False,
         data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if antialias:
+            raise NotImplementedError(
+                "Resizing has no antialiasing filter here: use antialias=False (Keras's default)."
+            )
         for name, value in (("height", height), ("width", width)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(
@@ -183,5 +189,6 @@ class Resizing(Layer):
             "pad_to_aspect_ratio": self.pad_to_aspect_ratio,
             "fill_mode": self.fill_mode,
             "fill_value": self.fill_value,
+            "antialias": False,
             "data_format": self.data_format,
         }

@@ -45,6 +45,8 @@ class CenterCrop(Layer):
         (2, 3, 3)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     _keeps_integer_inputs = True
 
     def __init__(self, height, width, data_format=None, **kwargs):

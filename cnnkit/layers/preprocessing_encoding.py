@@ -134,6 +134,8 @@ class CategoryEncoding(Layer):
                [1., 0., 0., 0.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     _keeps_integer_inputs = True
 
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
@@ -243,6 +245,8 @@ class Discretization(Layer):
         >>> [round(b, 3) for b in layer.bin_boundaries]
         [24.0, 49.0, 74.0]
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     _keeps_integer_inputs = True
 

@@ -4,7 +4,10 @@ Index layout (``output_mode="int"``): ``0`` is the mask token when ``mask_token`
 ``num_oov_indices`` out-of-vocabulary (OOV) indices, then the vocabulary's tokens in order.
 In the other modes the mask index is left out (mask tokens are dropped from the counts).
 Unknown tokens go to the one OOV index; with ``num_oov_indices > 1`` an integer token ``t``
-goes to OOV index ``t mod num_oov_indices`` (Keras's ``"floormod"``).
+goes to OOV index ``t mod num_oov_indices`` (Keras's ``"floormod"``); an unknown string, or an
+integer with ``oov_method="farmhash"`` (hashed as its decimal string), goes to OOV index
+``FarmHash64(token) mod num_oov_indices``, or with a ``salt`` ``SipHash64`` keyed by it (the
+hashes of :class:`~cnnkit.layers.Hashing`, TensorFlow's bit for bit).
 
 :meth:`adapt` counts the tokens of the data, drops the mask and OOV tokens, and keeps the most
 frequent ones first (ties: the larger token first, as Keras's ``np.lexsort``), up to
@@ -17,9 +20,7 @@ archive), where Keras writes an asset file; the IDF weights go with it.
 
 Deliberate deviations from Keras 3, written down:
 
-* No TensorFlow: string OOV hashing into several buckets (``StringLookup`` with
-  ``num_oov_indices > 1``), ``oov_method="farmhash"`` and ``salt`` use FarmHash64 and are
-  refused with ``NotImplementedError``; ``sparse=True`` is refused as on Keras's torch backend.
+* ``sparse=True`` is refused as on Keras's torch backend.
 * ``invert=True`` on ``StringLookup`` returns a Tensor holding an array of ``str`` of the
   input's shape (Keras on torch returns a Python list of the first axis).
 * ``one_hot``/``multi_hot``/``count`` outputs are int64 and ``tf_idf`` float32, as Keras's
@@ -43,6 +44,7 @@ import numpy as np
 
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
+from cnnkit.kernels import hashing
 from cnnkit.layers.base import KerasTensor, Layer
 
 LOOKUP_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -62,6 +64,26 @@ def _bincount_rows(ids: np.ndarray, depth: int, weights=None) -> np.ndarray:
     return out.reshape(*ids.shape[:-1], depth) if ids.ndim else out[0]
 
 
+def _standardize_salt(salt):
+    """Keras's ``salt``: None, an integer ``s`` (the key ``[s, s]``) or two integers."""
+    if salt is None:
+        return None
+    if isinstance(salt, (tuple, list)) and len(salt) == 2 and all(_is_int(s) for s in salt):
+        return [int(s) for s in salt]
+    if _is_int(salt):
+        return [int(salt), int(salt)]
+    raise ValueError(
+        "The `salt` argument for `IndexLookup` can only be a tuple of 2 integers, or a single "
+        f"integer. Received: salt={salt!r}."
+    )
+
+
+def _hash_buckets(strings: list, buckets: int, salt) -> np.ndarray:
+    """``to_hash_bucket_fast`` (FarmHash64) or, with a salt, ``to_hash_bucket_strong``."""
+    hashes = hashing.fingerprint64(strings) if salt is None else hashing.siphash64(strings, salt)
+    return (hashes % np.uint64(buckets)).astype(np.int64)
+
+
 def _holds_keras_tensor(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_holds_keras_tensor(v) for v in value)
@@ -70,6 +92,8 @@ def _holds_keras_tensor(value) -> bool:
 
 class _IndexLookup(Layer):
     """The shared machinery of ``StringLookup`` and ``IntegerLookup``."""
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     _keeps_integer_inputs = True
     _kind = "token"
@@ -453,8 +477,9 @@ class StringLookup(_IndexLookup):
 
     Args:
         max_tokens: the largest vocabulary, mask and OOV indices included (> 1), or None.
-        num_oov_indices: indices for unknown strings (default 1; 0 makes them an error).
-            More than 1 needs FarmHash64 and is not implemented.
+        num_oov_indices: indices for unknown strings (default 1; 0 makes them an error);
+            with more than 1 an unknown string goes to OOV index ``FarmHash64(s) mod
+            num_oov_indices``.
         mask_token: the string that maps to index 0 (``"int"`` mode) and is dropped in the
             other modes; None (default) for no mask.
         oov_token: the string returned for unknown indices when ``invert=True``
@@ -469,6 +494,8 @@ class StringLookup(_IndexLookup):
         sparse: must be False.
         encoding: how ``bytes`` inputs are decoded (default ``"utf-8"``).
         name: layer name.
+        salt: with ``num_oov_indices > 1``: an integer or two, the key of SipHash64 used
+            instead of FarmHash64.
 
     Input shape:
         strings of any shape (a list, or an array of ``str``/``object``/``bytes``);
@@ -480,7 +507,6 @@ class StringLookup(_IndexLookup):
 
     Raises:
         ValueError: for invalid arguments or vocabularies.
-        NotImplementedError: ``num_oov_indices > 1`` or ``salt`` (FarmHash64).
 
     Example:
         >>> layer = StringLookup(output_mode="multi_hot")
@@ -518,14 +544,9 @@ class StringLookup(_IndexLookup):
                 f"'floormod' or 'farmhash'. Received: vocabulary_dtype={vocabulary_dtype!r}, "
                 f"oov_method={oov_method!r}"
             )
-        if (_is_int(num_oov_indices) and num_oov_indices > 1) or salt is not None:
-            raise NotImplementedError(
-                "StringLookup with `num_oov_indices > 1` (or a `salt`) hashes unknown strings "
-                "with TensorFlow's FarmHash64, which cnnkit does not implement. Received: "
-                f"num_oov_indices={num_oov_indices!r}, salt={salt!r}"
-            )
         self.encoding = encoding
-        self.salt = None
+        self.salt = _standardize_salt(salt)
+        self.oov_method = oov_method
         super().__init__(
             max_tokens,
             num_oov_indices,
@@ -556,13 +577,16 @@ class StringLookup(_IndexLookup):
     def _output_dtype(self) -> str:
         return "string" if self.invert else super()._output_dtype()
 
+    def _hash_oov(self, tokens: np.ndarray) -> np.ndarray:
+        return _hash_buckets(tokens.reshape(-1).tolist(), self.num_oov_indices, self.salt)
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),
             "encoding": self.encoding,
             "vocabulary_dtype": "string",
-            "oov_method": "floormod",
-            "salt": None,
+            "oov_method": self.oov_method,
+            "salt": self.salt,
         }
 
 
@@ -584,8 +608,9 @@ class IntegerLookup(_IndexLookup):
             ``"tf_idf"``.
         sparse: must be False.
         pad_to_max_tokens: non-``"int"`` modes: ``max_tokens`` columns.
-        oov_method: ``"floormod"`` (default); ``"farmhash"`` is not implemented.
-        salt: must be None (``"farmhash"`` only).
+        oov_method: with ``num_oov_indices > 1``: ``"floormod"`` (default) or
+            ``"farmhash"`` (FarmHash64 of the integer's decimal string).
+        salt: ``"farmhash"`` only: an integer or two, the key of SipHash64 used instead.
         name: layer name.
 
     Input shape:
@@ -593,7 +618,6 @@ class IntegerLookup(_IndexLookup):
 
     Raises:
         ValueError: for invalid arguments or vocabularies.
-        NotImplementedError: ``oov_method="farmhash"``.
 
     Example:
         >>> layer = IntegerLookup(mask_token=0)
@@ -637,14 +661,9 @@ class IntegerLookup(_IndexLookup):
                 "`salt` can only be used when `oov_method='farmhash'`. "
                 f"Received: oov_method={oov_method!r}"
             )
-        if oov_method == "farmhash":
-            raise NotImplementedError(
-                "IntegerLookup(oov_method='farmhash') uses TensorFlow's FarmHash64, which "
-                "cnnkit does not implement. Use oov_method='floormod'."
-            )
         self.vocabulary_dtype = "int64"
         self.oov_method = oov_method
-        self.salt = None
+        self.salt = _standardize_salt(salt)
         super().__init__(
             max_tokens,
             num_oov_indices,
@@ -673,10 +692,16 @@ class IntegerLookup(_IndexLookup):
     def _output_tokens(self, tokens: np.ndarray) -> np.ndarray:
         return tokens.astype(np.int64)
 
+    def _hash_oov(self, tokens: np.ndarray) -> np.ndarray:
+        if self.oov_method == "floormod":
+            return super()._hash_oov(tokens)
+        strings = [str(t) for t in tokens.reshape(-1).tolist()]  # tf.as_string, decimal
+        return _hash_buckets(strings, self.num_oov_indices, self.salt)
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),
             "vocabulary_dtype": self.vocabulary_dtype,
             "oov_method": self.oov_method,
-            "salt": None,
+            "salt": self.salt,
         }

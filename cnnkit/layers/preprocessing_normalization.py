@@ -97,6 +97,8 @@ class Normalization(Layer):
         array([[4.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.axis = _normalize_axis(axis)

@@ -37,6 +37,8 @@ class SpatialDropout1D(SpatialDropout2D):
         (2, 5, 4)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
         self.input_spec = InputSpec(ndim=3)
@@ -70,6 +72,8 @@ class SpatialDropout3D(SpatialDropout2D):
         >>> SpatialDropout3D(0.3)(np.ones((1, 2, 2, 2, 3), "float32")).shape
         (1, 2, 2, 2, 3)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(rate, data_format=data_format, seed=seed, **kwargs)

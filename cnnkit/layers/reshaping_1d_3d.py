@@ -79,6 +79,8 @@ class Cropping1D(Layer):
         (2, 3, 3)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, cropping=(1, 1), **kwargs):
         super().__init__(**kwargs)
         self.cropping = standardize_tuple(cropping, 2, "cropping", allow_zero=True)
@@ -126,6 +128,8 @@ class Cropping3D(Layer):
         (1, 2, 2, 2, 2)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.cropping = standardize_triple_pairs(cropping, "cropping")
@@ -172,6 +176,8 @@ class ZeroPadding1D(Layer):
         (2, 6, 4)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.padding = standardize_tuple(padding, 2, "padding", allow_zero=True)
@@ -209,6 +215,8 @@ class ZeroPadding3D(Layer):
         >>> ZeroPadding3D((1, 0, 2))(np.ones((1, 2, 2, 2, 3))).shape
         (1, 4, 2, 6, 3)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -248,6 +256,8 @@ class UpSampling1D(Layer):
         >>> UpSampling1D(3)(np.ones((2, 4, 1))).shape
         (2, 12, 1)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, size=2, **kwargs):
         super().__init__(**kwargs)
@@ -289,6 +299,8 @@ class UpSampling3D(Layer):
         >>> UpSampling3D((1, 2, 3))(np.ones((1, 2, 2, 2, 1))).shape
         (1, 2, 4, 6, 1)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(**kwargs)

@@ -69,6 +69,8 @@ class RNN(Layer):
         (2, 32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(
         self,
         cell,
@@ -100,6 +102,9 @@ class RNN(Layer):
         self.supports_masking = True
         self.states = None  # the carried states of a stateful layer (arrays)
         self._cell_takes_training = "training" in inspect.signature(cell.call).parameters
+
+    def _runs_samplewise(self) -> bool:  # a stateful layer carries states across batches
+        return not self.stateful and super()._runs_samplewise()
 
     def _sublayers(self) -> list[Layer]:
         return [self.cell] if isinstance(self.cell, Layer) else []

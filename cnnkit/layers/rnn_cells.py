@@ -185,6 +185,8 @@ class SimpleRNNCell(_Cell):
         (2, 4)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         x, h = self._dropped(inputs, h_prev, training)
@@ -221,6 +223,8 @@ class LSTMCell(_Cell):
         >>> out.shape, c.shape
         ((2, 4), (2, 4))
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     _gates = 4
 
@@ -327,6 +331,8 @@ class GRUCell(_Cell):
         (2, 3, 4)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     _gates = 3
 
     def __init__(
@@ -432,6 +438,8 @@ class StackedRNNCells(Layer):
         >>> RNN(cells)(np.ones((2, 5, 6), "float32")).shape
         (2, 4)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, cells, **kwargs):
         super().__init__(**kwargs)

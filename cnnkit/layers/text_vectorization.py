@@ -157,6 +157,8 @@ class TextVectorization(Layer):
         array([[2., 2., 1., 0.]], dtype=float32)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     _keeps_integer_inputs = True
 
     def __init__(
@@ -597,6 +599,12 @@ class TextVectorization(Layer):
     # -- calling -------------------------------------------------------------
     def _to_tensor(self, x) -> Tensor:
         return Tensor(self._string_array(x))
+
+    def _runs_samplewise(self) -> bool:
+        # Without `output_sequence_length`, "int" outputs pad to the batch's longest text.
+        if self.output_mode == "int" and self.output_sequence_length is None:
+            return False
+        return super()._runs_samplewise()
 
     def call(self, inputs, training=False):
         rows = self._tokenize(self._string_array(inputs))

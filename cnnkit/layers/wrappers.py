@@ -18,7 +18,17 @@ from cnnkit.layers.base import InputSpec, Layer
 
 
 def serialize_layer(layer: Layer) -> dict:
-    """A layer's Keras-format description (``module``, ``class_name``, ``config``...)."""
+    """A layer's Keras-format description (``module``, ``class_name``, ``config``...):
+    ``keras.layers.serialize``, through :func:`cnnkit.saving.serialize_keras_object`.
+
+    Example:
+        >>> from cnnkit import layers
+        >>> config = layers.serialize(layers.Dense(3, name="d"))
+        >>> config["module"], config["class_name"], config["config"]["units"]
+        ('keras.layers', 'Dense', 3)
+        >>> layers.deserialize(config).get_config() == layers.Dense(3, name="d").get_config()
+        True
+    """
     # saving imports the layers: a wrapper reaches it when called, not at import
     from cnnkit.saving.serialization import serialize_keras_object
 
@@ -26,7 +36,12 @@ def serialize_layer(layer: Layer) -> dict:
 
 
 def deserialize_layer(config, custom_objects=None) -> Layer:
-    """A layer from :func:`serialize_layer`'s description (a layer passes through)."""
+    """A layer from :func:`serialize_layer`'s description (a layer passes through):
+    ``keras.layers.deserialize``, through :func:`cnnkit.saving.deserialize_keras_object`.
+
+    Raises:
+        ValueError: a config that describes something other than a layer.
+    """
     if isinstance(config, Layer):
         return config
     # saving imports the layers: a wrapper reaches it when called, not at import
@@ -34,7 +49,10 @@ def deserialize_layer(config, custom_objects=None) -> Layer:
 
     layer = deserialize_keras_object(config, custom_objects=custom_objects)
     if not isinstance(layer, Layer):
-        raise ValueError(f"Expected the config of a layer. Received: {config!r}")
+        raise ValueError(
+            "`keras.layers.deserialize` was passed a `config` object that is not a "
+            f"`keras.layers.Layer`. Received: {config!r}"
+        )
     return layer
 
 
@@ -53,7 +71,7 @@ class Wrapper(Layer):
         ...     def call(self, inputs):
         ...         return self.layer(inputs) * 2.0
         ...     def compute_output_shape(self, input_shape):
-        ...         return self.layer.compute_output_shape(input_shape)
+        ...         return self.layer._output_shape_for(input_shape)
         >>> Twice(Dense(3))(np.ones((2, 4), "float32")).shape
         (2, 3)
     """
@@ -97,7 +115,7 @@ class Wrapper(Layer):
         return self.layer.non_trainable_weights + own
 
     def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        return self.layer._output_shape_for(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "layer": serialize_layer(self.layer)}
@@ -208,7 +226,7 @@ class SpectralNormalization(Wrapper):
         return self.layer(inputs)
 
     def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        return self.layer._output_shape_for(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "power_iterations": self.power_iterations}
@@ -221,6 +239,8 @@ class Identity(Layer):
         >>> Identity()(np.ones((1, 2), "float32")).numpy()
         array([[1., 1.]], dtype=float32)
     """
+
+    samplewise = True  # each output sample depends on its input sample alone
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -327,6 +347,8 @@ class TimeDistributed(Wrapper):
         (2, 10, 8)
     """
 
+    samplewise = True  # each output sample depends on its input sample alone
+
     def __init__(self, layer, **kwargs):
         super().__init__(layer, **kwargs)
         self.supports_masking = True
@@ -353,5 +375,5 @@ class TimeDistributed(Wrapper):
 
     def compute_output_shape(self, input_shape):
         shape = self._check(input_shape)
-        inner = self.layer.compute_output_shape((None, *shape[2:]))
+        inner = self.layer._output_shape_for((None, *shape[2:]))
         return (shape[0], shape[1], *tuple(inner)[1:])

@@ -275,10 +275,7 @@ def get(identifier, y_true=None, y_pred=None) -> Metric:
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(snake_case(str(identifier["class_name"])))
-        if cls is None:
-            raise ValueError(f"Could not interpret metric identifier: {identifier!r}.")
-        return cls.from_config(dict(identifier.get("config") or {}))
+        return deserialize(identifier)
     if isinstance(identifier, str):
         key = identifier
         if key.lower() in _ACCURACY_IDS:
@@ -315,7 +312,10 @@ def serialize(metric) -> dict:
     """A metric object as ``{"class_name", "config"}`` (Keras's layout)."""
     if not isinstance(metric, Metric):
         raise ValueError(f"Cannot serialize {metric!r}: expected a Metric instance.")
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    # cnnkit.saving imports this module: imported at call time
+    from cnnkit.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(metric)
 
 
 def deserialize(config, custom_objects=None) -> Metric:
@@ -327,8 +327,13 @@ def deserialize(config, custom_objects=None) -> Metric:
         >>> type(deserialize(serialize(R2Score()))).__name__
         'R2Score'
     """
-    if custom_objects and isinstance(config, dict):
-        cls = custom_objects.get(config.get("class_name"))
-        if isinstance(cls, type) and issubclass(cls, Metric):
-            return cls.from_config(dict(config.get("config") or {}))
+    if isinstance(config, dict) and "class_name" in config:
+        # cnnkit.saving imports this module: imported at call time
+        from cnnkit.saving.serialization import deserialize_family_object
+
+        def unknown(name):
+            return ValueError(f"Could not interpret metric identifier: {config!r}.")
+
+        names = {**_BY_NAME, **{cls.__name__: cls for cls in _CLASSES}}
+        return deserialize_family_object(config, names, custom_objects, unknown)
     return get(config)

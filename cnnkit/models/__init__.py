@@ -1,10 +1,14 @@
 """Models, as in ``keras.models``: ``Model``, ``Sequential``, loading, saving and cloning."""
 
+from typing import TYPE_CHECKING
+
 from cnnkit.models.cloning import clone_model
 from cnnkit.models.functional import Functional
 from cnnkit.models.model import Model, model_from_json
 from cnnkit.models.sequential import Sequential
-from cnnkit.saving.saving_api import load_model, save_model
+
+if TYPE_CHECKING:  # imported on first use: building a model does not need the file formats
+    from cnnkit.saving.saving_api import load_model, save_model
 
 __all__ = [
     "Functional",
@@ -15,3 +19,13 @@ __all__ = [
     "save_model",
     "model_from_json",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("load_model", "save_model"):
+        from cnnkit.saving import saving_api  # the way back of saving's import of models
+
+        value = getattr(saving_api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnkit.models' has no attribute {name!r}")

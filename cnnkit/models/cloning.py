@@ -14,7 +14,7 @@ from cnnkit.models.sequential import Sequential
 def _default_clone(layer: Layer) -> Layer:
     """A new layer from ``layer.get_config()`` (Keras's default), sharing its functions."""
     if isinstance(layer, Operation):  # `x + y` on symbolic tensors: no config to save
-        return Operation(layer.op)
+        return Operation(layer.op, **layer.op_config)
     config = layer.get_config()
     for key, value in config.items():
         function = getattr(layer, key, None) if key.endswith("activation") else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 from cnnkit.autodiff import Tensor
@@ -64,6 +65,28 @@ class Functional(Model):
     @classmethod
     def _default_name(cls) -> str:
         return "functional"
+
+    # -- saving: the config is the graph, beside the class (as Keras's functional.py) -------
+    _is_graph_network = True
+    _keras_module = "keras.src.models.functional"  # the module Keras writes for this class
+
+    def get_config(self) -> dict:
+        """Keras 3's config: the layers, their calls and the model's inputs and outputs (see
+        :mod:`cnnkit.models.functional_config`). A subclass with its own constructor gets
+        ``Model``'s ``{"name", "trainable"}`` (Keras's ``functional_like_constructor``)."""
+        if not _functional_like(type(self)):
+            return Model.get_config(self)
+        from cnnkit.models.functional_config import functional_get_config  # imports this module
+
+        return functional_get_config(self)
+
+    def get_build_config(self) -> dict:
+        """A functional model is built by its graph: nothing to record."""
+        return {"input_shape": None}
+
+    def _keras_layer_order(self) -> list[Layer]:
+        """The layers in the order Keras 3 lists them (it names the weights file's groups)."""
+        return list(self.operations)
 
     @property
     def layers(self) -> list[Layer]:
@@ -189,6 +212,15 @@ class Functional(Model):
         if isinstance(self._outputs_struct, Mapping):
             return dict(zip(self._outputs_struct, shapes))
         return shapes if isinstance(self._outputs_struct, (list, tuple)) else shapes[0]
+
+
+def _functional_like(cls) -> bool:
+    """Whether ``cls`` keeps ``Functional``'s constructor arguments."""
+
+    def arguments(klass):
+        return inspect.getfullargspec(klass.__init__).args[1:]
+
+    return arguments(cls) == arguments(Functional)
 
 
 def adjust_input_rank(tensor: Tensor, expected: tuple) -> Tensor:

@@ -7,10 +7,25 @@ gives a model whose layers are the ones assigned as attributes, as in Keras.
 
 from __future__ import annotations
 
+import numpy as np
+
 from cnnkit import backend
 from cnnkit.argument_validation import snake_case
 from cnnkit.layers.base import Layer
 from cnnkit.models.training import Trainer
+
+# The entries of a compile config that ``compile_from_config`` passes to ``compile``.
+COMPILE_ARGUMENTS = (
+    "optimizer",
+    "loss",
+    "loss_weights",
+    "metrics",
+    "weighted_metrics",
+    "run_eagerly",
+    "steps_per_execution",
+    "jit_compile",
+    "auto_scale_loss",
+)
 
 
 class Model(Trainer, Layer):
@@ -28,6 +43,11 @@ class Model(Trainer, Layer):
     """
 
     _accepts_strings = True  # a first TextVectorization layer takes raw text
+    # What saving needs to know, declared by the class (Keras's ``_obj_type``): a model's
+    # config is read without dropping Keras-only arguments, and a graph network (Functional,
+    # Sequential) saves its layers under ``layers/`` in ``_keras_layer_order()``.
+    _saveable_kind = "model"
+    _is_graph_network = False
     _sublayers_attribute = "_tracked_layers"
 
     def __new__(cls, *args, **kwargs):
@@ -143,31 +163,72 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn, explain=explain, **kwargs)
 
     def get_config(self) -> dict:
-        """Keras 3's config: the whole graph for functional and Sequential models."""
-        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
-        from cnnkit.saving import model_config
-
-        if model_config.has_graph_config(self):
-            return model_config.graph_get_config(self)
+        """Keras 3's config of a subclassed model: its ``name`` and ``trainable`` (a subclass
+        with other constructor arguments overrides it). ``Functional`` and ``Sequential``
+        return their whole graph."""
         return {"name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        """Rebuild a model from ``get_config()`` output (Keras's, too)."""
-        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
-        from cnnkit.saving import model_config
+        """Rebuild a model from ``get_config()`` output (Keras's, too).
 
-        return model_config.graph_from_config(cls, config, custom_objects)
+        A functional config (``layers``, ``input_layers``, ``output_layers``) rebuilds the
+        graph, as an instance of ``cls`` (``Functional`` for ``Model``); any other config is
+        passed to the constructor.
+        """
+        if "layers" in config and "input_layers" in config and "output_layers" in config:
+            from cnnkit.models.functional import Functional  # it imports this module
+            from cnnkit.models.functional_config import functional_from_config
+
+            target = Functional if cls is Model else cls
+            return functional_from_config(target, config, custom_objects)
+        try:
+            return cls(**config)
+        except TypeError as err:
+            raise TypeError(
+                f"Unable to revive model {cls.__name__!r} from its config: {err}. A subclassed "
+                "model must implement `get_config()` and `from_config()` to be saved and loaded."
+            ) from None
+
+    def _build_from_saved_shape(self, shape) -> None:
+        """Build a deserialized model from the input shape saved with it
+        (:meth:`build_from_config`): a subclassed model creates its layers' weights in
+        ``call``, so it runs once on zeros of that shape."""
+        if self._is_graph_network:
+            self._maybe_build(shape)
+            return
+        from cnnkit.autodiff import no_grad
+
+        def zeros(s):
+            return np.zeros(tuple(1 if d is None else d for d in s), dtype=self.dtype)
+
+        inputs = [zeros(s) for s in shape] if isinstance(shape, list) else zeros(shape)
+        with no_grad():
+            self(inputs, training=False)
 
     def get_compile_config(self) -> dict:
         """The serialized arguments of ``compile()`` (saved in the ``.keras`` config)."""
+        if not getattr(self, "compiled", False):
+            return {}
         # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
-        from cnnkit.saving.model_config import get_compile_config
+        from cnnkit.saving.serialization import serialize_keras_object
 
-        return get_compile_config(self)
+        weights = list(getattr(self, "_loss_weights", None) or [])
+        metrics = list(getattr(self, "_metric_ids", None) or [])
+        return {
+            "optimizer": serialize_keras_object(self.optimizer),
+            "loss": serialize_keras_object(self.loss),
+            "loss_weights": None if all(w == 1.0 for w in weights) else weights,
+            "metrics": serialize_keras_object(metrics) if metrics else None,
+            "weighted_metrics": None,
+            "run_eagerly": bool(getattr(self, "run_eagerly", False)),
+            "steps_per_execution": int(getattr(self, "steps_per_execution", 1)),
+            "jit_compile": False,
+        }
 
     def compile_from_config(self, config) -> None:
-        """Compile a loaded model from :meth:`get_compile_config`'s output.
+        """Compile a loaded model from :meth:`get_compile_config`'s output (unknown entries
+        are ignored).
 
         As Keras, a model whose class overrides ``compile`` but not this method is left
         uncompiled, with a warning (its ``compile`` may take other arguments).
@@ -175,7 +236,7 @@ class Model(Trainer, Layer):
         import warnings
 
         # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
-        from cnnkit.saving.model_config import compile_from_config
+        from cnnkit.saving.serialization import deserialize_keras_object
 
         if type(self).compile is not Trainer.compile:
             warnings.warn(
@@ -187,7 +248,12 @@ class Model(Trainer, Layer):
                 stacklevel=2,
             )
             return
-        compile_from_config(self, config)
+        arguments = deserialize_keras_object(
+            {k: v for k, v in config.items() if k in COMPILE_ARGUMENTS}
+        )
+        if arguments.get("optimizer") is None:
+            arguments.pop("optimizer", None)
+        self.compile(**arguments)
 
     def to_json(self, **kwargs) -> str:
         """The model's serialized config (``serialize_keras_object``) as a JSON string.

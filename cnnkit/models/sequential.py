@@ -96,6 +96,59 @@ class Sequential(Model):
         self._output_tensor = tensor
         self.built = True
 
+    # -- saving: the config lists the layers, beside the class (as Keras's sequential.py) ------
+    _is_graph_network = True
+
+    def get_config(self) -> dict:
+        """Keras 3's config of a ``Sequential`` model (its InputLayer first, when it has one)."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
+        from cnnkit.saving.keras_configs import dtype_policy_config
+        from cnnkit.saving.serialization import serialize_keras_object
+
+        layers = list(self.layers)
+        if self._input_layer is not None:
+            layers.insert(0, self._input_layer)
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": dtype_policy_config(self.dtype),
+            "layers": [serialize_keras_object(layer) for layer in layers],
+        }
+        if self.built and self._input_layer is not None:
+            config["build_input_shape"] = list(self._input_layer.batch_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild a ``Sequential`` model from :meth:`get_config` output (or Keras's)."""
+        # cnnkit.models/__init__ loads cnnkit.saving after this module: imported at call time
+        from cnnkit.saving.keras_configs import shape_from_json
+        from cnnkit.saving.serialization import deserialize_keras_object
+
+        config = dict(config)
+        if "layers" not in config:
+            raise ValueError(
+                "A Sequential model configuration must be a dictionary containing the 'name' "
+                f"and 'layers' keys. Received keys: {sorted(config)}"
+            )
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize_keras_object(layer_config, custom_objects=custom_objects))
+        shape = shape_from_json(config.get("build_input_shape"))
+        if not model.built and isinstance(shape, tuple):
+            model.build(shape)
+        return model
+
+    def get_build_config(self) -> dict | None:
+        """``{"input_shape": ...}`` of the model's input, once it has one."""
+        if not self.built or self._input_layer is None:
+            return None
+        return {"input_shape": list(self._input_layer.batch_shape)}
+
+    def _keras_layer_order(self) -> list[Layer]:
+        """The layers in the order Keras 3 lists them (it names the weights file's groups)."""
+        return list(self.layers)
+
     def _maybe_build(self, shapes) -> None:
         # As Keras: a model built by its first call keeps that call's batch size.
         if not self.built and self._input_layer is None:
@@ -159,5 +212,5 @@ class Sequential(Model):
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         for layer in self._stack:
-            shape = layer.compute_output_shape(shape)
+            shape = layer._output_shape_for(shape)
         return shape

@@ -36,7 +36,6 @@ from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
-from cnnkit.metrics import Mean
 from cnnkit.models.inference import batches_per_group, infer
 from cnnkit.trainers.data_adapters import (
     ArrayDataAdapter,
@@ -65,7 +64,7 @@ class Trainer:
         self._loss_weights: list[float] = []
         self._metric_ids = None
         self._metrics: list | None = None
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _loss_tracker()
         self.steps_per_execution = 1
         self._run_eagerly = False
         self._jit_compile = False
@@ -159,8 +158,10 @@ class Trainer:
             ]
             metrics = None
         self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
+        # As Keras: `metrics` ignore sample and class weights, `weighted_metrics` use them.
+        self._weighted_metric_count = len(list(weighted_metrics or []))
         self._metrics = None
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _loss_tracker()
         self.steps_per_execution = int(steps_per_execution)
         self.run_eagerly = bool(run_eagerly)
         self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
@@ -255,8 +256,9 @@ class Trainer:
         self._loss_tracker.update_state(loss_value, sample_weight=batch_size)
         if self._metrics is None:
             self._metrics = self._build_metrics(ys, outs)
-        for metric, index in self._metrics_outputs:
-            metric.update_state(ys[index], outs[index].data, sample_weight=sample_weight)
+        for metric, index, weighted in self._metrics_outputs:
+            weights = sample_weight if weighted else None
+            metric.update_state(ys[index], outs[index].data, sample_weight=weights)
         return self._logs()
 
     def _build_metrics(self, ys, outs) -> list:
@@ -264,14 +266,21 @@ class Trainer:
 
         built, self._metrics_outputs = [], []
         by_output = getattr(self, "_metric_ids_by_output", None)
+        shared = list(self._metric_ids or [])
+        first_weighted = len(shared) - getattr(self, "_weighted_metric_count", 0)
+        names = {self._loss_tracker.name}
         for index, (target, out) in enumerate(zip(ys, outs)):
-            ids = (self._metric_ids or []) + (by_output[index] if by_output else [])
-            for identifier in ids:
+            ids = shared + (by_output[index] if by_output else [])
+            for position, identifier in enumerate(ids):
+                weighted = first_weighted <= position < len(shared)
                 metric = metrics_module.get(identifier, np.asarray(target), out.data)
+                if weighted and metric.name in names:  # Keras: "weighted_" on a clash
+                    metric.name = f"weighted_{metric.name}"
                 if len(outs) > 1:
                     metric.name = f"{_output_names(self)[index]}_{metric.name}"
+                names.add(metric.name)
                 built.append(metric)
-                self._metrics_outputs.append((metric, index))
+                self._metrics_outputs.append((metric, index, weighted))
         return built
 
     def _logs(self) -> dict:
@@ -600,7 +609,7 @@ class Trainer:
         """Shape, label and dtype checks on all in-memory data, before any weight changes."""
         if not isinstance(data, ArrayDataAdapter):
             return
-        if not self.built and hasattr(self, "build"):
+        if not self.built and hasattr(self, "build") and not isinstance(data.x, dict):
             first = data.x[0] if isinstance(data.x, list) else data.x
             self._maybe_build((None, *first.shape[1:]))
         _check_labels(self, data.y)
@@ -845,6 +854,13 @@ def _takes_training(method) -> bool:
             p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
         )
     return _TAKES_TRAINING[key]
+
+
+def _loss_tracker():
+    """The ``Mean`` metric that averages the loss over an epoch (``logs["loss"]``)."""
+    from cnnkit.metrics import Mean  # the metrics package is imported by the first model built
+
+    return Mean(name="loss")
 
 
 def _apply_loss(fn, y_true, y_pred, sample_weight):

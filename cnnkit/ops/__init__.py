@@ -6,10 +6,12 @@ losses), ``image``, ``linalg``, plus ``core`` (conversion, control flow, scatter
 ``ops.math``) and ``dtypes`` (Keras's promotion lattice). Arrays in give NumPy arrays out;
 cnnkit Tensors in give Tensors out, differentiable through the autodiff engine.
 
+The Fourier transforms ``fft``, ``fft2``, ``ifft2``, ``rfft`` and ``irfft`` take and return
+``(real, imag)`` pairs, as in Keras (module ``spectral``).
+
 Out of scope (not provided): complex numbers (``angle``, ``conj``, ``conjugate``, ``imag``,
-``real``, ``isreal``, ``view_as_complex``, ``view_as_real``, ``polar``), FFTs
-(``fft``, ``fft2``, ``ifft2``, ``rfft``, ``irfft``, ``stft``, ``istft``), CTC
-(``ctc_loss``, ``ctc_decode``) and ``saturate_cast``.
+``real``, ``isreal``, ``view_as_complex``, ``view_as_real``, ``polar``), ``stft``/``istft``,
+CTC (``ctc_loss``, ``ctc_decode``) and ``saturate_cast``.
 
 Example:
     >>> import numpy as np
@@ -18,17 +20,18 @@ Example:
     5.0
 """
 
-from cnnkit.ops import core, dtypes, image, linalg, nn, numpy  # noqa: F401
+from cnnkit.ops import core, dtypes, image, linalg, nn, numpy, spectral  # noqa: F401
 from cnnkit.ops._dispatch import make_symbolic
 from cnnkit.ops.core import *  # noqa: F403
 from cnnkit.ops.linalg import *  # noqa: F403
 from cnnkit.ops.nn import *  # noqa: F403
 from cnnkit.ops.numpy import *  # noqa: F403
+from cnnkit.ops.spectral import *  # noqa: F403
 
 # The nn ops, as exported here, also accept symbolic KerasTensors (functional API).
 make_symbolic(globals(), nn.__all__)
 
 __all__ = sorted(
-    {*numpy.__all__, *core.__all__, *linalg.__all__, *nn.__all__}
+    {*numpy.__all__, *core.__all__, *linalg.__all__, *nn.__all__, *spectral.__all__}
     | {"core", "image", "linalg", "nn", "numpy"}
 )

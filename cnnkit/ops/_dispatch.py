@@ -8,6 +8,8 @@ result is recorded through a differentiable Function from :mod:`cnnkit.kernels.g
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from cnnkit.autodiff import Reshape, Tensor, grad_enabled
@@ -223,12 +225,14 @@ def _is_symbolic(x, cls) -> bool:
 
 
 def symbolic(fn):
-    """Let ``fn`` take symbolic ``KerasTensor``s: the call becomes a ``Lambda`` layer.
+    """Let ``fn`` take symbolic ``KerasTensor``s: the call becomes a node of the graph.
 
-    In the functional API (``x = Input(...); y = ops.square(x)``) Keras records an op on
-    symbolic inputs as a node of the graph; here the op, with its other arguments bound,
-    becomes a :class:`cnnkit.layers.Lambda` whose output shape is found by tracing. Such a
-    model runs and trains; like any ``Lambda`` of an unnamed function, it cannot be saved.
+    In the functional API (``x = Input(...); y = ops.mean(x, axis=1)``) Keras records an op
+    on symbolic inputs as a node; here it becomes an :class:`cnnkit.layers.operations.
+    Operation` whose config is the op's non-tensor arguments, saved and loaded as Keras's
+    (the op classes of :mod:`cnnkit.ops.keras_operations`). An op Keras has no class for, or
+    a symbolic tensor where Keras takes a constant, becomes a :class:`cnnkit.layers.Lambda`
+    whose output shape is found by tracing: such a model runs and trains but cannot be saved.
     """
 
     def op(*args, **kwargs):
@@ -236,6 +240,9 @@ def symbolic(fn):
         if any(_is_symbolic(a, cls) for a in args) or any(
             _is_symbolic(v, cls) for v in kwargs.values()
         ):
+            node = _operation_node(fn, args, kwargs, cls)
+            if node is not None:
+                return node
             return _symbolic_call(fn, args, kwargs, cls)
         return fn(*args, **kwargs)
 
@@ -245,6 +252,34 @@ def symbolic(fn):
     op.__wrapped__ = fn
     op.takes_symbolic = True
     return op
+
+
+def _operation_node(fn, args, kwargs, cls):
+    """``fn(*args, **kwargs)`` on symbolic tensors as an ``Operation`` node, as Keras records
+    it: the call arguments Keras passes to its op class's ``symbolic_call`` are the node's
+    arguments, the others its config. None when Keras has no class for ``fn`` or a symbolic
+    tensor sits in a config argument."""
+    from cnnkit.layers.operations import Operation, _keras_operation
+
+    entry = _keras_operation(fn.__name__)
+    if entry is None:
+        return None
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError:
+        return None  # the op itself will raise its own error
+    bound.apply_defaults()
+    values = bound.arguments
+    _, _, init, call = entry
+    config = {key: values[source] for key, source in init if source in values}
+    if any(_is_symbolic(v, cls) for v in config.values()) or not all(c in values for c in call):
+        return None
+    if any(
+        name not in call and name not in dict(init).values() and _is_symbolic(value, cls)
+        for name, value in values.items()
+    ):
+        return None
+    return Operation(fn.__name__, **config)(*(values[c] for c in call))
 
 
 def _symbolic_call(fn, args, kwargs, cls):

@@ -84,14 +84,10 @@ def serialize(optimizer: Optimizer) -> dict:
             "Invalid value for argument `optimizer`. Expected an Optimizer instance. "
             f"Received: optimizer={optimizer!r}"
         )
-    cls = type(optimizer)
-    builtin = ALL_OBJECTS_DICT.get(cls.__name__.lower()) is cls
-    return {
-        "module": "keras.optimizers" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": optimizer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    # cnnkit.saving imports this package: imported at call time
+    from cnnkit.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(optimizer)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
@@ -109,15 +105,21 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
             "Invalid value for argument `config`. Expected a dict with keys 'class_name' and "
             f"'config'. Received: config={config!r}"
         )
-    class_name = config["class_name"]
-    custom_objects = custom_objects or {}
-    cls = custom_objects.get(class_name) or ALL_OBJECTS_DICT.get(str(class_name).lower())
-    if cls is None:
-        raise ValueError(
+    # cnnkit.saving imports this package: imported at call time
+    from cnnkit.saving.serialization import deserialize_family_object
+
+    def unknown(class_name):
+        return ValueError(
             f"Could not interpret optimizer identifier: {class_name!r}. Expected one of "
             f"{sorted(ALL_OBJECTS_DICT)} (case-insensitive) or a name in `custom_objects`."
         )
-    return cls.from_config(config.get("config", {}), custom_objects=custom_objects)
+
+    class_name = config["class_name"]
+    names = {cls.__name__: cls for cls in ALL_OBJECTS_DICT.values()}
+    builtin = ALL_OBJECTS_DICT.get(str(class_name).lower())
+    if builtin is not None:  # class names are case-insensitive
+        names[class_name] = builtin
+    return deserialize_family_object(config, names, custom_objects, unknown)
 
 
 def get(identifier) -> Optimizer | None:

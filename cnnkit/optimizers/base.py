@@ -757,12 +757,10 @@ class Optimizer:
         if isinstance(lr, Variable):
             learning_rate = float(lr.data)
         elif hasattr(lr, "get_config"):
-            learning_rate = {
-                "module": "keras.optimizers.schedules",
-                "class_name": type(lr).__name__,
-                "config": lr.get_config(),
-                "registered_name": None,
-            }
+            # cnnkit.saving imports the optimizers: imported at call time
+            from cnnkit.saving.serialization import serialize_keras_object
+
+            learning_rate = serialize_keras_object(lr)
         else:
             learning_rate = lr
         return {

@@ -564,14 +564,10 @@ def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
             "Invalid value for argument `learning_rate_schedule`. Expected a "
             f"LearningRateSchedule instance. Received: {learning_rate_schedule!r}"
         )
-    cls = type(learning_rate_schedule)
-    builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-    return {
-        "module": "keras.optimizers.schedules" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": learning_rate_schedule.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    # cnnkit.saving imports this package: imported at call time
+    from cnnkit.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(learning_rate_schedule)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
@@ -595,21 +591,16 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRat
             "Invalid value for argument `config`. Expected a dict with keys 'class_name' and "
             f"'config'. Received: config={config!r}"
         )
-    class_name = config["class_name"]
-    names = [config.get("registered_name"), class_name]
-    cls = None
-    for name in names:
-        if custom_objects and name in custom_objects:
-            cls = custom_objects[name]
-            break
-    if cls is None:
-        cls = ALL_OBJECTS_DICT.get(class_name)
-    if cls is None:
-        raise ValueError(
+    # cnnkit.saving imports this package: imported at call time
+    from cnnkit.saving.serialization import deserialize_family_object
+
+    def unknown(class_name):
+        return ValueError(
             f"Could not interpret learning rate schedule identifier: {class_name!r}. Expected "
             f"one of {sorted(ALL_OBJECTS_DICT)} or a name in `custom_objects`."
         )
-    return cls.from_config(dict(config.get("config", {})))
+
+    return deserialize_family_object(config, ALL_OBJECTS_DICT, custom_objects, unknown)
 
 
 # -- helpers ---------------------------------------------------------------

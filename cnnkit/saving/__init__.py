@@ -9,8 +9,6 @@
 - :mod:`~cnnkit.saving.builtin_names`: Keras's public names of cnnkit's built-in classes.
 - :mod:`~cnnkit.saving.keras_configs`: dtype policies, arguments only one library has,
   build configs.
-- :mod:`~cnnkit.saving.model_config`: configs of Sequential and functional models, Keras's
-  layer order, ``compile`` configs.
 - :mod:`~cnnkit.saving.h5_weights`: the HDF5 weights layout.
 - :mod:`~cnnkit.saving.archive`: the zip archive, its safety checks and the atomic write.
 

@@ -36,23 +36,39 @@ def public_name(cls) -> tuple[str, str, str | None]:
     for module_name, _, base in _categories():
         if base is not None and isinstance(cls, type) and issubclass(cls, base):
             if builtin_class(module_name, cls.__name__) is cls:
-                if cls.__name__ == "Functional":
-                    return "keras.src.models.functional", "Functional", "Functional"
+                keras_module = vars(cls).get("_keras_module")  # a class Keras writes elsewhere
+                if keras_module is not None:
+                    return keras_module, cls.__name__, cls.__name__
                 return module_name, cls.__name__, None
             break
     registered = object_registration.GLOBAL_CUSTOM_NAMES.get(cls, cls.__name__)
     return cls.__module__, cls.__name__, registered
 
 
+def is_builtin(cls) -> bool:
+    """Whether ``cls`` is one of cnnkit's public built-in classes (written under a ``keras``
+    module), rather than a user's class."""
+    return isinstance(cls, type) and public_name(cls)[0].split(".")[0] == "keras"
+
+
 def _categories():
     """``(keras module, cnnkit module, base class)`` for each family of built-in objects."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit import constraints, initializers, layers, losses, metrics, optimizers, regularizers
-    from cnnkit.models import model as model_module
+    # The public namespaces that hold the built-in classes, searched by name (as Keras's export
+    # registry): looked up at call time, since those packages serialize through this one.
+    from cnnkit import (
+        constraints,
+        initializers,
+        layers,
+        losses,
+        metrics,
+        models,
+        optimizers,
+        regularizers,
+    )
     from cnnkit.optimizers import schedules
 
     return (
-        ("keras", model_module, model_module.Model),
+        ("keras", models, models.Model),
         ("keras.layers", layers, layers.Layer),
         ("keras.optimizers.schedules", schedules, schedules.LearningRateSchedule),
         ("keras.optimizers", optimizers, optimizers.Optimizer),
@@ -70,12 +86,6 @@ def builtin_class(module_name: str, class_name: str):
     for name, module, base in _categories():
         if name != module_name or module is None:
             continue
-        if name == "keras":
-            # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-            from cnnkit.models import Functional, Model, Sequential
-
-            table = {"Sequential": Sequential, "Functional": Functional, "Model": Model}
-            return table.get(class_name)
         public = getattr(module, "__all__", None)
         if public is not None and class_name not in public:
             return None

@@ -32,7 +32,7 @@ from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.layers import GRU, LSTM, Bidirectional, SimpleRNN
 from cnnkit.layers.base import Layer, to_snake_case
-from cnnkit.saving.builtin_names import public_name
+from cnnkit.saving.builtin_names import is_builtin, public_name
 
 WEIGHTS_SUFFIX = ".weights.h5"
 
@@ -75,11 +75,7 @@ def _join(path: str, name: str) -> str:
 def _walk(
     obj, path: str, visited: set, entries: list, include_optimizer: bool, top=False, parent=None
 ):
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.sequential import Sequential
     from cnnkit.optimizers import Optimizer
-    from cnnkit.saving.model_config import keras_layer_order
 
     if id(obj) in visited:
         return
@@ -92,8 +88,8 @@ def _walk(
         entries.append(Entry(_join(path, "cell"), obj, own_variables(obj)))
         return
     entries.append(Entry(path, obj, own_variables(obj)))
-    if isinstance(obj, (Sequential, Functional)):
-        children = [("layers", keras_layer_order(obj))]
+    if getattr(obj, "_is_graph_network", False):  # Functional, Sequential
+        children = [("layers", obj._keras_layer_order())]
         optimizer = getattr(obj, "optimizer", None)
         if top and include_optimizer and optimizer is not None:
             children.append(("optimizer", optimizer))
@@ -101,7 +97,7 @@ def _walk(
         children = [("backward_layer", obj.backward_layer), ("forward_layer", obj.forward_layer)]
     elif hasattr(obj, "_saved_sublayers"):  # built-in layers made of layers name them
         children = obj._saved_sublayers()
-    elif type(obj).__module__.startswith("cnnkit."):
+    elif is_builtin(type(obj)):
         children = []  # built-in layers without sublayers
     else:
         children = _attribute_children(obj, include_optimizer and top)
@@ -128,7 +124,7 @@ def optimizer_variables_in_keras_order(optimizer, model=None) -> list:
 
     An optimizer holds one slot per trainable variable, in the order it was built with:
     ``model.trainable_weights``. Keras orders a functional model's layers by depth
-    (:func:`~cnnkit.saving.model_config.keras_layer_order`), which can differ from cnnkit's
+    (``model._keras_layer_order()``), which can differ from cnnkit's
     order; the slots are then permuted to the order Keras builds them in, matching each slot to
     its variable by name (``<layer>_<variable>_<slot>``, as both libraries name them). If the
     names do not give an unambiguous match, the optimizer's own order is kept.
@@ -186,17 +182,12 @@ def optimizer_variables_in_keras_order(optimizer, model=None) -> list:
 
 def keras_trainable_variables(layer) -> list:
     """``layer.trainable_variables`` in Keras's order (functional models: Keras's layer order)."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.sequential import Sequential
-    from cnnkit.saving.model_config import keras_layer_order
-
-    if not isinstance(layer, (Functional, Sequential)):
+    if not getattr(layer, "_is_graph_network", False):
         return list(layer.trainable_weights)
     if not layer.trainable:
         return []
     out = [w for w in layer._weights if w.trainable]
-    for sub in keras_layer_order(layer):
+    for sub in layer._keras_layer_order():
         out += keras_trainable_variables(sub)
     return out
 

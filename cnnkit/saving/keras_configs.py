@@ -23,9 +23,8 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from cnnkit.argument_validation import is_int
+from cnnkit.saving.builtin_names import is_builtin
 
 # Arguments Keras 3 writes that cnnkit's built-in layers do not take, with the value that makes
 # them a no-op. A config holding that value loads; any other value is an error.
@@ -77,16 +76,6 @@ def dtype_policy_config(name: str) -> dict:
 
 def get_build_config(layer) -> dict | None:
     """``{"input_shape": ...}`` for a built layer (Keras's ``get_build_config``), else None."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.sequential import Sequential
-
-    if isinstance(layer, Functional):
-        return {"input_shape": None}
-    if isinstance(layer, Sequential):
-        if not layer.built or layer._input_layer is None:
-            return None
-        return {"input_shape": list(layer._input_layer.batch_shape)}
     shapes = getattr(layer, "_build_shapes_arg", None)
     if not layer.built or shapes is None:
         return None
@@ -112,7 +101,7 @@ def shape_from_json(value):
 
 def drop_keras_only(cls, config: dict) -> dict:
     """Drop the arguments Keras writes and cnnkit's built-in ``cls`` lacks, when harmless."""
-    if not isinstance(cls, type) or not cls.__module__.startswith("cnnkit."):
+    if not is_builtin(cls):
         return config  # a custom class takes what its own constructor takes
     accepted = _accepted_arguments(cls)
     if accepted is None:
@@ -189,18 +178,6 @@ def dtype_from_config(value, layer_name=None):
     raise ValueError(f"Invalid dtype for layer {layer_name!r}: {value!r}")
 
 
-def _build_subclassed_model(model, shape) -> None:
-    """A subclassed model creates its layers' weights in ``call``: run it once on zeros."""
-    from cnnkit.autodiff import no_grad
-
-    def zeros(s):
-        return np.zeros(tuple(1 if d is None else d for d in s), dtype=model.dtype)
-
-    inputs = [zeros(s) for s in shape] if isinstance(shape, list) else zeros(shape)
-    with no_grad():
-        model(inputs, training=False)
-
-
 def build_from_config(instance, build_config: Mapping) -> None:
     """Build a deserialized layer from ``{"input_shape": ...}`` (Keras's ``build_from_config``)."""
     shape = build_config.get("input_shape")
@@ -211,13 +188,8 @@ def build_from_config(instance, build_config: Mapping) -> None:
     if shape is None:
         return
     shape = shape_from_json(shape)
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.model import Model
-    from cnnkit.models.sequential import Sequential
-
-    if isinstance(instance, Model) and not isinstance(instance, (Functional, Sequential)):
-        _build_subclassed_model(instance, shape)
+    if hasattr(instance, "_build_from_saved_shape"):  # a model builds itself (by a call)
+        instance._build_from_saved_shape(shape)
         return
     if hasattr(instance, "_maybe_build"):
         instance._maybe_build(shape)

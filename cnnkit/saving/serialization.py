@@ -35,7 +35,7 @@ from __future__ import annotations
 import inspect
 import threading
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -164,11 +164,22 @@ def _serialize_function(fn) -> dict | str:
             "config": fn.__name__,
             "registered_name": fn.__name__,
         }
+    registered_name = object_registration.get_registered_name(fn)
+    if "<locals>" in fn.__qualname__ and (
+        object_registration.get_registered_object(registered_name) is not fn
+    ):
+        raise ValueError(
+            f"Cannot save the function {fn.__qualname__!r}: it is defined inside another "
+            "function, so it could not be found when the file is loaded (and cnnkit never "
+            "stores code). Define it at module level and register it with "
+            "`@cnnkit.saving.register_keras_serializable()`, or write the computation as a "
+            "layer."
+        )
     return {
         "module": fn.__module__,
         "class_name": "function",
         "config": fn.__name__,
-        "registered_name": object_registration.get_registered_name(fn),
+        "registered_name": registered_name,
     }
 
 
@@ -179,7 +190,10 @@ def _serialize_instance(obj) -> dict:
             f"The `get_config()` method of {obj!r} should return a dict. It returned: {config!r}"
         )
     inner = {str(k): serialize_keras_object(v) for k, v in config.items()}
-    module, class_name, registered_name = public_name(type(obj))
+    if hasattr(obj, "_keras_public_name"):  # an op node names Keras's class of its op
+        module, class_name, registered_name = obj._keras_public_name()
+    else:
+        module, class_name, registered_name = public_name(type(obj))
 
     if module == "keras.layers":
         omit_for_keras(class_name, inner)
@@ -200,10 +214,6 @@ def _serialize_instance(obj) -> dict:
             out["build_config"] = serialize_keras_object(build_config)
         if getattr(obj, "compiled", False) and hasattr(obj, "get_compile_config"):
             out["compile_config"] = serialize_keras_object(obj.get_compile_config())
-        elif getattr(obj, "compiled", False):
-            from cnnkit.saving.model_config import get_compile_config
-
-            out["compile_config"] = get_compile_config(obj)
     return out
 
 
@@ -236,7 +246,11 @@ def _complete_layer_config(layer, inner: dict) -> None:
 
 # -- deserializing -------------------------------------------------------------------------
 def deserialize_keras_object(
-    config, custom_objects: Mapping[str, Any] | None = None, safe_mode: bool = True, **kwargs
+    config,
+    custom_objects: Mapping[str, Any] | None = None,
+    safe_mode: bool = True,
+    module_objects: Mapping[str, Any] | None = None,
+    **kwargs,
 ):
     """Rebuild the object described by ``config`` (the inverse of ``serialize_keras_object``).
 
@@ -246,9 +260,13 @@ def deserialize_keras_object(
             ``registered_name`` and then ``class_name``.
         safe_mode: refuse code stored in the config (lambdas). cnnkit refuses it whatever
             the value; nothing in the config can change it.
+        module_objects: a family's own ``{class_name: class}`` (``initializers``,
+            ``regularizers``...: Keras's argument of that name), for the top-level class;
+            looked up after ``custom_objects`` and registered objects.
 
     Raises:
-        TypeError: for a class that cannot be found (the message says where it looked).
+        ClassNotFoundError: (a ``TypeError``) for a class or function that cannot be found; the
+            message says where it looked.
         ValueError: for a lambda or ``Lambda`` layer, or a config cnnkit cannot honour.
     """
     if kwargs:
@@ -256,7 +274,44 @@ def deserialize_keras_object(
     scoped = in_safe_mode()
     safe_mode = bool(safe_mode) if scoped is None else scoped
     custom_objects = dict(custom_objects or {})
+    if module_objects and isinstance(config, Mapping):
+        name = config.get("class_name")
+        found = (
+            object_registration.get_registered_object(config.get("registered_name"), custom_objects)
+            if isinstance(config.get("registered_name"), str)
+            else None
+        )
+        if isinstance(name, str) and name in module_objects and found is None:
+            custom_objects.setdefault(name, module_objects[name])
     return _deserialize(config, custom_objects, safe_mode)
+
+
+class ClassNotFoundError(TypeError):
+    """A config names a class or function that is nowhere to be found."""
+
+    name: str | None = None  # the class or function name looked for
+
+
+def deserialize_family_object(
+    config: Mapping, module_objects: Mapping, custom_objects, unknown: Callable
+) -> Any:
+    """A family's ``deserialize`` of a dict (``initializers.deserialize``...).
+
+    The object is rebuilt by :func:`deserialize_keras_object` with the family's names as
+    ``module_objects``; a class found nowhere raises the family's own error,
+    ``unknown(class_name)`` (a ``ValueError`` listing its names, as Keras's ``get`` does).
+    """
+    config = dict(config)
+    if config.get("config") is None:  # ``{"class_name": "L2"}``: the class's defaults
+        config["config"] = {}
+    try:
+        return deserialize_keras_object(
+            config, custom_objects=custom_objects, module_objects=module_objects
+        )
+    except ClassNotFoundError as err:
+        if err.name != config.get("class_name"):
+            raise
+        raise unknown(err.name) from None
 
 
 def _deserialize(config, custom_objects: dict, safe_mode: bool):
@@ -284,6 +339,11 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
 
     if class_name == "function":
         return _retrieve_function(inner, module, registered_name, custom_objects, config)
+    if isinstance(module, str) and module.startswith(("keras.src.ops.", "keras.ops")):
+        # an op node of a functional model; layers import this module, so at call time
+        from cnnkit.layers.operations import Operation
+
+        return Operation.from_keras_config(class_name, inner)
     if class_name == "Lambda" and _holds_code(inner):
         raise _refused_layer("Lambda", safe_mode)
     cls = retrieve_class(class_name, module, registered_name, custom_objects, safe_mode)
@@ -307,10 +367,6 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
         compile_config = config.get("compile_config")
         if compile_config and hasattr(instance, "compile_from_config"):
             instance.compile_from_config(compile_config)
-        elif compile_config and hasattr(instance, "compile"):
-            from cnnkit.saving.model_config import compile_from_config
-
-            compile_from_config(instance, compile_config, custom_objects, safe_mode)
     return instance
 
 
@@ -404,12 +460,13 @@ def retrieve_class(
             "named in a file)"
         )
     key = registered_name if registered_name not in (None, class_name) else class_name
-    raise _mark(
-        TypeError(
+    raise _not_found(
+        class_name,
+        ClassNotFoundError(
             f"Could not locate class {class_name!r}. Looked in: {', '.join(looked)}. If it is a "
             f"custom class, pass it with `custom_objects={{{key!r}: {class_name}}}` or decorate it "
             "with `@cnnkit.saving.register_keras_serializable()`."
-        )
+        ),
     )
 
 
@@ -423,22 +480,21 @@ def _retrieve_function(name, module, registered_name, custom_objects, full_confi
     found = builtin_function(module, name)
     if found is not None:
         return found
-    raise _mark(
-        TypeError(
+    raise _not_found(
+        name,
+        ClassNotFoundError(
             f"Could not locate function {name!r} (module {module!r}). Looked in: "
             "`custom_objects`, the active `custom_object_scope`, registered objects and cnnkit's "
             f"built-in activations, losses and metrics. Pass it with `custom_objects={{{name!r}: "
             f"{name}}}` or register it with `@cnnkit.saving.register_keras_serializable()`."
-        )
+        ),
     )
 
 
 def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.model import Model
     from cnnkit.optimizers import Optimizer
 
-    if isinstance(cls, type) and issubclass(cls, Model):
+    if getattr(cls, "_saveable_kind", None) == "model":  # Model declares it
         inner = _adapt_layer_config(cls, inner, custom_objects, safe_mode, check_arguments=False)
         return _call_from_config(cls, inner, custom_objects)
     if isinstance(cls, type) and issubclass(cls, Layer):
@@ -481,6 +537,11 @@ def _call_from_config(cls, inner, custom_objects):
                 f"in `from_config()`.\n\nconfig={inner}"
             )
         ) from err
+
+
+def _not_found(name, err: ClassNotFoundError) -> ClassNotFoundError:
+    err.name = name
+    return _mark(err)
 
 
 def _mark(err: Exception) -> Exception:

@@ -32,7 +32,6 @@ import random
 import numpy as np
 
 from cnnkit import backend
-from cnnkit.preprocessing.sequence import pad_sequences as pad_sequences  # keras.utils alias
 
 _MAX_SEED = 2**32 - 1  # NumPy's legacy np.random.seed accepts [0, 2**32 - 1]
 
@@ -230,6 +229,7 @@ _LAZY = {
     "deserialize_keras_object": "cnnkit.saving",
     "get_registered_name": "cnnkit.saving",
     "get_registered_object": "cnnkit.saving",
+    "pad_sequences": "cnnkit.preprocessing.sequence",  # keras.utils alias
 }
 
 

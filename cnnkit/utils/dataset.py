@@ -48,6 +48,32 @@ def _to_numpy(value):
     return np.asarray(value)
 
 
+class EagerArray(np.ndarray):
+    """An element's array as iteration gives it: a NumPy array that also has ``numpy()``.
+
+    ``tf.data`` yields eager tensors, and Keras code reads them with ``batch.numpy()``
+    (``for text_batch, label_batch in ds.take(1): text_batch.numpy()[0]``); this view lets
+    that code run while everything else sees an ordinary ``ndarray``.
+    """
+
+    def numpy(self) -> np.ndarray:
+        """The array itself, as a plain ``ndarray``."""
+        return self.view(np.ndarray)
+
+
+def _eager(value):
+    """``value`` with its arrays viewed as :class:`EagerArray`, through tuples, lists, dicts."""
+    if isinstance(value, tuple):
+        return tuple(_eager(v) for v in value)
+    if isinstance(value, list):
+        return [_eager(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _eager(v) for k, v in value.items()}
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value).view(EagerArray)
+    return value
+
+
 def _stack(elements: list):
     first = elements[0]
     if isinstance(first, tuple):
@@ -146,7 +172,8 @@ class Dataset:
 
     # -- the protocol -----------------------------------------------------------------
     def __iter__(self) -> Iterator:
-        return iter(self._make_iterator())
+        """The elements, their arrays with a ``numpy()`` method as eager tensors have."""
+        return (_eager(e) for e in self._make_iterator())
 
     def __len__(self) -> int:
         if self._cardinality == INFINITE:
@@ -160,7 +187,7 @@ class Dataset:
         return self._cardinality
 
     def as_numpy_iterator(self) -> Iterator:
-        return iter(self)
+        return iter(self._make_iterator())
 
     def _derive(self, make_iterator, cardinality) -> Dataset:
         out = Dataset(make_iterator, cardinality)

@@ -357,6 +357,60 @@ CASES = [
         )(x),
         [(5, 3)],
     ),
+    # normalisation, PReLU and sequence reshapes
+    ("layer_norm", _chain(lambda: L.LayerNormalization()), [(5, 4)]),
+    ("layer_norm_axes", _chain(lambda: L.LayerNormalization(axis=[1, 3])), [(3, 2, 4)]),
+    ("layer_norm_no_scale", _chain(lambda: L.LayerNormalization(scale=False)), [(6,)]),
+    ("layer_norm_after_conv", lambda x: L.LayerNormalization()(_conv(x)), [(5, 5, 2)]),
+    ("group_norm", _chain(lambda: L.GroupNormalization(2)), [(5, 4)]),
+    ("group_norm_image", lambda x: L.GroupNormalization(4)(_conv(x, 8)), [(5, 6, 2)]),
+    ("group_norm_volume", _chain(lambda: L.GroupNormalization(-1, center=False)), [(2, 3, 3, 2)]),
+    ("group_norm_dynamic", _chain(lambda: L.GroupNormalization(3)), [(None, 6)]),
+    ("prelu", _chain(lambda: L.PReLU(alpha_initializer="random_normal")), [(3, 4)]),
+    (
+        "prelu_shared_after_conv",
+        lambda x: L.PReLU("random_normal", shared_axes=[1, 2])(_conv(x)),
+        [(5, 5, 2)],
+    ),
+    ("permute", _chain(lambda: L.Permute((2, 3, 1))), [(2, 3, 4)]),
+    ("permute_after_conv", lambda x: L.Permute((3, 1, 2))(_conv(x)), [(4, 5, 2)]),
+    ("repeat_vector", _chain(lambda: L.RepeatVector(3)), [(4,)]),
+    # 1-D convolution variants
+    ("conv1d_transpose", _chain(lambda: L.Conv1DTranspose(3, 3, strides=2)), [(5, 2)]),
+    (
+        "conv1d_transpose_same_output_padding",
+        _chain(lambda: L.Conv1DTranspose(2, 3, strides=2, padding="same", output_padding=1)),
+        [(5, 3)],
+    ),
+    ("depthwise_conv1d", _chain(lambda: L.DepthwiseConv1D(3, depth_multiplier=2)), [(7, 3)]),
+    (
+        "depthwise_conv1d_same_strided",
+        _chain(lambda: L.DepthwiseConv1D(3, strides=2, padding="same")),
+        [(None, 2)],
+    ),
+    ("separable_conv1d", _chain(lambda: L.SeparableConv1D(4, 3, activation="relu")), [(8, 2)]),
+    (
+        "separable_conv1d_dilated",
+        _chain(lambda: L.SeparableConv1D(3, 2, dilation_rate=2, depth_multiplier=2)),
+        [(8, 2)],
+    ),
+    ("spatial_dropout1d", _chain(lambda: L.SpatialDropout1D(0.5)), [(5, 3)]),
+    # volumes
+    ("conv3d", _chain(lambda: L.Conv3D(3, 2, activation="relu")), [(4, 5, 4, 2)]),
+    (
+        "conv3d_same_strided",
+        _chain(lambda: L.Conv3D(2, 3, strides=2, padding="same")),
+        [(5, 5, 4, 1)],
+    ),
+    ("max_pool3d", _chain(lambda: L.MaxPooling3D(2)), [(4, 4, 5, 2)]),
+    ("avg_pool3d_same", _chain(lambda: L.AveragePooling3D(2, padding="same")), [(3, 5, 5, 2)]),
+    ("global_max_pool3d", _chain(lambda: L.GlobalMaxPooling3D()), [(3, 4, 4, 2)]),
+    (
+        "conv3d_global_avg_pool3d_keepdims",
+        lambda x: L.GlobalAveragePooling3D(keepdims=True)(L.Conv3D(2, 2)(x)),
+        [(3, 4, 4, 2)],
+    ),
+    ("spatial_dropout3d", _chain(lambda: L.SpatialDropout3D(0.5)), [(2, 3, 3, 2)]),
 ]
 
 
@@ -378,6 +432,8 @@ def test_every_supported_layer_has_a_case():
             covered.add(type(layer).__name__)
             stack += getattr(layer, "_sublayers", list)()
     elsewhere = {"Functional", "Sequential", "Embedding"}  # the tests below
+    elsewhere |= {"Normalization", "Operation"}  # test_op_nodes_normalization_and_grouped...
+    elsewhere |= {"CustomScaleLayer", "LayerScale", "StochasticDepth"}  # the Keras zoo test
     missing = set(supported_layers()) - covered - elsewhere
     assert not missing
 
@@ -512,6 +568,37 @@ APPLICATIONS = [
 @pytest.mark.parametrize("build", APPLICATIONS)
 def test_application_matches_predict(build, tmp_path):
     _check(_randomize(build()), tmp_path)
+
+
+KERAS_ZOO = [  # Keras's architectures at small sizes: their op nodes, scaling layers, groups
+    ("MobileNetV3Small", {"input_shape": (32, 32, 3)}),
+    ("EfficientNetB0", {"input_shape": (32, 32, 3)}),
+    ("EfficientNetV2B0", {"input_shape": (32, 32, 3)}),
+    ("ConvNeXtTiny", {"input_shape": (32, 32, 3)}),
+    ("InceptionResNetV2", {"input_shape": (75, 75, 3)}),
+    ("NASNetMobile", {"input_shape": (32, 32, 3)}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, kwargs", KERAS_ZOO, ids=[n for n, _ in KERAS_ZOO])
+def test_keras_application_matches_predict(name, kwargs, tmp_path):
+    model = getattr(applications, name)(classes=5, **kwargs)
+    x = np.random.default_rng(0).uniform(0, 255, (3, *kwargs["input_shape"])).astype("float32")
+    _check(model, tmp_path, inputs=[x])
+
+
+def test_op_nodes_normalization_and_grouped_convolution(tmp_path):
+    from cnnkit import ops
+
+    inputs = L.Input((6, 6, 4))
+    x = L.Normalization(mean=[1.0, 2.0, 3.0, 4.0], variance=[1.0, 4.0, 9.0, 0.25])(inputs)
+    x = L.Conv2D(8, 3, groups=2, padding="same")(x)
+    x = L.Conv2D(8, 3, groups=8)(x)  # depthwise, as a grouped convolution
+    x = ops.relu(x * 2.0 + 1.0) - x / 4.0
+    x = L.Normalization(mean=[0.5] * 8, variance=[2.0] * 8, invert=True)(-x)
+    model = _randomize(Model(inputs, x))
+    _check(model, tmp_path)
 
 
 def test_application_of_any_image_size(tmp_path):

@@ -216,6 +216,18 @@ LAYERS.update(
         "StackedRNNCells": (lambda: L.StackedRNNCells([L.GRUCell(2)]), "input"),
         "ConvLSTM1D": (lambda: L.ConvLSTM1D(2, 2), "float"),
         "ConvLSTM2D": (lambda: L.ConvLSTM2D(2, 2, padding="same"), "float"),
+        "ConvLSTM3D": (lambda: L.ConvLSTM3D(2, 2, padding="same"), "float"),
+        "Hashing": (lambda: L.Hashing(5), "str"),
+        "Hashing-count": (lambda: L.Hashing(5, output_mode="count"), "int"),
+        "Hashing-one_hot": (lambda: L.Hashing(5, mask_value="a b", output_mode="one_hot"), "str"),
+        "HashedCrossing": (lambda: L.HashedCrossing(5), "merge"),
+        "AdaptiveAveragePooling1D": (lambda: L.AdaptiveAveragePooling1D(2), "float"),
+        "AdaptiveAveragePooling2D": (lambda: L.AdaptiveAveragePooling2D((2, 3)), "float"),
+        "AdaptiveAveragePooling3D": (lambda: L.AdaptiveAveragePooling3D(2), "float"),
+        "AdaptiveMaxPooling1D": (lambda: L.AdaptiveMaxPooling1D(3), "float"),
+        "AdaptiveMaxPooling2D": (lambda: L.AdaptiveMaxPooling2D(2), "float"),
+        "AdaptiveMaxPooling3D": (lambda: L.AdaptiveMaxPooling3D((1, 2, 2)), "float"),
+        "ReversibleEmbedding": (lambda: L.ReversibleEmbedding(10, 3), "int"),
     }
 )
 

@@ -1,7 +1,9 @@
 """Every op in one table: values against a reference, float64 gradient checks, float32 dtypes.
 
 Adding an op means adding one :class:`OpCase` row to ``CASES``; the three tests below then run
-on it. Inputs are drawn away from kinks (ReLU at 0, MAE at y == p) and max-pool ties.
+on it, once with each kernel implementation (the NumPy kernels and the reference loops of
+:mod:`cnnkit.kernels.reference_ops`, see :mod:`cnnkit.kernels.dispatch`). Inputs are drawn
+away from kinks (ReLU at 0, MAE at y == p) and max-pool ties.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cnnkit.kernels import (
     circle_loss,
     conv,
     dense,
+    dispatch,
     losses,
     losses_extra,
     norm,
@@ -62,6 +65,13 @@ class OpCase:
         if self.make_inputs is not None:
             return self.make_inputs(rng, self.shapes)
         return [rng.standard_normal(s) for s in self.shapes]
+
+    def tensors(self, inputs) -> tuple[list, list]:
+        """``inputs`` as Tensors, those in ``wrt`` (default: every float) as Variables."""
+        wrt = self.wrt
+        if wrt is None:
+            wrt = [i for i, a in enumerate(inputs) if a.dtype.kind == "f"]
+        return [Variable(a) if i in wrt else Tensor(a) for i, a in enumerate(inputs)], list(wrt)
 
 
 # -- input makers --------------------------------------------------------------
@@ -1207,8 +1217,15 @@ IDS = [case.name for case in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate op case names"
 
 
+@pytest.fixture(params=["numpy", "reference"])
+def kernels(request):
+    """Each test of the table runs with both kernel implementations."""
+    with dispatch.use_kernels(request.param):
+        yield request.param
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_values_match_reference(case):
+def test_values_match_reference(case, kernels):
     inputs = case.inputs()
     out = case.fn(*[Tensor(a) for a in inputs])
     expected = case.reference(*inputs)
@@ -1217,19 +1234,14 @@ def test_values_match_reference(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradients_match_finite_differences(case):
+def test_gradients_match_finite_differences(case, kernels):
     gradcheck(case.fn, *case.inputs(), wrt=case.wrt)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_float32_stays_float32(case):
+def test_float32_stays_float32(case, kernels):
     inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in case.inputs()]
-    wrt = (
-        case.wrt
-        if case.wrt is not None
-        else [i for i, a in enumerate(inputs) if a.dtype.kind == "f"]
-    )
-    tensors = [Variable(a) if i in wrt else Tensor(a) for i, a in enumerate(inputs)]
+    tensors, wrt = case.tensors(inputs)
     out = case.fn(*tensors)
     assert out.dtype == np.float32
     out.backward(np.ones(out.shape, dtype=np.float32))

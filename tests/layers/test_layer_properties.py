@@ -136,3 +136,86 @@ def test_flatten_layers_walks_depth_first_once_each():
     assert names.index("inner") < names.index("shared")
     top = outer._flatten_layers(include_self=False, recursive=False)
     assert [layer.name for layer in top] == [layer.name for layer in outer.layers]
+
+
+RNG = np.random.default_rng(0)
+WORDS = np.array(["the cat sat", "a dog", "the end of it", "cat"])
+# (layer, one sample's input shape or data kind): layers that declare `samplewise`; the check
+# runs a batch of 4 whole and as halves, which must agree in inference.
+SAMPLEWISE_CASES = {
+    "Conv1DTranspose": (lambda: layers.Conv1DTranspose(2, 3, strides=2), (5, 3)),
+    "DepthwiseConv1D": (lambda: layers.DepthwiseConv1D(3), (6, 2)),
+    "SeparableConv1D": (lambda: layers.SeparableConv1D(2, 3), (6, 2)),
+    "Conv3D": (lambda: layers.Conv3D(2, 2), (3, 4, 4, 1)),
+    "Conv3DTranspose": (lambda: layers.Conv3DTranspose(2, 2, strides=2), (2, 3, 3, 1)),
+    "MaxPooling3D": (lambda: layers.MaxPooling3D(2), (4, 4, 4, 1)),
+    "AveragePooling3D": (lambda: layers.AveragePooling3D(2), (4, 4, 4, 1)),
+    "GlobalMaxPooling3D": (lambda: layers.GlobalMaxPooling3D(), (2, 3, 3, 2)),
+    "GlobalAveragePooling3D": (lambda: layers.GlobalAveragePooling3D(), (2, 3, 3, 2)),
+    "SpatialDropout1D": (lambda: layers.SpatialDropout1D(0.5), (5, 3)),
+    "SpatialDropout3D": (lambda: layers.SpatialDropout3D(0.5), (2, 3, 3, 2)),
+    "Cropping1D": (lambda: layers.Cropping1D(1), (5, 2)),
+    "Cropping3D": (lambda: layers.Cropping3D(1), (4, 4, 4, 1)),
+    "ZeroPadding1D": (lambda: layers.ZeroPadding1D(1), (5, 2)),
+    "ZeroPadding3D": (lambda: layers.ZeroPadding3D(1), (2, 2, 2, 1)),
+    "UpSampling1D": (lambda: layers.UpSampling1D(2), (5, 2)),
+    "UpSampling3D": (lambda: layers.UpSampling3D(2), (2, 2, 2, 1)),
+    "Normalization": (lambda: layers.Normalization(mean=1.0, variance=4.0), (3,)),
+    "CategoryEncoding": (lambda: layers.CategoryEncoding(6, "count"), "ids"),
+    "Discretization": (lambda: layers.Discretization([-0.5, 0.5]), (3,)),
+    "CenterCrop": (lambda: layers.CenterCrop(2, 2), (4, 4, 1)),
+    "StringLookup": (lambda: layers.StringLookup(vocabulary=["cat", "a"]), "words"),
+    "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[1, 2]), "ids"),
+    "TextVectorization": (
+        lambda: layers.TextVectorization(vocabulary=["the", "cat"], output_sequence_length=3),
+        "text",
+    ),
+    "RNN": (lambda: layers.RNN(layers.LSTMCell(2)), (4, 3)),
+    "RNN-stacked": (lambda: layers.RNN([layers.GRUCell(2), layers.SimpleRNNCell(2)]), (4, 3)),
+    "ConvLSTM1D": (lambda: layers.ConvLSTM1D(2, 2), (2, 5, 1)),
+    "ConvLSTM3D": (lambda: layers.ConvLSTM3D(2, 2), (2, 3, 3, 3, 1)),
+    "TimeDistributed": (lambda: layers.TimeDistributed(layers.Dense(2)), (3, 4)),
+    "Identity": (lambda: layers.Identity(), (3,)),
+    "Hashing": (lambda: layers.Hashing(5), "words"),
+    "AdaptiveMaxPooling2D": (lambda: layers.AdaptiveMaxPooling2D(2), (5, 5, 1)),
+    "ReversibleEmbedding": (lambda: layers.ReversibleEmbedding(6, 2), "ids"),
+}
+
+
+def _batch(kind):
+    if kind == "ids":
+        return RNG.integers(1, 6, (4, 3))
+    if kind == "words":
+        return np.array([["cat", "a"], ["dog", "cat"], ["a", "a"], ["x", "cat"]])
+    if kind == "text":
+        return WORDS[:, None]
+    return RNG.standard_normal((4, *kind)).astype("float32")
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLEWISE_CASES))
+def test_declared_samplewise_layers_give_the_same_outputs_on_split_batches(name):
+    make, kind = SAMPLEWISE_CASES[name]
+    layer = make()
+    x = _batch(kind)
+    assert layer._runs_samplewise()
+    whole = np.asarray(layer(x))
+    halves = np.concatenate([np.asarray(layer(x[:2])), np.asarray(layer(x[2:]))])
+    assert whole.shape == halves.shape
+    np.testing.assert_allclose(whole, halves, rtol=1e-6, atol=1e-7)
+
+
+def test_layers_that_depend_on_the_batch_say_so():
+    assert not layers.RNN(layers.LSTMCell(2), stateful=True)._runs_samplewise()
+    assert not layers.ConvLSTM2D(2, 2, stateful=True)._runs_samplewise()
+    # Without a fixed length, a text's ids are padded to the batch's longest text.
+    free = layers.TextVectorization(vocabulary=["the", "cat"])
+    assert not free._runs_samplewise()
+    assert np.asarray(free(WORDS[:, None])).shape[1] != np.asarray(free(WORDS[3:, None])).shape[1]
+    assert layers.TextVectorization(vocabulary=["the"], output_mode="count")._runs_samplewise()
+
+    class Mixing(layers.Layer):
+        def call(self, inputs, states):
+            return inputs - inputs.mean(axis=0), states
+
+    mixing = type("MixingCell", (Mixing,), {"state_size": 2})
+    assert not layers.RNN(mixing())._runs_samplewise()  # a user cell decides for its RNN

@@ -7,7 +7,7 @@ expected values are those of Keras's own docstring examples and hand-computed ca
 import numpy as np
 import pytest
 
-from cnnkit.layers import Input, IntegerLookup, StringLookup
+from cnnkit.layers import Hashing, Input, IntegerLookup, StringLookup
 from cnnkit.models import Model, load_model
 
 VOCAB = ["a", "b", "c", "d"]
@@ -128,7 +128,7 @@ def test_config_round_trip():
     [
         (StringLookup, {"max_tokens": 1}, ValueError, "must be greater than 1"),
         (StringLookup, {"num_oov_indices": -1}, ValueError, "must >= 0"),
-        (StringLookup, {"num_oov_indices": 2}, NotImplementedError, "FarmHash64"),
+        (StringLookup, {"num_oov_indices": 2, "salt": "x"}, ValueError, "`salt` argument"),
         (StringLookup, {"output_mode": "x"}, ValueError, "`output_mode`"),
         (StringLookup, {"invert": True, "output_mode": "count"}, ValueError, "when `invert`"),
         (StringLookup, {"sparse": True}, ValueError, "sparse=True"),
@@ -138,7 +138,7 @@ def test_config_round_trip():
         (StringLookup, {"vocabulary": ["a", ""], "mask_token": ""}, ValueError, "mask token"),
         (StringLookup, {"vocabulary": ["a", "b"], "max_tokens": 2}, ValueError, "larger than"),
         (IntegerLookup, {"vocabulary_dtype": "int32"}, ValueError, "int64"),
-        (IntegerLookup, {"oov_method": "farmhash"}, NotImplementedError, "FarmHash64"),
+        (IntegerLookup, {"oov_method": "farmhash", "salt": (1, 2, 3)}, ValueError, "2 integers"),
         (IntegerLookup, {"salt": 3}, ValueError, "`salt` can only be used"),
     ],
 )
@@ -158,3 +158,37 @@ def test_errors_on_use():
         IntegerLookup(vocabulary=[1])(np.array(["a"]))
     with pytest.raises(RuntimeError, match="set the layer's vocabulary"):
         StringLookup(output_mode="multi_hot")(["a"])
+
+
+def test_several_oov_indices_hash_as_keras_documents():
+    data = [["a", "c", "d"], ["m", "z", "b"]]
+    layer = StringLookup(vocabulary=["a", "b", "c", "d"], num_oov_indices=2)
+    np.testing.assert_array_equal(layer(data).numpy(), [[2, 4, 5], [0, 1, 3]])
+    ints = IntegerLookup(vocabulary=[12, 36, 1138, 42], num_oov_indices=2)
+    np.testing.assert_array_equal(
+        ints([[12, 1138, 42], [37, 1000, 36]]).numpy(), [[2, 4, 5], [1, 0, 3]]
+    )
+    oov = np.array([100, 300, 700, 1100, 1700, 2000])
+    floormod = IntegerLookup(vocabulary=[10, 20, 30], num_oov_indices=4)
+    farmhash = IntegerLookup(vocabulary=[10, 20, 30], num_oov_indices=4, oov_method="farmhash")
+    np.testing.assert_array_equal(floormod(oov).numpy(), [0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(farmhash(oov).numpy(), [3, 3, 2, 2, 0, 1])
+
+
+def test_oov_hashing_is_the_hashing_layers_and_saves(tmp_path):
+    words = np.array([["q", "a", "zz"], ["", "r", "a"]])
+    for salt in (None, [5, 9]):
+        layer = StringLookup(vocabulary=["a"], num_oov_indices=3, mask_token="", salt=salt)
+        ids = layer(words).numpy()
+        buckets = Hashing(3, salt=salt)(words).numpy() + 1  # OOV indices start after the mask
+        expected = np.where(words == "a", 4, np.where(words == "", 0, buckets))
+        np.testing.assert_array_equal(ids, expected)
+        config = layer.get_config()
+        assert config["salt"] == salt
+        assert StringLookup.from_config(config)(words).numpy().tolist() == ids.tolist()
+    salted = IntegerLookup(vocabulary=[1], num_oov_indices=5, oov_method="farmhash", salt=7)
+    np.testing.assert_array_equal(
+        salted(np.array([1, 8, 90])).numpy(),
+        [5, *(Hashing(5, salt=7)(np.array([8, 90])).numpy())],
+    )
+    assert salted.get_config()["salt"] == [7, 7]

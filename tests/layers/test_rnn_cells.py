@@ -225,6 +225,20 @@ CONV_LSTM = [
     ("ConvLSTM2D", {"filters": 2, "kernel_size": 3, "strides": 2}, (2, 2, 6, 6, 1)),
     ("ConvLSTM1D", {"filters": 3, "kernel_size": 3, "return_sequences": True}, (2, 3, 6, 2)),
     ("ConvLSTM1D", {"filters": 2, "kernel_size": 2, "go_backwards": True}, (2, 3, 6, 2)),
+    ("ConvLSTM3D", {"filters": 2, "kernel_size": 2}, (2, 3, 3, 4, 4, 2)),
+    (
+        "ConvLSTM3D",
+        {
+            "filters": 3,
+            "kernel_size": (2, 3, 2),
+            "padding": "same",
+            "strides": (1, 2, 1),
+            "return_sequences": True,
+            "return_state": True,
+        },
+        (2, 2, 3, 5, 4, 1),
+    ),
+    ("ConvLSTM3D", {"filters": 2, "kernel_size": 2, "dilation_rate": 2}, (1, 2, 5, 5, 5, 1)),
 ]
 
 
@@ -254,3 +268,19 @@ def test_conv_lstm_saves_and_rejects_bad_input(tmp_path):
         layers.ConvLSTM2D(2, 3)(np.ones((2, 3, 5, 1), "float32"))
     with pytest.raises(ValueError, match="dilation_rate"):
         layers.ConvLSTM2D(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="ndim=6"):
+        layers.ConvLSTM3D(2, 3)(np.ones((2, 3, 5, 5, 1), "float32"))
+
+
+def test_conv_lstm_3d_trains_saves_and_loads(tmp_path):
+    inputs = layers.Input((2, 3, 4, 4, 1))
+    model = cnnkit.Model(inputs, layers.ConvLSTM3D(2, 2, padding="same", dropout=0.1)(inputs))
+    model.compile(optimizer="adam", loss="mse")
+    x = RNG.standard_normal((3, 2, 3, 4, 4, 1)).astype("float32")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, np.zeros((3, 3, 4, 4, 2), "float32"), epochs=1, verbose=0)
+    assert all(not np.allclose(b, a) for b, a in zip(before, model.get_weights()))
+    path = str(tmp_path / "convlstm3d.keras")
+    model.save(path)
+    loaded = cnnkit.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -22,14 +22,9 @@ EXCLUDED = {
     "view_as_complex": "complex numbers",
     "view_as_real": "complex numbers",
     "polar": "complex numbers",
-    # spectral transforms return (real, imaginary) pairs of complex results
-    "fft": "FFT/STFT",
-    "fft2": "FFT/STFT",
-    "ifft2": "FFT/STFT",
-    "rfft": "FFT/STFT",
-    "irfft": "FFT/STFT",
-    "stft": "FFT/STFT",
-    "istft": "FFT/STFT",
+    # short-time transforms (framing, windows, overlap-add) are not provided
+    "stft": "STFT",
+    "istft": "STFT",
     # connectionist temporal classification: sequence-model losses, not CNN ops
     "ctc_loss": "CTC",
     "ctc_decode": "CTC",

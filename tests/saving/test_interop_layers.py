@@ -123,14 +123,9 @@ def _build(lib, spec, shape):
     return lib.Model(inputs, outputs)
 
 
-KNOWN = {("MultiHeadAttentionSelf", "cnnkit_to_keras")}  # cnnkit records q, v as one list
-
-
 @pytest.mark.parametrize("direction", ["keras_to_cnnkit", "cnnkit_to_keras"])
 @pytest.mark.parametrize("name, shape, spec", CASES, ids=[c[0] for c in CASES])
 def test_layer_round_trips_between_keras_and_cnnkit(tmp_path, name, shape, spec, direction):
-    if (name, direction) in KNOWN:
-        pytest.xfail("not yet written in Keras's form")
     x, shape = _data(shape)
     path = tmp_path / "model.keras"
     with warnings.catch_warnings():

@@ -71,6 +71,11 @@ def integer_lookup():
     return seq((3,), layer, dtype="int64")
 
 
+def hashed_crossing():
+    a, b = L.Input((1,), dtype="string", name="a"), L.Input((1,), dtype="int64", name="b")
+    return Model([a, b], L.HashedCrossing(7, output_mode="one_hot")((a, b)))
+
+
 LAYER_CASES = {
     "Activation": lambda: seq((4,), L.Activation("tanh")),
     "Add": merge(L.Add),
@@ -221,6 +226,18 @@ LAYER_CASES.update(
         "TimeDistributed": lambda: seq((5, 4), L.TimeDistributed(L.Dense(3))),
         "UnitNormalization": lambda: seq((4,), L.UnitNormalization()),
         "Wrapper": lambda: L.Wrapper(L.Dense(2)),
+        "Hashing": lambda: seq((2,), L.Hashing(5, salt=3, output_mode="count"), dtype="string"),
+        "HashedCrossing": hashed_crossing,
+        "AdaptiveAveragePooling1D": lambda: seq((7, 2), L.AdaptiveAveragePooling1D(3)),
+        "AdaptiveAveragePooling2D": lambda: seq((6, 5, 2), L.AdaptiveAveragePooling2D((2, 3))),
+        "AdaptiveAveragePooling3D": lambda: seq((4, 5, 3, 1), L.AdaptiveAveragePooling3D(2)),
+        "AdaptiveMaxPooling1D": lambda: seq((7, 2), L.AdaptiveMaxPooling1D(3)),
+        "AdaptiveMaxPooling2D": lambda: seq((6, 5, 2), L.AdaptiveMaxPooling2D((2, 3))),
+        "AdaptiveMaxPooling3D": lambda: seq((4, 5, 3, 1), L.AdaptiveMaxPooling3D((1, 2, 3))),
+        "ReversibleEmbedding": lambda: seq(
+            (5,), L.ReversibleEmbedding(10, 3, tie_weights=False, logit_soft_cap=2.0), dtype="int32"
+        ),
+        "ConvLSTM3D": lambda: seq((2, 3, 4, 4, 1), L.ConvLSTM3D(2, 2, padding="same")),
     }
 )
 

@@ -12,8 +12,10 @@ from cnnkit.layers import (
     Conv1D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 
 # ---------------------------------------------------------------------------
@@ -71,12 +73,14 @@ def _bias(g, layer):
 
 
 def _convert_conv(g, layer, ins, shapes):
-    """Conv2D and Conv1D: kernels ``(KH, KW, C, F) -> (F, C, KH, KW)``, ``(K, C, F) -> (F, C,
-    K)``."""
+    """Conv1D, Conv2D and Conv3D: kernels ``(K, C, F) -> (F, C, K)``, ``(KH, KW, C, F) ->
+    (F, C, KH, KW)``, ``(KD, KH, KW, C, F) -> (F, C, KD, KH, KW)``."""
     x = g.as_layout(ins[0], _FIRST)
     kernel = _numpy(layer.kernel)
     if isinstance(layer, Conv1D):
         w, start = kernel.transpose(2, 1, 0), 1  # Conv1D stores (1, K) sizes
+    elif kernel.ndim == 5:
+        w, start = kernel.transpose(4, 3, 0, 1, 2), 0
     else:
         w, start = kernel.transpose(3, 2, 0, 1), 0
     geometry = (
@@ -86,26 +90,41 @@ def _convert_conv(g, layer, ins, shapes):
         layer.padding,
     )
     w = _weight(g, layer, w, "kernel")
-    y = _conv_node(g, layer, x, w, _bias(g, layer), geometry, layer.name)
+    groups = getattr(layer, "groups", 1)  # a grouped kernel is (..., C / groups, F)
+    y = _conv_node(g, layer, x, w, _bias(g, layer), geometry, layer.name, group=groups)
     return [_activation(g, replace(y, shape=shapes[0]), layer.activation, layer)]
 
 
-def _depthwise_geometry(layer):
-    return (layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
+def _depthwise_geometry(layer, start: int = 0):
+    """Keras's sizes per spatial axis; ``start=1`` drops the height of a 1-D layer's
+    ``(1, K)`` sizes."""
+    return (
+        layer.kernel_size[start:],
+        layer.strides[start:],
+        layer.dilation_rate[start:],
+        layer.padding,
+    )
 
 
 def _depthwise_weight(kernel):
-    """``(KH, KW, C, M) -> (C·M, 1, KH, KW)``: output channel ``c·M + m`` sees input ``c``."""
-    kh, kw, c, m = kernel.shape
-    return kernel.reshape(kh, kw, c * m).transpose(2, 0, 1)[:, None]
+    """``(*K, C, M) -> (C·M, 1, *K)``: output channel ``c·M + m`` sees input ``c``."""
+    *ks, c, m = kernel.shape
+    flat = kernel.reshape(*ks, c * m)
+    return flat.transpose(len(ks), *range(len(ks)))[:, None]
+
+
+def _start(x: _Value) -> int:
+    """1 for a sequence (a 1-D layer keeps ``(1, K)`` sizes), 0 for images."""
+    return 1 if x.rank == 3 else 0
 
 
 def _convert_depthwise(g, layer, ins, shapes):
     x = g.as_layout(ins[0], _FIRST)
     kernel = _numpy(layer.kernel)
     w = _weight(g, layer, _depthwise_weight(kernel), "kernel")
-    geometry = _depthwise_geometry(layer)
-    y = _conv_node(g, layer, x, w, _bias(g, layer), geometry, layer.name, group=kernel.shape[2])
+    geometry = _depthwise_geometry(layer, _start(x))
+    group = kernel.shape[-2]
+    y = _conv_node(g, layer, x, w, _bias(g, layer), geometry, layer.name, group=group)
     return [_activation(g, replace(y, shape=shapes[0]), layer.activation, layer)]
 
 
@@ -114,12 +133,17 @@ def _convert_separable(g, layer, ins, shapes):
     x = g.as_layout(ins[0], _FIRST)
     kernel = _numpy(layer.depthwise_kernel)
     w = _weight(g, layer, _depthwise_weight(kernel), "depthwise_kernel")
-    geometry = _depthwise_geometry(layer)
-    mid = _conv_node(g, layer, x, w, None, geometry, layer.name, group=kernel.shape[2])
+    start = _start(x)
+    geometry = _depthwise_geometry(layer, start)
+    mid = _conv_node(g, layer, x, w, None, geometry, layer.name, group=kernel.shape[-2])
     mid = replace(mid, shape=shapes[0])  # only the spatial sizes matter below
-    pointwise = _numpy(layer.pointwise_kernel).transpose(3, 2, 0, 1)
+    pointwise = _numpy(layer.pointwise_kernel)  # (1, 1, C·M, F) or, 1-D, (1, C·M, F)
+    pointwise = pointwise.reshape(pointwise.shape[-2:]).T.reshape(
+        pointwise.shape[-1], pointwise.shape[-2], *([1] * (2 - start))
+    )
     pointwise = _weight(g, layer, pointwise, "pointwise_kernel")
-    one = ((1, 1), (1, 1), (1, 1), "valid")
+    ones = (1,) * (2 - start)
+    one = (ones, ones, ones, "valid")
     y = _conv_node(g, layer, mid, pointwise, _bias(g, layer), one, layer.name)
     return [_activation(g, replace(y, shape=shapes[0]), layer.activation, layer)]
 
@@ -145,16 +169,24 @@ def _transpose_padding(k: int, s: int, d: int, padding: str, output_padding) -> 
 
 
 def _convert_conv_transpose(g, layer, ins, shapes):
-    """ConvTranspose: kernel ``(KH, KW, F, C) -> (C, F, KH, KW)``."""
+    """ConvTranspose: kernel ``(KH, KW, F, C) -> (C, F, KH, KW)`` (1-D: ``(K, F, C) -> (C, F,
+    K)``)."""
     x = g.as_layout(ins[0], _FIRST)
-    w = _weight(g, layer, _numpy(layer.kernel).transpose(3, 2, 0, 1), "kernel")
-    output_padding = layer.output_padding or (None, None)
+    kernel = _numpy(layer.kernel)
+    w = _weight(
+        g,
+        layer,
+        kernel.transpose(kernel.ndim - 1, kernel.ndim - 2, *range(kernel.ndim - 2)),
+        "kernel",
+    )
+    start = _start(x)
+    sizes, strides = layer.kernel_size[start:], layer.strides[start:]
+    dilations = layer.dilation_rate[start:]
+    output_padding = (layer.output_padding or (None, None))[start:]
     begins, ends, extras = zip(
         *(
             _transpose_padding(k, s, d, layer.padding, p)
-            for k, s, d, p in zip(
-                layer.kernel_size, layer.strides, layer.dilation_rate, output_padding
-            )
+            for k, s, d, p in zip(sizes, strides, dilations, output_padding)
         )
     )
     inputs = [x.name, w] + ([_bias(g, layer)] if layer.use_bias else [])
@@ -162,9 +194,9 @@ def _convert_conv_transpose(g, layer, ins, shapes):
         "ConvTranspose",
         inputs,
         layer.name,
-        kernel_shape=list(layer.kernel_size),
-        strides=list(layer.strides),
-        dilations=list(layer.dilation_rate),
+        kernel_shape=list(sizes),
+        strides=list(strides),
+        dilations=list(dilations),
         pads=list(begins + ends),
         output_padding=list(extras) if any(extras) else None,
     )
@@ -176,7 +208,7 @@ def _convert_pool(g, layer, ins, shapes):
     x = g.as_layout(ins[0], _FIRST)
     pool, strides = list(layer.pool_size), list(layer.strides)
     attrs = _padding_attrs(x.shape[1:-1], pool, strides, [1] * len(pool), layer.padding)
-    if isinstance(layer, (MaxPooling2D, MaxPooling1D)):
+    if isinstance(layer, (MaxPooling3D, MaxPooling2D, MaxPooling1D)):
         y = g.op("MaxPool", [x.name], layer.name, kernel_shape=pool, strides=strides, **attrs)
     else:  # the mean of the real pixels of each window, as Keras
         y = g.op(
@@ -193,7 +225,7 @@ def _convert_pool(g, layer, ins, shapes):
 
 def _convert_global_pool(g, layer, ins, shapes):
     v = ins[0]
-    is_max = isinstance(layer, (GlobalMaxPooling2D, GlobalMaxPooling1D))
+    is_max = isinstance(layer, (GlobalMaxPooling3D, GlobalMaxPooling2D, GlobalMaxPooling1D))
     op = "ReduceMax" if is_max else "ReduceMean"
     spatial = [_axis(v, a) for a in range(1, v.rank - 1)]
     y = g.reduce(op, v.name, spatial, layer.keepdims, layer.name)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from cnnkit import activations
+from cnnkit import activations, backend
 from cnnkit.export.onnx.graph import (
     _FIRST,
     _INT64_MAX,
@@ -25,6 +25,7 @@ from cnnkit.kernels.activations import SELU_ALPHA, SELU_SCALE
 from cnnkit.kernels.resize import aspect_ratio_box
 from cnnkit.layers import (
     Average,
+    KerasTensor,
     Maximum,
     Minimum,
     Multiply,
@@ -382,3 +383,75 @@ def _convert_random_crop(g, layer, ins, shapes):
     """Inference: the largest centred window of the target aspect ratio, resized (bilinear)."""
     size = (layer.height, layer.width)
     return [_resize(g, layer, ins[0], size, "bilinear", True, False, 0.0, shapes[0])]
+
+
+# ---------------------------------------------------------------------------
+# Preprocessing normalization, op nodes and the applications' scaling layers
+# ---------------------------------------------------------------------------
+
+
+def _convert_normalization(g, layer, ins, shapes):
+    """``(x - mean) / max(sqrt(variance), epsilon)``, or its inverse, with the layer's
+    statistics as constants (broadcast as the layer broadcasts them: channels last)."""
+    v, h = g.as_layout(ins[0], _LAST), layer.name
+    mean, variance = (np.asarray(a, dtype=np.float32) for a in layer._statistics())
+    std = np.maximum(np.sqrt(variance), np.float32(backend.epsilon())).astype(np.float32)
+    if layer.invert:
+        y = g.op("Add", [g.op("Mul", [v.name, g.floats(std)], h), g.floats(mean)], h)
+    else:
+        y = g.op("Div", [g.op("Sub", [v.name, g.floats(mean)], h), g.floats(std)], h)
+    return [replace(v, name=y, shape=shapes[0])]
+
+
+# Operator nodes (``x + y``, ``x * 2.0``...) and their ONNX operators.
+_OPERATOR_NODES = {
+    "add": "Add",
+    "subtract": "Sub",
+    "multiply": "Mul",
+    "true_divide": "Div",
+    "divide": "Div",
+    "matmul": "MatMul",
+    "power": "Pow",
+    "negative": "Neg",
+    "absolute": "Abs",
+    "relu": "Relu",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "exp": "Exp",
+    "sqrt": "Sqrt",
+}
+
+
+def _convert_operation(g, layer, ins, shapes):
+    """An op node of a functional graph: element-wise operators and activations, each
+    constant operand as an initializer (tensors channels last, as Keras lays them out)."""
+    op = _OPERATOR_NODES.get(layer.op)
+    if op is None or layer.op_config:
+        raise NotImplementedError(
+            f"Cannot export {_describe(layer)} to ONNX: the op {layer.op!r} has no ONNX "
+            f"conversion (supported: {', '.join(sorted(_OPERATOR_NODES))})."
+        )
+    node = layer._inbound_nodes[0]  # an op node is called once
+    operands, tensors = [], iter(ins)
+    for operand in (node.inputs, *node.args):
+        if isinstance(operand, KerasTensor):  # a tensor: the next converted input
+            operands.append(g.as_layout(next(tensors), _LAST).name)
+        else:
+            operands.append(g.floats(operand))
+    y = g.op(op, operands, layer.name)
+    return [_Value(y, shapes[0], np.dtype(np.float32), _LAST)]
+
+
+def _convert_scale_residual(g, layer, ins, shapes):
+    """Inception-ResNet's ``CustomScaleLayer``: ``inputs[0] + scale * inputs[1]``."""
+    a, b = (g.as_layout(v, _LAST) for v in ins)
+    h = layer.name
+    y = g.op("Add", [a.name, g.op("Mul", [b.name, g.floats(layer.scale)], h)], h)
+    return [_Value(y, shapes[0], np.dtype(np.float32), _LAST)]
+
+
+def _convert_layer_scale(g, layer, ins, shapes):
+    """ConvNeXt's ``LayerScale``: each channel times its learned factor."""
+    v, h = g.as_layout(ins[0], _LAST), layer.name
+    gamma = _weight(g, layer, _numpy(layer.gamma), "gamma")
+    return [replace(v, name=g.op("Mul", [v.name, gamma], h), shape=shapes[0])]

@@ -6,6 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from cnnkit.applications.convnext import LayerScale, StochasticDepth
+from cnnkit.applications.inception_resnet_v2 import CustomScaleLayer
 from cnnkit.export.onnx.conv import (
     _convert_conv,
     _convert_conv_transpose,
@@ -25,17 +27,28 @@ from cnnkit.export.onnx.layers import (
     _convert_embedding,
     _convert_flatten,
     _convert_identity,
+    _convert_layer_scale,
     _convert_leaky_relu,
     _convert_masking,
     _convert_merge,
+    _convert_normalization,
+    _convert_operation,
     _convert_random_crop,
     _convert_relu,
     _convert_rescaling,
     _convert_reshape,
     _convert_resizing,
+    _convert_scale_residual,
     _convert_softmax,
     _convert_upsampling,
     _convert_zero_padding,
+)
+from cnnkit.export.onnx.normalization import (
+    _convert_group_norm,
+    _convert_layer_norm,
+    _convert_permute,
+    _convert_prelu,
+    _convert_repeat_vector,
 )
 from cnnkit.export.onnx.recurrent import _convert_bidirectional, _convert_recurrent
 from cnnkit.layers import (
@@ -48,31 +61,43 @@ from cnnkit.layers import (
     Average,
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     BatchNormalization,
     Bidirectional,
     Concatenate,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
     Cropping2D,
     CutMix,
     Dense,
+    DepthwiseConv1D,
     DepthwiseConv2D,
     Dropout,
     Embedding,
     Flatten,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    GroupNormalization,
+    LayerNormalization,
     LeakyReLU,
     Masking,
     Maximum,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
     Minimum,
     MixUp,
     Multiply,
+    Normalization,
+    Permute,
+    PReLU,
     RandAugment,
     RandomBrightness,
     RandomContrast,
@@ -85,17 +110,22 @@ from cnnkit.layers import (
     RandomTranslation,
     RandomZoom,
     ReLU,
+    RepeatVector,
     Rescaling,
     Reshape,
     Resizing,
+    SeparableConv1D,
     SeparableConv2D,
     SimpleRNN,
     Softmax,
+    SpatialDropout1D,
     SpatialDropout2D,
+    SpatialDropout3D,
     Subtract,
     UpSampling2D,
     ZeroPadding2D,
 )
+from cnnkit.layers.operations import Operation
 from cnnkit.models.functional import Functional
 from cnnkit.models.sequential import Sequential
 
@@ -236,7 +266,11 @@ def _convert_call(g: _Graph, layer, ins: list[_Value], is_list: bool, kwargs) ->
             _cast(g, v, np.float32, f"{layer.name}/input") if v.dtype.kind != "f" else v
             for v in ins
         ]
-    shapes = layer.compute_output_shape([v.shape for v in ins] if is_list else ins[0].shape)
+    if isinstance(layer, Operation):  # an op node is called once: its traced output shapes
+        shapes = [tuple(t.shape) for t in layer._inbound_nodes[0].output_tensors]
+        shapes = shapes if len(shapes) > 1 else shapes[0]
+    else:
+        shapes = layer.compute_output_shape([v.shape for v in ins] if is_list else ins[0].shape)
     shapes = shapes if isinstance(shapes, list) else [shapes]
     outs = convert(g, layer, ins, [tuple(s) for s in shapes])
     if isinstance(layer, Embedding):
@@ -322,4 +356,24 @@ _CONVERTERS = {
     LSTM: _convert_recurrent,
     GRU: _convert_recurrent,
     Bidirectional: _convert_bidirectional,
+    LayerNormalization: _convert_layer_norm,
+    GroupNormalization: _convert_group_norm,
+    PReLU: _convert_prelu,
+    Permute: _convert_permute,
+    RepeatVector: _convert_repeat_vector,
+    Conv1DTranspose: _convert_conv_transpose,
+    DepthwiseConv1D: _convert_depthwise,
+    SeparableConv1D: _convert_separable,
+    Conv3D: _convert_conv,
+    MaxPooling3D: _convert_pool,
+    AveragePooling3D: _convert_pool,
+    GlobalMaxPooling3D: _convert_global_pool,
+    GlobalAveragePooling3D: _convert_global_pool,
+    SpatialDropout1D: _convert_identity,
+    SpatialDropout3D: _convert_identity,
+    Normalization: _convert_normalization,
+    Operation: _convert_operation,
+    CustomScaleLayer: _convert_scale_residual,
+    LayerScale: _convert_layer_scale,
+    StochasticDepth: _convert_identity,
 }

@@ -22,7 +22,8 @@ class ArrayDataAdapter(DataAdapter):
     """Batches of ``batch_size`` samples of in-memory arrays, reshuffled every epoch.
 
     Args:
-        x: an array, or a list of arrays (one per model input).
+        x: an array, a list of arrays (one per model input), or a dict of arrays (the
+            named inputs of a subclassed model's ``call``).
         y: targets: ``None``, an array, or a list of arrays (one per output).
         sample_weight: one weight per sample, or ``None``.
         batch_size: samples per batch (``None``: the whole data in one batch).
@@ -47,7 +48,8 @@ class ArrayDataAdapter(DataAdapter):
             raise ValueError("Argument `x` must be provided. Received: x=None")
         self.x = as_arrays(x, "x")
         self.y = None if y is None else as_arrays(y, "y", numeric_check=False)
-        xs = self.x if isinstance(self.x, list) else [self.x]
+        xs = list(self.x.values()) if isinstance(self.x, dict) else self.x
+        xs = xs if isinstance(xs, list) else [xs]
         ys = [] if self.y is None else (self.y if isinstance(self.y, list) else [self.y])
         sizes = {len(a) for a in xs + ys}
         if len(sizes) > 1:
@@ -107,6 +109,8 @@ def as_arrays(data, name: str, numeric_check: bool = True):
         and all(isinstance(a, (np.ndarray, Tensor)) for a in data)
     ):
         return [_as_array(a, f"{name}[{i}]", numeric_check) for i, a in enumerate(data)]
+    if isinstance(data, dict):  # named inputs of a subclassed model's call, as Keras
+        return {k: _as_array(a, f"{name}[{k!r}]", numeric_check) for k, a in data.items()}
     return _as_array(data, name, numeric_check)
 
 
@@ -118,7 +122,7 @@ def _as_array(a, name: str, numeric_check: bool):
     except ValueError as err:
         _raise_if_ragged(a, name)
         raise ValueError(f"Could not convert `{name}` to an array: {err}") from None
-    if arr.dtype.kind == "O":
+    if arr.dtype.kind == "O" and not _is_string_array(arr):  # texts differ in length
         _raise_if_ragged(a, name)
     if _is_string_array(arr):
         if arr.ndim == 0:
@@ -172,11 +176,15 @@ def take(arrays, rows):
     """``rows`` (a slice or index array) of an array or of each array of a list."""
     if isinstance(arrays, list):
         return [a[rows] for a in arrays]
+    if isinstance(arrays, dict):
+        return {k: a[rows] for k, a in arrays.items()}
     return arrays[rows]
 
 
 def length(x) -> int:
     """Samples in an array, or in the first array of a list."""
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
     return len(x[0]) if isinstance(x, list) else len(x)
 
 

@@ -1,13 +1,12 @@
-"""Configs of ``Sequential`` and functional models, and of ``compile``, in Keras 3's layout.
+"""A functional model's config in Keras 3's layout (``Functional.get_config``/``from_config``).
 
 A functional model's config lists its layers in Keras's order (by depth from the inputs, ties
 in traversal order: Keras's ``map_graph``), each with its ``inbound_nodes``: the calls that
 made the graph, their tensors written as ``__keras_tensor__`` dicts whose ``keras_history`` is
 ``[layer name, node index, tensor index]``. ``input_layers`` and ``output_layers`` are such
-triples. A ``Sequential`` config lists its layers, a leading ``InputLayer`` included, and its
-``build_input_shape``. The same layer order names the weight groups of the ``.weights.h5``
-file (``layers/dense``, ``layers/dense_1``, ...), so Keras 3 reads cnnkit's files and the
-other way round.
+triples. The same layer order names the weight groups of the ``.weights.h5`` file
+(``layers/dense``, ``layers/dense_1``, ...), so Keras 3 reads cnnkit's files and the other way
+round.
 
 Example:
     >>> from cnnkit.layers import Input, Dense, Concatenate
@@ -18,7 +17,7 @@ Example:
     >>> [layer["name"] for layer in config["layers"]], config["output_layers"]
     (['a', 'b', 'cat', 'out'], ['out', 0, 0])
     >>> rebuilt = functional_from_config(type(model), config)
-    >>> [layer.name for layer in keras_layer_order(rebuilt)]
+    >>> [layer.name for layer in rebuilt.operations]
     ['a', 'b', 'cat', 'out']
 """
 
@@ -29,88 +28,15 @@ from collections.abc import Mapping
 
 from cnnkit.layers.base import KerasTensor
 from cnnkit.layers.core import InputLayer
-from cnnkit.saving.keras_configs import dtype_policy_config, shape_from_json
-from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
-
-COMPILE_ARGUMENTS = (
-    "optimizer",
-    "loss",
-    "loss_weights",
-    "metrics",
-    "weighted_metrics",
-    "run_eagerly",
-    "steps_per_execution",
-    "jit_compile",
-    "auto_scale_loss",
-)
-
-
-# -- dispatch (used by Model.get_config / Model.from_config) -------------------------------
-def has_graph_config(model) -> bool:
-    """Whether ``model``'s config is its graph: a Sequential, or a functional model whose
-    class keeps ``Functional``'s constructor (Keras's ``functional_like_constructor``)."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.sequential import Sequential
-
-    if isinstance(model, Sequential):
-        return True
-    return isinstance(model, Functional) and _functional_like(type(model))
-
-
-def _functional_like(cls) -> bool:
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-
-    def arguments(klass):
-        return inspect.getfullargspec(klass.__init__).args[1:]
-
-    return arguments(cls) == arguments(Functional)
-
-
-def graph_get_config(model) -> dict:
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.sequential import Sequential
-
-    if isinstance(model, Sequential):
-        return sequential_get_config(model)
-    return functional_get_config(model)
-
-
-def graph_from_config(cls, config: Mapping, custom_objects=None):
-    """``cls.from_config(config)`` for any model class."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
-    from cnnkit.models.model import Model
-    from cnnkit.models.sequential import Sequential
-
-    if issubclass(cls, Sequential):
-        return sequential_from_config(cls, config, custom_objects)
-    if "layers" in config and "input_layers" in config and "output_layers" in config:
-        target = Functional if cls is Model else cls
-        return functional_from_config(target, config, custom_objects)
-    try:
-        return cls(**config)
-    except TypeError as err:
-        raise TypeError(
-            f"Unable to revive model {cls.__name__!r} from its config: {err}. A subclassed "
-            "model must implement `get_config()` and `from_config()` to be saved and loaded."
-        ) from None
-
-
-# -- Keras's layer order -----------------------------------------------------------------
-def keras_layer_order(model) -> list:
-    """The layers (and operations) in the order Keras 3 lists them for this model: a
-    functional model's ``operations`` (by depth, see
-    :func:`cnnkit.models.functional.layers_by_depth`), another model's ``layers``."""
-    return list(getattr(model, "operations", model.layers))
 
 
 # -- functional models ---------------------------------------------------------------------
 def functional_get_config(model) -> dict:
     """Keras 3's config of a functional model (see the module docstring)."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
+    from cnnkit.models.functional import Functional  # that module imports this one on first use
+
+    # Model.get_config's way back to saving, which serializes the layers
+    from cnnkit.saving.serialization import serialize_keras_object
 
     own_nodes = {id(n) for n in model._nodes}
     own_nodes.update(id(t._keras_history[1]) for t in model.inputs)
@@ -148,10 +74,10 @@ def functional_get_config(model) -> dict:
         return [map_tensors(t) for t in structure]
 
     layer_configs = []
-    for layer in keras_layer_order(model):
+    for layer in model.operations:  # Keras's order (see Functional.layers)
         inbound = [
             {
-                "args": [serialize_arg(a) for a in (node.inputs, *node.args)],
+                "args": [serialize_arg(a) for a in _call_arguments(node)],
                 "kwargs": serialize_arg(dict(node.kwargs)),
             }
             for node in layer._inbound_nodes
@@ -170,14 +96,24 @@ def functional_get_config(model) -> dict:
     }
 
 
+def _call_arguments(node) -> list:
+    """A node's positional arguments as Keras writes them: ``mha(query, value)`` as two."""
+    if getattr(node.layer, "_takes_query_value_key", False) and isinstance(node.inputs, list):
+        return [*node.inputs, *node.args]
+    return [node.inputs, *node.args]
+
+
 class _NotReady(Exception):
     """A node's inbound tensors are not all rebuilt yet."""
 
 
 def functional_from_config(cls, config: Mapping, custom_objects=None):
-    """Rebuild a functional model from :func:`functional_get_config` output (or Keras's)."""
-    # cnnkit.models imports cnnkit.saving as it loads: a module-level import back is a cycle
-    from cnnkit.models.functional import Functional
+    """Rebuild a functional model of class ``cls`` from :func:`functional_get_config` output
+    (or Keras's)."""
+    from cnnkit.models.functional import Functional  # that module imports this one on first use
+
+    # Model.from_config's way back to saving, which deserializes the layers
+    from cnnkit.saving.serialization import deserialize_keras_object
 
     config = dict(config)
     for key in ("layers", "input_layers", "output_layers"):
@@ -291,68 +227,3 @@ def _call_layer(layer, args: list, kwargs: dict) -> None:
             f"arguments: its `call` takes {len(positional)}."
         )
     layer(*args, **kwargs)
-
-
-# -- Sequential ----------------------------------------------------------------------------
-def sequential_get_config(model) -> dict:
-    """Keras 3's config of a ``Sequential`` model (its InputLayer first, when it has one)."""
-    layers = list(model.layers)
-    if model._input_layer is not None:
-        layers.insert(0, model._input_layer)
-    config = {
-        "name": model.name,
-        "trainable": model.trainable,
-        "dtype": dtype_policy_config(model.dtype),
-        "layers": [serialize_keras_object(layer) for layer in layers],
-    }
-    if model.built and model._input_layer is not None:
-        config["build_input_shape"] = list(model._input_layer.batch_shape)
-    return config
-
-
-def sequential_from_config(cls, config: Mapping, custom_objects=None):
-    """Rebuild a ``Sequential`` model from :func:`sequential_get_config` output (or Keras's)."""
-    config = dict(config)
-    if "layers" not in config:
-        raise ValueError(
-            "A Sequential model configuration must be a dictionary containing the 'name' and "
-            f"'layers' keys. Received keys: {sorted(config)}"
-        )
-    model = cls(name=config.get("name"), trainable=config.get("trainable", True))
-    for layer_config in config["layers"]:
-        model.add(deserialize_keras_object(layer_config, custom_objects=custom_objects))
-    shape = shape_from_json(config.get("build_input_shape"))
-    if not model.built and isinstance(shape, tuple):
-        model.build(shape)
-    return model
-
-
-# -- compile -------------------------------------------------------------------------------
-def get_compile_config(model) -> dict:
-    """The arguments ``model`` was compiled with, serialized (Keras's ``get_compile_config``)."""
-    if not getattr(model, "compiled", False):
-        return {}
-    weights = list(getattr(model, "_loss_weights", None) or [])
-    metrics = list(getattr(model, "_metric_ids", None) or [])
-    return {
-        "optimizer": serialize_keras_object(model.optimizer),
-        "loss": serialize_keras_object(model.loss),
-        "loss_weights": None if all(w == 1.0 for w in weights) else weights,
-        "metrics": serialize_keras_object(metrics) if metrics else None,
-        "weighted_metrics": None,
-        "run_eagerly": bool(getattr(model, "run_eagerly", False)),
-        "steps_per_execution": int(getattr(model, "steps_per_execution", 1)),
-        "jit_compile": False,
-    }
-
-
-def compile_from_config(model, config: Mapping, custom_objects=None, safe_mode=True) -> None:
-    """Compile ``model`` with a deserialized compile config (unknown entries are ignored)."""
-    arguments = deserialize_keras_object(
-        {k: v for k, v in config.items() if k in COMPILE_ARGUMENTS},
-        custom_objects=custom_objects,
-        safe_mode=safe_mode,
-    )
-    if arguments.get("optimizer") is None:
-        arguments.pop("optimizer", None)
-    model.compile(**arguments)

@@ -1,0 +1,136 @@
+"""The kernel layer's swap point: choosing, reporting and scoping the implementation."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from cnnkit import backend
+from cnnkit.autodiff import Tensor
+from cnnkit.kernels import conv, dispatch, numpy_ops, pool, reference_ops
+
+
+@pytest.fixture
+def restore_default():
+    yield
+    dispatch.set_kernels(dispatch.DEFAULT)
+    dispatch.kernels_report(reset=True)
+
+
+def _conv_once():
+    x = np.arange(32, dtype="float32").reshape(2, 4, 4, 1)
+    return conv.conv2d(Tensor(x), Tensor(np.ones((2, 2, 1, 3), "float32"))).data
+
+
+def test_numpy_is_the_default_implementation():
+    assert dispatch.kernels() == "numpy"
+    assert dispatch.ops() is numpy_ops and numpy_ops.NAME == "numpy"
+
+
+def test_set_kernels_selects_the_reference_for_every_thread(restore_default):
+    expected = _conv_once()
+    backend.set_kernels("reference")
+    assert dispatch.kernels() == "reference" and dispatch.ops() is reference_ops
+    assert dispatch.fast("conv2d") is None  # no oneDNN while the reference is chosen
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(dispatch.kernels()))
+    thread.start()
+    thread.join()
+    assert seen == ["reference"]
+    dispatch.kernels_report(reset=True)
+    np.testing.assert_array_equal(_conv_once(), expected)
+    assert backend.kernels_report() == {"conv2d": {"reference": 1}}
+
+
+def test_kernels_report_counts_each_implementation_and_resets(restore_default):
+    x = np.ones((1, 4, 4, 2), "float32")
+    dispatch.kernels_report(reset=True)
+    _conv_once()
+    pool.max_pool2d(x, 2)
+    with dispatch.use_kernels("reference"):
+        _conv_once()
+        _conv_once()
+        pool.avg_pool2d(x, 2)
+    assert backend.kernels_report(reset=True) == {
+        "avg_pool2d": {"reference": 1},
+        "conv2d": {"numpy": 1, "reference": 2},
+        "max_pool2d": {"numpy": 1},
+    }
+    assert backend.kernels_report() == {}
+
+
+@pytest.mark.parametrize("name", ["mkl", "Reference", "", None, 3])
+def test_unknown_names_are_refused_before_anything_changes(name, restore_default):
+    message = r"`kernels` must be one of \('auto', 'numpy', 'onednn', 'reference'\). Received: "
+    with pytest.raises(ValueError, match=message + repr(name).replace("(", r"\(")):
+        backend.set_kernels(name)
+    assert dispatch.kernels() == "numpy"
+    with pytest.raises(ValueError, match=message):
+        with dispatch.use_kernels(name):
+            pytest.fail("the block must not run")  # pragma: no cover
+    assert dispatch.kernels() == "numpy"
+
+
+def test_use_kernels_is_scoped_nested_and_restored_after_an_error():
+    with dispatch.use_kernels("reference"):
+        assert dispatch.ops() is reference_ops
+        with dispatch.use_kernels("numpy"):
+            assert dispatch.ops() is numpy_ops
+        assert dispatch.kernels() == "reference"
+    with pytest.raises(RuntimeError):
+        with dispatch.use_kernels("reference"):
+            raise RuntimeError("step failed")
+    assert dispatch.kernels() == "numpy"
+
+
+def test_use_kernels_leaves_other_threads_alone():
+    inside, outside = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        inside.wait()
+        seen["other"] = dispatch.kernels()  # while the main thread is in its block
+        outside.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with dispatch.use_kernels("reference"):
+        inside.set()
+        outside.wait()
+        seen["main"] = dispatch.kernels()
+    thread.join()
+    assert seen == {"other": "numpy", "main": "reference"}
+
+
+def test_threads_run_different_implementations_at_once_and_agree():
+    expected = _conv_once()
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def run(name):
+        with dispatch.use_kernels(name):
+            barrier.wait()  # both threads inside their blocks together
+            results[name] = (_conv_once(), dispatch.ops().NAME)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("numpy", "reference")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {name: r[1] for name, r in results.items()} == {
+        "numpy": "numpy",
+        "reference": "reference",
+    }
+    for out, _ in results.values():
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_worker_threads_follow_the_callers_choice(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        with dispatch.use_kernels("reference"):
+            seen = backend.parallel_map(lambda _: dispatch.kernels(), range(4))
+    assert seen == ["reference"] * 4

@@ -1,0 +1,136 @@
+"""Ops applied to symbolic tensors in a functional model (``x + y``, ``ops.mean(x, axis=1)``,
+``x[:, 0]``...) are graph nodes that save and load in Keras 3's form, both ways."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+import cnnkit
+from cnnkit import ops
+from cnnkit.layers.operations import Operation
+from cnnkit.ops.keras_operations import OPERATIONS
+
+
+def build(lib):
+    """The same graph in Keras or cnnkit: operators, numpy/nn ops, a list input, indexing."""
+    inputs = lib.Input((5,))
+    dense = lib.layers.Dense(5, kernel_initializer="ones")(inputs)
+    x = lib.ops.mean(inputs + dense * 2.0, axis=-1, keepdims=True)
+    x = lib.ops.concatenate([x, lib.ops.relu(inputs)[:, :1], lib.ops.reshape(x, (-1, 1))], axis=-1)
+    x = lib.ops.where(x > 0, x, -x)
+    taken = lib.ops.transpose(lib.ops.take(x, [0, 1], axis=1), (1, 0))
+    weights = np.arange(6, dtype="float32").reshape(3, 2)
+    x = lib.ops.softmax(x - taken[0][:, None], axis=-1) @ weights
+    return lib.Model(inputs, x)
+
+
+X = np.random.default_rng(0).standard_normal((4, 5)).astype("float32")
+
+
+def test_op_nodes_are_operations_with_keras_configs():
+    model = build(cnnkit)
+    nodes = [op for op in model.operations if isinstance(op, Operation)]
+    names = [op.class_name for op in nodes]
+    assert {"Mean", "Multiply", "Add", "Concatenate", "GetItem", "Reshape", "Where", "Take"} <= set(
+        names
+    )
+    mean = next(op for op in nodes if op.class_name == "Mean")
+    assert mean.get_config() == {"name": mean.name, "axis": -1, "keepdims": True}
+    assert model.predict(X, verbose=0).shape == (4, 2)
+
+
+def test_cnnkit_round_trip_without_keras(tmp_path):
+    model = build(cnnkit)
+    path = tmp_path / "ops.keras"
+    model.save(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    layers = {layer["class_name"]: layer for layer in config["config"]["layers"]}
+    assert layers["Mean"]["module"] == "keras.src.ops.numpy"
+    assert layers["Mean"]["registered_name"] == "Mean"
+    mean = layers["Mean"]
+    assert mean["config"] == {"name": mean["name"], "axis": -1, "keepdims": True}
+    assert layers["Multiply"]["inbound_nodes"][0]["args"][1] == 2.0  # constants stay arguments
+    assert layers["Softmax"]["module"] == "keras.src.ops.nn"
+    loaded = cnnkit.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), 1e-6)
+
+
+def test_op_nodes_train_and_clone():
+    inputs = cnnkit.Input((5,))
+    x = cnnkit.layers.Dense(5)(inputs)
+    x = ops.softmax(ops.concatenate([x * 2.0, ops.mean(x, axis=-1, keepdims=True)], axis=-1))
+    model = cnnkit.Model(inputs, ops.take(x, [0, 5], axis=1) - 1.0)
+    model.compile("sgd", "mse")
+    before = model.get_weights()[0].copy()
+    model.fit(X, np.zeros((4, 2), "float32"), epochs=1, verbose=0)
+    assert not np.allclose(before, model.get_weights()[0])  # gradients flow through op nodes
+    clone = cnnkit.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.predict(X, verbose=0), model.predict(X, verbose=0), 1e-6)
+
+
+@pytest.mark.parametrize("direction", ["keras_to_cnnkit", "cnnkit_to_keras"])
+def test_files_move_between_keras_and_cnnkit(tmp_path, direction):
+    keras = pytest.importorskip("keras")
+    path = tmp_path / "ops.keras"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = build(keras if direction == "keras_to_cnnkit" else cnnkit)
+        expected = np.asarray(source.predict(X, verbose=0))
+        source.save(path)
+        if direction == "keras_to_cnnkit":
+            loaded = cnnkit.models.load_model(path)
+        else:
+            loaded = keras.saving.load_model(path)
+        got = np.asarray(loaded.predict(X, verbose=0))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_multi_head_attention_call_is_written_as_keras_writes_it(tmp_path):
+    inputs = cnnkit.Input((6, 8))
+    attention = cnnkit.layers.MultiHeadAttention(2, 4)
+    model = cnnkit.Model(inputs, attention(inputs, inputs))
+    model.save(tmp_path / "mha.keras")
+    config = json.loads(zipfile.ZipFile(tmp_path / "mha.keras").read("config.json"))
+    layer = config["config"]["layers"][1]
+    assert len(layer["inbound_nodes"][0]["args"]) == 2  # query, value: two arguments
+    assert layer["build_config"] == {
+        "shapes_dict": {"query_shape": [None, 6, 8], "value_shape": [None, 6, 8]}
+    }
+    x = np.random.default_rng(1).standard_normal((2, 6, 8)).astype("float32")
+    loaded = cnnkit.models.load_model(tmp_path / "mha.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
+
+
+def test_unknown_ops_and_config_entries_are_refused():
+    with pytest.raises(ValueError, match="Unknown operation.*op='no_such_op'"):
+        Operation("no_such_op")
+    with pytest.raises(ValueError, match=r"Operation 'mean' takes the config entries.*\['axes'\]"):
+        Operation("mean", axes=1)
+    with pytest.raises(ValueError, match="Unknown Keras operation 'NoSuchOp'"):
+        Operation.from_keras_config("NoSuchOp", {})
+
+
+def test_an_op_without_a_keras_class_still_runs_but_is_not_saved(tmp_path):
+    inputs = cnnkit.Input((3,))
+    model = cnnkit.Model(inputs, ops.cond(True, lambda: inputs, lambda: inputs) * 1.0)
+    assert model.predict(np.ones((1, 3), "float32"), verbose=0).shape == (1, 3)
+
+
+def test_stored_table_matches_the_installed_keras():
+    pytest.importorskip("keras")
+    tools = pathlib.Path(__file__).resolve().parents[2] / "tools"
+    sys.path.insert(0, str(tools))
+    try:
+        import keras_operations as generator
+    finally:
+        sys.path.remove(str(tools))
+    table = generator.build()
+    assert {k: tuple(v) for k, v in table.items()} == {k: tuple(v) for k, v in OPERATIONS.items()}
