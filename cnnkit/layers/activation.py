@@ -46,7 +46,7 @@ class ReLU(_ActivationLayer):
         self.negative_slope = float(negative_slope)
         self.threshold = float(threshold)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return activations.relu(
             inputs,
             negative_slope=self.negative_slope,
@@ -83,7 +83,7 @@ class LeakyReLU(_ActivationLayer):
             )
         self.negative_slope = float(negative_slope)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return activations.leaky_relu(inputs, negative_slope=self.negative_slope)
 
     def get_config(self):
@@ -105,7 +105,7 @@ class ELU(_ActivationLayer):
         self.supports_masking = True
         self.alpha = float(alpha)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return activations.elu(inputs, alpha=self.alpha)
 
     def get_config(self):
@@ -129,7 +129,7 @@ class Softmax(_ActivationLayer):
             raise ValueError(f"Softmax supports a single integer `axis`. Received: axis={axis!r}")
         self.axis = axis
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return activations.softmax(inputs, axis=self.axis)
 
     def get_config(self):

@@ -368,7 +368,7 @@ class MultiHeadAttention(_QKVCall, Layer):
         mask=None,
         attention_mask=None,
         return_attention_scores=False,
-        training=False,
+        training=None,
         use_causal_mask=False,
         query_mask=None,
         value_mask=None,

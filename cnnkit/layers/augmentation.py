@@ -123,7 +123,7 @@ class _RandomImageLayer(Layer):
                 f"Received: input_shape={tuple(shape)}"
             )
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         self._check_rank(inputs.shape)
         if not training:
             return inputs
@@ -555,7 +555,7 @@ class RandomCrop(_RandomImageLayer):
         self.height, self.width = int(height), int(width)
         self.data_format = standardize_data_format(data_format)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         self._check_rank(inputs.shape)
         images = inputs.reshape((1, *inputs.shape)) if inputs.ndim == 3 else inputs
         _, h, w, _ = images.shape

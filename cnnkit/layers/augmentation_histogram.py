@@ -44,7 +44,7 @@ class _HistogramLayer(_RandomImageLayer):
         self.value_range = _value_range(value_range)
         self.data_format = standardize_data_format(data_format)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         self._check_rank(inputs.shape)
         return _NoInputGradient.apply(inputs, compute=self._augment_any, layer_name=self.name)
 

@@ -22,6 +22,7 @@ functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 
 import numpy as np
@@ -148,6 +149,9 @@ class Node:
         self.outputs = outputs
         self.output_tensors = _flatten(outputs)
         self.kwargs = kwargs
+        # The `training` value this call resolved to (Keras records it among the node's call
+        # arguments): a model called without `training` gives it to the layer again.
+        self.training = None
 
     @property
     def parent_nodes(self) -> list[Node]:
@@ -599,7 +603,11 @@ class Layer:
                 )
             inputs = kwargs.pop(name)
         if any(isinstance(t, KerasTensor) for t in _flatten(inputs) + _flatten(args)):
-            return self._symbolic_call(inputs, kwargs, args)
+            training = self._resolve_training(training)
+            outputs = self._symbolic_call(inputs, kwargs, args)
+            if self._call_takes("training") and self._inbound_nodes:
+                self._inbound_nodes[-1].training = training
+            return outputs
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(self._to_tensor(t) for t in inputs)
             shapes = [t.shape for t in inputs]
@@ -618,16 +626,50 @@ class Layer:
         mask = _masks_of(inputs)
         if mask is not None and "mask" not in kwargs and self._call_takes_mask():
             kwargs["mask"] = mask
-        if self._call_takes("training"):  # as Keras: only a `call` that declares it gets it
-            kwargs["training"] = bool(training)
-        self._losses = []  # this call's add_loss() and activity penalties
-        outputs = self.call(inputs, *args, **kwargs)
+        context = _CALL_CONTEXT.get()
+        token = _CALL_CONTEXT.set(_CallContext()) if context is None else None
+        try:
+            training = self._resolve_training(training)
+            if training is not None and self._call_takes("training"):
+                kwargs["training"] = training  # only a `call` that declares it gets it
+            self._losses = []  # this call's add_loss() and activity penalties
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            if token is not None:
+                _CALL_CONTEXT.reset(token)
         out_mask = self.compute_mask(inputs, kwargs.get("mask", mask))
         if out_mask is not None:
             for i, out in enumerate(_flatten(outputs)):
                 if isinstance(out, Tensor):
                     out._keras_mask = out_mask[i] if isinstance(out_mask, list) else out_mask
         return outputs
+
+    def _resolve_training(self, training):
+        """The ``training`` value of this call, found as Keras finds it.
+
+        In order: ``training`` given to this call (``None`` counts as not given); else the
+        value of the enclosing call (the outermost layer or model call opens a context that
+        every layer called inside it reads and then sets to its own value, as in Keras);
+        else the default of ``training`` in this layer's ``call`` signature (``None`` where
+        it has none). The result is stored in the context for the layers called after.
+        """
+        context = _CALL_CONTEXT.get()
+        if training is None and context is not None:
+            training = context.training
+        if training is None:
+            training = self._call_training_default()
+        if context is not None:
+            context.training = training
+        return training
+
+    def _call_training_default(self):
+        """The default of ``training`` in ``call``'s signature (``None`` if absent)."""
+        cls = type(self)
+        if cls not in _CALL_TRAINING_DEFAULT:
+            param = inspect.signature(cls.call).parameters.get("training")
+            default = None if param is None else param.default
+            _CALL_TRAINING_DEFAULT[cls] = None if default is inspect.Parameter.empty else default
+        return _CALL_TRAINING_DEFAULT[cls]
 
     def _call_takes_mask(self) -> bool:
         return self._call_takes("mask")
@@ -805,6 +847,23 @@ class Layer:
 
 
 _CALL_PARAMETERS: dict[type, set[str]] = {}
+_CALL_TRAINING_DEFAULT: dict[type, object] = {}
+
+
+class _CallContext:
+    """The state shared by the layer calls nested in one outermost call (Keras's
+    ``CallContext``): the ``training`` value the last resolved call settled on."""
+
+    __slots__ = ("training",)
+
+    def __init__(self):
+        self.training = None
+
+
+# The context of the layer call in progress (per thread, as the grad mode in autodiff).
+_CALL_CONTEXT: contextvars.ContextVar[_CallContext | None] = contextvars.ContextVar(
+    "cnnkit_layer_call_context", default=None
+)
 
 
 def _standardize_dtype(dtype) -> str:

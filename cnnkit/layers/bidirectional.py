@@ -152,7 +152,7 @@ class Bidirectional(Layer):
         inputs = _with_states(self.name, inputs, initial_state)
         return super().__call__(inputs, training=training, **kwargs)
 
-    def call(self, inputs, training=False, mask=None, initial_state=None):
+    def call(self, inputs, training=None, mask=None, initial_state=None):
         inputs, initial_state = _split_states(inputs, initial_state)
         mask = _first(mask)
         forward_state = backward_state = None

@@ -166,7 +166,7 @@ class Conv2D(Layer):
         _activity_penalty(self, out)
         return out
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self._check_spatial(inputs.shape)
         if self._overrides_convolution_op():
             return self._call_convolution_op(inputs)
@@ -392,7 +392,7 @@ class DepthwiseConv2D(_DepthwiseBase):
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self._output_hw(inputs.shape)
         out = conv_ops.depthwise_conv2d(
             inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate
@@ -517,7 +517,7 @@ class SeparableConv2D(_DepthwiseBase):
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self._output_hw(inputs.shape)
         out = conv_ops.separable_conv2d(
             inputs,
@@ -656,7 +656,7 @@ class Conv2DTranspose(Layer):
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         out = conv_ops.conv2d_transpose(
             inputs,

@@ -67,7 +67,7 @@ class Conv1D(Conv2D):
     def _kernel_shape(self, channels: int) -> tuple:
         return super()._kernel_shape(channels)[1:]  # (K, C / groups, F), Keras's layout
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self._check_steps(inputs.shape)
         if self._overrides_convolution_op():
             return self._call_convolution_op(inputs)

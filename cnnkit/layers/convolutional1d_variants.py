@@ -127,7 +127,7 @@ class Conv1DTranspose(Conv2DTranspose):
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         out = conv_ops.conv2d_transpose(
             _image(inputs),
@@ -205,7 +205,7 @@ class DepthwiseConv1D(DepthwiseConv2D):
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         out = conv_ops.depthwise_conv2d(
             _image(inputs),
@@ -300,7 +300,7 @@ class SeparableConv1D(SeparableConv2D):
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         out = conv_ops.separable_conv2d(
             _image(inputs),

@@ -122,7 +122,7 @@ class Conv3D(Conv2D):
         self.kernel_size, self.strides, self.dilation_rate = kernel_size, strides, dilation_rate
         self.input_spec = InputSpec(ndim=5)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self._check_spatial(inputs.shape)
         if self._overrides_convolution_op():
             return self._call_convolution_op(inputs)
@@ -224,7 +224,7 @@ class Conv3DTranspose(Conv2DTranspose):
         super().build(input_shape)  # the (KD, KH, KW, F, C) kernel and the bias
         self.input_spec = InputSpec(ndim=5, axes={-1: input_shape[-1]})
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         n, depth, h, w, c = inputs.shape
         kd, sd, dd = self.kernel_size[0], self.strides[0], self.dilation_rate[0]

@@ -63,7 +63,7 @@ class InputLayer(Layer):
     def batch_shape(self) -> tuple:
         return self._batch_shape
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return inputs
 
     def compute_output_shape(self, input_shape):
@@ -208,7 +208,7 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
         if self.activation is activations.relu:  # fused into the matrix product
             out = dense_ops.dense(inputs, self.kernel, self.bias, relu=True)
         else:
@@ -253,7 +253,7 @@ class Activation(Layer):
         self.supports_masking = True
         self.activation = activations.get(activation)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return self.activation(inputs)
 
     def compute_output_shape(self, input_shape):
@@ -311,7 +311,7 @@ class Lambda(Layer):
             params = {}
         self._function_takes = {name for name in ("mask", "training") if name in params}
 
-    def call(self, inputs, mask=None, training=False):
+    def call(self, inputs, mask=None, training=None):
         kwargs = dict(self.arguments)
         if "mask" in self._function_takes:
             kwargs["mask"] = mask
@@ -388,7 +388,7 @@ class Flatten(Layer):
         standardize_data_format(data_format)
         self.input_spec = InputSpec(min_ndim=1)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return shape_ops.flatten(inputs)
 
     def compute_output_shape(self, input_shape):
@@ -448,7 +448,7 @@ class Reshape(Layer):
             f"not match target_shape {self.target_shape}."
         )
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return inputs.reshape((inputs.shape[0], *self._resolve(inputs.shape)))
 
     def compute_output_shape(self, input_shape):

@@ -250,7 +250,7 @@ class EinsumDense(Layer):
             raise AttributeError("You must build the layer before accessing `kernel`.")
         return self._kernel
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
         out = attention_ops.einsum(self.equation, inputs, self._kernel)
         if self.bias is not None:
             out = out + self.bias

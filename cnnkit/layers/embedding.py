@@ -123,7 +123,7 @@ class Embedding(Layer):
                 "or vocabulary size + 1."
             )
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.check_indices(inputs)
         indices = inputs.data
         if indices.dtype.kind != "i":
@@ -316,7 +316,7 @@ class Masking(Layer):
         data = inputs.data if isinstance(inputs, Tensor) else xp.asarray(inputs)
         return xp.any(data != self.mask_value, axis=-1)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         keep = self.compute_mask(inputs)[..., None].astype(inputs.dtype)
         return inputs * Tensor(keep)
 

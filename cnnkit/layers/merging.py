@@ -46,7 +46,7 @@ class _Merge(Layer):
         self.compute_output_shape(input_shape)  # validates
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         inputs = _as_list(self, inputs)
         self.compute_output_shape([tuple(x.shape) for x in inputs])
         rank = max(len(x.shape) for x in inputs)
@@ -236,7 +236,7 @@ class Concatenate(Layer):
             isinstance(shapes, list) and bool(shapes) and self.axis % len(shapes[0]) != 0
         ) and super()._runs_samplewise()
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         inputs = _as_list(self, inputs)
         self.compute_output_shape([tuple(x.shape) for x in inputs])
         return shape_ops.concatenate(inputs, axis=self.axis)

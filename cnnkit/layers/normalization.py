@@ -181,7 +181,7 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(ndim=ndim, axes={self.axis: channels})
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
         # A frozen layer passes gamma and beta as constants: no gradient flows to them.
         gamma, beta = self.gamma, self.beta
         if not self.trainable:

@@ -34,7 +34,7 @@ class _Pooling2D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         return type(self)._op(inputs, self.pool_size, self.strides, self.padding)
 
@@ -113,7 +113,7 @@ class _GlobalPooling2D(Layer):
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return type(self)._op(inputs, keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape):
@@ -180,7 +180,7 @@ class _Pooling1D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         n, steps, c = inputs.shape
         out = type(self)._op(
@@ -288,7 +288,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
     samplewise = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         n, steps, c = inputs.shape
         out = pool_ops.global_max_pool2d(inputs.reshape(n, 1, steps, c))
         return out.reshape(n, 1, c) if self.keepdims else out
@@ -313,7 +313,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     samplewise = True
 
-    def call(self, inputs, training=False, mask=None):
+    def call(self, inputs, mask=None):
         if mask is None:
             return inputs.mean(axis=1, keepdims=self.keepdims)
         weights = Tensor(xp.asarray(mask)[..., None].astype(inputs.dtype))

@@ -53,7 +53,7 @@ class _Pooling3D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=5)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         op = type(self)._op
         n, d, h, w, c = inputs.shape
@@ -141,7 +141,7 @@ class _GlobalPooling3D(Layer):
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=5)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         n, d, h, w, c = inputs.shape
         out = type(self)._op(inputs.reshape(n, d * h, w, c))  # (N, C)
         return out.reshape(n, 1, 1, 1, c) if self.keepdims else out

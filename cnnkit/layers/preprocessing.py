@@ -65,7 +65,7 @@ class Rescaling(Layer):
     def _constant(self, value):
         return value if isinstance(value, float) else xp.asarray(value, dtype=self.dtype)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return inputs * self._constant(self.scale) + self._constant(self.offset)
 
     def compute_output_shape(self, input_shape):
@@ -151,7 +151,7 @@ class Resizing(Layer):
         self.fill_value = float(fill_value)
         self.data_format = standardize_data_format(data_format)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         self.compute_output_shape(inputs.shape)
         in_dtype = inputs.dtype
         if in_dtype.kind != "f":

@@ -64,7 +64,7 @@ class CenterCrop(Layer):
     def _spatial_axes(ndim: int) -> tuple[int, int]:
         return ndim - 3, ndim - 2
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         self.compute_output_shape(inputs.shape)
         if inputs.dtype.kind != "f":
             inputs = Tensor(inputs.data.astype(self.dtype))

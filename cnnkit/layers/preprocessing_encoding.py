@@ -333,7 +333,7 @@ class Discretization(Layer):
     def _output_dtype(self) -> str:
         return "int32" if self.output_mode == "int" else self.dtype
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         if self.bin_boundaries is None:
             raise ValueError(
                 "You need to either pass the `bin_boundaries` argument at construction time "

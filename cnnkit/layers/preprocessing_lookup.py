@@ -393,7 +393,7 @@ class _IndexLookup(Layer):
     def _depth(self):
         return self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         if self._frozen_vocab_size is None and self.output_mode != "int":
             raise RuntimeError(
                 f"When using `output_mode={self.output_mode}` and `pad_to_max_tokens=False`, "

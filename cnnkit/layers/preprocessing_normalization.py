@@ -268,7 +268,7 @@ class Normalization(Layer):
         variance = xp.reshape(self.adapt_variance.data, self._broadcast_shape)
         return mean, variance.astype(self.dtype)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         mean, variance = self._statistics()
         std = xp.maximum(xp.sqrt(variance), backend.epsilon()).astype(self.dtype)
         if self.invert:

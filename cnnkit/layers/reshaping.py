@@ -68,7 +68,7 @@ class ZeroPadding2D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return shape_ops.pad2d(inputs, self.padding)
 
     def compute_output_shape(self, input_shape):
@@ -114,7 +114,7 @@ class Cropping2D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return shape_ops.crop2d(inputs, self.cropping)
 
     def compute_output_shape(self, input_shape):
@@ -172,7 +172,7 @@ class UpSampling2D(Layer):
         self.interpolation = resize_ops.check_interpolation(interpolation)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         if self.interpolation == "nearest":
             return shape_ops.upsample2d_nearest(inputs, self.size)
         _, h, w, _ = inputs.shape

@@ -86,7 +86,7 @@ class Cropping1D(Layer):
         self.cropping = standardize_tuple(cropping, 2, "cropping", allow_zero=True)
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         start, end = self.cropping
         return inputs[:, start : inputs.shape[1] - end, :]
@@ -136,7 +136,7 @@ class Cropping3D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=5)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         self.compute_output_shape(inputs.shape)
         index = [slice(None)]
         for (before, after), size in zip(self.cropping, inputs.shape[1:4]):
@@ -184,7 +184,7 @@ class ZeroPadding1D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         n, steps, c = inputs.shape
         out = shape_ops.pad2d(inputs.reshape(n, 1, steps, c), ((0, 0), self.padding))
         return out.reshape(n, out.shape[2], c)
@@ -224,7 +224,7 @@ class ZeroPadding3D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=5)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         depth, height, width = self.padding
         out = _volume_hw(inputs, lambda x: shape_ops.pad2d(x, (height, width)))
         return _volume_depth(out, lambda x: shape_ops.pad2d(x, (depth, (0, 0))))
@@ -269,7 +269,7 @@ class UpSampling1D(Layer):
         self.size = int(standardize_tuple(size, 1, "size")[0])
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         n, steps, c = inputs.shape
         out = shape_ops.upsample2d_nearest(inputs.reshape(n, 1, steps, c), (1, self.size))
         return out.reshape(n, steps * self.size, c)
@@ -308,7 +308,7 @@ class UpSampling3D(Layer):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=5)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         sd, sh, sw = self.size
         out = _volume_hw(inputs, lambda x: shape_ops.upsample2d_nearest(x, (sh, sw)))
         return _volume_depth(out, lambda x: shape_ops.upsample2d_nearest(x, (sd, 1)))

@@ -606,7 +606,7 @@ class TextVectorization(Layer):
             return False
         return super()._runs_samplewise()
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         rows = self._tokenize(self._string_array(inputs))
         if self.output_mode == "int":
             length = self.output_sequence_length

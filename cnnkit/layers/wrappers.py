@@ -367,7 +367,7 @@ class TimeDistributed(Wrapper):
         super().build((None, *shape[2:]))
         self.built = True
 
-    def call(self, inputs, training=False, mask=None):
+    def call(self, inputs, training=None, mask=None):
         batch, steps = inputs.shape[0], inputs.shape[1]
         merged = inputs.reshape((batch * steps, *inputs.shape[2:]))
         out = self.layer(merged, training=training)

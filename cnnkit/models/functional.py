@@ -155,7 +155,7 @@ class Functional(Model):
             inputs = self._inputs_by_name(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
         given = _flatten(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(
@@ -169,7 +169,8 @@ class Functional(Model):
             out = node.layer(
                 _map_structure(node.inputs, values),
                 *_map_structure(node.args, values),
-                training=training,
+                # as Keras: the model's `training` when given, else the node's own value
+                training=node.training if training is None else training,
                 **_map_structure(node.kwargs, values),
             )
             for symbolic, tensor in zip(node.output_tensors, _flatten(out)):

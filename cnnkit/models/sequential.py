@@ -190,7 +190,7 @@ class Sequential(Model):
                 f"Sequential model {self.name!r} has no defined {what} yet: it has not been built."
             )
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
         if self._input_layer is not None:
             inputs = adjust_input_rank(inputs, self._input_layer.batch_shape)
             expected, found = self._input_layer.batch_shape, tuple(inputs.shape)
@@ -206,7 +206,12 @@ class Sequential(Model):
                 )
         x = inputs
         for layer in self._stack:
-            x = layer(x, training=training)
+            # as Keras (whose Sequential runs a functional graph): the model's `training`
+            # when given, else the value the layer's graph node holds, its `call`'s default
+            given = training
+            if given is None and layer._call_takes("training"):
+                given = layer._call_training_default()
+            x = layer(x, training=given)
         return x
 
     def compute_output_shape(self, input_shape):

@@ -1,0 +1,231 @@
+"""How a layer call finds its ``training`` value, as Keras 3's ``Layer.__call__`` does.
+
+Order: the ``training`` given to the call; else the value of the enclosing call (the
+outermost layer or model call opens a context each nested call reads and then sets); else
+the default of ``training`` in the layer's ``call`` signature. A functional or sequential
+model passes ``training`` to its layers only when it was given one (else each layer gets the
+value its graph node recorded); ``fit`` calls with ``training=True``, ``predict`` and
+``evaluate`` with ``training=False``.
+
+Each scenario is a function of the library (``cnnkit`` or Keras) and returns effects
+("changed"/"unchanged", the ``training`` values a probe layer received), never random values,
+so the same table runs against Keras where it is importable.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import cnnkit
+
+# 16 images: a random flip leaves all of them as they were with probability 4**-16.
+X = np.arange(16 * 4 * 4, dtype="float32").reshape(16, 4, 4, 1) + 1.0
+
+
+def _effect(y) -> str:
+    return "unchanged" if np.allclose(np.asarray(y), X) else "changed"
+
+
+def _probe_class(k):
+    """A layer recording the ``training`` value each call of it receives."""
+
+    class Probe(k.layers.Layer):
+        def __init__(self, seen, **kwargs):
+            super().__init__(**kwargs)
+            self.record = seen.append  # Keras would track (copy) a list attribute
+
+        def call(self, inputs, training=None):
+            self.record(training)
+            return inputs
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    return Probe
+
+
+def _flip_alone(k):
+    return _effect(k.layers.RandomFlip(seed=1)(X))
+
+
+def _flip_explicit_false(k):
+    return _effect(k.layers.RandomFlip(seed=1)(X, training=False))
+
+
+def _contrast_alone(k):
+    return _effect(k.layers.RandomContrast(0.5, seed=1)(X))
+
+
+def _functional_flip(k):
+    i = k.Input((4, 4, 1))
+    m = k.Model(i, k.layers.RandomFlip(seed=1)(i))
+    return [_effect(m(X)), _effect(m(X, training=False)), _effect(m.predict(X, verbose=0))]
+
+
+def _sequential_flip(k):
+    m = k.Sequential([k.layers.RandomFlip(seed=1)])
+    return [_effect(m(X)), _effect(m(X, training=False)), _effect(m.predict(X, verbose=0))]
+
+
+def _functional_flip_then_dropout(k):
+    # Dropout's node holds its own default (False): m(x) leaves it off.
+    i = k.Input((4, 4, 1))
+    m = k.Model(i, k.layers.Dropout(0.99, seed=1)(k.layers.RandomFlip("vertical", seed=1)(i)))
+    return [
+        bool((np.asarray(m(X)) == 0).any()),
+        bool((np.asarray(m(X, training=True)) == 0).any()),
+    ]
+
+
+def _functional_probe_after_flip(k):
+    # A `training=None` layer reads the context the flip before it set to True.
+    seen = []
+    i = k.Input((4, 4, 1))
+    m = k.Model(i, _probe_class(k)(seen)(k.layers.RandomFlip(seed=1)(i)))
+    del seen[:]
+    m(X)
+    m(X, training=False)
+    return seen
+
+
+def _nested_models(k):
+    seen = []
+    i = k.Input((4, 4, 1))
+    inner = k.Model(i, _probe_class(k)(seen)(i))
+    j = k.Input((4, 4, 1))
+    outer = k.Model(j, inner(j))
+    del seen[:]
+    outer(X)
+    outer(X, training=True)
+    outer(X, training=False)
+    outer.predict(X, verbose=0)
+    return seen
+
+
+def _nested_sequential_flip(k):
+    m = k.Sequential([k.Input((4, 4, 1)), k.Sequential([k.layers.RandomFlip(seed=1)])])
+    return [_effect(m(X)), _effect(m(X, training=False))]
+
+
+def _custom_layer_default_none(k):
+    seen = []
+    probe = _probe_class(k)(seen)
+    probe(X)
+    probe(X, training=True)
+    probe(X, training=False)
+    return seen
+
+
+def _explicit_false_inside_training(k):
+    """An outer layer called with training=True; inside, one call says training=False."""
+    seen = []
+    Probe = _probe_class(k)
+
+    class Outer(k.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.flip = k.layers.RandomFlip(seed=1)
+            self.first = Probe(seen)
+            self.second = Probe(seen)
+
+        def call(self, inputs):
+            flipped = self.flip(inputs, training=False)
+            self.first(inputs)  # inherits False, set by the flip's call
+            return flipped, self.second(inputs, training=True)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape, input_shape
+
+    outer = Outer()
+    outer(X, training=True)  # Keras's first call also traces `call` to build the layer
+    del seen[:]
+    flipped, _ = outer(X, training=True)
+    return [_effect(flipped), *seen]
+
+
+def _outer_context_reaches_dropout(k):
+    """A layer without `training` in its call still hands an explicit value down."""
+
+    class Outer(k.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.drop = k.layers.Dropout(0.99, seed=1)
+
+        def call(self, inputs):
+            return self.drop(inputs)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    outer = Outer()
+    return [
+        bool((np.asarray(outer(X)) == 0).any()),
+        bool((np.asarray(outer(X, training=True)) == 0).any()),
+    ]
+
+
+SCENARIOS = {
+    _flip_alone: "changed",
+    _flip_explicit_false: "unchanged",
+    _contrast_alone: "changed",
+    _functional_flip: ["changed", "unchanged", "unchanged"],
+    _sequential_flip: ["changed", "unchanged", "unchanged"],
+    _functional_flip_then_dropout: [False, True],
+    _functional_probe_after_flip: [True, False],
+    _nested_models: [None, True, False, False],
+    _nested_sequential_flip: ["changed", "unchanged"],
+    _custom_layer_default_none: [None, True, False],
+    _explicit_false_inside_training: ["unchanged", False, True],
+    _outer_context_reaches_dropout: [False, True],
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS), ids=lambda f: f.__name__.strip("_"))
+def test_training_resolution(scenario):
+    assert scenario(cnnkit) == SCENARIOS[scenario]
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS), ids=lambda f: f.__name__.strip("_"))
+def test_training_resolution_as_keras(scenario):
+    keras = pytest.importorskip("keras")
+    assert scenario(keras) == SCENARIOS[scenario]
+
+
+def test_fit_trains_and_predict_infers_with_augmentation_and_dropout():
+    seen = []
+    Probe = _probe_class(cnnkit)
+    i = cnnkit.Input((4, 4, 1))
+    x = Probe(seen)(cnnkit.layers.RandomFlip(seed=1)(i))
+    out = cnnkit.layers.Dense(1)(cnnkit.layers.Flatten()(x))
+    model = cnnkit.Model(i, out)
+    model.compile(optimizer="sgd", loss="mse")
+    del seen[:]
+    model.fit(X, np.zeros((16, 1), "float32"), epochs=1, batch_size=16, verbose=0)
+    assert seen == [True]
+    del seen[:]
+    model.predict(X, verbose=0)
+    model.evaluate(X, np.zeros((16, 1), "float32"), verbose=0)
+    assert seen and set(seen) == {False}
+
+
+def test_layer_defaults_match_keras_signatures():
+    keras = pytest.importorskip("keras")
+
+    def default(cls):
+        param = inspect.signature(cls.call).parameters.get("training")
+        if param is None:
+            return "absent"
+        return None if param.default is inspect.Parameter.empty else param.default
+
+    checked = 0
+    for name in dir(keras.layers):
+        theirs = getattr(keras.layers, name)
+        ours = getattr(cnnkit.layers, name, None)
+        if name in ("Layer", "Wrapper") or ours is None or not isinstance(theirs, type):
+            continue  # abstract bases: neither library's base `call` runs
+        if not issubclass(theirs, keras.layers.Layer):
+            continue
+        assert default(ours) == default(theirs), name
+        checked += 1
+    assert checked > 100
