@@ -1,7 +1,9 @@
 """Random image augmentation layers (Keras 3's names and arguments) and their affine resampler.
 
-Each layer is active only when called with ``training=True`` (``fit`` does so) and is the
-identity at inference, except ``RandomCrop``, which then crops the centre (see its docstring).
+Each layer augments in training and is the identity at inference (``training=False``, as in
+``predict`` and ``evaluate``), except ``RandomCrop``, which then crops the centre (see its
+docstring). As in Keras, their ``call`` defaults to ``training=True``: a direct call with no
+``training`` (and no enclosing call that has one) augments.
 Every image of a batch gets its own random draw; the geometric layers turn their draws into
 one affine transform per image and resample the whole batch with :func:`affine_transform`,
 one gather per interpolation corner, with no Python loop over images or pixels.

@@ -1,8 +1,8 @@
 """Colour augmentations: ``RandomGrayscale``, ``RandomInvert``, ``Solarization`` (Keras 3).
 
-As every layer of :mod:`cnnkit.layers.augmentation`: active only with ``training=True``, the
-identity at inference, one random draw per image, seeded by ``seed`` (else
-``backend.rng()``), no gradient with respect to the input.
+As every layer of :mod:`cnnkit.layers.augmentation`: active unless ``training=False`` (``call``
+defaults to ``training=True``), the identity at inference, one random draw per image, seeded by
+``seed`` (else ``backend.rng()``), no gradient with respect to the input.
 
 Example:
     >>> import numpy as np

@@ -2,10 +2,10 @@
 degeneration and posterization (pixel by pixel; the neighbourhood ones, sharpness, blur and
 erasing, are in :mod:`cnnkit.layers.augmentation_local`).
 
-As every layer of :mod:`cnnkit.layers.augmentation`: active only with ``training=True`` (the
-identity at inference), one random draw per image, seeded by ``seed`` (else
-``backend.rng()``), channels-last, rank-3 or rank-4 inputs, float outputs in the layer's
-dtype, no gradient with respect to the input.
+As every layer of :mod:`cnnkit.layers.augmentation`: active unless ``training=False`` (``call``
+defaults to ``training=True``; the identity at inference), one random draw per image, seeded by
+``seed`` (else ``backend.rng()``), channels-last, rank-3 or rank-4 inputs, float outputs in the
+layer's dtype, no gradient with respect to the input.
 
 Pixel values live in ``value_range`` (default ``(0, 255)``); the layers that work in a fixed
 scale (HSV in ``[0, 1]``, posterization's 8 bits) map the images there and back.

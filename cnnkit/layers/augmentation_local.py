@@ -1,11 +1,11 @@
 """Neighbourhood and region intensity augmentations (Keras 3): sharpness, Gaussian blur and
 random erasing.
 
-As every layer of :mod:`cnnkit.layers.augmentation`: active only with ``training=True`` (the
-identity at inference), one random draw per image (``RandomGaussianBlur`` draws its ``sigma``
-once per batch, as Keras), seeded by ``seed`` (else ``backend.rng()``), channels-last, rank-3
-or rank-4 inputs, float outputs in the layer's dtype, clipped to ``value_range``, no gradient
-with respect to the input.
+As every layer of :mod:`cnnkit.layers.augmentation`: active unless ``training=False`` (``call``
+defaults to ``training=True``; the identity at inference), one random draw per image
+(``RandomGaussianBlur`` draws its ``sigma`` once per batch, as Keras), seeded by ``seed`` (else
+``backend.rng()``), channels-last, rank-3 or rank-4 inputs, float outputs in the layer's dtype,
+clipped to ``value_range``, no gradient with respect to the input.
 
 Example:
     >>> import numpy as np

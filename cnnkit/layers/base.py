@@ -15,6 +15,11 @@ concrete tensors as ``tensor._keras_mask``, a boolean ``(batch, steps)`` array. 
 ``compute_mask(inputs, mask)``, which passes the mask through when ``supports_masking`` is
 true and drops it otherwise.
 
+A ``call`` that names ``training`` receives it as Keras resolves it: the value given to the
+call, else the value of the enclosing layer or model call, else the default in ``call``'s
+signature (augmentation layers ``True``, ``Dropout`` ``False``, ``BatchNormalization`` ``None``).
+``fit`` calls the model with ``training=True``, ``predict`` and ``evaluate`` with ``False``.
+
 Calling a layer on a :class:`KerasTensor` (a symbolic tensor made by ``Input``)
 builds it, checks the shape, and records a :class:`Node` in the graph a
 functional ``Model`` is made of. Calling it on arrays or Tensors runs it now.
