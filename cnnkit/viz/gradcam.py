@@ -80,8 +80,8 @@ def _capture_output(layer, captured: dict):
     original = layer.call
     shadowed = "call" in vars(layer)  # already an instance attribute: put it back afterwards
 
-    def call(inputs, training=False, **kwargs):
-        out = original(inputs, training=training, **kwargs)
+    def call(inputs, **kwargs):  # `training` among kwargs only when the layer's call takes it
+        out = original(inputs, **kwargs)
         leaf = Tensor(out.data, requires_grad=True)
         captured["maps"] = leaf
         return leaf
