@@ -537,10 +537,10 @@ class RandomCrop(_RandomImageLayer):
 
     Example:
         >>> x = np.arange(8, dtype="float32").reshape(1, 2, 4, 1)
-        >>> RandomCrop(2, 2)(x).numpy()[0, :, :, 0]  # inference: the centred square
+        >>> RandomCrop(2, 2)(x, training=False).numpy()[0, :, :, 0]  # inference: the centre
         array([[1., 2.],
                [5., 6.]], dtype=float32)
-        >>> RandomCrop(1, 2)(x).numpy()[0, :, :, 0]  # the whole image, resized
+        >>> RandomCrop(1, 2)(x, training=False).numpy()[0, :, :, 0]  # the whole image, resized
         array([[2.5, 4.5]], dtype=float32)
     """
 

@@ -10,7 +10,7 @@ clipped to ``value_range``, no gradient with respect to the input.
 Example:
     >>> import numpy as np
     >>> x = np.arange(9, dtype="float32").reshape(1, 3, 3, 1)
-    >>> bool(np.array_equal(RandomSharpness(0.5)(x), x))  # inference: the identity
+    >>> bool(np.array_equal(RandomSharpness(0.5)(x, training=False), x))  # inference
     True
 """
 
