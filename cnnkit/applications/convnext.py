@@ -96,7 +96,7 @@ class StochasticDepth(Dropout):
         super().__init__(drop_path_rate, **kwargs)
         self.drop_path_rate = float(drop_path_rate)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
         self.noise_shape = (None,) + (1,) * (len(inputs.shape) - 1)  # one draw per sample
         return super().call(inputs, training=training)
 
