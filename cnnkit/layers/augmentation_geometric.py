@@ -14,11 +14,10 @@ form; other keys pass through). Geometric layers leave labels alone and resample
 ``"nearest"``; ``CutMix`` and ``MixUp`` mix the labels by the images' weights. Outputs are
 float (the layer's dtype, float32 by default).
 
-``training``: with an array, the layer is the identity unless called with ``training=True``
-(``fit`` does so), as every cnnkit augmentation layer (cnnkit has no call context for a
-subclassed model's inner calls to inherit, so an unset flag must mean inference). With a dict,
-an unset ``training`` means ``True``, Keras's default: a dict is the data-pipeline form,
-called outside any model (``MixUp()({"images": x, "labels": y})`` mixes, as in Keras).
+``training``: as every cnnkit augmentation layer and as Keras, ``call`` defaults to
+``training=True``: a call with no ``training`` (and no enclosing call that has one) augments,
+``training=False`` (``predict``, ``evaluate``) is the identity. A dict follows the same rule
+(``MixUp()({"images": x, "labels": y})`` mixes, as in Keras).
 
 Not implemented: ``bounding_boxes`` (a dict with that key raises ``NotImplementedError``) and
 ``data_format="channels_first"``. Random values come from NumPy (a layer's ``seed`` gives its
@@ -29,7 +28,7 @@ Example:
     >>> import numpy as np
     >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
     >>> shear = RandomShear(x_factor=0.3, seed=0)
-    >>> bool(np.array_equal(shear(x), x))  # inference: the identity
+    >>> bool(np.array_equal(shear(x, training=False), x))  # inference: the identity
     True
     >>> shear(x, training=True).shape
     (1, 4, 4, 1)
@@ -143,7 +142,7 @@ class _ImagePreprocessingLayer(_RandomImageLayer):
 
     def __call__(self, inputs, *args, training=None, **kwargs):
         if isinstance(inputs, dict):
-            return self._call_dict(inputs, True if training is None else bool(training))
+            return self._call_dict(inputs, bool(self._resolve_training(training)))
         return super().__call__(inputs, *args, training=training, **kwargs)
 
     def _call_dict(self, data: dict, training: bool) -> dict:

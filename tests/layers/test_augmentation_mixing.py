@@ -129,7 +129,7 @@ def test_a_single_image_is_left_unchanged_as_in_keras():
 def test_inference_is_untouched():
     x, y = _images(), np.eye(6, dtype="float32")
     for layer in _both():
-        np.testing.assert_array_equal(layer(x).numpy(), x)
+        np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
         out = layer({"images": x, "labels": y}, training=False)
         np.testing.assert_array_equal(out["images"].numpy(), x)
         np.testing.assert_array_equal(out["labels"].numpy(), y)
