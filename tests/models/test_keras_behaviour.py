@@ -710,3 +710,31 @@ def test_multi_hot_text_vectors_are_int64():
     out = layer(["a b a", "c"]).numpy()
     assert out.dtype == np.int64
     np.testing.assert_array_equal(out, [[0, 1, 1], [1, 0, 0]])
+
+
+def test_weighted_and_per_output_metrics_survive_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 4), dtype=np.float32)
+    y = rng.integers(0, 2, 16)
+    sw = rng.random(16)
+    inputs = Input((4,))
+    model = Model(inputs, Dense(1, activation="sigmoid")(inputs))
+    model.compile(
+        "adam", "binary_crossentropy", metrics=["accuracy"], weighted_metrics=["accuracy"]
+    )
+    model.fit(x, y, sample_weight=sw, epochs=1, verbose=0)
+    before = model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    assert before["weighted_accuracy"] != before["accuracy"]
+    model.save(tmp_path / "weighted.keras")
+    loaded = keras.models.load_model(tmp_path / "weighted.keras")
+    after = loaded.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    assert after == pytest.approx(before)
+
+    a = Dense(1, activation="sigmoid", name="a")(inputs)
+    b = Dense(1, name="b")(inputs)
+    two = Model(inputs, [a, b])
+    two.compile("sgd", ["binary_crossentropy", "mse"], metrics={"a": ["accuracy"], "b": ["mae"]})
+    two.fit(x, [y, x[:, :1]], epochs=1, verbose=0)
+    two.save(tmp_path / "two.keras")
+    config = keras.models.load_model(tmp_path / "two.keras").get_compile_config()
+    assert config["metrics"] == {"a": ["accuracy"], "b": ["mae"]}
