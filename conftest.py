@@ -32,3 +32,15 @@ def _kernels(request):
 
     with dispatch.use_kernels(name):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _global_dtype_policy():
+    """A test or doctest that sets the global dtype policy (``set_dtype_policy``,
+    ``mixed_precision.set_global_policy``) leaves the default, "follow ``floatx()``", as it
+    found it."""
+    from cnnkit import dtype_policies
+
+    saved = dtype_policies._GLOBAL_POLICY
+    yield
+    dtype_policies._GLOBAL_POLICY = saved

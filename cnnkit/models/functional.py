@@ -58,8 +58,9 @@ class Functional(Model):
                     f"Model inputs must come from `Input`. Received: {t!r}, produced by layer "
                     f"{t._keras_history[0].name!r}."
                 )
-        self._nodes = _nodes_in_order(self.outputs, self.inputs)
-        self._tracked_layers = layers_by_depth(self.outputs, self.inputs)
+        nodes, op_index = _build_map(self.outputs)  # one walk: the run order and Keras's
+        self._nodes = _nodes_in_order(nodes, self.inputs)
+        self._tracked_layers = layers_by_depth(nodes, op_index, self.inputs)
         self.built = True
 
     @classmethod
@@ -248,42 +249,31 @@ def _map_structure(structure, values):
     return values[id(structure)] if isinstance(structure, KerasTensor) else structure
 
 
-def _nodes_in_order(outputs, inputs) -> list:
-    """The layer calls needed to compute ``outputs``, each after its inputs (explicit stack)."""
+def _nodes_in_order(nodes, inputs) -> list:
+    """The layer calls of ``nodes`` (:func:`_build_map`'s order: each after its inputs)
+    without the ``Input`` nodes, each of which must be one of the model's ``inputs``."""
     input_ids = {id(t) for t in inputs}
-    order, visited = [], set()
-    stack = [(t._keras_history[1], False) for t in reversed(outputs)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
+    order = []
+    for node in nodes:
+        if not isinstance(node.layer, InputLayer):
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        if isinstance(node.layer, InputLayer):
-            tensor = node.output_tensors[0]
-            if id(tensor) not in input_ids:
-                raise ValueError(
-                    "Graph disconnected: cannot obtain value for tensor "
-                    f"{tensor!r} at layer {node.layer.name!r}. It is not among the model's "
-                    "`inputs`; pass it in `inputs` as well."
-                )
-            continue
-        stack.append((node, True))
-        for parent in reversed(node.parent_nodes):
-            if id(parent) not in visited:
-                stack.append((parent, False))
+        elif id(node.output_tensors[0]) not in input_ids:
+            raise ValueError(
+                "Graph disconnected: cannot obtain value for tensor "
+                f"{node.output_tensors[0]!r} at layer {node.layer.name!r}. It is not among the "
+                "model's `inputs`; pass it in `inputs` as well."
+            )
     return order
 
 
-def layers_by_depth(outputs, inputs) -> list:
+def layers_by_depth(nodes, op_index, inputs) -> list:
     """The graph's layers and operations in Keras's order (``Functional.layers`` in Keras 3,
     and so the order of ``weights``, ``get_weights()``, configs and the legacy ``.h5`` files
     that load layer by layer): by decreasing depth (inputs first), ties broken by the order a
     depth-first walk from the outputs first meets them, exactly as Keras's ``map_graph``.
+    ``nodes, op_index`` are :func:`_build_map`'s.
     """
-    nodes, op_index = _build_map(outputs)
+    op_index = dict(op_index)
     in_graph = {id(n) for n in nodes}
     node_depth: dict[int, int] = {}
     layer_depth: dict[int, int] = {}
