@@ -105,9 +105,10 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument(
         "--kernels",
-        choices=("numpy", "onednn", "both"),
+        choices=("numpy", "onednn", "auto", "both"),
         default="both",
-        help="cnnkit's kernel implementation(s) to time (oneDNN where installed: cnnkit[fast])",
+        help="cnnkit's kernels to time: NumPy, oneDNN for every convolution, or 'auto' (each "
+        "shape's fastest, oneDNN where installed: cnnkit[fast]); 'both' is numpy and auto",
     )
     if add_args is not None:
         add_args(parser)
@@ -126,8 +127,8 @@ def main(description: str, measure, unit: str, higher_is_better: bool = False, a
         print("PyTorch is needed as the reference: pip install torch==2.13.0", file=sys.stderr)
         return 1
     best = max if higher_is_better else min
-    variants = ["numpy", "onednn"] if args.kernels == "both" else [args.kernels]
-    if "onednn" in variants and not _onednn_available():
+    variants = ["numpy", "auto"] if args.kernels == "both" else [args.kernels]
+    if set(variants) & {"onednn", "auto"} and not _onednn_available():
         print("oneDNN is not installed (pip install 'cnnkit[fast]'): timing NumPy kernels only")
         variants = ["numpy"]
     runs_of = [f"cnnkit:{v}" for v in variants] + ["torch"]

@@ -4,7 +4,7 @@
 
 The model: [Conv(f, 3, same, relu), BatchNorm, Conv(f), BatchNorm, MaxPool 2] for f in
 (32, 64, 128), Flatten, Dropout 0.2, Dense(1024, relu), Dropout 0.2, Dense(10), trained
-with Adam on random 32×32×3 images (CIFAR-10 is not needed to time it), after 5 warm-up
+with Adam on random 32×32×3 images (CIFAR-10 is not needed to time it), after 15 warm-up
 steps. Prints seconds and the ratio cnnkit / PyTorch (lower is better).
 """
 
@@ -16,7 +16,7 @@ import time
 import numpy as np
 from _common import keras_init, main
 
-WARMUP = 5
+WARMUP = 15  # the "auto" kernels race each shape's candidates over its first 12 runs
 
 
 def data(steps: int, batch_size: int):

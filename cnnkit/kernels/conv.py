@@ -32,6 +32,7 @@ default, or the single-threaded loops of :mod:`cnnkit.kernels.reference_ops`.
 from __future__ import annotations
 
 import math
+import time
 
 from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
@@ -39,6 +40,10 @@ from cnnkit.kernels import dispatch
 from cnnkit.kernels.reference_ops import window as _window
 
 PADDINGS = ("valid", "same", "full", "causal")
+# What races for a convolution's shape with the "auto" kernels: oneDNN on every core,
+# oneDNN on one core (small shapes, where waking a second thread costs more than it saves),
+# and the NumPy kernels (always able to run, so last)
+_CANDIDATES = ("onednn", "onednn:1", "numpy")
 
 
 def conv_output_length(
@@ -104,21 +109,13 @@ class Conv2D(Function):
         geom = (kh, kw, oh, ow, strides, dilation)
         self.geom = geom
         self.pads = (top, bottom, left, right, h, w)
-        self.ops, self.fast = dispatch.ops(), dispatch.fast("conv2d")
-        if self.fast is not None:  # oneDNN, when it has a fast kernel for this shape
-            done = self.fast.forward(
-                x, kernel, bias, oh, ow, strides, dilation, (top, bottom, left, right),
-                training=any(self.needs_grad),
-            )  # fmt: skip
-            if done is not None:
-                out, self.fast_key = done
-                if relu:
-                    relu_(out)  # NumPy's max keeps NaN (oneDNN's fused ReLU would not)
-                self.relu_out = out if relu else None
-                self.save_for_backward(x, kernel, None)
-                dispatch.record("conv2d", "onednn")
+        self.ops, fast = dispatch.ops(), dispatch.fast("conv2d")
+        self.fast, self.race = None, None
+        if fast is not None:  # oneDNN where it is faster for this shape
+            out = self._fast_forward(fast, x, kernel, bias, padding, relu)
+            if out is not None:
                 return out
-            self.fast = None
+        start = time.perf_counter()
         dispatch.record("conv2d", self.ops.NAME)
         xpad = pad_nhwc(x, ((top, bottom), (left, right)))
         w2d = kernel.reshape(kh * kw * c, f)  # (KH*KW*C, F)
@@ -128,9 +125,57 @@ class Conv2D(Function):
         )
         self.relu_out = out if relu else None
         self.save_for_backward(xpad, kernel, cols)
+        if self.race is not None:
+            self._timed(time.perf_counter() - start)
         return out
 
+    def _fast_forward(self, fast, x, kernel, bias, padding, relu):
+        """The forward pass by oneDNN, or ``None`` when NumPy runs it (the race of
+        :func:`cnnkit.kernels.dispatch.choose` picked NumPy for the shape, or oneDNN has no
+        fast kernel for it)."""
+        kh, kw, oh, ow, strides, dilation = self.geom
+        training = any(self.needs_grad)
+        key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
+        candidate = dispatch.choose("conv2d", key, _CANDIDATES)
+        self.race = [key, candidate, 0.0]
+        if candidate == "numpy":
+            return None
+        start = time.perf_counter()
+        self.threads = 1 if candidate == "onednn:1" else None
+        done = fast.forward(
+            x, kernel, bias, oh, ow, strides, dilation, self.pads[:4],
+            training=training, threads=self.threads,
+        )  # fmt: skip
+        if done is None:  # no fast kernel for this shape
+            for name in _CANDIDATES[:-1]:
+                dispatch.declined("conv2d", key, name)
+            self.race = None
+            return None
+        out, self.fast_key = done
+        self.fast = fast
+        if relu:
+            relu_(out)  # NumPy's max keeps NaN (oneDNN's fused ReLU would not)
+        self.relu_out = out if relu else None
+        self.save_for_backward(x, kernel, None)
+        dispatch.record("conv2d", "onednn")
+        self._timed(time.perf_counter() - start)
+        return out
+
+    def _timed(self, seconds: float, backward: bool = False) -> None:
+        """Add a pass to the race's timing; report it once the op's work is done."""
+        self.race[2] += seconds
+        if backward or not any(self.needs_grad):
+            dispatch.timed("conv2d", *self.race)
+            self.race = None
+
     def backward(self, grad):
+        start = time.perf_counter()
+        grads = self._backward(grad)
+        if self.race is not None:
+            self._timed(time.perf_counter() - start, backward=True)
+        return grads
+
+    def _backward(self, grad):
         xpad, kernel, cols = self.saved
         kh, kw, oh, ow, strides, dilation = self.geom
         n, f = grad.shape[0], grad.shape[3]
@@ -159,11 +204,11 @@ class Conv2D(Function):
         if oneDNN declined either, and then the NumPy backward runs."""
         dx = dkernel = dbias = None
         if self.needs_grad[0]:
-            dx = self.fast.backward_data(self.fast_key, grad, kernel)
+            dx = self.fast.backward_data(self.fast_key, grad, kernel, self.threads)
             if dx is None:
                 return None
         if any(self.needs_grad[1:]):
-            found = self.fast.backward_weights(self.fast_key, x, grad)
+            found = self.fast.backward_weights(self.fast_key, x, grad, self.threads)
             if found is None:
                 return None
             dkernel, dbias = found

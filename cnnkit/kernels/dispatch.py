@@ -127,6 +127,98 @@ def fast(op: str):
     return importlib.import_module(_MODULES[op])
 
 
+class _Trial:
+    """The race of one op and shape between its candidate implementations.
+
+    Candidates take turns; each one's first run (plans, caches, page faults) is not
+    counted, then each is timed :data:`ROUNDS` times and the one with the smallest median
+    is kept for the rest of the process.
+    """
+
+    ROUNDS = 3
+
+    def __init__(self, candidates: tuple):
+        self.candidates = list(candidates)
+        self.times: dict = {c: [] for c in candidates}
+        self.issued = 0
+        self.choice = None
+
+    def next(self) -> str:
+        if self.choice is not None:
+            return self.choice
+        candidate = self.candidates[self.issued % len(self.candidates)]
+        self.issued += 1
+        return candidate
+
+    def add(self, candidate: str, seconds: float) -> None:
+        if self.choice is None and candidate in self.times:
+            self.times[candidate].append(seconds)
+            self._decide()
+
+    def drop(self, candidate: str) -> None:
+        if self.choice is None and candidate in self.times and len(self.candidates) > 1:
+            self.candidates.remove(candidate)
+            del self.times[candidate]
+            self._decide()
+
+    def _decide(self) -> None:
+        if all(len(t) > self.ROUNDS for t in self.times.values()) or len(self.candidates) == 1:
+            self.choice = min(self.candidates, key=lambda c: _median(self.times[c][1:]))
+
+
+def _median(values: list) -> float:
+    return sorted(values)[len(values) // 2] if values else float("inf")
+
+
+_TRIALS: dict = {}
+
+
+def choose(op: str, key, candidates: tuple) -> str:
+    """Which of ``candidates`` runs ``op`` for the shape ``key`` now.
+
+    With ``"auto"``, each shape's candidates race for their first few runs (report each
+    run's seconds with :func:`timed`) and the fastest is kept; with any other choice, and
+    for a single candidate, the first candidate.
+    """
+    if len(candidates) == 1 or kernels() != "auto":
+        return candidates[0]
+    with _LOCK:
+        trial = _TRIALS.get((op, key))
+        if trial is None:
+            trial = _TRIALS[(op, key)] = _Trial(candidates)
+        return trial.next()
+
+
+def timed(op: str, key, candidate: str, seconds: float) -> None:
+    """Report one run of ``candidate`` for ``op`` and ``key`` (see :func:`choose`)."""
+    with _LOCK:
+        trial = _TRIALS.get((op, key))
+        if trial is not None:
+            trial.add(candidate, seconds)
+
+
+def declined(op: str, key, candidate: str) -> None:
+    """``candidate`` cannot run ``op`` for ``key``: it leaves the race."""
+    with _LOCK:
+        trial = _TRIALS.get((op, key))
+        if trial is not None:
+            trial.drop(candidate)
+
+
+def tuning_report(reset: bool = False) -> dict:
+    """``{(op, shape key): {"choice": name or None, "ms": {candidate: median ms}}}``: the
+    races run so far with ``"auto"`` (``choice`` is ``None`` while one is still running).
+    ``reset=True`` forgets them after reporting, so that every shape races again."""
+    with _LOCK:
+        report = {}
+        for key, trial in _TRIALS.items():
+            ms = {c: round(1e3 * _median(t[1:]), 3) for c, t in trial.times.items() if t[1:]}
+            report[key] = {"choice": trial.choice, "ms": ms}
+        if reset:
+            _TRIALS.clear()
+        return report
+
+
 def record(op: str, implementation: str) -> None:
     """Count one run of ``op`` by ``implementation`` (for :func:`kernels_report`)."""
     with _LOCK:

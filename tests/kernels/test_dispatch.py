@@ -134,3 +134,41 @@ def test_worker_threads_follow_the_callers_choice(monkeypatch):
         with dispatch.use_kernels("reference"):
             seen = backend.parallel_map(lambda _: dispatch.kernels(), range(4))
     assert seen == ["reference"] * 4
+
+
+def test_a_race_takes_turns_skips_each_first_run_and_keeps_the_fastest():
+    trial = dispatch._Trial(("a", "b", "c"))
+    seconds = {"a": [9.0, 3.0, 3.1, 2.9], "b": [0.1, 2.0, 2.2, 2.1], "c": [5.0, 4.0, 4.0, 4.0]}
+    order = []
+    for _ in range(4):
+        for _ in range(3):
+            name = trial.next()
+            order.append(name)
+            trial.add(name, seconds[name].pop(0))
+    assert order == ["a", "b", "c"] * 4
+    # b's 0.1 s first run is not counted: its median of the others (2.1) still wins
+    assert trial.choice == "b" and trial.next() == "b"
+    trial.add("a", 0.0)  # decided: later timings change nothing
+    assert trial.choice == "b"
+
+
+def test_a_declined_candidate_leaves_the_race():
+    trial = dispatch._Trial(("fast", "numpy"))
+    trial.drop("fast")
+    assert trial.choice == "numpy" and trial.next() == "numpy"
+    trial = dispatch._Trial(("x", "y", "numpy"))
+    trial.drop("x")
+    assert [trial.next() for _ in range(4)] == ["y", "numpy", "y", "numpy"]
+
+
+def test_only_auto_races(restore_default):
+    candidates = ("onednn", "onednn:1", "numpy")
+    dispatch.tuning_report(reset=True)
+    assert dispatch.choose("conv2d", "k", candidates) == "onednn"  # numpy (default)
+    assert dispatch.tuning_report() == {}
+    dispatch.set_kernels("auto")
+    assert [dispatch.choose("conv2d", "k", candidates) for _ in range(3)] == list(candidates)
+    for name in candidates:
+        dispatch.timed("conv2d", "k", name, 1.0)
+    assert dispatch.tuning_report(reset=True) == {("conv2d", "k"): {"choice": None, "ms": {}}}
+    assert dispatch.tuning_report() == {}

@@ -215,3 +215,59 @@ def test_enum_values_match_the_installed_header():
         assert values[name] == value, name
     assert int(defines["DNNL_ARG_SCRATCHPAD"]) == library.ARG_SCRATCHPAD
     assert int(defines["DNNL_ARG_BIAS"]) == library.ARG_BIAS
+
+
+@needs_onednn
+def test_auto_races_each_shape_and_every_candidate_gives_the_same_values(kernels):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 10, 10, 3)).astype("float32")
+    k = (rng.standard_normal((3, 3, 3, 8)) / 5).astype("float32")
+    b = rng.standard_normal(8).astype("float32")
+    g = rng.standard_normal((4, 10, 10, 8)).astype("float32")
+    kernels("numpy")
+    reference = _run(x, k, b, (1, 1), "same", (1, 1), True, g)
+    kernels("auto")
+    dispatch.tuning_report(reset=True)
+    dispatch.kernels_report(reset=True)
+    runs = 4 * (dispatch._Trial.ROUNDS + 1)
+    for _ in range(runs):  # three candidates race, then the winner runs
+        for want, got in zip(reference, _run(x, k, b, (1, 1), "same", (1, 1), True, g)):
+            np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max())
+    (key, race), *others = dispatch.tuning_report(reset=True).items()
+    assert not others and key[0] == "conv2d" and key[1][:2] == ((4, 10, 10, 3), (3, 3, 3, 8))
+    assert set(race["ms"]) == {"onednn", "onednn:1", "numpy"}
+    assert race["choice"] == min(race["ms"], key=race["ms"].get)
+    counts = dispatch.kernels_report(reset=True)["conv2d"]
+    assert sum(counts.values()) == runs and counts["numpy"] >= dispatch._Trial.ROUNDS + 1
+
+
+@needs_onednn
+def test_openblas_stays_single_threaded_while_onednn_runs_in_a_step(kernels):
+    from cnnkit import backend
+
+    libs = backend._blas()
+    if not libs:
+        pytest.skip("no BLAS thread control (threadpoolctl) here")
+    before = [lib.num_threads for lib in libs]
+    kernels("onednn")
+    x = np.ones((2, 6, 6, 4), "float32")
+    with backend.parallel_region():
+        conv.conv2d(Tensor(x), Tensor(np.ones((3, 3, 4, 2), "float32")))
+        inside = [lib.num_threads for lib in libs]
+    assert inside == [1] * len(libs)  # its idle threads would spin on oneDNN's cores
+    assert [lib.num_threads for lib in libs] == before
+
+
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
+    import subprocess
+
+    code = (
+        "import os; from cnnkit.kernels.onednn import library; library.load(); "
+        "print(os.environ.get('OMP_WAIT_POLICY'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE", out.stderr

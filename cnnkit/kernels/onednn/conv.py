@@ -142,10 +142,11 @@ def _plan(key):
     return plans[key]
 
 
-def _use_threads() -> None:
-    """oneDNN's OpenMP team for this Python thread: cnnkit's share of the cores here
-    (one inside cnnkit's own worker threads, which already split the work)."""
-    wanted = backend.cpu_threads()
+def _use_threads(threads: int | None = None) -> None:
+    """oneDNN's OpenMP team for this Python thread: ``threads``, or cnnkit's share of the
+    cores here (one inside cnnkit's own worker threads, which already split the work)."""
+    backend._limit_blas_in_region()  # OpenBLAS's spinning threads would stall oneDNN's team
+    wanted = backend.cpu_threads() if threads is None else threads
     if getattr(_STATE, "omp_threads", None) != wanted:
         _gomp().omp_set_num_threads(wanted)
         _STATE.omp_threads = wanted
@@ -200,7 +201,7 @@ class _Run:
         self.lib.execute(primitive, self.args)
 
 
-def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training):
+def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training, threads=None):
     """``correlate(x, kernel) + bias`` as an (N, OH, OW, F) array, or ``None`` when
     oneDNN is unavailable or has no fast kernel for this shape."""
     if x.dtype != np.float32 or kernel.dtype != np.float32:
@@ -214,7 +215,7 @@ def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training):
     plan = _plan(key)
     if plan is None:
         return None
-    _use_threads()
+    _use_threads(threads)
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel)
     out = np.empty((n, oh, ow, f), np.float32)
@@ -229,7 +230,7 @@ def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training):
     return out, key
 
 
-def backward_data(key, grad, kernel):
+def backward_data(key, grad, kernel, threads=None):
     """The input gradient (N, H, W, C) of the convolution planned under ``key``, or ``None``."""
     plan = _plan(key)
     if plan is None:
@@ -238,7 +239,7 @@ def backward_data(key, grad, kernel):
         stage = plan.backward_data()
     except (_Declined, dnnl.OneDNNError):
         return None
-    _use_threads()
+    _use_threads(threads)
     dx = np.empty(plan.shapes[0], np.float32)
     run = _Run(plan.lib)
     run.add(dnnl.ARG_DIFF_DST, plan.dst_md, np.ascontiguousarray(grad, np.float32))
@@ -249,7 +250,7 @@ def backward_data(key, grad, kernel):
     return dx
 
 
-def backward_weights(key, x, grad):
+def backward_weights(key, x, grad, threads=None):
     """``(dkernel (KH, KW, C, F), dbias (F,) or None)`` for the planned convolution, or
     ``None``."""
     plan = _plan(key)
@@ -259,7 +260,7 @@ def backward_weights(key, x, grad):
         stage = plan.backward_weights()
     except (_Declined, dnnl.OneDNNError):
         return None
-    _use_threads()
+    _use_threads(threads)
     lib = plan.lib
     dkernel = np.empty(plan.shapes[1], np.float32)
     blocked = dkernel if stage["plain"] else np.empty(stage["weights_bytes"], np.uint8)

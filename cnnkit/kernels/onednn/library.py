@@ -319,6 +319,10 @@ def load() -> Library | None:
     global _LIBRARY, _FAILURE
     with _LOCK:
         if _LIBRARY is None and _FAILURE is None:
+            # OpenMP's idle threads sleep instead of spinning: between oneDNN's calls the
+            # same cores run NumPy, OpenBLAS and cnnkit's threads (read by libgomp when it
+            # loads, just below; a value the user set is kept).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             errors = []
             for path in _candidates():
                 try:
