@@ -580,17 +580,18 @@ _REGION = _Region()
 
 @contextlib.contextmanager
 def parallel_region():
-    """Within the block, once cnnkit shares out the cores itself, BLAS stays single-threaded.
+    """Within the block cnnkit shares out the cores itself, and BLAS stays single-threaded.
 
     A training step alternates between cnnkit's own threads (:func:`parallel_map`) and
     matrix products. A multi-threaded BLAS keeps its idle threads spinning for a while
-    after each product, on the very cores cnnkit's threads then need (a convolution's
-    input gradient took 11 ms instead of 6 right after a small product). So the first
-    time an op in the block fans out, BLAS is limited to one thread until the block
-    ends, and later large products are split over the threads by :func:`matmul`. A
-    step whose ops are all too small to split (:func:`threads_for`) leaves BLAS as it
-    is. ``fit``, ``evaluate`` and ``predict`` run each step inside this block. Blocks
-    nest; one thread at a time owns the region (others run as usual).
+    after each product, on the very cores cnnkit's threads (or oneDNN's) then need: a
+    convolution's input gradient took 11 ms instead of 6 right after a small product, and
+    on a machine busy with other work a lecture-CNN epoch took 5-10x longer (2,000 steps:
+    18-50 s against 3.8-5.9 s with BLAS single-threaded from the start of each step; on an
+    idle machine the two were equal). So BLAS is limited to one thread until the block
+    ends, and large products are split over cnnkit's threads by :func:`matmul`. ``fit``,
+    ``evaluate`` and ``predict`` run each step inside this block. Blocks nest; one thread
+    at a time owns the region (others run as usual).
 
     Example:
         >>> from cnnkit import backend
@@ -605,6 +606,7 @@ def parallel_region():
     if not _REGION.depth:
         _REGION.threads, _REGION.owner = cpu_threads(), me
     _REGION.depth += 1
+    _limit_blas_in_region()
     try:
         yield
     finally:

@@ -74,12 +74,12 @@ def test_nested_parallel_map_runs_serially_inside_a_worker(two_threads):
     assert backend.parallel_map(outer, range(2)) == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
 
 
-def test_parallel_region_makes_blas_single_threaded_once_work_fans_out(two_threads):
+def test_parallel_region_makes_blas_single_threaded_from_its_start(two_threads):
     before = _blas_threads()
     assert backend.cpu_threads() == 2
     with backend.parallel_region():
-        assert _blas_threads() == before  # nothing split yet: BLAS as it was
-        assert backend.cpu_threads() == 2
+        assert _blas_threads() == [1] * len(before)  # its idle threads would spin
+        assert backend.cpu_threads() == 2  # cnnkit's own threads still use both cores
         backend.parallel_map(lambda k: k, range(2))
         assert _blas_threads() == [1] * len(before)  # and so until the block ends
         assert backend.cpu_threads() == 2  # cnnkit's own threads still use both cores
