@@ -921,3 +921,12 @@ def kernels_report(reset: bool = False) -> dict:
     from cnnkit.kernels import dispatch
 
     return dispatch.kernels_report(reset)
+
+
+def tuning_report(reset: bool = False) -> dict:
+    """With ``set_kernels("auto")``, the races run so far: for each op and shape, which
+    implementation won and each one's median milliseconds (see
+    :func:`cnnkit.kernels.dispatch.tuning_report`)."""
+    from cnnkit.kernels import dispatch
+
+    return dispatch.tuning_report(reset)
