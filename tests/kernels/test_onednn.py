@@ -86,9 +86,9 @@ def test_onednn_convolution_matches_numpy(kernels, case):
 def test_slow_implementations_are_declined(kernels, monkeypatch):
     kernels("auto")
     monkeypatch.setattr(library.Library, "impl_info", lambda self, pd: "ref:any")
-    from cnnkit.kernels.onednn import conv as fast_conv
+    from cnnkit.kernels.onednn import runtime
 
-    monkeypatch.setattr(fast_conv._STATE, "plans", {})
+    monkeypatch.setattr(runtime._STATE, "plans", {})
     x = np.ones((1, 5, 5, 2), "float32")
     k = np.ones((3, 3, 2, 1), "float32")
     dispatch.kernels_report(reset=True)
@@ -190,8 +190,8 @@ def test_enum_values_match_the_installed_header():
             name, _, value = (p.strip() for p in item.partition("="))
             if not value:
                 current = None if current is None else current + 1
-            elif re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)", value):
-                current = int(value, 0)
+            elif re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)[uU]?", value):
+                current = int(value.rstrip("uU"), 0)
             else:
                 current = values.get(value)  # another enumerator's name, or an expression
             values[name] = current
@@ -202,6 +202,11 @@ def test_enum_values_match_the_installed_header():
         "dnnl_nhwc": library.TAG_NHWC,
         "dnnl_hwio": library.TAG_HWIO,
         "dnnl_x": library.TAG_X,
+        "dnnl_ab": library.TAG_AB,
+        "dnnl_backward": library.BACKWARD,
+        "dnnl_use_global_stats": library.USE_GLOBAL_STATS,
+        "dnnl_use_scale": library.USE_SCALE,
+        "dnnl_use_shift": library.USE_SHIFT,
         "dnnl_forward_training": library.FORWARD_TRAINING,
         "dnnl_forward_inference": library.FORWARD_INFERENCE,
         "dnnl_convolution_direct": library.CONVOLUTION_DIRECT,
@@ -215,6 +220,8 @@ def test_enum_values_match_the_installed_header():
         assert values[name] == value, name
     assert int(defines["DNNL_ARG_SCRATCHPAD"]) == library.ARG_SCRATCHPAD
     assert int(defines["DNNL_ARG_BIAS"]) == library.ARG_BIAS
+    for name in ("MEAN", "VARIANCE", "SCALE", "SHIFT", "DIFF_SCALE", "DIFF_SHIFT"):
+        assert int(defines[f"DNNL_ARG_{name}"]) == getattr(library, f"ARG_{name}"), name
 
 
 @needs_onednn

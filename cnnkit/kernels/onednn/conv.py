@@ -15,19 +15,10 @@ owns every output array: nothing oneDNN allocates outlives a call except the cac
 
 from __future__ import annotations
 
-import ctypes
-import threading
-
 import numpy as np
 
-from cnnkit import backend
 from cnnkit.kernels.onednn import library as dnnl
-
-_DECLINED_IMPLEMENTATIONS = ("ref", "gemm")
-
-
-class _Declined(Exception):
-    """oneDNN has only a slow implementation for this shape."""
+from cnnkit.kernels.onednn import runtime
 
 
 class _Plan:
@@ -68,20 +59,11 @@ class _Plan:
 
     def _stage(self, pd, weights_query: int) -> dict:
         """A primitive with its chosen weights layout, reorder and scratchpad size."""
-        info = self.lib.impl_info(pd)
-        if info.startswith(_DECLINED_IMPLEMENTATIONS):
-            raise _Declined(info)
+        stage = runtime.stage(self.lib, pd)
         weights_md = self.lib.query_md(pd, weights_query)
-        scratch_md = self.lib.query_md(pd, dnnl.QUERY_SCRATCHPAD_MD)
-        stage = {
-            "impl": info,
-            "primitive": self.lib.primitive(pd),
-            "weights_md": weights_md,
-            "weights_bytes": self.lib.size(weights_md),
-            "scratch_md": scratch_md,
-            "scratch_bytes": self.lib.size(scratch_md),
-            "plain": self.lib.same(weights_md, self.user_w_md),
-        }
+        stage["weights_md"] = weights_md
+        stage["weights_bytes"] = self.lib.size(weights_md)
+        stage["plain"] = self.lib.same(weights_md, self.user_w_md)
         return stage
 
     def backward_data(self) -> dict:
@@ -98,7 +80,6 @@ class _Plan:
                 self.attr.handle,
             )
             self.bwd_data = self._stage(pd, dnnl.QUERY_WEIGHTS_MD)
-            self.bwd_data["pd"] = pd
         return self.bwd_data
 
     def backward_weights(self) -> dict:
@@ -116,89 +97,26 @@ class _Plan:
                 self.attr.handle,
             )
             self.bwd_weights = self._stage(pd, dnnl.QUERY_DIFF_WEIGHTS_MD)
-            self.bwd_weights["pd"] = pd
         return self.bwd_weights
 
 
-_STATE = threading.local()  # plans and the OpenMP thread count, per Python thread
-
-
-def _plans() -> dict:
-    plans = getattr(_STATE, "plans", None)
-    if plans is None:
-        plans = _STATE.plans = {}
-    return plans
-
-
 def _plan(key):
-    """The plan for ``key`` in this thread, ``None`` if oneDNN declined the shape."""
-    plans = _plans()
-    if key not in plans:
-        lib = dnnl.load()
-        try:
-            plans[key] = None if lib is None else _Plan(lib, key)
-        except (_Declined, dnnl.OneDNNError):
-            plans[key] = None
-    return plans[key]
+    return runtime.plan(_Plan, key)
 
 
-def _use_threads(threads: int | None = None) -> None:
-    """oneDNN's OpenMP team for this Python thread: ``threads``, or cnnkit's share of the
-    cores here (one inside cnnkit's own worker threads, which already split the work)."""
-    backend._limit_blas_in_region()  # OpenBLAS's spinning threads would stall oneDNN's team
-    wanted = backend.cpu_threads() if threads is None else threads
-    if getattr(_STATE, "omp_threads", None) != wanted:
-        _gomp().omp_set_num_threads(wanted)
-        _STATE.omp_threads = wanted
-
-
-_GOMP = None
-
-
-def _gomp():
-    global _GOMP
-    if _GOMP is None:
-        _GOMP = ctypes.CDLL("libgomp.so.1")  # the OpenMP runtime libdnnl was linked with
-        _GOMP.omp_set_num_threads.argtypes = [ctypes.c_int]
-    return _GOMP
-
-
-def _pointer(a: np.ndarray) -> int:
-    return a.ctypes.data
-
-
-class _Run:
-    """One execution: memory objects over the caller's arrays, destroyed afterwards."""
-
-    def __init__(self, lib):
-        self.lib, self.args, self._keep = lib, [], []
-
-    def add(self, arg: int, md, array: np.ndarray) -> None:
-        memory = self.lib.memory(md, _pointer(array))
-        self._keep.append((memory, array))
-        self.args.append((arg, memory))
-
-    def scratchpad(self, stage: dict) -> None:
-        if stage["scratch_bytes"]:
-            buffer = np.empty(stage["scratch_bytes"], np.uint8)
-            self.add(dnnl.ARG_SCRATCHPAD, stage["scratch_md"], buffer)
-
-    def weights(self, plan: _Plan, stage: dict, kernel: np.ndarray) -> None:
-        """The kernel (HWIO) in the layout ``stage`` wants, as its weights argument."""
-        if stage["plain"]:
-            self.add(dnnl.ARG_WEIGHTS, stage["weights_md"], kernel)
-            return
-        blocked = np.empty(stage["weights_bytes"], np.uint8)
-        if "to_blocked" not in stage:
-            stage["to_blocked"] = self.lib.reorder(plan.user_w_md, stage["weights_md"])
-        reorder = _Run(self.lib)
-        reorder.add(dnnl.ARG_FROM, plan.user_w_md, kernel)
-        reorder.add(dnnl.ARG_TO, stage["weights_md"], blocked)
-        self.lib.execute(stage["to_blocked"], reorder.args)
-        self.add(dnnl.ARG_WEIGHTS, stage["weights_md"], blocked)
-
-    def execute(self, primitive) -> None:
-        self.lib.execute(primitive, self.args)
+def _weights(run, plan: _Plan, stage: dict, kernel: np.ndarray) -> None:
+    """The kernel (HWIO) in the layout ``stage`` wants, as ``run``'s weights argument."""
+    if stage["plain"]:
+        run.add(dnnl.ARG_WEIGHTS, stage["weights_md"], kernel)
+        return
+    blocked = np.empty(stage["weights_bytes"], np.uint8)
+    if "to_blocked" not in stage:
+        stage["to_blocked"] = run.lib.reorder(plan.user_w_md, stage["weights_md"])
+    reorder = runtime.Run(run.lib)
+    reorder.add(dnnl.ARG_FROM, plan.user_w_md, kernel)
+    reorder.add(dnnl.ARG_TO, stage["weights_md"], blocked)
+    run.lib.execute(stage["to_blocked"], reorder.args)
+    run.add(dnnl.ARG_WEIGHTS, stage["weights_md"], blocked)
 
 
 def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training, threads=None):
@@ -215,13 +133,13 @@ def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training, threads=
     plan = _plan(key)
     if plan is None:
         return None
-    _use_threads(threads)
+    runtime.use_threads(threads)
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel)
     out = np.empty((n, oh, ow, f), np.float32)
-    run = _Run(plan.lib)
+    run = runtime.Run(plan.lib)
     run.add(dnnl.ARG_SRC, plan.src_md, x)
-    run.weights(plan, plan.fwd, kernel)
+    _weights(run, plan, plan.fwd, kernel)
     if bias is not None:
         run.add(dnnl.ARG_BIAS, plan.bias_md, np.ascontiguousarray(bias, np.float32))
     run.add(dnnl.ARG_DST, plan.dst_md, out)
@@ -237,13 +155,13 @@ def backward_data(key, grad, kernel, threads=None):
         return None
     try:
         stage = plan.backward_data()
-    except (_Declined, dnnl.OneDNNError):
+    except (runtime.Declined, dnnl.OneDNNError):
         return None
-    _use_threads(threads)
+    runtime.use_threads(threads)
     dx = np.empty(plan.shapes[0], np.float32)
-    run = _Run(plan.lib)
+    run = runtime.Run(plan.lib)
     run.add(dnnl.ARG_DIFF_DST, plan.dst_md, np.ascontiguousarray(grad, np.float32))
-    run.weights(plan, stage, np.ascontiguousarray(kernel))
+    _weights(run, plan, stage, np.ascontiguousarray(kernel))
     run.add(dnnl.ARG_DIFF_SRC, plan.src_md, dx)
     run.scratchpad(stage)
     run.execute(stage["primitive"])
@@ -258,13 +176,13 @@ def backward_weights(key, x, grad, threads=None):
         return None
     try:
         stage = plan.backward_weights()
-    except (_Declined, dnnl.OneDNNError):
+    except (runtime.Declined, dnnl.OneDNNError):
         return None
-    _use_threads(threads)
+    runtime.use_threads(threads)
     lib = plan.lib
     dkernel = np.empty(plan.shapes[1], np.float32)
     blocked = dkernel if stage["plain"] else np.empty(stage["weights_bytes"], np.uint8)
-    run = _Run(lib)
+    run = runtime.Run(lib)
     run.add(dnnl.ARG_SRC, plan.src_md, np.ascontiguousarray(x, np.float32))
     run.add(dnnl.ARG_DIFF_DST, plan.dst_md, np.ascontiguousarray(grad, np.float32))
     run.add(dnnl.ARG_DIFF_WEIGHTS, stage["weights_md"], blocked)
@@ -277,7 +195,7 @@ def backward_weights(key, x, grad, threads=None):
     if not stage["plain"]:
         if "to_plain" not in stage:
             stage["to_plain"] = lib.reorder(stage["weights_md"], plan.user_w_md)
-        back = _Run(lib)
+        back = runtime.Run(lib)
         back.add(dnnl.ARG_FROM, stage["weights_md"], blocked)
         back.add(dnnl.ARG_TO, plan.user_w_md, dkernel)
         lib.execute(stage["to_plain"], back.args)
@@ -287,7 +205,7 @@ def backward_weights(key, x, grad, threads=None):
 def implementations() -> dict:
     """For each planned shape of this thread: the implementations oneDNN chose."""
     report = {}
-    for key, plan in _plans().items():
+    for key, plan in runtime.planned(_Plan).items():
         if plan is None:
             report[key] = "declined"
             continue

@@ -26,6 +26,7 @@ TAG_ANY = 1
 TAG_NHWC = 22
 TAG_HWIO = 28
 TAG_X = 2
+TAG_AB = 3
 FORWARD_TRAINING = 64
 FORWARD_INFERENCE = 96
 CONVOLUTION_DIRECT = 1
@@ -35,17 +36,28 @@ QUERY_IMPL_INFO_STR = 8
 QUERY_WEIGHTS_MD = 131
 QUERY_DIFF_WEIGHTS_MD = 132
 QUERY_SCRATCHPAD_MD = 136
+BACKWARD = 128
+# dnnl_normalization_flags_t
+USE_GLOBAL_STATS = 0x1
+USE_SCALE = 0x2
+USE_SHIFT = 0x4
 SCRATCHPAD_USER = 1
 # DNNL_ARG_*
 ARG_SRC = 1
 ARG_DST = 17
 ARG_WEIGHTS = 33
 ARG_BIAS = 41
+ARG_MEAN = 49
+ARG_VARIANCE = 50
+ARG_SCALE = 51
+ARG_SHIFT = 52
 ARG_SCRATCHPAD = 80
 ARG_DIFF_SRC = 129
 ARG_DIFF_DST = 145
 ARG_DIFF_WEIGHTS = 161
 ARG_DIFF_BIAS = 169
+ARG_DIFF_SCALE = 255
+ARG_DIFF_SHIFT = 256
 ARG_FROM = ARG_SRC
 ARG_TO = ARG_DST
 
@@ -133,6 +145,28 @@ _SIGNATURES = {
         Dims,
         Dims,
         Dims,
+        _handle,
+        _handle,
+    ),
+    "dnnl_batch_normalization_forward_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        ctypes.c_int,
+        _handle,
+        _handle,
+        ctypes.c_float,
+        ctypes.c_uint,
+        _handle,
+    ),
+    "dnnl_batch_normalization_backward_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        ctypes.c_int,
+        _handle,
+        _handle,
+        _handle,
+        ctypes.c_float,
+        ctypes.c_uint,
         _handle,
         _handle,
     ),
