@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from cnnkit import backend
+from cnnkit.kernels import threads
 from cnnkit.kernels.onednn import library as dnnl
 
 _DECLINED_IMPLEMENTATIONS = ("ref", "gemm")
@@ -145,7 +145,7 @@ def _plan(key):
 def _use_threads() -> None:
     """oneDNN's OpenMP team for this Python thread: cnnkit's share of the cores here
     (one inside cnnkit's own worker threads, which already split the work)."""
-    wanted = backend.cpu_threads()
+    wanted = threads.cpu_threads()
     if getattr(_STATE, "omp_threads", None) != wanted:
         _gomp().omp_set_num_threads(wanted)
         _STATE.omp_threads = wanted
