@@ -46,7 +46,7 @@ from cnnkit.backend import xp
 
 # Grad mode belongs to the thread (a context variable: each thread has its own, so a
 # `predict` in one thread never stops the graph of a training step in another), and
-# `backend.parallel_map` runs its workers in a copy of the calling thread's context.
+# `cnnkit.kernels.threads.parallel_map` runs its workers in a copy of the caller's context.
 _GRAD_ENABLED = contextvars.ContextVar("cnnkit_grad_enabled", default=True)
 
 
@@ -54,8 +54,9 @@ _GRAD_ENABLED = contextvars.ContextVar("cnnkit_grad_enabled", default=True)
 def no_grad():
     """Run a block without recording the graph (inference, metrics, weight updates).
 
-    The mode is the calling thread's own; work that ``backend.parallel_map`` hands to its
-    worker threads runs in the caller's mode.
+    The mode is the calling thread's own; work that
+    :func:`cnnkit.kernels.threads.parallel_map` hands to its worker threads runs in the
+    caller's mode.
 
     Example:
         >>> with no_grad():

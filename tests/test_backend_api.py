@@ -126,3 +126,19 @@ def test_get_uid_counts_per_prefix_and_clear_session_resets():
 def test_is_keras_tensor():
     assert backend.is_keras_tensor(Input((3,)))
     assert not backend.is_keras_tensor(np.zeros(3))
+
+
+def test_the_threads_and_workspace_names_are_the_kernel_layers():
+    from cnnkit.kernels import numpy_ops, threads
+
+    for name in ("cpu_threads", "parallel_map", "parallel_region", "matmul", "xp"):
+        assert getattr(backend, name) is getattr(threads, name), name
+    assert numpy_ops.chunked is threads.chunked and numpy_ops.xp is backend.xp
+    old = backend.conv_workspace_bytes()
+    backend.set_conv_workspace_bytes(4096)
+    try:
+        assert threads.conv_workspace_bytes() == numpy_ops.conv_workspace_bytes() == 4096
+    finally:
+        backend.set_conv_workspace_bytes(old)
+    with pytest.raises(ValueError, match="Expected a strictly positive integer"):
+        backend.set_conv_workspace_bytes(0)

@@ -1,4 +1,5 @@
-"""CPU threads: ``backend.parallel_map``, ``parallel_region``, ``matmul`` and the chunk split.
+"""CPU threads (:mod:`cnnkit.kernels.threads`): ``parallel_map``, ``parallel_region``,
+``matmul`` and ``chunked``, the one chunk split.
 
 A convolution's chunks are shared between the threads, each with a single-threaded BLAS.
 The results must not depend on how many threads ran them (bitwise for the forward pass,
@@ -14,22 +15,21 @@ import threading
 import numpy as np
 import pytest
 
-from cnnkit import backend
 from cnnkit.autodiff import Variable
-from cnnkit.kernels import conv
+from cnnkit.kernels import conv, threads
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
 def _blas_threads() -> list[int]:
-    return [lib.num_threads for lib in backend._blas()]
+    return [lib.num_threads for lib in threads._blas()]
 
 
 @pytest.fixture
 def two_threads(monkeypatch):
     """Pretend there are two cores, whatever this machine has (the code paths are the same)."""
-    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
-    monkeypatch.setattr(backend, "MIN_FLOPS_PER_THREAD", 1)  # split even small test shapes
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_FLOPS_PER_THREAD", 1)  # split even small test shapes
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         yield
 
@@ -41,13 +41,13 @@ def test_parallel_map_keeps_order_and_runs_on_several_threads(two_threads):
         seen.add(threading.get_ident())
         return k * k
 
-    assert backend.parallel_map(work, range(5)) == [0, 1, 4, 9, 16]
+    assert threads.parallel_map(work, range(5)) == [0, 1, 4, 9, 16]
     assert len(seen) >= 2
 
 
 def test_parallel_map_limits_blas_while_running_and_restores_it(two_threads):
     before = _blas_threads()
-    inside = backend.parallel_map(lambda _: _blas_threads(), range(2))
+    inside = threads.parallel_map(lambda _: _blas_threads(), range(2))
     assert inside == [[1] * len(before)] * 2
     assert _blas_threads() == before
 
@@ -61,30 +61,30 @@ def test_parallel_map_raises_a_workers_exception_and_restores_blas(two_threads):
         return k
 
     with pytest.raises(ValueError, match="chunk 1 failed"):
-        backend.parallel_map(work, range(3))
+        threads.parallel_map(work, range(3))
     assert _blas_threads() == before
-    assert backend.parallel_map(lambda k: k + 1, range(2)) == [1, 2]  # the pool still works
+    assert threads.parallel_map(lambda k: k + 1, range(2)) == [1, 2]  # the pool still works
 
 
 def test_nested_parallel_map_runs_serially_inside_a_worker(two_threads):
     def outer(k):
-        assert backend.cpu_threads() == 1  # a worker does not fan out again
-        return backend.parallel_map(lambda j: (k, j), range(2))
+        assert threads.cpu_threads() == 1  # a worker does not fan out again
+        return threads.parallel_map(lambda j: (k, j), range(2))
 
-    assert backend.parallel_map(outer, range(2)) == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
+    assert threads.parallel_map(outer, range(2)) == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
 
 
 def test_parallel_region_makes_blas_single_threaded_from_its_start(two_threads):
     before = _blas_threads()
-    assert backend.cpu_threads() == 2
-    with backend.parallel_region():
+    assert threads.cpu_threads() == 2
+    with threads.parallel_region():
         assert _blas_threads() == [1] * len(before)  # its idle threads would spin
-        assert backend.cpu_threads() == 2  # cnnkit's own threads still use both cores
-        backend.parallel_map(lambda k: k, range(2))
+        assert threads.cpu_threads() == 2  # cnnkit's own threads still use both cores
+        threads.parallel_map(lambda k: k, range(2))
         assert _blas_threads() == [1] * len(before)  # and so until the block ends
-        assert backend.cpu_threads() == 2  # cnnkit's own threads still use both cores
-        with backend.parallel_region():
-            backend.parallel_map(lambda k: k, range(2))
+        assert threads.cpu_threads() == 2  # cnnkit's own threads still use both cores
+        with threads.parallel_region():
+            threads.parallel_map(lambda k: k, range(2))
         assert _blas_threads() == [1] * len(before)  # the inner block left it alone
     assert _blas_threads() == before
 
@@ -92,21 +92,21 @@ def test_parallel_region_makes_blas_single_threaded_from_its_start(two_threads):
 def test_parallel_region_restores_blas_after_an_exception(two_threads):
     before = _blas_threads()
     with pytest.raises(RuntimeError):
-        with backend.parallel_region():
-            backend.parallel_map(lambda k: k, range(2))
+        with threads.parallel_region():
+            threads.parallel_map(lambda k: k, range(2))
             raise RuntimeError("step failed")
     assert _blas_threads() == before
 
 
 def test_user_blas_limit_of_one_thread_is_respected():
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        assert backend.cpu_threads() == 1
+        assert threads.cpu_threads() == 1
         assert (
-            len(backend._split_batch(32, 1000, 10**12)) == 1
+            len(threads._split_batch(32, 1000, 10**12)) == 1
         )  # a convolution runs in the calling thread
-        with backend.parallel_region():
-            assert backend.cpu_threads() == 1
-            assert backend.threads_for(10**12) == 1
+        with threads.parallel_region():
+            assert threads.cpu_threads() == 1
+            assert threads.threads_for(10**12) == 1
 
 
 @pytest.mark.parametrize("shape", [(300, 200, 100), (8, 500, 900), (1, 3, 2), (0, 4, 5)])
@@ -116,12 +116,12 @@ def test_matmul_equals_numpy_in_and_out_of_a_region(two_threads, shape):
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
     expected = a.astype(np.float64) @ b.astype(np.float64)
-    np.testing.assert_allclose(backend.matmul(a, b), expected, rtol=1e-4, atol=1e-4)
-    with backend.parallel_region():
-        np.testing.assert_allclose(backend.matmul(a, b), expected, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(backend.matmul(b.T, a.T), expected.T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(threads.matmul(a, b), expected, rtol=1e-4, atol=1e-4)
+    with threads.parallel_region():
+        np.testing.assert_allclose(threads.matmul(a, b), expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(threads.matmul(b.T, a.T), expected.T, rtol=1e-4, atol=1e-4)
         out = np.empty((m, n), np.float32)
-        assert backend.matmul(a, b, out=out) is out
+        assert threads.matmul(a, b, out=out) is out
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -130,9 +130,9 @@ def test_matmul_equals_numpy_in_and_out_of_a_region(two_threads, shape):
 def test_split_covers_the_batch_in_balanced_chunks_under_each_threads_budget(
     two_threads, n, bytes_per_sample
 ):
-    split = backend._split_batch(n, bytes_per_sample, 10**12)
-    threads = min(2, max(n, 1))
-    assert len(split) == threads
+    split = threads._split_batch(n, bytes_per_sample, 10**12)
+    lanes = min(2, max(n, 1))
+    assert len(split) == lanes
     chunks = sorted(chunk for share in split for chunk in share)
     if n == 0:
         assert chunks == [(0, 0)]
@@ -141,17 +141,17 @@ def test_split_covers_the_batch_in_balanced_chunks_under_each_threads_budget(
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # contiguous, no overlap
     sizes = [stop - start for start, stop in chunks]
     assert max(sizes) - min(sizes) <= 1  # near-equal
-    share = backend.conv_workspace_bytes() // threads
+    share = threads.conv_workspace_bytes() // lanes
     assert max(sizes) == 1 or max(sizes) * bytes_per_sample <= share
     assert abs(len(split[0]) - len(split[-1])) <= 1  # the threads get as many chunks
 
 
 def test_small_work_stays_on_the_calling_thread(monkeypatch):
-    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        assert backend.threads_for(backend.MIN_FLOPS_PER_THREAD) == 1  # not worth a wake-up
-        assert backend.threads_for(100 * backend.MIN_FLOPS_PER_THREAD) == 2
-        assert len(backend._split_batch(32, 1000, 1000)) == 1
+        assert threads.threads_for(threads.MIN_FLOPS_PER_THREAD) == 1  # not worth a wake-up
+        assert threads.threads_for(100 * threads.MIN_FLOPS_PER_THREAD) == 2
+        assert len(threads._split_batch(32, 1000, 1000)) == 1
 
 
 def _conv_run(x, k, b, **kw):
@@ -167,15 +167,15 @@ def test_conv_results_do_not_depend_on_the_thread_count(two_threads, strides):
     x = rng.standard_normal((6, 9, 9, 4), dtype=np.float32)
     k = rng.standard_normal((3, 3, 4, 5), dtype=np.float32)
     b = rng.standard_normal(5, dtype=np.float32)
-    old = backend.conv_workspace_bytes()
-    backend.set_conv_workspace_bytes(2 * 9 * 9 * 36 * 4)  # several chunks per thread
+    old = threads.conv_workspace_bytes()
+    threads.set_conv_workspace_bytes(2 * 9 * 9 * 36 * 4)  # several chunks per thread
     try:
         with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
             one = _conv_run(x, k, b, strides=strides, padding="same")
-        with backend.parallel_region():
+        with threads.parallel_region():
             two = _conv_run(x, k, b, strides=strides, padding="same")
     finally:
-        backend.set_conv_workspace_bytes(old)
+        threads.set_conv_workspace_bytes(old)
     # Rows are split, never sums; BLAS may still round a 1-row chunk's product differently.
     np.testing.assert_allclose(one[0], two[0], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(one[1], two[1], rtol=1e-5, atol=1e-5)
@@ -199,7 +199,7 @@ def test_training_leaves_the_blas_thread_count_as_it_was(two_threads):
 # --------------------------------------------------------------------------- optimizers
 
 
-def _optimizer_run(make, threads: int) -> list[np.ndarray]:
+def _optimizer_run(make, lanes: int) -> list[np.ndarray]:
     from cnnkit.optimizers.base import Variable as OptVariable  # the engine's Variable
 
     rng = np.random.default_rng(3)
@@ -208,8 +208,8 @@ def _optimizer_run(make, threads: int) -> list[np.ndarray]:
         for shape in [(7, 5), (3,), (4, 4, 2, 3), (1,)]
     ]
     optimizer = make()
-    limit = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-    with limit, backend.parallel_region():
+    limit = threadpoolctl.threadpool_limits(limits=lanes, user_api="blas")
+    with limit, threads.parallel_region():
         for _ in range(4):
             grads = [rng.standard_normal(v.data.shape, dtype=np.float32) for v in variables]
             optimizer.apply(grads, variables)
@@ -229,8 +229,8 @@ def _optimizer_run(make, threads: int) -> list[np.ndarray]:
     ids=["adam", "amsgrad", "adamw", "nesterov", "rmsprop-centered", "adagrad"],
 )
 def test_optimizer_updates_split_over_threads_equal_whole_updates(two_threads, make):
-    whole = _optimizer_run(make, threads=1)
-    split = _optimizer_run(make, threads=2)
+    whole = _optimizer_run(make, lanes=1)
+    split = _optimizer_run(make, lanes=2)
     for a, b in zip(whole, split):
         np.testing.assert_array_equal(a, b)  # elementwise: slicing changes no rounding
 
@@ -264,7 +264,7 @@ def test_a_custom_update_step_is_never_split(two_threads):
 
     optimizer = Halving(learning_rate=0.1)
     v = Variable(np.ones((50, 40), np.float32))
-    with backend.parallel_region():
+    with threads.parallel_region():
         optimizer.apply([np.ones((50, 40), np.float32)], [v])
     assert calls == [(50, 40)]  # the whole variable, once
     np.testing.assert_array_equal(v.data, 0.5)
@@ -277,15 +277,35 @@ def _both_ways(run):
     """``run()`` on one thread, then split over two (the fixture makes every op split)."""
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         one = run()
-    with backend.parallel_region():
+    with threads.parallel_region():
         two = run()
     return one, two
 
 
-def test_parallel_rows_calls_every_block_once(two_threads):
-    seen = backend.parallel_rows(lambda a, b: (a, b), 7, 10**9)
-    assert seen == [(0, 3), (3, 7)]
-    assert backend.parallel_rows(lambda a, b: (a, b), 1, 10**9) == [(0, 1)]
+def test_chunked_without_workspace_gives_each_thread_one_block(two_threads):
+    seen = []
+    threads.set_conv_workspace_bytes(8)  # the budget does not cut work that needs none
+    try:
+        assert threads.chunked(7, 0, 10**9, lambda a, b, _: seen.append((a, b))) is None
+    finally:
+        threads.set_conv_workspace_bytes(2 * 1024 * 1024)
+    assert sorted(seen) == [(0, 3), (3, 7)]
+    seen.clear()
+    threads.chunked(1, 0, 10**9, lambda a, b, _: seen.append((a, b)))
+    assert seen == [(0, 1)]
+
+
+def test_one_threads_job_is_one_call_in_the_calling_thread(monkeypatch):
+    monkeypatch.setattr(threads, "parallel_map", None)  # never reached
+    seen = []
+
+    def body(start, stop, scratch):
+        work = scratch((stop - start, 2), "float32")
+        seen.append((start, stop, threading.get_ident(), work.shape))
+        return start + 10
+
+    assert threads.chunked(5, 8, 1, body, ordered_sum=True) == 10
+    assert seen == [(0, 5, threading.get_ident(), (5, 2))]
 
 
 def test_max_pool_split_by_samples_equals_one_thread(two_threads):
@@ -309,31 +329,31 @@ def test_an_interrupted_wait_leaves_no_stale_worker_behind(two_threads, monkeypa
     import time
 
     before = _blas_threads()
-    real_join = backend._Worker.join
+    real_join = threads._Worker.join
 
     def interrupted(self):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(backend._Worker, "join", interrupted)
+    monkeypatch.setattr(threads._Worker, "join", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        backend.parallel_map(lambda k: time.sleep(0.05) or k, range(2))
-    monkeypatch.setattr(backend._Worker, "join", real_join)
+        threads.parallel_map(lambda k: time.sleep(0.05) or k, range(2))
+    monkeypatch.setattr(threads._Worker, "join", real_join)
     assert _blas_threads() == before
     time.sleep(0.1)  # the abandoned worker finishes its task and signals "done"
     for _ in range(5):  # that late signal must not be taken for these calls' results
-        assert backend.parallel_map(lambda k: time.sleep(0.01) or k * 10, range(2)) == [0, 10]
+        assert threads.parallel_map(lambda k: time.sleep(0.01) or k * 10, range(2)) == [0, 10]
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_a_forked_child_starts_its_own_workers(two_threads):
     import os
 
-    assert backend.parallel_map(lambda k: k, range(2)) == [0, 1]  # workers exist now
+    assert threads.parallel_map(lambda k: k, range(2)) == [0, 1]  # workers exist now
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: the parent's worker threads do not exist here
         try:
-            ok = backend.parallel_map(lambda k: k + 1, range(2)) == [1, 2]
+            ok = threads.parallel_map(lambda k: k + 1, range(2)) == [1, 2]
             os.write(write, b"ok" if ok else b"bad")
         finally:
             os._exit(0)
@@ -396,7 +416,7 @@ def test_inference_split_by_samples_equals_the_whole_batch(two_threads, monkeypa
     with no_grad():
         whole = model(x, training=False).numpy()
     calls = _spy_on_splits(monkeypatch)
-    with no_grad(), backend.parallel_region():
+    with no_grad(), threads.parallel_region():
         split = inference.infer(model, x).numpy()
     assert calls == [[(0, 4), (4, 9)]]
     np.testing.assert_allclose(split, whole, rtol=1e-6, atol=1e-7)
@@ -476,7 +496,7 @@ def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
     from cnnkit import layers
     from cnnkit.models import Sequential, inference
 
-    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
     lookup = Sequential(
         [
             layers.Input((10,)),
@@ -486,7 +506,7 @@ def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
         ]
     )
     dense = Sequential([layers.Input((1600,)), layers.Dense(1600)])  # 2.56 M multiply-adds
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"), backend.parallel_region():
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"), threads.parallel_region():
         assert inference._slices(lookup, np.zeros((32, 10), "int32")) is None
         assert inference._slices(dense, np.zeros((32, 1600), "float32")) == [
             slice(0, 16),
@@ -495,13 +515,13 @@ def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
 
 
 def test_chunked_hands_every_chunk_to_exactly_one_thread(two_threads):
-    split = backend._split_batch(37, 1, 10**12)  # several chunks per thread
+    split = threads._split_batch(37, 1, 10**12)  # several chunks per thread
     taken = []
 
     def body(start, stop, scratch):
         taken.append((start, stop))
 
-    assert backend.chunked(37, 1, 10**12, body) is None
+    assert threads.chunked(37, 1, 10**12, body) is None
     assert sorted(taken) == [chunk for share in split for chunk in share]  # each once, all
 
 
@@ -512,12 +532,12 @@ def test_chunked_ordered_sum_adds_each_threads_share_then_the_threads_in_order(t
     def body(start, stop, scratch):
         return x[start:stop].sum(axis=0, dtype=np.float32)
 
-    backend.set_conv_workspace_bytes(4 * 300 * 6)  # several chunks in each thread's share
+    threads.set_conv_workspace_bytes(4 * 300 * 6)  # several chunks in each thread's share
     try:
-        split = backend._split_batch(64, 4 * 300, 10**12)
-        total = backend.chunked(64, 4 * 300, 10**12, body, ordered_sum=True)
+        split = threads._split_batch(64, 4 * 300, 10**12)
+        total = threads.chunked(64, 4 * 300, 10**12, body, ordered_sum=True)
     finally:
-        backend.set_conv_workspace_bytes(2 * 1024 * 1024)
+        threads.set_conv_workspace_bytes(2 * 1024 * 1024)
     assert len(split) == 2 and all(len(share) > 1 for share in split)
     expected = []
     for share in split:
@@ -536,7 +556,7 @@ def test_chunked_scratch_is_reused_within_a_thread(two_threads):
         assert work.shape == (stop - start, 4) and work.dtype == np.float64
         seen.setdefault(threading.get_ident(), set()).add(work.__array_interface__["data"][0])
 
-    backend.chunked(40, 32, 10**12, body)
+    threads.chunked(40, 32, 10**12, body)
     assert all(len(addresses) == 1 for addresses in seen.values())  # one buffer per thread
 
 

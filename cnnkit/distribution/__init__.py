@@ -54,11 +54,11 @@ def initialize(job_addresses=None, num_processes=None, process_id=None) -> None:
 
 def _share_cores() -> None:
     """Each of the job's processes on this machine gets cores / processes threads."""
-    from cnnkit import backend
+    from cnnkit.kernels import threads
 
-    share = max(1, backend._available_cpus() // communicator.local_size())
-    if backend.cpu_threads() > share:
-        for lib in backend._blas():
+    share = max(1, threads._available_cpus() // communicator.local_size())
+    if threads.cpu_threads() > share:
+        for lib in threads._blas():
             lib.set_num_threads(share)
 
 

@@ -37,7 +37,6 @@ import time
 from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
 from cnnkit.kernels import dispatch
-from cnnkit.kernels.reference_ops import window as _window
 
 PADDINGS = ("valid", "same", "full", "causal")
 # What races for a convolution's shape with the "auto" kernels: oneDNN on every core,
@@ -286,9 +285,10 @@ class DepthwiseConv2D(Function):
 
         out[n, y, x, c·M + m] = Σ_{i, j} xpad[n, y·sh + i·dh, x·sw + j·dw, c] · kernel[i, j, c, m]
 
-    One broadcast multiply-add per kernel offset over strided windows of the padded input
-    (no column matrix: each output reads only ``KH·KW`` values per channel). Backward, per
-    offset: ``dxpad[window] += Σ_m g · kernel[i, j]`` and ``dkernel[i, j] = Σ_{n,y,x} window · g``.
+    The correlation and its two gradients come from :func:`cnnkit.kernels.dispatch.ops`
+    (``depthwise_correlate``, ``depthwise_backward_data``, ``depthwise_backward_weights``).
+    Backward, per offset: ``dxpad[window] += Σ_m g · kernel[i, j]`` and
+    ``dkernel[i, j] = Σ_{n,y,x} window · g``.
     """
 
     def forward(self, x, kernel, bias=None, *, strides=(1, 1), padding="valid", dilation=(1, 1)):
@@ -302,42 +302,27 @@ class DepthwiseConv2D(Function):
         oh, top, bottom = _pads(h, kh, strides[0], padding, dilation[0])
         ow, left, right = _pads(w, kw, strides[1], padding, dilation[1])
         xpad = pad_nhwc(x, ((top, bottom), (left, right)))
-        dtype = xp.result_type(x.dtype, kernel.dtype)
-        out = xp.zeros((n, oh, ow, c, m), dtype=dtype)
-        term = xp.empty_like(out)
-        for i in range(kh):
-            for j in range(kw):
-                window = _window(xpad, i, j, oh, ow, strides, dilation)  # (N, OH, OW, C)
-                xp.multiply(window[..., None], kernel[i, j], out=term)  # (N, OH, OW, C, M)
-                out += term
-        out = out.reshape(n, oh, ow, c * m)
+        self.ops = dispatch.ops()
+        dispatch.record("depthwise_conv2d", self.ops.NAME)
+        out = self.ops.depthwise_correlate(xpad, kernel, oh, ow, strides, dilation)
         if bias is not None:
             rowwise(xp.add, out.reshape(-1, c * m), bias, out=out.reshape(-1, c * m))
-        self.geom = (kh, kw, oh, ow, strides, dilation)
+        self.geom = (oh, ow, strides, dilation)
         self.crop = (top, left, h, w)
         self.save_for_backward(xpad, kernel)
         return out
 
     def backward(self, grad):
         xpad, kernel = self.saved
-        kh, kw, oh, ow, strides, dilation = self.geom
         top, left, h, w = self.crop
         n, c, m = grad.shape[0], kernel.shape[2], kernel.shape[3]
-        g5 = grad.reshape(n, oh, ow, c, m)
-        dxpad = xp.zeros(xpad.shape, dtype=grad.dtype) if self.needs_grad[0] else None
-        dkernel = xp.empty(kernel.shape, dtype=grad.dtype) if self.needs_grad[1] else None
-        for i in range(kh):
-            for j in range(kw):
-                if dxpad is not None:  # Σ_m g[..., c, m] · kernel[i, j, c, m]: (N, OH, OW, C)
-                    _window(dxpad, i, j, oh, ow, strides, dilation)[...] += xp.einsum(
-                        "nyxcm,cm->nyxc", g5, kernel[i, j]
-                    )
-                if dkernel is not None:  # Σ_{n, y, x} window · g: (C, M)
-                    window = _window(xpad, i, j, oh, ow, strides, dilation)
-                    dkernel[i, j] = xp.einsum("nyxc,nyxcm->cm", window, g5)
-        dx = None
-        if dxpad is not None:
+        g5 = grad.reshape(n, *self.geom[:2], c, m)
+        dx = dkernel = None
+        if self.needs_grad[0]:  # Σ_m g[..., c, m] · kernel[i, j, c, m] into each window
+            dxpad = self.ops.depthwise_backward_data(g5, kernel, xpad.shape, *self.geom)
             dx = xp.ascontiguousarray(dxpad[:, top : top + h, left : left + w, :])
+        if self.needs_grad[1]:  # Σ_{n, y, x} window · g: (C, M) per offset
+            dkernel = self.ops.depthwise_backward_weights(xpad, g5, kernel.shape, *self.geom)
         grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(grad) if self.needs_grad[2] else None,)

@@ -1,10 +1,15 @@
-"""Fully connected layer maths: ``out = x @ kernel + bias`` over the last axis."""
+"""Fully connected layer maths: ``out = x @ kernel + bias`` over the last axis.
+
+The three matrix products (forward, input and kernel gradients) are the ``matmul`` of
+:func:`cnnkit.kernels.dispatch.ops`: the NumPy kernels split a large product over the CPU
+threads inside the trainer's parallel region (:func:`cnnkit.kernels.threads.matmul`).
+"""
 
 from __future__ import annotations
 
-from cnnkit import backend
 from cnnkit.autodiff import Function, Tensor, relu_, rowwise, sum_rows
 from cnnkit.backend import xp
+from cnnkit.kernels import dispatch
 
 
 class Dense(Function):
@@ -20,7 +25,8 @@ class Dense(Function):
 
     def forward(self, x, kernel, bias=None, relu=False):
         x2d = x.reshape(-1, x.shape[-1])  # (B, K), B = prod(leading axes)
-        out = backend.matmul(x2d, kernel)  # (B, M), split over the cores when large
+        self.ops = dispatch.ops()
+        out = self.ops.matmul(x2d, kernel)  # (B, M), split over the cores when large
         if bias is not None:
             rowwise(xp.add, out, bias, out=out)
         if relu:  # fused activation, in place on the fresh product
@@ -33,8 +39,8 @@ class Dense(Function):
         g2d = grad.reshape(-1, grad.shape[-1])  # (B, M)
         if relu_out is not None:
             g2d = g2d * (relu_out > 0)
-        dx = backend.matmul(g2d, kernel.T).reshape(xshape) if self.needs_grad[0] else None
-        dk = backend.matmul(x2d.T, g2d) if self.needs_grad[1] else None
+        dx = self.ops.matmul(g2d, kernel.T).reshape(xshape) if self.needs_grad[0] else None
+        dk = self.ops.matmul(x2d.T, g2d) if self.needs_grad[1] else None
         if len(self.parents) == 2:
             return dx, dk
         db = sum_rows(g2d) if self.needs_grad[2] else None

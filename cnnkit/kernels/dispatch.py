@@ -1,16 +1,22 @@
 """Which implementation runs a kernel: the one swap point of the kernel layer.
 
 A differentiable :class:`~cnnkit.autodiff.Function` in this package keeps only its maths and
-asks :func:`ops` for the module that implements its primitives (the convolution's
-``correlate``, ``correlate_backward_data`` and ``correlate_backward_weights``, the pooling
-windows' reductions). Two implementations exist, and each must give the same values and
-gradients (``tests/kernels/test_reference_kernels.py`` runs the whole op table on both):
+asks :func:`ops` for the implementation of its heavy work: the convolution's ``correlate``,
+``correlate_backward_data`` and ``correlate_backward_weights``, the depthwise convolution's
+``depthwise_*``, the pooling windows' reductions, the global pools, batch normalisation's
+``batch_norm_train``/``batch_norm_train_backward``/``batch_norm_apply`` and Dense's
+``matmul``. An implementation is a module that also names its array module ``xp``, its
+chunking helper ``chunked`` and its workspace budget ``conv_workspace_bytes``. Two exist,
+with the same names and signatures, and each must give the same values and gradients
+(``tests/kernels/test_reference_kernels.py`` runs the whole op table on both):
 
 - ``"numpy"`` (the default), :mod:`cnnkit.kernels.numpy_ops`: column matrices, chunks of
-  samples under the workspace budget, the CPU threads (:func:`cnnkit.backend.chunked`);
+  samples under the workspace budget and the CPU threads that share them, all from
+  :mod:`cnnkit.kernels.threads` (:func:`~cnnkit.kernels.threads.chunked`);
 - ``"reference"``, :mod:`cnnkit.kernels.reference_ops`: single-threaded loops over the
-  kernel offsets, one tensor contraction each, no chunks and no strided views; slow, and
-  simple enough to read as the definition.
+  kernel offsets (or pixels), one tensor contraction each, no chunks (its ``chunked`` is one
+  call on the whole batch) and no strided views; slow, and simple enough to read as the
+  definition.
 
 A faster library can also replace single ops: ``pip install "cnnkit[fast]"`` adds oneDNN
 3.2 (:mod:`cnnkit.kernels.onednn`), whose convolutions run without column matrices. With
@@ -28,9 +34,12 @@ own threads take turns on the same cores), while inference gained up to 1.2× (R
 the calling thread (and the worker threads it fans out to) inside a ``with`` block only.
 
 Example:
+    >>> import numpy as np
     >>> from cnnkit.kernels import dispatch
     >>> dispatch.kernels(), dispatch.ops().NAME
     ('numpy', 'numpy')
+    >>> dispatch.ops().matmul(np.ones((2, 3)), np.ones((3, 1))).ravel().tolist()
+    [3.0, 3.0]
     >>> with dispatch.use_kernels("reference"):
     ...     dispatch.ops().NAME
     'reference'
@@ -74,7 +83,7 @@ def set_kernels(name: str) -> None:
 def use_kernels(name: str):
     """Within the block, the calling thread runs its kernels with ``name`` (see
     :func:`set_kernels`); other threads keep theirs. The worker threads of
-    :func:`cnnkit.backend.parallel_map` run in the caller's context, so they follow it.
+    :func:`cnnkit.kernels.threads.parallel_map` run in the caller's context, so they follow it.
 
     Raises:
         ValueError: as :func:`set_kernels`, before the block runs.

@@ -34,16 +34,18 @@ Shapes::
     mean, var    (C,)
     out          same as x
 
-Per-channel sums over the leading axes of a C-last array are one BLAS product
-(:func:`cnnkit.autodiff.sum_rows`); another normalised axis is moved last first. The
-training op keeps two (M, C) arrays: the centred input ``x - mean`` (saved for backward,
-with ``inv_std`` and ``gamma * inv_std``) and the output; its backward allocates one.
+The Functions below lay the input out as an (M, C) matrix (another normalised axis is
+moved last first) and take the work over it from :func:`cnnkit.kernels.dispatch.ops`:
+``batch_norm_train`` and ``batch_norm_train_backward`` (the NumPy kernels sum each channel
+with one BLAS product, :func:`cnnkit.autodiff.sum_rows`, keep two (M, C) arrays, the centred
+input and the output, and allocate one in the backward pass) and ``batch_norm_apply``.
 """
 
 from __future__ import annotations
 
-from cnnkit.autodiff import Function, Tensor, rowwise, sum_rows
+from cnnkit.autodiff import Function, Tensor, sum_rows
 from cnnkit.backend import xp
+from cnnkit.kernels import dispatch
 
 
 def _to_rows(a, axis: int):
@@ -98,61 +100,28 @@ class BatchNormTraining(Function):
 
     def forward(self, x, *params, axis, epsilon, has_scale, has_offset, stats, sum_across=None):
         gamma, beta = _unpack(params, x.dtype, has_scale, has_offset)
-        x2d = _to_rows(x, axis)  # (M, C)
-        m = x2d.shape[0]
-        dtype = x2d.dtype.type
-        sums = sum_rows(x2d)  # (C,)
-        if sum_across is not None:  # the global batch: sums and row counts of all processes
-            packed = sum_across(xp.concatenate([sums, xp.asarray([m], sums.dtype)]))
-            sums, m = packed[:-1], int(round(float(packed[-1])))
-        if m == 0:
+        self.ops = dispatch.ops()
+        dispatch.record("batch_norm", self.ops.NAME)
+        found = self.ops.batch_norm_train(_to_rows(x, axis), gamma, beta, epsilon, sum_across)
+        if found is None:
             raise ValueError(
                 f"Batch normalisation in training mode needs a non-empty batch. "
                 f"Received: input shape={x.shape}"
             )
-        mean = sums * dtype(1.0 / m)  # (C,)
-        xc = rowwise(xp.subtract, x2d, mean)  # (M, C) centred; xhat = xc * inv_std not stored
-        out = xp.multiply(xc, xc)  # (M, C) squares now, the output below
-        squares = sum_rows(out)  # (C,)
-        if sum_across is not None:
-            squares = sum_across(squares)
-        var = squares * dtype(1.0 / m)  # (C,) mean((x - mean)^2), never E[x^2] - mean^2
-        inv_std = 1.0 / xp.sqrt(var + dtype(epsilon))  # (C,)
-        k = inv_std if gamma is None else gamma * inv_std  # (C,) gamma * inv_std
-        rowwise(xp.multiply, xc, k, out=out)  # gamma * xhat
-        if beta is not None:
-            rowwise(xp.add, out, beta, out=out)
-        stats["mean"], stats["variance"] = mean, var
+        out, stats["mean"], stats["variance"], saved, m = found  # out: (M, C)
         self.layout = (x.shape, axis, has_scale, has_offset, m, sum_across)
-        self.save_for_backward(xc, inv_std, k)
+        self.save_for_backward(saved)
         return _from_rows(out, x.shape, axis)
 
     def backward(self, grad):
-        xc, inv_std, k = self.saved
+        (saved,) = self.saved
         shape, axis, has_scale, has_offset, m, sum_across = self.layout
-        g2d = _to_rows(grad, axis)  # (M, C)
-        dtype = g2d.dtype.type
-        need_x = self.needs_grad[0]
         need_gamma = has_scale and self.needs_grad[1]
         need_beta = has_offset and self.needs_grad[-1]
-        dbeta = sum_rows(g2d) if (need_x or need_beta) else None  # (C,) sum(grad)
-        dgamma = work = None
-        if need_x or need_gamma:
-            work = xp.multiply(g2d, xc)  # (M, C) grad * xc
-            dgamma = sum_rows(work) * inv_std  # (C,) sum(grad * xhat)
-        dx = None
-        if need_x:
-            gsum, gxhat = dbeta, dgamma  # (C,) sums over the batch (the global one if synced)
-            if sum_across is not None:
-                packed = sum_across(xp.concatenate([dbeta, dgamma]))
-                gsum, gxhat = packed[: dbeta.size], packed[dbeta.size :]
-            # dx = k * (grad - gsum / M - xhat * gxhat / M), in place in `work`
-            rowwise(xp.multiply, xc, inv_std * gxhat * dtype(1.0 / m), out=work)
-            xp.subtract(g2d, work, out=work)
-            rowwise(xp.subtract, work, gsum * dtype(1.0 / m), out=work)
-            rowwise(xp.multiply, work, k, out=work)
-            dx = _from_rows(work, shape, axis)
-        grads = [dx]
+        dx, dgamma, dbeta = self.ops.batch_norm_train_backward(
+            _to_rows(grad, axis), saved, m, self.needs_grad[0], need_gamma, need_beta, sum_across
+        )
+        grads = [None if dx is None else _from_rows(dx, shape, axis)]
         if has_scale:
             grads.append(dgamma if need_gamma else None)
         if has_offset:
@@ -175,16 +144,11 @@ class BatchNormInference(Function):
         inv_std = 1.0 / xp.sqrt(variance + dtype(epsilon))  # (C,)
         scale = inv_std if gamma is None else gamma * inv_std  # (C,)
         shift = -mean * scale if beta is None else beta - mean * scale  # (C,)
+        ops = dispatch.ops()
+        dispatch.record("batch_norm_inference", ops.NAME)
+        out = ops.batch_norm_apply(x, scale, shift, axis)  # one multiply, one add
         bshape = [1] * x.ndim
         bshape[axis] = -1  # broadcast (C,) along `axis`
-        if axis == x.ndim - 1 and x.flags.c_contiguous:
-            x2d = x.reshape(-1, x.shape[-1])
-            out = rowwise(xp.multiply, x2d, scale)  # the one multiply
-            rowwise(xp.add, out, shift, out=out)  # the one add
-            out = out.reshape(x.shape)
-        else:
-            out = x * scale.reshape(bshape)
-            out += shift.reshape(bshape)
         self.layout = (axis, bshape, has_scale, has_offset)
         self.save_for_backward(x, mean, variance, inv_std, gamma, scale)
         return out

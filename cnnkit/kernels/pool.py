@@ -170,31 +170,30 @@ class GlobalMaxPool2D(Function):
     """Max over H and W: (N, H, W, C) -> (N, C); the gradient goes to the first maximum."""
 
     def forward(self, x, keepdims=False):
-        n, h, w, c = x.shape
-        flat = x.reshape(n, h * w, c)
-        idx = flat.argmax(axis=1)[:, None, :]  # (N, 1, C): first maximum
-        out = xp.take_along_axis(flat, idx, axis=1)  # (N, 1, C)
-        self.save_for_backward(x.shape, idx)
-        return out.reshape((n, 1, 1, c) if keepdims else (n, c))
+        self.ops = dispatch.ops()
+        dispatch.record("global_max_pool2d", self.ops.NAME)
+        out, saved = self.ops.global_max_pool2d(x)  # (N, C)
+        self.save_for_backward(x.shape, saved)
+        return out.reshape(x.shape[0], 1, 1, x.shape[3]) if keepdims else out
 
     def backward(self, grad):
-        (n, h, w, c), idx = self.saved
-        gflat = xp.zeros((n, h * w, c), dtype=grad.dtype)
-        xp.put_along_axis(gflat, idx, grad.reshape(n, 1, c), axis=1)
-        return gflat.reshape(n, h, w, c)
+        in_shape, saved = self.saved
+        return self.ops.global_max_pool2d_backward(saved, grad.reshape(grad.shape[0], -1), in_shape)
 
 
 class GlobalAvgPool2D(Function):
     """Mean over H and W: (N, H, W, C) -> (N, C)."""
 
     def forward(self, x, keepdims=False):
+        self.ops = dispatch.ops()
+        dispatch.record("global_avg_pool2d", self.ops.NAME)
         self.save_for_backward(x.shape)
-        return x.mean(axis=(1, 2), keepdims=keepdims)
+        out = self.ops.global_avg_pool2d(x)  # (N, C)
+        return out.reshape(x.shape[0], 1, 1, x.shape[3]) if keepdims else out
 
     def backward(self, grad):
-        ((n, h, w, c),) = self.saved
-        g = grad.reshape(n, 1, 1, c) / grad.dtype.type(h * w)
-        return xp.broadcast_to(g, (n, h, w, c))
+        (in_shape,) = self.saved
+        return self.ops.global_avg_pool2d_backward(grad.reshape(grad.shape[0], -1), in_shape)
 
 
 def max_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:

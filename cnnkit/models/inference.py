@@ -6,7 +6,7 @@ their input through). So :func:`infer` can cut a batch into one contiguous slice
 CPU thread and let each thread run the whole model on its slice, with a single-threaded
 BLAS: one hand-off per batch instead of one per op, and each core keeps working on the
 activations it wrote itself. Each thread's convolutions chunk their column matrices
-under the whole workspace budget (:func:`cnnkit.backend.conv_workspace_bytes` bounds one
+under the whole workspace budget (:func:`cnnkit.kernels.threads.conv_workspace_bytes` bounds one
 convolution's), which measured faster than halving it. The lecture CNN predicted 2-9 %
 more images per second this way than with its ops split one by one
 (``benchmarks/predict.py``, old and new ways alternating in one process).
@@ -15,7 +15,7 @@ A batch is split only when every layer declares itself sample-wise
 (:attr:`cnnkit.layers.Layer.samplewise`: the built-in layers do; a subclass that overrides
 ``call`` may mix samples, so it runs as it is unless it declares it), and when the
 batch is worth more than one thread
-(:func:`cnnkit.backend.threads_for`, with two operations per weight and sample as the
+(:func:`cnnkit.kernels.threads.threads_for`, with two operations per weight and sample as the
 estimate, embedding tables left out). The slices' outputs are concatenated in order;
 each sample's output is that of the unsplit batch. If a slice raises, its error propagates
 with a note naming the slice's samples; nothing runs again.
@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import math
 
-from cnnkit import backend
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
+from cnnkit.kernels.threads import parallel_map, threads_for
 from cnnkit.layers import embedding
 
 
@@ -66,7 +66,7 @@ def infer(model, x):
     slices = _slices(model, x)
     if slices is None:
         return model(x, training=False)
-    parts = backend.parallel_map(lambda piece: _run_slice(model, x, piece, slices), slices)
+    parts = parallel_map(lambda piece: _run_slice(model, x, piece, slices), slices)
     if isinstance(parts[0], Tensor):
         return Tensor(xp.concatenate([p.data for p in parts]))
     if isinstance(parts[0], dict) and all(isinstance(t, Tensor) for t in parts[0].values()):
@@ -142,7 +142,7 @@ def _slices(model, x) -> list[slice] | None:
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays) or not _ready(model):
         return None
-    threads = min(backend.threads_for(2 * _computing_params(model) * n), n)
+    threads = min(threads_for(2 * _computing_params(model) * n), n)
     if threads < 2:
         return None
     bounds = [n * t // threads for t in range(threads + 1)]

@@ -36,6 +36,7 @@ from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
 from cnnkit.callbacks import CallbackList, History, ProgbarLogger
 from cnnkit.callbacks._validation import _check_int
+from cnnkit.kernels import threads
 from cnnkit.models.inference import batches_per_group, infer
 from cnnkit.trainers.data_adapters import (
     ArrayDataAdapter,
@@ -364,7 +365,7 @@ class Trainer:
         dist = distribution_lib.active_data_parallel()
         if dist is not None:
             return self._train_step_data_parallel(dist, x, y, sample_weight, variables)
-        with backend.parallel_region():
+        with threads.parallel_region():
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
             if not variables:  # a subclassed model creates its weights in its first call
                 variables = self.trainable_weights
@@ -392,7 +393,7 @@ class Trainer:
                 f"Use a batch size that leaves at least {dist.num_processes} samples per batch."
             )
         grads, loss, part = [None] * len(variables), 0.0, None
-        with backend.parallel_region():
+        with threads.parallel_region():
             if local:  # a short last batch may leave a process without rows
                 total, outs, ys = self._forward_loss(x, y, sample_weight, training=True)
                 total = total * (local / n)  # the slice's share of the batch's mean loss
@@ -421,20 +422,20 @@ class Trainer:
             x, y, sample_weight, n = dist.shard(x, y, sample_weight)
             loss, part = 0.0, None
             if _length(x):
-                with no_grad(), backend.parallel_region():
+                with no_grad(), threads.parallel_region():
                     total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
                 loss = float(total.data) * _length(x) / n
                 part = ([o.data for o in outs], ys, sample_weight)
             outs, ys, sample_weight = dist.gather(part)
             loss = dist.sum_scalar(loss)
             return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
-        with no_grad(), backend.parallel_region():
+        with no_grad(), threads.parallel_region():
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
         return self._update_metrics(float(total.data), outs, ys, sample_weight, _length(x))
 
     def predict_on_batch(self, x):
         """Model outputs for one batch, as NumPy arrays."""
-        with no_grad(), backend.parallel_region():
+        with no_grad(), threads.parallel_region():
             out = infer(self, _by_input(self, x))
         return _to_numpy(out)
 
@@ -443,10 +444,10 @@ class Trainer:
         dist = distribution_lib.active_data_parallel()
         if dist is not None:  # each process predicts its rows; all gather them in order
             local = _take(xb, dist.local_rows(_length(xb)))
-            with backend.parallel_region():
+            with threads.parallel_region():
                 out = _to_numpy(infer(self, local)) if _length(local) else None
             return _as_tensors(dist.gather(out))
-        with backend.parallel_region():
+        with threads.parallel_region():
             return infer(self, xb)
 
     # -- fit ----------------------------------------------------------------

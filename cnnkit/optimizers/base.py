@@ -53,6 +53,7 @@ from cnnkit import backend
 from cnnkit.argument_validation import is_real, snake_case
 from cnnkit.autodiff import Tensor, Variable
 from cnnkit.backend import xp
+from cnnkit.kernels.threads import parallel_map, threads_for
 
 
 class _ScalarVariable(Variable):
@@ -78,7 +79,7 @@ class _ScalarVariable(Variable):
 
 _ELEMENTWISE_COST = 50
 """An optimizer update's cost per value in the matrix-product FLOPs of
-:func:`cnnkit.backend.threads_for`, set so that updates split from a million values on.
+:func:`cnnkit.kernels.threads.threads_for`, set so that updates split from a million values on.
 Measured on 2 cores with Adam: 2.26 million values (the VGG-style model) took 4.0-4.3 ms
 split against 6.3-7.1 ms whole; 360,000 (the lecture CNN) 0.8 ms split against 0.6-0.75."""
 
@@ -565,7 +566,7 @@ class Optimizer:
             if dtype not in per_dtype:
                 per_dtype[dtype] = self._step_coefficients(learning_rate, step, dtype)
         size = sum(v.data.size for v in variables)
-        threads = backend.threads_for(size * _ELEMENTWISE_COST) if self._splits_updates() else 1
+        threads = threads_for(size * _ELEMENTWISE_COST) if self._splits_updates() else 1
         if threads < 2:
             for g, v in zip(grads, variables, strict=True):
                 self._update(g, v, per_dtype[v.data.dtype])
@@ -575,7 +576,7 @@ class Optimizer:
             for g, part in share:
                 self._update(g, part, per_dtype[part.data.dtype])
 
-        backend.parallel_map(update, _split_variables(grads, variables, threads))
+        parallel_map(update, _split_variables(grads, variables, threads))
 
     def _splits_updates(self) -> bool:
         """Whether the class that defines ``_update`` declared it safe on variable parts."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from cnnkit import backend
 from cnnkit.autodiff import Tensor
-from cnnkit.kernels import conv, dispatch, numpy_ops, pool, reference_ops
+from cnnkit.kernels import conv, dispatch, numpy_ops, pool, reference_ops, threads
 
 
 @pytest.fixture
@@ -27,6 +28,50 @@ def _conv_once():
 def test_numpy_is_the_default_implementation():
     assert dispatch.kernels() == "numpy"
     assert dispatch.ops() is numpy_ops and numpy_ops.NAME == "numpy"
+
+
+# What a Function may ask of ``dispatch.ops()``: both implementations provide it all.
+PRIMITIVES = (
+    "correlate",
+    "correlate_backward_data",
+    "correlate_backward_weights",
+    "depthwise_correlate",
+    "depthwise_backward_data",
+    "depthwise_backward_weights",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "sum_pool2d",
+    "sum_pool2d_backward",
+    "global_max_pool2d",
+    "global_max_pool2d_backward",
+    "global_avg_pool2d",
+    "global_avg_pool2d_backward",
+    "batch_norm_train",
+    "batch_norm_train_backward",
+    "batch_norm_apply",
+    "matmul",
+    "chunked",
+    "conv_workspace_bytes",
+)
+
+
+@pytest.mark.parametrize("name", PRIMITIVES)
+def test_both_implementations_offer_each_primitive_with_one_signature(name):
+    mine, reference = getattr(numpy_ops, name), getattr(reference_ops, name)
+    assert inspect.signature(mine) == inspect.signature(reference)
+    assert numpy_ops.xp is reference_ops.xp is backend.xp
+
+
+def test_the_reference_chunked_is_one_call_on_the_whole_batch():
+    seen = []
+
+    def body(start, stop, scratch):
+        seen.append((start, stop, scratch((stop - start, 3), "float64").shape))
+        return np.ones(2)
+
+    total = reference_ops.chunked(9, 10**9, 10**12, body, ordered_sum=True)
+    assert seen == [(0, 9, (9, 3))] and total.tolist() == [1.0, 1.0]
+    assert reference_ops.chunked(9, 8, 10**12, body) is None
 
 
 def test_set_kernels_selects_the_reference_for_every_thread(restore_default):
@@ -114,10 +159,10 @@ def test_threads_run_different_implementations_at_once_and_agree():
             barrier.wait()  # both threads inside their blocks together
             results[name] = (_conv_once(), dispatch.ops().NAME)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("numpy", "reference")]
-    for thread in threads:
+    runners = [threading.Thread(target=run, args=(n,)) for n in ("numpy", "reference")]
+    for thread in runners:
         thread.start()
-    for thread in threads:
+    for thread in runners:
         thread.join()
     assert {name: r[1] for name, r in results.items()} == {
         "numpy": "numpy",
@@ -129,10 +174,10 @@ def test_threads_run_different_implementations_at_once_and_agree():
 
 def test_worker_threads_follow_the_callers_choice(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         with dispatch.use_kernels("reference"):
-            seen = backend.parallel_map(lambda _: dispatch.kernels(), range(4))
+            seen = threads.parallel_map(lambda _: dispatch.kernels(), range(4))
     assert seen == ["reference"] * 4
 
 

@@ -250,15 +250,15 @@ def test_auto_races_each_shape_and_every_candidate_gives_the_same_values(kernels
 
 @needs_onednn
 def test_openblas_stays_single_threaded_while_onednn_runs_in_a_step(kernels):
-    from cnnkit import backend
+    from cnnkit.kernels import threads
 
-    libs = backend._blas()
+    libs = threads._blas()
     if not libs:
         pytest.skip("no BLAS thread control (threadpoolctl) here")
     before = [lib.num_threads for lib in libs]
     kernels("onednn")
     x = np.ones((2, 6, 6, 4), "float32")
-    with backend.parallel_region():
+    with threads.parallel_region():
         conv.conv2d(Tensor(x), Tensor(np.ones((3, 3, 4, 2), "float32")))
         inside = [lib.num_threads for lib in libs]
     assert inside == [1] * len(libs)  # its idle threads would spin on oneDNN's cores

@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from cnnkit import backend, layers
+from cnnkit import layers
+from cnnkit.kernels import threads
 from cnnkit.models import Model, Sequential, inference
 
 
 @pytest.fixture
 def two_threads(monkeypatch):
     """Pretend there are two cores, and split even small batches."""
-    monkeypatch.setattr(backend, "_available_cpus", lambda: 2)
-    monkeypatch.setattr(backend, "MIN_FLOPS_PER_THREAD", 1)
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_FLOPS_PER_THREAD", 1)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         yield
 

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from cnnkit import backend
+from cnnkit.kernels import threads as cores
 from cnnkit.kernels.onednn import library as dnnl
 
 DECLINED_IMPLEMENTATIONS = ("ref", "gemm")
@@ -74,8 +74,8 @@ def stage(lib, pd) -> dict:
 def use_threads(threads: int | None = None) -> None:
     """oneDNN's OpenMP team for this Python thread: ``threads``, or cnnkit's share of the
     cores here (one inside cnnkit's own worker threads, which already split the work)."""
-    backend._limit_blas_in_region()  # OpenBLAS's spinning threads would stall oneDNN's team
-    wanted = backend.cpu_threads() if threads is None else threads
+    cores._limit_blas_in_region()  # OpenBLAS's spinning threads would stall oneDNN's team
+    wanted = cores.cpu_threads() if threads is None else threads
     if getattr(_STATE, "omp_threads", None) != wanted:
         _gomp().omp_set_num_threads(wanted)
         _STATE.omp_threads = wanted
