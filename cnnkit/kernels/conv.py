@@ -39,10 +39,6 @@ from cnnkit.backend import xp
 from cnnkit.kernels import dispatch
 
 PADDINGS = ("valid", "same", "full", "causal")
-# What races for a convolution's shape with the "auto" kernels: oneDNN on every core,
-# oneDNN on one core (small shapes, where waking a second thread costs more than it saves),
-# and the NumPy kernels (always able to run, so last)
-_CANDIDATES = ("onednn", "onednn:1", "numpy")
 
 
 def conv_output_length(
@@ -125,7 +121,7 @@ class Conv2D(Function):
         self.relu_out = out if relu else None
         self.save_for_backward(xpad, kernel, cols)
         if self.race is not None:
-            self._timed(time.perf_counter() - start)
+            self.race.add(time.perf_counter() - start, done=not any(self.needs_grad))
         return out
 
     def _fast_forward(self, fast, x, kernel, bias, padding, relu):
@@ -135,20 +131,17 @@ class Conv2D(Function):
         kh, kw, oh, ow, strides, dilation = self.geom
         training = any(self.needs_grad)
         key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
-        candidate = dispatch.choose("conv2d", key, _CANDIDATES)
-        self.race = [key, candidate, 0.0]
-        if candidate == "numpy":
+        self.race = dispatch.Race("conv2d", key)
+        if not self.race.fast:
             return None
         start = time.perf_counter()
-        self.threads = 1 if candidate == "onednn:1" else None
+        self.threads = self.race.threads
         done = fast.forward(
             x, kernel, bias, oh, ow, strides, dilation, self.pads[:4],
             training=training, threads=self.threads,
         )  # fmt: skip
         if done is None:  # no fast kernel for this shape
-            for name in _CANDIDATES[:-1]:
-                dispatch.declined("conv2d", key, name)
-            self.race = None
+            self.race.decline()
             return None
         out, self.fast_key = done
         self.fast = fast
@@ -157,21 +150,14 @@ class Conv2D(Function):
         self.relu_out = out if relu else None
         self.save_for_backward(x, kernel, None)
         dispatch.record("conv2d", "onednn")
-        self._timed(time.perf_counter() - start)
+        self.race.add(time.perf_counter() - start, done=not training)
         return out
-
-    def _timed(self, seconds: float, backward: bool = False) -> None:
-        """Add a pass to the race's timing; report it once the op's work is done."""
-        self.race[2] += seconds
-        if backward or not any(self.needs_grad):
-            dispatch.timed("conv2d", *self.race)
-            self.race = None
 
     def backward(self, grad):
         start = time.perf_counter()
         grads = self._backward(grad)
         if self.race is not None:
-            self._timed(time.perf_counter() - start, backward=True)
+            self.race.add(time.perf_counter() - start, done=True)
         return grads
 
     def _backward(self, grad):

@@ -63,7 +63,7 @@ _STATE = {"choice": DEFAULT}
 _LOCAL: contextvars.ContextVar = contextvars.ContextVar("cnnkit_kernels", default=None)
 _COUNTS: collections.Counter = collections.Counter()
 _LOCK = threading.Lock()
-_MODULES = {"conv2d": "cnnkit.kernels.onednn.conv"}
+_MODULES = {"conv2d": "cnnkit.kernels.onednn.conv", "batch_norm": "cnnkit.kernels.onednn.norm"}
 
 
 def set_kernels(name: str) -> None:
@@ -196,6 +196,46 @@ def choose(op: str, key, candidates: tuple) -> str:
         if trial is None:
             trial = _TRIALS[(op, key)] = _Trial(candidates)
         return trial.next()
+
+
+CANDIDATES = ("onednn", "onednn:1", "numpy")
+"""What races for an op's shape with the ``"auto"`` kernels: oneDNN on every core, oneDNN
+on one core (small shapes, where waking a second thread costs more than it saves), and
+the NumPy kernels (always able to run, so last)."""
+
+
+class Race:
+    """One run of a raced op: the candidate :func:`choose` picked, and the seconds its
+    passes took. An op starts one in its forward pass (``Race(op, key)``), adds each pass
+    with :meth:`add` and the last one with ``done=True`` (the backward pass, or the forward
+    pass where no gradient is needed), and :func:`timed` hears of it once.
+
+    ``threads`` is oneDNN's thread count for the candidate (``None``: every core).
+    """
+
+    __slots__ = ("op", "key", "candidate", "threads", "seconds")
+
+    def __init__(self, op: str, key):
+        self.op, self.key = op, key
+        self.candidate = choose(op, key, CANDIDATES)
+        self.threads = 1 if self.candidate == "onednn:1" else None
+        self.seconds = 0.0
+
+    @property
+    def fast(self) -> bool:
+        """Whether oneDNN runs this one."""
+        return self.candidate != "numpy"
+
+    def add(self, seconds: float, done: bool = False) -> None:
+        self.seconds += seconds
+        if done:
+            timed(self.op, self.key, self.candidate, self.seconds)
+
+    def decline(self) -> None:
+        """oneDNN cannot run the shape: NumPy runs this one, and every later one."""
+        for name in CANDIDATES[:-1]:
+            declined(self.op, self.key, name)
+        self.candidate, self.threads = "numpy", None
 
 
 def timed(op: str, key, candidate: str, seconds: float) -> None:

@@ -43,6 +43,8 @@ input and the output, and allocate one in the backward pass) and ``batch_norm_ap
 
 from __future__ import annotations
 
+import time
+
 from cnnkit.autodiff import Function, Tensor, sum_rows
 from cnnkit.backend import xp
 from cnnkit.kernels import dispatch
@@ -100,32 +102,53 @@ class BatchNormTraining(Function):
 
     def forward(self, x, *params, axis, epsilon, has_scale, has_offset, stats, sum_across=None):
         gamma, beta = _unpack(params, x.dtype, has_scale, has_offset)
-        self.ops = dispatch.ops()
-        dispatch.record("batch_norm", self.ops.NAME)
-        found = self.ops.batch_norm_train(_to_rows(x, axis), gamma, beta, epsilon, sum_across)
+        x2d = _to_rows(x, axis)
+        self.ops, self.race, self.threads = dispatch.ops(), None, None
+        fast = dispatch.fast("batch_norm") if sum_across is None else None
+        found = None
+        start = time.perf_counter()
+        if fast is not None:  # oneDNN where it is faster for this shape
+            self.race = dispatch.Race("batch_norm", (x2d.shape, epsilon, has_scale, has_offset))
+            if self.race.fast:
+                found = fast.batch_norm_train(x2d, gamma, beta, epsilon, self.race.threads)
+                if found is None:  # no fast kernel for this shape
+                    self.race.decline()
+                else:
+                    self.ops, self.threads = fast, self.race.threads
+        if found is None:
+            found = self.ops.batch_norm_train(x2d, gamma, beta, epsilon, sum_across)
         if found is None:
             raise ValueError(
                 f"Batch normalisation in training mode needs a non-empty batch. "
                 f"Received: input shape={x.shape}"
             )
+        dispatch.record("batch_norm", self.ops.NAME)
         out, stats["mean"], stats["variance"], saved, m = found  # out: (M, C)
         self.layout = (x.shape, axis, has_scale, has_offset, m, sum_across)
         self.save_for_backward(saved)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=not any(self.needs_grad))
         return _from_rows(out, x.shape, axis)
 
     def backward(self, grad):
+        start = time.perf_counter()
         (saved,) = self.saved
         shape, axis, has_scale, has_offset, m, sum_across = self.layout
         need_gamma = has_scale and self.needs_grad[1]
         need_beta = has_offset and self.needs_grad[-1]
-        dx, dgamma, dbeta = self.ops.batch_norm_train_backward(
-            _to_rows(grad, axis), saved, m, self.needs_grad[0], need_gamma, need_beta, sum_across
-        )
+        g2d = _to_rows(grad, axis)
+        args = (g2d, saved, m, self.needs_grad[0], need_gamma, need_beta)
+        if self.ops.NAME == "onednn":  # the implementation that ran the forward pass
+            dx, dgamma, dbeta = self.ops.batch_norm_train_backward(*args, threads=self.threads)
+        else:
+            dx, dgamma, dbeta = self.ops.batch_norm_train_backward(*args, sum_across)
         grads = [None if dx is None else _from_rows(dx, shape, axis)]
         if has_scale:
             grads.append(dgamma if need_gamma else None)
         if has_offset:
             grads.append(dbeta if need_beta else None)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=True)
         return tuple(grads)
 
 

@@ -278,3 +278,104 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "ACTIVE", out.stderr
+
+
+BN_CASES = [
+    # shape, axis, has_scale, has_offset
+    ((8, 6, 6, 16), -1, True, True),
+    ((8, 6, 6, 16), 1, True, True),  # another axis: moved last first
+    ((32, 10), -1, False, True),
+    ((5, 7, 3), -1, True, False),
+    ((4, 3, 3, 2, 5), -1, False, False),
+]
+
+
+def _batch_norm(x, gamma, beta, axis, has_scale, has_offset, g):
+    from cnnkit.kernels import norm
+
+    xt = Tensor(x, requires_grad=True)
+    params = [Tensor(p, requires_grad=True) for p in (gamma, beta) if p is not None]
+    stats = {}
+    out = norm.BatchNormTraining.apply(
+        xt, *params, axis=axis % x.ndim, epsilon=1e-3, has_scale=has_scale,
+        has_offset=has_offset, stats=stats,
+    )  # fmt: skip
+    out.backward(g)
+    return [out.data, stats["mean"], stats["variance"], xt.grad, *[p.grad for p in params]]
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", BN_CASES, ids=[f"case{i}" for i in range(len(BN_CASES))])
+def test_onednn_batch_norm_matches_numpy(kernels, case):
+    shape, axis, has_scale, has_offset = case
+    rng = np.random.default_rng(2)
+    x = (3 * rng.standard_normal(shape) + 1).astype("float32")
+    c = shape[axis]
+    gamma = (rng.random(c) + 0.5).astype("float32") if has_scale else None
+    beta = rng.standard_normal(c).astype("float32") if has_offset else None
+    g = rng.standard_normal(shape).astype("float32")
+    kernels("numpy")
+    reference = _batch_norm(x, gamma, beta, axis, has_scale, has_offset, g)
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = _batch_norm(x, gamma, beta, axis, has_scale, has_offset, g)
+    assert dispatch.kernels_report() == {"batch_norm": {"onednn": 1}}
+    for i, (want, got) in enumerate(zip(reference, fast, strict=True)):
+        assert got.dtype == np.float32 and got.shape == want.shape, i
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+@needs_onednn
+def test_batch_norm_stays_on_numpy_where_onednn_cannot_run_it(kernels):
+    from cnnkit.kernels import norm
+
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    norm.BatchNormTraining.apply(
+        Tensor(x), axis=1, epsilon=1e-3, has_scale=False, has_offset=False, stats={}
+    )  # float64
+    norm.BatchNormTraining.apply(
+        Tensor(x.astype("float32")), axis=1, epsilon=1e-3, has_scale=False,
+        has_offset=False, stats={}, sum_across=lambda a: a,
+    )  # synchronized over processes  # fmt: skip
+    assert dispatch.kernels_report() == {"batch_norm": {"numpy": 2}}
+    with pytest.raises(ValueError, match="needs a non-empty batch"):
+        norm.BatchNormTraining.apply(
+            Tensor(np.zeros((0, 4), "float32")), axis=1, epsilon=1e-3, has_scale=False,
+            has_offset=False, stats={},
+        )  # fmt: skip
+
+
+@needs_onednn
+def test_a_vgg_block_trains_the_same_with_auto_kernels(kernels):
+    import cnnkit as keras
+
+    def train():
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential([
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ])  # fmt: skip
+        model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+        rng = np.random.default_rng(0)
+        x = rng.random((160, 8, 8, 3), dtype=np.float32)
+        y = rng.integers(0, 4, 160)
+        history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+        return history.history["loss"][0], model.get_weights()
+
+    kernels("numpy")
+    loss, weights = train()
+    kernels("auto")
+    dispatch.tuning_report(reset=True)
+    fast_loss, fast_weights = train()
+    races = dispatch.tuning_report(reset=True)
+    assert {op for op, _ in races} == {"conv2d", "batch_norm"}
+    assert all(race["choice"] is not None for race in races.values())  # 20 steps decide
+    assert abs(fast_loss - loss) < 1e-4
+    for want, got in zip(weights, fast_weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)

@@ -16,9 +16,11 @@ import numpy as np
 from cnnkit.kernels.onednn import library as dnnl
 from cnnkit.kernels.onednn import runtime
 
+NAME = "onednn"
+
 
 class _Plan:
-    """The forward primitive of one shape (the backward one is made when first needed)."""
+    """The forward and backward primitives of one shape."""
 
     def __init__(self, lib, key):
         m, c, epsilon, has_scale, has_offset = key
@@ -39,13 +41,12 @@ class _Plan:
             self.attr.handle,
         )
         self.fwd = runtime.stage(lib, pd)
-        self.bwd = None
-
-    def backward(self) -> dict:
-        if self.bwd is None:
-            pd = self.lib.primitive_desc(
+        # made now, so that a shape whose backward pass oneDNN would decline runs on NumPy
+        self.bwd = runtime.stage(
+            lib,
+            lib.primitive_desc(
                 "dnnl_batch_normalization_backward_primitive_desc_create",
-                self.lib.engine,
+                lib.engine,
                 dnnl.BACKWARD,
                 self.data_md.handle,
                 self.data_md.handle,
@@ -54,16 +55,17 @@ class _Plan:
                 self.flags,
                 self.fwd["pd"].handle,
                 self.attr.handle,
-            )
-            self.bwd = runtime.stage(self.lib, pd)
-        return self.bwd
+            ),
+        )
 
 
-def forward_training(x2d, gamma, beta, epsilon: float, threads: int | None = None):
-    """``(out (M, C), mean (C,), variance (C,), key)``, or ``None`` when oneDNN cannot run it.
+def batch_norm_train(x2d, gamma, beta, epsilon: float, threads: int | None = None):
+    """:func:`cnnkit.kernels.numpy_ops.batch_norm_train` by oneDNN:
+    ``(out (M, C), mean (C,), variance (C,), saved, M)``, or ``None`` when oneDNN cannot
+    run it (not float32, no rows, or only a slow implementation for the shape).
 
     Args:
-        x2d: float32 (M, C), C-contiguous.
+        x2d: (M, C), C-contiguous.
         gamma, beta: (C,) or ``None``.
         epsilon: added to the variance.
         threads: oneDNN's OpenMP threads (default: cnnkit's share of the cores).
@@ -76,6 +78,7 @@ def forward_training(x2d, gamma, beta, epsilon: float, threads: int | None = Non
     if plan is None:
         return None
     runtime.use_threads(threads)
+    gamma = None if gamma is None else np.ascontiguousarray(gamma, np.float32)
     out = np.empty_like(x2d)
     mean, variance = np.empty(c, np.float32), np.empty(c, np.float32)
     run = runtime.Run(plan.lib)
@@ -84,24 +87,20 @@ def forward_training(x2d, gamma, beta, epsilon: float, threads: int | None = Non
     run.add(dnnl.ARG_MEAN, plan.channel_md, mean)
     run.add(dnnl.ARG_VARIANCE, plan.channel_md, variance)
     if gamma is not None:
-        run.add(dnnl.ARG_SCALE, plan.channel_md, np.ascontiguousarray(gamma, np.float32))
+        run.add(dnnl.ARG_SCALE, plan.channel_md, gamma)
     if beta is not None:
         run.add(dnnl.ARG_SHIFT, plan.channel_md, np.ascontiguousarray(beta, np.float32))
     run.scratchpad(plan.fwd)
     run.execute(plan.fwd["primitive"])
-    return out, mean, variance, key
+    return out, mean, variance, (key, x2d, mean, variance, gamma), m
 
 
-def backward(key, x2d, grad2d, mean, variance, gamma, threads: int | None = None):
-    """``(dx (M, C), dgamma (C,) or None, dbeta (C,) or None)`` for the forward pass planned
-    under ``key``, or ``None`` when oneDNN cannot run it."""
+def batch_norm_train_backward(g2d, saved, m, need_x, need_gamma, need_beta, threads=None):
+    """The gradients of :func:`batch_norm_train` (``saved`` is what it returned):
+    ``(dx (M, C), dgamma, dbeta)``, each ``None`` where not needed."""
+    key, x2d, mean, variance, gamma = saved
     plan = runtime.plan(_Plan, key)
-    if plan is None:
-        return None
-    try:
-        stage = plan.backward()
-    except (runtime.Declined, dnnl.OneDNNError):
-        return None
+    stage = plan.bwd
     runtime.use_threads(threads)
     c = x2d.shape[1]
     dx = np.empty_like(x2d)
@@ -109,15 +108,19 @@ def backward(key, x2d, grad2d, mean, variance, gamma, threads: int | None = None
     dbeta = np.empty(c, np.float32) if plan.flags & dnnl.USE_SHIFT else None
     run = runtime.Run(plan.lib)
     run.add(dnnl.ARG_SRC, plan.data_md, x2d)
-    run.add(dnnl.ARG_DIFF_DST, plan.data_md, np.ascontiguousarray(grad2d, np.float32))
+    run.add(dnnl.ARG_DIFF_DST, plan.data_md, np.ascontiguousarray(g2d, np.float32))
     run.add(dnnl.ARG_MEAN, plan.channel_md, mean)
     run.add(dnnl.ARG_VARIANCE, plan.channel_md, variance)
     if gamma is not None:
-        run.add(dnnl.ARG_SCALE, plan.channel_md, np.ascontiguousarray(gamma, np.float32))
+        run.add(dnnl.ARG_SCALE, plan.channel_md, gamma)
         run.add(dnnl.ARG_DIFF_SCALE, plan.channel_md, dgamma)
     if dbeta is not None:
         run.add(dnnl.ARG_DIFF_SHIFT, plan.channel_md, dbeta)
     run.add(dnnl.ARG_DIFF_SRC, plan.data_md, dx)
     run.scratchpad(stage)
     run.execute(stage["primitive"])
-    return dx, dgamma, dbeta
+    return (
+        dx if need_x else None,
+        dgamma if need_gamma else None,
+        dbeta if need_beta else None,
+    )
