@@ -19,16 +19,19 @@ with the same names and signatures, and each must give the same values and gradi
   definition.
 
 A faster library can also replace single ops: ``pip install "cnnkit[fast]"`` adds oneDNN
-3.2 (:mod:`cnnkit.kernels.onednn`), whose convolutions run without column matrices. With
-``"auto"`` a kernel asks :func:`fast` for the oneDNN version and uses it when the library
-loads and oneDNN has a fast implementation for the shape (its reference and GEMM fallbacks
-are declined); otherwise the NumPy kernel runs. ``"onednn"`` is ``"auto"`` where a missing
-library is an error. ``kernels_report()`` counts which implementation ran each op.
+3.2 (:mod:`cnnkit.kernels.onednn`): convolutions without column matrices and batch
+normalisation in one or two passes. With ``"auto"`` an op asks :func:`fast` for the oneDNN
+version, and each shape *races* (:class:`Race`): for its first runs oneDNN on every core,
+oneDNN on one core and NumPy take turns, each timed over its forward and backward passes,
+and the fastest runs that shape from then on (:func:`tuning_report` shows the races).
+Shapes where oneDNN has only its reference or GEMM fallbacks, other dtypes, and synchronized
+batch norm stay on NumPy. ``"onednn"`` runs oneDNN wherever it can, without racing, and a
+missing library is an error. :func:`kernels_report` counts which implementation ran each op.
 
-NumPy stays the default because of a measurement: training the lecture CNN for an epoch took
-5× longer with oneDNN's convolutions on this 2-core machine (its OpenMP threads and cnnkit's
-own threads take turns on the same cores), while inference gained up to 1.2× (README,
-"Performance").
+NumPy stays the default: it is the reference, its results are the same from run to run
+(a race's winner depends on timings), and on this 2-core machine the races gained little
+for the convolutions (oneDNN's convolutions won on some VGG shapes by up to 1.4x and lost
+on the lecture CNN's small ones; batch normalisation 2x).
 
 :func:`set_kernels` sets the choice of the whole process; :func:`use_kernels` changes it for
 the calling thread (and the worker threads it fans out to) inside a ``with`` block only.
