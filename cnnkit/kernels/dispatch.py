@@ -66,7 +66,11 @@ _STATE = {"choice": DEFAULT}
 _LOCAL: contextvars.ContextVar = contextvars.ContextVar("cnnkit_kernels", default=None)
 _COUNTS: collections.Counter = collections.Counter()
 _LOCK = threading.Lock()
-_MODULES = {"conv2d": "cnnkit.kernels.onednn.conv", "batch_norm": "cnnkit.kernels.onednn.norm"}
+_MODULES = {
+    "conv2d": "cnnkit.kernels.onednn.conv",
+    "batch_norm": "cnnkit.kernels.onednn.norm",
+    "max_pool2d": "cnnkit.kernels.onednn.pool",
+}
 
 
 def set_kernels(name: str) -> None:

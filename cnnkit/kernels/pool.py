@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from cnnkit.autodiff import Function, Tensor
@@ -127,14 +128,36 @@ class MaxPool2D(Function):
 
     def forward(self, x, plan: _Plan):
         self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        self.race = found = None
+        start = time.perf_counter()
+        fast = dispatch.fast("max_pool2d")
+        if fast is not None:  # oneDNN where it is faster for this shape
+            self.race = dispatch.Race("max_pool2d", (x.shape, plan))
+            if self.race.fast:
+                found = fast.max_pool2d(x, plan, self.race.threads)
+                if found is None:  # no fast kernel for this shape
+                    self.race.decline()
+                else:
+                    self.ops = fast
+        if found is None:
+            found = self.ops.max_pool2d(x, plan)
+        out, saved = found  # saved: what backward reads again
         dispatch.record("max_pool2d", self.ops.NAME)
-        out, windows = self.ops.max_pool2d(x, plan)  # windows: what backward reads again
-        self.save_for_backward(windows, out)
+        self.save_for_backward(saved, out)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=not any(self.needs_grad))
         return out
 
     def backward(self, grad):
-        windows, out = self.saved
-        return self.ops.max_pool2d_backward(windows, out, grad, self.plan, self.in_shape)
+        start = time.perf_counter()
+        saved, out = self.saved
+        if self.ops.NAME == "onednn":  # the implementation that ran the forward pass
+            dx = self.ops.max_pool2d_backward(saved, grad, self.in_shape, self.race.threads)
+        else:
+            dx = self.ops.max_pool2d_backward(saved, out, grad, self.plan, self.in_shape)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=True)
+        return dx
 
 
 class AvgPool2D(Function):

@@ -215,12 +215,14 @@ def test_enum_values_match_the_installed_header():
         "dnnl_query_weights_md": library.QUERY_WEIGHTS_MD,
         "dnnl_query_diff_weights_md": library.QUERY_DIFF_WEIGHTS_MD,
         "dnnl_query_scratchpad_md": library.QUERY_SCRATCHPAD_MD,
+        "dnnl_query_workspace_md": library.QUERY_WORKSPACE_MD,
+        "dnnl_pooling_max": library.POOLING_MAX,
     }
     for name, value in expected.items():
         assert values[name] == value, name
     assert int(defines["DNNL_ARG_SCRATCHPAD"]) == library.ARG_SCRATCHPAD
     assert int(defines["DNNL_ARG_BIAS"]) == library.ARG_BIAS
-    for name in ("MEAN", "VARIANCE", "SCALE", "SHIFT", "DIFF_SCALE", "DIFF_SHIFT"):
+    for name in ("MEAN", "VARIANCE", "SCALE", "SHIFT", "DIFF_SCALE", "DIFF_SHIFT", "WORKSPACE"):
         assert int(defines[f"DNNL_ARG_{name}"]) == getattr(library, f"ARG_{name}"), name
 
 
@@ -374,8 +376,44 @@ def test_a_vgg_block_trains_the_same_with_auto_kernels(kernels):
     dispatch.tuning_report(reset=True)
     fast_loss, fast_weights = train()
     races = dispatch.tuning_report(reset=True)
-    assert {op for op, _ in races} == {"conv2d", "batch_norm"}
+    assert {op for op, _ in races} == {"conv2d", "batch_norm", "max_pool2d"}
     assert all(race["choice"] is not None for race in races.values())  # 20 steps decide
     assert abs(fast_loss - loss) < 1e-4
     for want, got in zip(weights, fast_weights, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+POOL_CASES = [
+    # shape, pool, strides, padding
+    ((4, 8, 8, 5), 2, None, "valid"),
+    ((3, 7, 9, 4), 3, 2, "same"),  # overlapping windows, padding that never wins
+    ((2, 7, 7, 3), (2, 3), (1, 2), "valid"),
+    ((2, 5, 5, 6), 2, None, "same"),
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("ties", [False, True], ids=["random", "ties"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=[f"case{i}" for i in range(len(POOL_CASES))])
+def test_onednn_max_pooling_matches_numpy_and_breaks_ties_alike(kernels, case, ties):
+    from cnnkit.kernels import pool
+
+    shape, size, strides, padding = case
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 2, shape) if ties else rng.standard_normal(shape)
+    x = x.astype("float32")
+
+    def run():
+        xt = Tensor(x, requires_grad=True)
+        out = pool.max_pool2d(xt, size, strides, padding)
+        out.backward(np.arange(out.data.size, dtype="float32").reshape(out.shape))
+        return out.data, xt.grad
+
+    kernels("numpy")
+    reference = run()
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = run()
+    assert dispatch.kernels_report() == {"max_pool2d": {"onednn": 1}}
+    for want, got in zip(reference, fast, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -30,11 +30,13 @@ TAG_AB = 3
 FORWARD_TRAINING = 64
 FORWARD_INFERENCE = 96
 CONVOLUTION_DIRECT = 1
+POOLING_MAX = 0x1FF
 ENGINE_CPU = 1
 STREAM_IN_ORDER = 1
 QUERY_IMPL_INFO_STR = 8
 QUERY_WEIGHTS_MD = 131
 QUERY_DIFF_WEIGHTS_MD = 132
+QUERY_WORKSPACE_MD = 135
 QUERY_SCRATCHPAD_MD = 136
 BACKWARD = 128
 # dnnl_normalization_flags_t
@@ -51,6 +53,7 @@ ARG_MEAN = 49
 ARG_VARIANCE = 50
 ARG_SCALE = 51
 ARG_SHIFT = 52
+ARG_WORKSPACE = 64
 ARG_SCRATCHPAD = 80
 ARG_DIFF_SRC = 129
 ARG_DIFF_DST = 145
@@ -167,6 +170,34 @@ _SIGNATURES = {
         _handle,
         ctypes.c_float,
         ctypes.c_uint,
+        _handle,
+        _handle,
+    ),
+    "dnnl_pooling_forward_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        ctypes.c_int,
+        ctypes.c_int,
+        _handle,
+        _handle,
+        Dims,
+        Dims,
+        Dims,
+        Dims,
+        Dims,
+        _handle,
+    ),
+    "dnnl_pooling_backward_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        ctypes.c_int,
+        _handle,
+        _handle,
+        Dims,
+        Dims,
+        Dims,
+        Dims,
+        Dims,
         _handle,
         _handle,
     ),
