@@ -417,3 +417,32 @@ def test_onednn_max_pooling_matches_numpy_and_breaks_ties_alike(kernels, case, t
     assert dispatch.kernels_report() == {"max_pool2d": {"onednn": 1}}
     for want, got in zip(reference, fast, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", BN_CASES, ids=[f"case{i}" for i in range(len(BN_CASES))])
+def test_onednn_batch_norm_inference_matches_numpy(kernels, case):
+    from cnnkit.kernels import norm
+
+    shape, axis, has_scale, has_offset = case
+    rng = np.random.default_rng(5)
+    x = (2 * rng.standard_normal(shape) - 1).astype("float32")
+    c = shape[axis]
+    stats = [rng.standard_normal(c).astype("float32"), (rng.random(c) + 0.1).astype("float32")]
+    params = [(rng.random(c) + 0.5).astype("float32")] if has_scale else []
+    params += [rng.standard_normal(c).astype("float32")] if has_offset else []
+
+    def run():
+        return norm.BatchNormInference.apply(
+            x, *stats, *params, axis=axis % x.ndim, epsilon=1e-3, has_scale=has_scale,
+            has_offset=has_offset,
+        ).data  # fmt: skip
+
+    kernels("numpy")
+    want = run()
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    got = run()
+    used = "onednn" if axis % x.ndim == x.ndim - 1 else "numpy"  # channels last only
+    assert dispatch.kernels_report() == {"batch_norm_inference": {used: 1}}
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

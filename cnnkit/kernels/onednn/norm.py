@@ -1,4 +1,5 @@
-"""Batch normalisation through oneDNN: the training forward pass and its backward.
+"""Batch normalisation through oneDNN: the training forward pass and its backward, and the
+inference forward pass with given statistics.
 
 The same maths as :class:`cnnkit.kernels.norm.BatchNormTraining` (batch mean, biased
 variance, ``gamma * (x - mean) / sqrt(var + epsilon) + beta``), over the ``(M, C)`` rows of
@@ -20,12 +21,15 @@ NAME = "onednn"
 
 
 class _Plan:
-    """The forward and backward primitives of one shape."""
+    """The forward and backward primitives of one shape (training), or the forward one
+    with given statistics (inference)."""
 
     def __init__(self, lib, key):
-        m, c, epsilon, has_scale, has_offset = key
+        m, c, epsilon, has_scale, has_offset, training = key
         self.lib = lib
         self.flags = (dnnl.USE_SCALE if has_scale else 0) | (dnnl.USE_SHIFT if has_offset else 0)
+        if not training:
+            self.flags |= dnnl.USE_GLOBAL_STATS
         self.epsilon = ctypes.c_float(epsilon)
         self.data_md = lib.memory_desc((m, c), dnnl.TAG_AB)
         self.channel_md = lib.memory_desc((c,), dnnl.TAG_X)
@@ -33,7 +37,7 @@ class _Plan:
         pd = lib.primitive_desc(
             "dnnl_batch_normalization_forward_primitive_desc_create",
             lib.engine,
-            dnnl.FORWARD_TRAINING,
+            dnnl.FORWARD_TRAINING if training else dnnl.FORWARD_INFERENCE,
             self.data_md.handle,
             self.data_md.handle,
             self.epsilon,
@@ -41,6 +45,8 @@ class _Plan:
             self.attr.handle,
         )
         self.fwd = runtime.stage(lib, pd)
+        if not training:
+            return
         # made now, so that a shape whose backward pass oneDNN would decline runs on NumPy
         self.bwd = runtime.stage(
             lib,
@@ -73,7 +79,7 @@ def batch_norm_train(x2d, gamma, beta, epsilon: float, threads: int | None = Non
     if x2d.dtype != np.float32 or not x2d.flags.c_contiguous or x2d.shape[0] == 0:
         return None
     m, c = x2d.shape
-    key = (m, c, float(epsilon), gamma is not None, beta is not None)
+    key = (m, c, float(epsilon), gamma is not None, beta is not None, True)
     plan = runtime.plan(_Plan, key)
     if plan is None:
         return None
@@ -124,3 +130,29 @@ def batch_norm_train_backward(g2d, saved, m, need_x, need_gamma, need_beta, thre
         dgamma if need_gamma else None,
         dbeta if need_beta else None,
     )
+
+
+def batch_norm_apply(x2d, mean, variance, gamma, beta, epsilon: float, threads=None):
+    """``gamma * (x - mean) / sqrt(variance + epsilon) + beta`` with given statistics (C,),
+    as an (M, C) array, or ``None`` when oneDNN cannot run it."""
+    if x2d.dtype != np.float32 or not x2d.flags.c_contiguous or x2d.shape[0] == 0:
+        return None
+    m, c = x2d.shape
+    key = (m, c, float(epsilon), gamma is not None, beta is not None, False)
+    plan = runtime.plan(_Plan, key)
+    if plan is None:
+        return None
+    runtime.use_threads(threads)
+    out = np.empty_like(x2d)
+    run = runtime.Run(plan.lib)
+    run.add(dnnl.ARG_SRC, plan.data_md, x2d)
+    run.add(dnnl.ARG_DST, plan.data_md, out)
+    run.add(dnnl.ARG_MEAN, plan.channel_md, np.ascontiguousarray(mean, np.float32))
+    run.add(dnnl.ARG_VARIANCE, plan.channel_md, np.ascontiguousarray(variance, np.float32))
+    if gamma is not None:
+        run.add(dnnl.ARG_SCALE, plan.channel_md, np.ascontiguousarray(gamma, np.float32))
+    if beta is not None:
+        run.add(dnnl.ARG_SHIFT, plan.channel_md, np.ascontiguousarray(beta, np.float32))
+    run.scratchpad(plan.fwd)
+    run.execute(plan.fwd["primitive"])
+    return out
