@@ -65,6 +65,19 @@ class _Plan:
         )
 
 
+def _plan(x2d, epsilon, gamma, beta, training: bool, threads):
+    """The plan for ``x2d``'s shape with this team of threads, or ``None`` where oneDNN
+    cannot run it (not float32, no rows, or only a slow implementation for the shape)."""
+    if x2d.dtype != np.float32 or not x2d.flags.c_contiguous or x2d.shape[0] == 0:
+        return None
+    m, c = x2d.shape
+    key = (m, c, float(epsilon), gamma is not None, beta is not None, training)
+    plan = runtime.plan(_Plan, key)
+    if plan is not None:
+        runtime.use_threads(threads)
+    return plan
+
+
 def batch_norm_train(x2d, gamma, beta, epsilon: float, threads: int | None = None):
     """:func:`cnnkit.kernels.numpy_ops.batch_norm_train` by oneDNN:
     ``(out (M, C), mean (C,), variance (C,), saved, M)``, or ``None`` when oneDNN cannot
@@ -76,14 +89,10 @@ def batch_norm_train(x2d, gamma, beta, epsilon: float, threads: int | None = Non
         epsilon: added to the variance.
         threads: oneDNN's OpenMP threads (default: cnnkit's share of the cores).
     """
-    if x2d.dtype != np.float32 or not x2d.flags.c_contiguous or x2d.shape[0] == 0:
-        return None
-    m, c = x2d.shape
-    key = (m, c, float(epsilon), gamma is not None, beta is not None, True)
-    plan = runtime.plan(_Plan, key)
+    plan = _plan(x2d, epsilon, gamma, beta, training=True, threads=threads)
     if plan is None:
         return None
-    runtime.use_threads(threads)
+    m, c = x2d.shape
     gamma = None if gamma is None else np.ascontiguousarray(gamma, np.float32)
     out = np.empty_like(x2d)
     mean, variance = np.empty(c, np.float32), np.empty(c, np.float32)
@@ -98,14 +107,13 @@ def batch_norm_train(x2d, gamma, beta, epsilon: float, threads: int | None = Non
         run.add(dnnl.ARG_SHIFT, plan.channel_md, np.ascontiguousarray(beta, np.float32))
     run.scratchpad(plan.fwd)
     run.execute(plan.fwd["primitive"])
-    return out, mean, variance, (key, x2d, mean, variance, gamma), m
+    return out, mean, variance, (plan, x2d, mean, variance, gamma), m
 
 
 def batch_norm_train_backward(g2d, saved, m, need_x, need_gamma, need_beta, threads=None):
     """The gradients of :func:`batch_norm_train` (``saved`` is what it returned):
     ``(dx (M, C), dgamma, dbeta)``, each ``None`` where not needed."""
-    key, x2d, mean, variance, gamma = saved
-    plan = runtime.plan(_Plan, key)
+    plan, x2d, mean, variance, gamma = saved
     stage = plan.bwd
     runtime.use_threads(threads)
     c = x2d.shape[1]
@@ -135,14 +143,9 @@ def batch_norm_train_backward(g2d, saved, m, need_x, need_gamma, need_beta, thre
 def batch_norm_apply(x2d, mean, variance, gamma, beta, epsilon: float, threads=None):
     """``gamma * (x - mean) / sqrt(variance + epsilon) + beta`` with given statistics (C,),
     as an (M, C) array, or ``None`` when oneDNN cannot run it."""
-    if x2d.dtype != np.float32 or not x2d.flags.c_contiguous or x2d.shape[0] == 0:
-        return None
-    m, c = x2d.shape
-    key = (m, c, float(epsilon), gamma is not None, beta is not None, False)
-    plan = runtime.plan(_Plan, key)
+    plan = _plan(x2d, epsilon, gamma, beta, training=False, threads=threads)
     if plan is None:
         return None
-    runtime.use_threads(threads)
     out = np.empty_like(x2d)
     run = runtime.Run(plan.lib)
     run.add(dnnl.ARG_SRC, plan.data_md, x2d)
