@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from cnnkit import backend
+from cnnkit import backend, tree
 
 
 class EpochIterator:
@@ -100,6 +100,9 @@ class EpochIterator:
                     self._ran_out()
                 break
             count = len(group) if self.join == 1 else self._steps_in(group[0])
+            if steps is not None and step + count > steps:  # a joined run past the cap
+                group = [self._first_steps(group[0], steps - step)]
+                count = steps - step
             if step >= initial_step:
                 yield step, step + count - 1, group
             step += count
@@ -134,6 +137,11 @@ class EpochIterator:
         x = run[0]
         n = len(x[0]) if isinstance(x, list) else len(x)
         return math.ceil(n / self.adapter.batch_size)
+
+    def _first_steps(self, run, count: int):
+        """The samples of a joined run's first ``count`` steps."""
+        n = count * self.adapter.batch_size
+        return tree.map_structure(lambda a: None if a is None else a[:n], run)
 
     def _ran_out(self) -> None:
         self._close()

@@ -131,6 +131,18 @@ def test_max_steps_per_epoch_caps_every_epoch():
         config.set_max_steps_per_epoch(None)
 
 
+def test_max_steps_per_epoch_cuts_a_joined_run_to_the_cap():
+    config.set_max_steps_per_epoch(3)
+    try:
+        runs = list(EpochIterator(_arrays(20, batch_size=2), join=4).enumerate_epoch())
+        assert [(b, e) for b, e, _ in runs] == [(0, 2)]
+        x, y, sample_weight = runs[0][2][0]
+        np.testing.assert_array_equal(x[:, 0], np.arange(6, dtype="float32"))
+        assert y is None and sample_weight is None
+    finally:
+        config.set_max_steps_per_epoch(None)
+
+
 def test_the_adapter_hears_each_epoch_begin_and_end_around_its_batches():
     events = []
 
