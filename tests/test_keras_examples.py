@@ -566,3 +566,36 @@ def test_metrics_ignore_sample_weights_and_weighted_metrics_use_them_as_keras():
     for name in theirs:
         assert ours[name] == pytest.approx(float(theirs[name]), rel=1e-5), name
     assert ours["tp"] == float(np.sum((x.sum(1) - 1.5 > 0) & (y[:, 0] == 1)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.layers.Dense(3, activation="softmax"),
+        lambda m: m.layers.Dense(3, activation="relu"),
+        lambda m: m.layers.EinsumDense("ab,bc->ac", output_shape=3, activation="sigmoid"),
+        lambda m: m.layers.Conv1D(3, 2, activation="relu"),
+        lambda m: m.layers.Conv2D(3, 2, activation="relu"),
+        lambda m: m.layers.Conv2D(4, 2, groups=2, activation="relu"),
+        lambda m: m.layers.SeparableConv2D(3, 2, activation="tanh"),
+        lambda m: m.layers.Conv2DTranspose(3, 2, activation="relu"),
+        lambda m: m.layers.Conv3D(3, 2, activation="relu"),
+    ],
+)
+def test_activation_set_to_none_after_construction_is_skipped_as_keras(make):
+    # vision/grad_cam: "model.layers[-1].activation = None" drops the classifier's softmax.
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    ours, ref = make(keras), make(keras_ref)
+    rank = {"Dense": 2, "EinsumDense": 2, "Conv1D": 3, "Conv3D": 5}.get(type(ours).__name__, 4)
+    x = rng.standard_normal((2, 4, 4, 4, 4)[:rank]).astype("float32")
+    ours.build(x.shape)
+    ref.build(x.shape)
+    weights = [rng.standard_normal(w.shape).astype("float32") for w in ref.get_weights()]
+    ours.set_weights(weights)
+    ref.set_weights(weights)
+    ours.activation = None
+    ref.activation = None
+    expected = keras_ref.ops.convert_to_numpy(ref(x))
+    assert (expected < 0).any()  # no relu, softmax or sigmoid left
+    np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-4, atol=1e-5)

@@ -13,7 +13,13 @@ from cnnkit.layers.base import (
     standardize_padding,
     standardize_tuple,
 )
-from cnnkit.layers.core import _activity_penalty, _add_bias, _serialize_callable, _set_constraints
+from cnnkit.layers.core import (
+    _activate,
+    _activity_penalty,
+    _add_bias,
+    _serialize_callable,
+    _set_constraints,
+)
 
 
 class Conv2D(Layer):
@@ -162,7 +168,7 @@ class Conv2D(Layer):
         out = self.convolution_op(inputs, self.kernel)
         if self.use_bias:
             out = out + self.bias
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 
@@ -177,7 +183,7 @@ class Conv2D(Layer):
         else:
             out = self._grouped(inputs, args)
         if not fuse:
-            out = self.activation(out)
+            out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 
@@ -397,7 +403,7 @@ class DepthwiseConv2D(_DepthwiseBase):
         out = conv_ops.depthwise_conv2d(
             inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate
         )
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 
@@ -528,7 +534,7 @@ class SeparableConv2D(_DepthwiseBase):
             self.padding,
             self.dilation_rate,
         )
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 
@@ -667,7 +673,7 @@ class Conv2DTranspose(Layer):
             self.output_padding,
             self.dilation_rate,
         )
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 

@@ -6,7 +6,7 @@ from cnnkit import activations, initializers
 from cnnkit.kernels import conv as conv_ops
 from cnnkit.layers.base import InputSpec, standardize_padding, standardize_tuple
 from cnnkit.layers.convolutional import Conv2D
-from cnnkit.layers.core import _activity_penalty
+from cnnkit.layers.core import _activate, _activity_penalty
 
 
 class Conv1D(Conv2D):
@@ -83,7 +83,7 @@ class Conv1D(Conv2D):
             out = self._grouped(inputs.reshape(n, 1, steps, channels), args, kernel)
         out = out.reshape(n, out.shape[2], self.filters)
         if not fuse:
-            out = self.activation(out)
+            out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 

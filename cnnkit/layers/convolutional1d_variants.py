@@ -25,7 +25,7 @@ from cnnkit.layers.convolutional import (
     SeparableConv2D,
     _channels,
 )
-from cnnkit.layers.core import _activity_penalty, _add_bias
+from cnnkit.layers.core import _activate, _activity_penalty, _add_bias
 
 
 def _as_2d(value, name: str, allow_zero: bool = False, lead: int = 1):
@@ -138,7 +138,7 @@ class Conv1DTranspose(Conv2DTranspose):
             self.output_padding,
             self.dilation_rate,
         )
-        out = self.activation(_sequence(out))
+        out = _activate(self, _sequence(out))
         _activity_penalty(self, out)
         return out
 
@@ -215,7 +215,7 @@ class DepthwiseConv1D(DepthwiseConv2D):
             self.padding,
             self.dilation_rate,
         )
-        out = self.activation(_sequence(out))
+        out = _activate(self, _sequence(out))
         _activity_penalty(self, out)
         return out
 
@@ -311,7 +311,7 @@ class SeparableConv1D(SeparableConv2D):
             self.padding,
             self.dilation_rate,
         )
-        out = self.activation(_sequence(out))
+        out = _activate(self, _sequence(out))
         _activity_penalty(self, out)
         return out
 

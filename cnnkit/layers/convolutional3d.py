@@ -32,7 +32,7 @@ from cnnkit.kernels import conv as conv_ops
 from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import InputSpec, standardize_tuple
 from cnnkit.layers.convolutional import Conv2D, Conv2DTranspose, _check_strides_and_dilation
-from cnnkit.layers.core import _activity_penalty
+from cnnkit.layers.core import _activate, _activity_penalty
 from cnnkit.layers.reshaping_1d_3d import _volume_depth
 
 
@@ -129,7 +129,7 @@ class Conv3D(Conv2D):
         out = conv3d(inputs, self.kernel, self.strides, self.padding, self.dilation_rate)
         if self.bias is not None:
             out = out + self.bias
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 
@@ -254,7 +254,7 @@ class Conv3DTranspose(Conv2DTranspose):
         out = total[:, crop : crop + out_depth].reshape(n, out_depth, oh, ow, f)
         if self.bias is not None:
             out = out + self.bias
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 

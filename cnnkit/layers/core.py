@@ -212,7 +212,7 @@ class Dense(Layer):
         if self.activation is activations.relu:  # fused into the matrix product
             out = dense_ops.dense(inputs, self.kernel, self.bias, relu=True)
         else:
-            out = self.activation(dense_ops.dense(inputs, self.kernel, self.bias))
+            out = _activate(self, dense_ops.dense(inputs, self.kernel, self.bias))
         _activity_penalty(self, out)
         return out
 
@@ -531,6 +531,12 @@ def _add_bias(layer, units: int):
         regularizer=layer.bias_regularizer,
         constraint=getattr(layer, "bias_constraint", None),
     )
+
+
+def _activate(layer, out):
+    """``layer.activation(out)``; as Keras, none when the attribute was set to ``None`` after
+    construction (Grad-CAM's ``model.layers[-1].activation = None``)."""
+    return out if layer.activation is None else layer.activation(out)
 
 
 def _activity_penalty(layer, out) -> None:

@@ -8,7 +8,7 @@ import re
 from cnnkit import activations, initializers, regularizers
 from cnnkit.kernels import attention as attention_ops
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.core import _activity_penalty, _serialize_callable, _set_constraints
+from cnnkit.layers.core import _activate, _activity_penalty, _serialize_callable, _set_constraints
 
 
 def analyze_einsum(equation: str, bias_axes, input_shape, output_shape):
@@ -254,7 +254,7 @@ class EinsumDense(Layer):
         out = attention_ops.einsum(self.equation, inputs, self._kernel)
         if self.bias is not None:
             out = out + self.bias
-        out = self.activation(out)
+        out = _activate(self, out)
         _activity_penalty(self, out)
         return out
 
