@@ -10,28 +10,14 @@ from cnnkit.layers.recurrent import _first, _split_states, _with_states
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
 
-def _serialize_layer(layer: Layer) -> dict:
-    return {
-        "module": "keras.layers",
-        "class_name": type(layer).__name__,
-        "config": layer.get_config(),
-        "registered_name": None,
-    }
-
-
-def _deserialize_layer(config):
-    if isinstance(config, Layer) or config is None:
-        return config
-    from cnnkit import layers  # the package imports this module: look it up at call time
-
-    cls = getattr(layers, config.get("class_name", ""), None)
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
-        raise ValueError(f"Unknown layer class in config: {config.get('class_name')!r}")
-    return cls.from_config(dict(config["config"]))
-
-
 def _clone(layer: Layer, **overrides) -> Layer:
-    return type(layer).from_config({**layer.get_config(), **overrides})
+    """A fresh copy of ``layer`` with ``overrides``, built as ``layer`` is (as Keras's copy
+    through its serialized config, ``build_config`` included)."""
+    clone = type(layer).from_config({**layer.get_config(), **overrides})
+    build_config = layer.get_build_config()
+    if build_config is not None:
+        clone.build_from_config(build_config)
+    return clone
 
 
 class Bidirectional(Layer):
@@ -136,6 +122,10 @@ class Bidirectional(Layer):
     def _sublayers(self) -> list[Layer]:
         return [self.forward_layer, self.backward_layer]
 
+    def _saved_sublayers(self) -> list[tuple[str, Layer]]:
+        """The weights file's groups of the inner layers, in Keras's order."""
+        return [("backward_layer", self.backward_layer), ("forward_layer", self.forward_layer)]
+
     def _runs_samplewise(self) -> bool:  # a stateful layer carries states across batches
         return not self.stateful and super()._runs_samplewise()
 
@@ -212,17 +202,25 @@ class Bidirectional(Layer):
 
     reset_states = reset_state
 
+    # -- saving: the inner layers as full layer configs, as Keras writes them ------------------
     def get_config(self):
+        # saving imports the layers: reached when called, not at import
+        from cnnkit.saving.serialization import serialize_keras_object
+
         return {
             **super().get_config(),
             "merge_mode": self.merge_mode,
-            "layer": _serialize_layer(self.forward_layer),
-            "backward_layer": _serialize_layer(self.backward_layer),
+            "layer": serialize_keras_object(self.forward_layer),
+            "backward_layer": serialize_keras_object(self.backward_layer),
         }
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict, custom_objects=None):
+        # saving imports the layers: reached when called, not at import
+        from cnnkit.saving.serialization import deserialize_keras_object
+
         config = dict(config)
-        config["layer"] = _deserialize_layer(config["layer"])
-        config["backward_layer"] = _deserialize_layer(config.get("backward_layer"))
+        for key in ("layer", "backward_layer"):
+            if isinstance(config.get(key), dict):
+                config[key] = deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
