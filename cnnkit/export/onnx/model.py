@@ -289,8 +289,9 @@ def supported_layers() -> list[str]:
 def _converter(layer):
     """The converter of ``layer``'s class (or a base class whose ``call`` it keeps), or the one
     its class declares (``_onnx_conversion``)."""
+    runs = type(layer).call
     for cls in type(layer).__mro__:
-        if type(layer).call is not cls.call:
+        if getattr(cls, "call", None) is not runs:
             continue
         if cls in _CONVERTERS:
             return _CONVERTERS[cls]
