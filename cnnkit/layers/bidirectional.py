@@ -6,6 +6,7 @@ from cnnkit.kernels import recurrent as rnn_ops
 from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import Layer
 from cnnkit.layers.recurrent import _first, _split_states, _with_states
+from cnnkit.layers.wrappers import deserialize_layer, serialize_layer
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
@@ -204,23 +205,17 @@ class Bidirectional(Layer):
 
     # -- saving: the inner layers as full layer configs, as Keras writes them ------------------
     def get_config(self):
-        # saving imports the layers: reached when called, not at import
-        from cnnkit.saving.serialization import serialize_keras_object
-
         return {
             **super().get_config(),
             "merge_mode": self.merge_mode,
-            "layer": serialize_keras_object(self.forward_layer),
-            "backward_layer": serialize_keras_object(self.backward_layer),
+            "layer": serialize_layer(self.forward_layer),
+            "backward_layer": serialize_layer(self.backward_layer),
         }
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        # saving imports the layers: reached when called, not at import
-        from cnnkit.saving.serialization import deserialize_keras_object
-
         config = dict(config)
-        for key in ("layer", "backward_layer"):
-            if isinstance(config.get(key), dict):
-                config[key] = deserialize_keras_object(config[key], custom_objects=custom_objects)
+        config["layer"] = deserialize_layer(config["layer"], custom_objects)
+        if config.get("backward_layer") is not None:
+            config["backward_layer"] = deserialize_layer(config["backward_layer"], custom_objects)
         return cls(**config)
