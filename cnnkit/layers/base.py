@@ -56,7 +56,7 @@ class KerasTensor:
         (None, 3)
     """
 
-    _is_keras_tensor = True  # what saving reads instead of naming the class
+    _is_keras_tensor = True  # what backend.is_keras_tensor reads (saving names no layer class)
 
     def __init__(self, shape, dtype=None, name=None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit import backend
 from cnnkit.saving import object_registration
 from cnnkit.saving.builtin_names import (
     builtin_class,
@@ -135,7 +136,7 @@ def serialize_keras_object(obj) -> Any:
             },
         }
 
-    if _is_keras_tensor(obj):
+    if backend.is_keras_tensor(obj):
         return {
             "class_name": "__keras_tensor__",
             "config": {"shape": list(obj.shape), "dtype": obj.dtype, "keras_history": None},
@@ -148,11 +149,6 @@ def serialize_keras_object(obj) -> Any:
         f"Cannot serialize object {obj!r} of type {type(obj).__name__}. To be serializable, "
         "a class must implement the `get_config()` method."
     )
-
-
-def _is_keras_tensor(obj) -> bool:
-    """A symbolic tensor of a functional model: what ``cnnkit.KerasTensor`` declares."""
-    return getattr(type(obj), "_is_keras_tensor", False)
 
 
 def _serialize_function(fn) -> dict | str:
