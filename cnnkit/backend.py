@@ -242,10 +242,9 @@ def is_int_dtype(dtype) -> bool:
 
 
 def is_keras_tensor(x) -> bool:
-    """Whether ``x`` is a symbolic tensor of a functional model (``Input(...)``'s output)."""
-    from cnnkit.layers import KerasTensor
-
-    return isinstance(x, KerasTensor)
+    """Whether ``x`` is a symbolic tensor of a functional model (``Input(...)``'s output): what
+    ``cnnkit.KerasTensor`` declares (``_is_keras_tensor``), so that saving needs no layer."""
+    return getattr(type(x), "_is_keras_tensor", False) is True
 
 
 def _promotion_lattice() -> dict[str, tuple[str, ...]]:

@@ -1,20 +1,25 @@
 """The dependencies between cnnkit's big packages, read from the source with ``ast``.
 
-``layers``, ``models``, ``saving`` and ``export`` import each other at module level in one
-direction only (no cycle). An import between them written inside a function is there for a
-reason (an optional dependency, or the way back of a module-level import), and says so in a
-one-line comment on the line above it (or above the run of imports it belongs to).
+``layers``, ``models``, ``saving`` and ``export`` import each other in one direction only, as
+Keras's do: ``models`` may import ``layers``, ``saving`` and ``export``; ``layers`` and
+``export`` may import ``saving``; ``export`` may import ``layers``. Counting every import,
+written at module level or inside a function, the graph has no cycle. ``saving`` imports
+nothing from ``layers`` or ``models`` and ``export`` nothing from ``models``: saving walks
+objects by what their classes declare (``_saveable_kind``, ``_is_graph_network``,
+``_saved_sublayers()``...) and finds built-in classes by name in their public namespace, at
+call time, as Keras imports the module a config names; the exporter tells models apart by the
+same declarations.
 
-Function-level imports count too: with the few documented ways back removed (a layer's
-``get_config`` serializing its initializers, ``Model.save``, ``Model.export``), every import
-between the packages, wherever written, goes one way. ``saving`` knows no model class: a model
-declares what saving needs (``_is_graph_network``, ``_saveable_kind``, its own
-``get_config``/``from_config``), as Keras's models do.
+At load, ``layers`` imports none of the others (it is the bottom of the stack, and
+``import cnnkit.layers`` stays light). An import between them written inside a function says
+why in a one-line comment on the line above it (or above the run of imports it belongs to).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -123,28 +128,36 @@ def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"layers": {"models"}, "models": set()}) is None
 
 
-# The ways back: a lower package reaching up, inside a function only, for a method Keras puts
-# on its classes. Every other import between the packages goes one way:
-# export -> saving -> models -> layers (an arrow: "may import").
-WAYS_BACK = {
-    ("layers", "saving"): "Layer.get_config serializes initializers, regularizers...",
-    ("models", "saving"): "Model.save / get_config / to_json, which saving implements",
-    ("models", "export"): "Model.export, which the exporter implements",
-}
-
-
 def test_no_import_cycle_even_through_function_level_imports():
     edges: dict[str, set[str]] = defaultdict(set)
-    way_back_at_load = []
-    for path, node, source, target, in_function in _imports():
-        if (source, target) in WAYS_BACK:
-            if not in_function:
-                way_back_at_load.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
-            continue
+    for _, _, source, target, _ in _imports():
         edges[source].add(target)
-    assert not way_back_at_load, f"a way back imported at load: {way_back_at_load}"
     cycle = _cycle(edges)
     assert cycle is None, f"import cycle through function-level imports: {' -> '.join(cycle)}"
+
+
+# Imports that go against Keras's direction, wherever written.
+FORBIDDEN = {("saving", "layers"), ("saving", "models"), ("export", "models")}
+
+
+def test_saving_imports_no_layer_or_model_and_export_no_model():
+    wrong = [
+        f"{path.relative_to(ROOT.parent)}:{node.lineno} ({source} -> {target})"
+        for path, node, source, target, _ in _imports()
+        if (source, target) in FORBIDDEN
+    ]
+    assert not wrong, "imports against the packages' direction:\n" + "\n".join(sorted(wrong))
+
+
+def test_importing_saving_or_export_loads_no_layer_or_model_module():
+    """What the ``ast`` check cannot see: no path through another package (``applications``,
+    ``backend``...) loads the classes at import either."""
+    code = (
+        "import sys, cnnkit.saving; assert 'cnnkit.layers' not in sys.modules; "
+        "assert 'cnnkit.models' not in sys.modules; "
+        "import cnnkit.export; assert 'cnnkit.models' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT.parent)
 
 
 def _names(node) -> set[str]:

@@ -100,7 +100,6 @@ def test_train_a_zoo_model_with_augmentation_and_a_schedule(tmp_path, monkeypatc
 
 
 def test_a_model_too_big_for_the_images_is_one_line(capsys):
-    pytest.importorskip("cnnkit.datasets.fashion_mnist")
     if not FASHION.exists():
         pytest.skip("Fashion-MNIST not installed")
     assert main(["train", "--model", "alexnet", "--limit", "64", "--epochs", "1"]) == 2

@@ -51,6 +51,7 @@ class LayerScale(Layer):
     """
 
     samplewise = True
+    _onnx_conversion = "layer_scale"  # the exporter's conversion: x times gamma
 
     def __init__(self, init_values, projection_dim, **kwargs):
         super().__init__(**kwargs)
@@ -89,6 +90,8 @@ class StochasticDepth(Dropout):
         array([[1., 1., 1.],
                [1., 1., 1.]], dtype=float32)
     """
+
+    _onnx_conversion = "identity"  # the exporter's conversion: inference passes it through
 
     def __init__(self, drop_path_rate, **kwargs):
         kwargs.pop("rate", None)

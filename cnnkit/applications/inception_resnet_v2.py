@@ -46,6 +46,7 @@ class CustomScaleLayer(Layer):
     """
 
     samplewise = True
+    _onnx_conversion = "scale_residual"  # the exporter's conversion: inputs[0] + scale * inputs[1]
 
     def __init__(self, scale, **kwargs):
         super().__init__(**kwargs)

@@ -1,5 +1,6 @@
 """Layers, as in ``keras.layers``."""
 
+from cnnkit.layers import operations as operations  # op nodes: saving finds them here
 from cnnkit.layers.activation import ELU, LeakyReLU, ReLU, Softmax
 from cnnkit.layers.attention import (
     AdditiveAttention,

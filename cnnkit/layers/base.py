@@ -56,6 +56,8 @@ class KerasTensor:
         (None, 3)
     """
 
+    _is_keras_tensor = True  # what backend.is_keras_tensor reads (saving names no layer class)
+
     def __init__(self, shape, dtype=None, name=None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = dtype or backend.floatx()
@@ -192,6 +194,9 @@ class Layer:
         >>> Double()(np.ones((1, 2), "float32")).numpy()
         array([[2., 2.]], dtype=float32)
     """
+
+    _saveable_kind = "layer"  # what saving reads instead of naming the class (models: "model")
+    _dtype_policy_in_config = True  # saving writes ``dtype`` as Keras's ``DTypePolicy`` dict
 
     samplewise = False
     """Whether, in inference, each output sample depends on its own input sample alone (so a

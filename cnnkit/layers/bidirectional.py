@@ -6,32 +6,19 @@ from cnnkit.kernels import recurrent as rnn_ops
 from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers.base import Layer
 from cnnkit.layers.recurrent import _first, _split_states, _with_states
+from cnnkit.layers.wrappers import deserialize_layer, serialize_layer
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
 
-def _serialize_layer(layer: Layer) -> dict:
-    return {
-        "module": "keras.layers",
-        "class_name": type(layer).__name__,
-        "config": layer.get_config(),
-        "registered_name": None,
-    }
-
-
-def _deserialize_layer(config):
-    if isinstance(config, Layer) or config is None:
-        return config
-    from cnnkit import layers  # the package imports this module: look it up at call time
-
-    cls = getattr(layers, config.get("class_name", ""), None)
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
-        raise ValueError(f"Unknown layer class in config: {config.get('class_name')!r}")
-    return cls.from_config(dict(config["config"]))
-
-
 def _clone(layer: Layer, **overrides) -> Layer:
-    return type(layer).from_config({**layer.get_config(), **overrides})
+    """A fresh copy of ``layer`` with ``overrides``, built as ``layer`` is (as Keras's copy
+    through its serialized config, ``build_config`` included)."""
+    clone = type(layer).from_config({**layer.get_config(), **overrides})
+    build_config = layer.get_build_config()
+    if build_config is not None:
+        clone.build_from_config(build_config)
+    return clone
 
 
 class Bidirectional(Layer):
@@ -136,6 +123,10 @@ class Bidirectional(Layer):
     def _sublayers(self) -> list[Layer]:
         return [self.forward_layer, self.backward_layer]
 
+    def _saved_sublayers(self) -> list[tuple[str, Layer]]:
+        """The weights file's groups of the inner layers, in Keras's order."""
+        return [("backward_layer", self.backward_layer), ("forward_layer", self.forward_layer)]
+
     def _runs_samplewise(self) -> bool:  # a stateful layer carries states across batches
         return not self.stateful and super()._runs_samplewise()
 
@@ -212,17 +203,19 @@ class Bidirectional(Layer):
 
     reset_states = reset_state
 
+    # -- saving: the inner layers as full layer configs, as Keras writes them ------------------
     def get_config(self):
         return {
             **super().get_config(),
             "merge_mode": self.merge_mode,
-            "layer": _serialize_layer(self.forward_layer),
-            "backward_layer": _serialize_layer(self.backward_layer),
+            "layer": serialize_layer(self.forward_layer),
+            "backward_layer": serialize_layer(self.backward_layer),
         }
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict, custom_objects=None):
         config = dict(config)
-        config["layer"] = _deserialize_layer(config["layer"])
-        config["backward_layer"] = _deserialize_layer(config.get("backward_layer"))
+        config["layer"] = deserialize_layer(config["layer"], custom_objects)
+        if config.get("backward_layer") is not None:
+            config["backward_layer"] = deserialize_layer(config["backward_layer"], custom_objects)
         return cls(**config)

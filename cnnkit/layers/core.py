@@ -25,6 +25,8 @@ class InputLayer(Layer):
     """
 
     samplewise = True
+    _dtype_policy_in_config = False  # Keras writes an input's dtype as a plain string
+    _keyword_arguments = ("batch_shape", "input_shape")  # Keras's, read from **kwargs
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
         batch_shape = kwargs.pop("batch_shape", None)

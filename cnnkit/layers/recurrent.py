@@ -109,6 +109,8 @@ class _RNN(Layer):
 
     _gates = 1
     _state_names: tuple = ("h",)
+    _saved_variables_group = "cell"  # Keras keeps these weights in the layer's `cell`
+    _keyword_arguments = ("zero_output_for_mask",)  # Keras's, read from **kwargs
 
     def _setup(
         self,

@@ -660,6 +660,38 @@ class TextVectorization(Layer):
             outputs.dtype = "int64" if self.output_mode == "int" else self.dtype
         return outputs
 
+    # -- saving: the vocabulary Keras keeps in the archive's assets -----------------------
+    _file_path_arguments = ("vocabulary",)  # a saved config never makes cnnkit open a file
+
+    def _saved_vocabulary(self) -> dict:
+        """What an adapted layer adds to its saved config (Keras: an asset file)."""
+        if self._input_vocabulary is not None or not self._tokens:
+            return {}
+        saved = {"vocabulary": self.get_vocabulary()}
+        if self.output_mode == "tf_idf" and self._idf_weights is not None:
+            saved["idf_weights"] = [float(w) for w in np.asarray(self._idf_weights).reshape(-1)]
+        return saved
+
+    def _load_vocabulary_asset(self, text: bytes) -> None:
+        """Take the vocabulary Keras wrote to the archive's assets (``vocabulary.txt``: one
+        token a line, reserved tokens first), unless the config already gave one.
+
+        Raises:
+            ValueError: text that is not UTF-8, or a ``"tf_idf"`` layer (its IDF weights are
+                not in the assets cnnkit reads).
+        """
+        if self._tokens:
+            return  # the config gave it one (Keras then writes no asset)
+        try:
+            lines = text.decode("utf-8").split("\n")
+        except UnicodeDecodeError as err:
+            raise ValueError(str(err)) from None
+        while lines and lines[-1] == "":
+            lines.pop()
+        if self.output_mode == "tf_idf":
+            raise ValueError("a 'tf_idf' layer's IDF weights are not in the archive")
+        self.set_vocabulary(lines)
+
     def get_config(self) -> dict:
         """The constructor arguments; ``vocabulary``/``idf_weights`` only if passed as lists."""
         return {

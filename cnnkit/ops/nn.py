@@ -572,7 +572,7 @@ def sparsemax(x, axis=-1):
 
 def _data_format(data_format) -> str:
     if data_format is None:
-        data_format = getattr(backend, "image_data_format", lambda: "channels_last")()
+        data_format = backend.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(
             "Invalid value for argument `data_format`. Expected 'channels_last' or "

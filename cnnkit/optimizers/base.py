@@ -824,14 +824,9 @@ def _clip_by_global_norm(grads: list, clip_norm: float) -> list:
 
 
 def _deserialize_schedule(config: dict, custom_objects: dict | None):
-    try:
-        # Imported here: schedules are optional for optimizers and come later in the package.
-        from cnnkit.optimizers import schedules
-    except ImportError as err:
-        raise ValueError(
-            f"Cannot deserialize the learning rate schedule {config.get('class_name')!r}: "
-            "cnnkit.optimizers.schedules is not available."
-        ) from err
+    # the package imports this module before its schedules: looked up at call time
+    from cnnkit.optimizers import schedules
+
     return schedules.deserialize(config, custom_objects=custom_objects)
 
 

@@ -5,7 +5,10 @@ A built-in class is written under Keras 3's public module: ``keras.layers`` for 
 ``keras.initializers``, ``keras.regularizers``, ``keras`` for ``Sequential``, and
 ``keras.src.models.functional`` for ``Functional`` (Keras writes exactly these). On load a
 ``keras.*`` or ``cnnkit.*`` module names a family, and the class is looked up by name among
-that family's public classes (a module's ``__all__``): nothing is imported. Keras's backends
+that family's public classes (a module's ``__all__``). The namespaces are reached through
+``cnnkit``'s lazy attributes when a class is looked up (:func:`namespace`), where Keras imports
+the module a config names: ``cnnkit.saving`` imports no layer or model class, and never a
+module named in a file. Keras's backends
 write their own modules for some classes (on torch, ``Adam`` is
 ``keras.src.backend.torch.optimizers.torch_adam``): the backend part is skipped, and a class the
 family does not hold is looked up by its registered name among all families
@@ -23,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import cnnkit
 from cnnkit.saving import object_registration
 
 
@@ -51,34 +55,60 @@ def is_builtin(cls) -> bool:
     return isinstance(cls, type) and public_name(cls)[0].split(".")[0] == "keras"
 
 
-def _categories():
-    """``(keras module, cnnkit module, base class)`` for each family of built-in objects."""
-    # The public namespaces that hold the built-in classes, searched by name (as Keras's export
-    # registry): looked up at call time, since those packages serialize through this one.
-    from cnnkit import (
-        constraints,
-        initializers,
-        layers,
-        losses,
-        metrics,
-        models,
-        optimizers,
-        regularizers,
-    )
-    from cnnkit.optimizers import schedules
+# Each family of built-in objects: Keras's module, cnnkit's public namespace that holds the
+# family, and the family's base class in that namespace.
+_FAMILIES = (
+    ("keras", "cnnkit.models", "Model"),
+    ("keras.layers", "cnnkit.layers", "Layer"),
+    ("keras.optimizers.schedules", "cnnkit.optimizers.schedules", "LearningRateSchedule"),
+    ("keras.optimizers", "cnnkit.optimizers", "Optimizer"),
+    ("keras.losses", "cnnkit.losses", "Loss"),
+    ("keras.metrics", "cnnkit.metrics", "Metric"),
+    ("keras.initializers", "cnnkit.initializers", "Initializer"),
+    ("keras.regularizers", "cnnkit.regularizers", "Regularizer"),
+    ("keras.activations", None, None),
+    ("keras.constraints", "cnnkit.constraints", "Constraint"),
+)
 
-    return (
-        ("keras", models, models.Model),
-        ("keras.layers", layers, layers.Layer),
-        ("keras.optimizers.schedules", schedules, schedules.LearningRateSchedule),
-        ("keras.optimizers", optimizers, optimizers.Optimizer),
-        ("keras.losses", losses, losses.Loss),
-        ("keras.metrics", metrics, metrics.Metric),
-        ("keras.initializers", initializers, initializers.Initializer),
-        ("keras.regularizers", regularizers, regularizers.Regularizer),
-        ("keras.activations", None, None),
-        ("keras.constraints", constraints, constraints.Constraint),
-    )
+
+def namespace(name: str):
+    """cnnkit's namespace ``name`` (``"cnnkit.layers"``...), loaded on first use.
+
+    The built-in classes are looked up by name in their public namespace, where Keras imports
+    the module a config names (``importlib``) and searches its export registry. The packages
+    that hold the classes serialize through this one, so this one never imports them by
+    statement: it reaches them through ``cnnkit``'s attributes (its lazy loader), and only the
+    fixed names of this module, never a module named in a file.
+    """
+    module = cnnkit
+    for part in name.split(".")[1:]:
+        module = getattr(module, part)
+    return module
+
+
+def _categories():
+    """``(keras module, cnnkit namespace, base class)`` for each family of built-in objects."""
+    out = []
+    for keras_module, cnnkit_module, base in _FAMILIES:
+        module = namespace(cnnkit_module) if cnnkit_module else None
+        out.append((keras_module, module, getattr(module, base) if module else None))
+    return tuple(out)
+
+
+def public_class(name: str):
+    """A class cnnkit exports at its top level (``cnnkit.KerasTensor``: ``keras.KerasTensor``)."""
+    return getattr(namespace("cnnkit"), name)
+
+
+def saveable_kind(obj) -> str | None:
+    """What a class (or its instance) declares itself to saving: ``"layer"`` or ``"model"``, or
+    ``None`` for anything else (as Keras's ``KerasSaveable._obj_type()``)."""
+    return getattr(obj, "_saveable_kind", None)
+
+
+def is_layer(obj) -> bool:
+    """Whether ``obj`` is a layer or a model, or a class of one (by what its class declares)."""
+    return saveable_kind(obj) in ("layer", "model")
 
 
 def builtin_class(module_name: str, class_name: str):

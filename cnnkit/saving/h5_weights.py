@@ -29,10 +29,9 @@ import warnings
 import numpy as np
 
 from cnnkit import backend
+from cnnkit.argument_validation import snake_case
 from cnnkit.autodiff import Tensor
-from cnnkit.layers import GRU, LSTM, Bidirectional, SimpleRNN
-from cnnkit.layers.base import Layer, to_snake_case
-from cnnkit.saving.builtin_names import is_builtin, public_name
+from cnnkit.saving.builtin_names import is_builtin, is_layer, public_name
 
 WEIGHTS_SUFFIX = ".weights.h5"
 
@@ -83,9 +82,10 @@ def _walk(
     if isinstance(obj, Optimizer):
         entries.append(Entry(path, obj, optimizer_variables_in_keras_order(obj, parent)))
         return
-    if isinstance(obj, (SimpleRNN, LSTM, GRU)):  # Keras keeps these weights in `cell`
+    group = getattr(obj, "_saved_variables_group", None)
+    if group is not None:  # SimpleRNN, LSTM, GRU: Keras keeps their weights in `cell`
         entries.append(Entry(path, obj, []))
-        entries.append(Entry(_join(path, "cell"), obj, own_variables(obj)))
+        entries.append(Entry(_join(path, group), obj, own_variables(obj)))
         return
     entries.append(Entry(path, obj, own_variables(obj)))
     if getattr(obj, "_is_graph_network", False):  # Functional, Sequential
@@ -93,8 +93,6 @@ def _walk(
         optimizer = getattr(obj, "optimizer", None)
         if top and include_optimizer and optimizer is not None:
             children.append(("optimizer", optimizer))
-    elif isinstance(obj, Bidirectional):
-        children = [("backward_layer", obj.backward_layer), ("forward_layer", obj.forward_layer)]
     elif hasattr(obj, "_saved_sublayers"):  # built-in layers made of layers name them
         children = obj._saved_sublayers()
     elif is_builtin(type(obj)):
@@ -108,7 +106,7 @@ def _walk(
             for item in child:
                 if not _is_saveable(item):
                     continue
-                key = to_snake_case(public_name(type(item))[1])
+                key = snake_case(public_name(type(item))[1])
                 if key in used:
                     used[key] += 1
                     key = f"{key}_{used[key]}"
@@ -199,7 +197,7 @@ def _mangle(path: str) -> str:
 def _is_saveable(obj) -> bool:
     from cnnkit.optimizers import Optimizer
 
-    return isinstance(obj, (Layer, Optimizer))
+    return is_layer(obj) or isinstance(obj, Optimizer)
 
 
 def _attribute_children(obj, include_optimizer: bool) -> list:
@@ -243,8 +241,14 @@ def write_weights(h5file, entries: list[Entry]) -> None:
 
 
 def _overrides(owner, method: str) -> bool:
-    """Whether a layer's class replaces Layer's ``save_own_variables``/``load_own_variables``."""
-    return isinstance(owner, Layer) and getattr(type(owner), method) is not getattr(Layer, method)
+    """Whether a layer's class replaces Layer's ``save_own_variables``/``load_own_variables``.
+
+    Layer's own is that of the class declaring ``_saveable_kind = "layer"`` in its body.
+    """
+    if not is_layer(owner):
+        return False
+    base = next(c for c in type(owner).__mro__ if vars(c).get("_saveable_kind") == "layer")
+    return getattr(type(owner), method) is not getattr(base, method)
 
 
 def weights_to_bytes(model, include_optimizer: bool = True) -> bytes:

@@ -144,8 +144,7 @@ def _accepted_arguments(cls) -> set[str] | None:
         if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params):
             break
     names.discard("self")
-    if cls.__name__ == "InputLayer":
-        names.update(("batch_shape", "input_shape"))
+    names.update(getattr(cls, "_keyword_arguments", ()))  # taken through **kwargs
     return names
 
 

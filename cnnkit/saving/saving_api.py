@@ -28,7 +28,6 @@ import zlib
 
 from cnnkit import distribution
 from cnnkit.io_utils import open_regular
-from cnnkit.layers import TextVectorization
 from cnnkit.saving import archive, h5_weights, legacy_h5
 from cnnkit.saving.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -191,29 +190,23 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
 
 def _load_vocabularies(model, vocabularies: dict, path: str) -> None:
-    """Give each ``TextVectorization`` the vocabulary Keras stored in the archive's assets.
+    """Give each layer that reads a vocabulary asset the one Keras stored in the archive.
 
-    Keras writes an adapted layer's vocabulary to ``assets/<layer path>/vocabulary.txt`` (one
-    token a line, reserved tokens first), the layer path being that of its weights group.
+    Keras writes an adapted layer's vocabulary to ``assets/<layer path>/vocabulary.txt``, the
+    layer path being that of its weights group; the layer reads it
+    (``_load_vocabulary_asset(text)``, as Keras's ``load_assets``).
     """
 
     if not vocabularies:
         return
     for entry in h5_weights.weight_entries(model, include_optimizer=False):
-        layer = entry.owner
+        load = getattr(entry.owner, "_load_vocabulary_asset", None)
         name = f"{archive.ASSETS_DIRNAME}/{entry.path}/{archive.VOCABULARY_ASSET}"
-        if not isinstance(layer, TextVectorization) or name not in vocabularies:
+        if load is None or name not in vocabularies:
             continue
-        if layer.get_vocabulary(include_special_tokens=False):
-            continue  # the config gave it one (Keras then writes no asset)
         try:
-            lines = vocabularies[name].decode("utf-8").split("\n")
-            while lines and lines[-1] == "":
-                lines.pop()
-            if layer.output_mode == "tf_idf":
-                raise ValueError("a 'tf_idf' layer's IDF weights are not in the archive")
-            layer.set_vocabulary(lines)
-        except (UnicodeDecodeError, ValueError) as err:
+            load(vocabularies[name])
+        except ValueError as err:
             raise ValueError(f"{path!r}: invalid vocabulary asset {name!r}: {err}") from None
 
 

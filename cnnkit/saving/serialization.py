@@ -40,9 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.layers import TextVectorization
-from cnnkit.layers.base import KerasTensor, Layer
-from cnnkit.layers.core import InputLayer
+from cnnkit import backend
 from cnnkit.saving import object_registration
 from cnnkit.saving.builtin_names import (
     builtin_class,
@@ -50,7 +48,11 @@ from cnnkit.saving.builtin_names import (
     builtin_function,
     builtin_function_module,
     family_of,
+    is_layer,
+    namespace,
+    public_class,
     public_name,
+    saveable_kind,
 )
 from cnnkit.saving.keras_configs import (
     build_from_config,
@@ -134,7 +136,7 @@ def serialize_keras_object(obj) -> Any:
             },
         }
 
-    if isinstance(obj, KerasTensor):
+    if backend.is_keras_tensor(obj):
         return {
             "class_name": "__keras_tensor__",
             "config": {"shape": list(obj.shape), "dtype": obj.dtype, "keras_history": None},
@@ -197,9 +199,10 @@ def _serialize_instance(obj) -> dict:
 
     if module == "keras.layers":
         omit_for_keras(class_name, inner)
-    if isinstance(obj, Layer):
+    layer = is_layer(obj)
+    if layer:
         _complete_layer_config(obj, inner)
-    if isinstance(obj, Layer) and not isinstance(obj, InputLayer):
+    if layer and obj._dtype_policy_in_config:
         if isinstance(inner.get("dtype"), str) and inner["dtype"] != "string":
             inner["dtype"] = dtype_policy_config(inner["dtype"])
     out = {
@@ -208,7 +211,7 @@ def _serialize_instance(obj) -> dict:
         "config": inner,
         "registered_name": registered_name,
     }
-    if isinstance(obj, Layer):
+    if layer:
         build_config = obj.get_build_config()  # a layer may override it (Keras API)
         if build_config is not None:
             out["build_config"] = serialize_keras_object(build_config)
@@ -222,8 +225,9 @@ def _complete_layer_config(layer, inner: dict) -> None:
 
     - A custom activation function is written as Keras writes it (a ``"function"`` dict with
       its registered name), not as a bare name only cnnkit's built-ins resolve.
-    - An adapted ``TextVectorization`` has its vocabulary (and IDF weights) written into its
-      config, where Keras keeps them in the archive's assets.
+    - An adapted lookup layer (``TextVectorization``, ``StringLookup``, ``IntegerLookup``) has
+      its vocabulary written into its config, where Keras keeps it in the archive's assets:
+      the layer gives it (``_saved_vocabulary()``).
     """
     from cnnkit import activations
 
@@ -232,15 +236,8 @@ def _complete_layer_config(layer, inner: dict) -> None:
         if isinstance(value, str) and callable(fn) and getattr(activations, value, None) is not fn:
             inner[key] = _serialize_function(fn)
 
-    if type(layer) is TextVectorization and inner.get("vocabulary") is None:
-        tokens = layer.get_vocabulary(include_special_tokens=False)
-        if tokens:
-            inner["vocabulary"] = layer.get_vocabulary()
-            weights = getattr(layer, "_idf_weights", None)
-            if layer.output_mode == "tf_idf" and weights is not None:
-                inner["idf_weights"] = [float(w) for w in np.asarray(weights).reshape(-1)]
     saved_vocabulary = getattr(layer, "_saved_vocabulary", None)
-    if callable(saved_vocabulary):  # StringLookup / IntegerLookup after adapt
+    if callable(saved_vocabulary):  # lookup layers after adapt
         inner.update(saved_vocabulary())
 
 
@@ -340,10 +337,10 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
     if class_name == "function":
         return _retrieve_function(inner, module, registered_name, custom_objects, config)
     if isinstance(module, str) and module.startswith(("keras.src.ops.", "keras.ops")):
-        # an op node of a functional model; layers import this module, so at call time
-        from cnnkit.layers.operations import Operation
-
-        return Operation.from_keras_config(class_name, inner)
+        # an op node of a functional model: where Keras imports the op's module named in the
+        # config, cnnkit's op nodes are one class, in the layers' ``operations`` module
+        operations = namespace("cnnkit.layers.operations")
+        return operations.Operation.from_keras_config(class_name, inner)
     if class_name == "Lambda" and _holds_code(inner):
         raise _refused_layer("Lambda", safe_mode)
     cls = retrieve_class(class_name, module, registered_name, custom_objects, safe_mode)
@@ -357,10 +354,7 @@ def _deserialize(config, custom_objects: dict, safe_mode: bool):
         instance = _instantiate(cls, inner, custom_objects, safe_mode)
         build_config = config.get("build_config")
         if build_config and hasattr(instance, "built") and not instance.built:
-            # layers that saving imports at module level import this module: at call time
-            from cnnkit.layers.base import Layer
-
-            if isinstance(instance, Layer):
+            if is_layer(instance):
                 instance.build_from_config(build_config)
             else:
                 build_from_config(instance, build_config)
@@ -375,7 +369,8 @@ _NOT_SPECIAL = object()
 
 def _deserialize_special(class_name, inner, custom_objects, safe_mode):
     if class_name == "__keras_tensor__":
-        tensor = KerasTensor(shape_from_json(inner["shape"]) or (), dtype=inner.get("dtype"))
+        shape = shape_from_json(inner["shape"]) or ()
+        tensor = public_class("KerasTensor")(shape, dtype=inner.get("dtype"))
         tensor._pre_serialization_keras_history = inner.get("keras_history")
         return tensor
     if class_name in ("__numpy__", "__tensor__"):
@@ -494,10 +489,10 @@ def _retrieve_function(name, module, registered_name, custom_objects, full_confi
 def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
     from cnnkit.optimizers import Optimizer
 
-    if getattr(cls, "_saveable_kind", None) == "model":  # Model declares it
+    if saveable_kind(cls) == "model":  # Model declares it
         inner = _adapt_layer_config(cls, inner, custom_objects, safe_mode, check_arguments=False)
         return _call_from_config(cls, inner, custom_objects)
-    if isinstance(cls, type) and issubclass(cls, Layer):
+    if isinstance(cls, type) and is_layer(cls):
         _refuse_file_paths(cls, inner)
         inner = _adapt_layer_config(cls, inner, custom_objects, safe_mode)
         return _call_from_config(cls, inner, None)
@@ -510,16 +505,20 @@ def _instantiate(cls, inner: dict, custom_objects: dict, safe_mode: bool):
 
 
 def _refuse_file_paths(cls, inner: dict) -> None:
-    """A path named in a file is never opened: a lookup vocabulary must be in the file."""
+    """A path named in a file is never opened: a lookup vocabulary must be in the file.
 
-    vocabulary = inner.get("vocabulary")
-    if issubclass(cls, TextVectorization) and isinstance(vocabulary, str):
-        raise ValueError(
-            f"Layer {inner.get('name')!r} ({cls.__name__}) names a vocabulary file outside the "
-            f"model archive: vocabulary={vocabulary!r:.200}. cnnkit never opens a path named in a "
-            "saved model (a shared file could make it read any local file); save the model with "
-            "the vocabulary given as a list, or adapted, so that it travels inside the archive."
-        )
+    A layer class lists the arguments that may name a file (``_file_path_arguments``).
+    """
+    for key in getattr(cls, "_file_path_arguments", ()):
+        value = inner.get(key)
+        if isinstance(value, str):
+            raise ValueError(
+                f"Layer {inner.get('name')!r} ({cls.__name__}) names a {key} file outside the "
+                f"model archive: {key}={value!r:.200}. cnnkit never opens a path named in a "
+                "saved model (a shared file could make it read any local file); save the model "
+                f"with the {key} given as a list, or adapted, so that it travels inside the "
+                "archive."
+            )
 
 
 def _call_from_config(cls, inner, custom_objects):
@@ -584,7 +583,7 @@ def _adapt_nested_layer(value: Mapping, custom_objects: dict, safe_mode: bool):
         )
     except (TypeError, ValueError):
         return value
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+    if not (isinstance(cls, type) and is_layer(cls)):
         return value
     out = dict(value)
     out["config"] = _adapt_layer_config(cls, dict(value["config"]), custom_objects, safe_mode)

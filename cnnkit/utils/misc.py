@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from cnnkit import backend
+
 _INTERACTIVE = {"enabled": True}
 
 
@@ -51,9 +53,7 @@ def unpack_x_y_sample_weight(data):
 
 def is_keras_tensor(x) -> bool:
     """Whether ``x`` is a symbolic tensor (an ``Input`` or a layer's output on one)."""
-    from cnnkit.layers.base import KerasTensor
-
-    return isinstance(x, KerasTensor)
+    return backend.is_keras_tensor(x)
 
 
 def get_source_inputs(tensor) -> list:

@@ -511,12 +511,10 @@ def test_real_corpus_counts_and_balance():
     assert 0.25 < y_test.mean() < 0.37
 
 
-# --- word sequences (needs cnnkit.preprocessing.text) -------------------------------------
+# --- word sequences (cnnkit.preprocessing.text) -----------------------------------------------
 
 
 def test_num_words_and_maxlen_give_padded_int32_sequences(tmp_path):
-    pytest.importorskip("cnnkit.preprocessing.text", reason="the Tokenizer is not there yet")
-    pytest.importorskip("cnnkit.preprocessing.sequence", reason="pad_sequences is not there yet")
     write_folders(tmp_path)
     texts = spam.load_data(path=tmp_path, seed=5)
     (x_train, y_train), (x_test, y_test), tokenizer = spam.load_data(

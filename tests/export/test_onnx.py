@@ -700,13 +700,13 @@ def test_import_cnnkit_does_not_import_onnx():
 
 
 def test_export_command(tmp_path, monkeypatch, capsys):
-    import cnnkit.models
+    import cnnkit.saving
 
     i = L.Input(shape=(4,))
     model = _randomize(Model(i, L.Dense(2)(i)))
     source = tmp_path / "model.keras"
     source.write_bytes(b"")
-    monkeypatch.setattr(cnnkit.models, "load_model", lambda path: model, raising=False)
+    monkeypatch.setattr(cnnkit.saving, "load_model", lambda path: model)
     assert export_command(source, tmp_path / "out.onnx") == 0
     assert "out.onnx" in capsys.readouterr().out
     onnx.checker.check_model(str(tmp_path / "out.onnx"))
@@ -715,10 +715,6 @@ def test_export_command(tmp_path, monkeypatch, capsys):
 
 
 def test_export_command_reads_a_saved_model(tmp_path, capsys):
-    import cnnkit.models
-
-    if not hasattr(cnnkit.models, "load_model"):
-        pytest.skip("this cnnkit cannot read model files")
     model = _randomize(applications.LeNet5(input_shape=(28, 28, 1)))
     model.save(tmp_path / "lenet.keras")
     assert export_command(tmp_path / "lenet.keras", tmp_path / "lenet.onnx") == 0

@@ -42,6 +42,11 @@ CASES = [
     ("GRU", (6, 3), lambda L: L.GRU(4)),
     ("SimpleRNN", (6, 3), lambda L: L.SimpleRNN(4)),
     ("Bidirectional", (6, 3), lambda L: L.Bidirectional(L.LSTM(3))),
+    (  # the inner layers' config sets zero_output_for_mask=True
+        "BidirectionalSequences",
+        (6, 3),
+        lambda L: L.Bidirectional(L.LSTM(3, return_sequences=True)),
+    ),
     ("RNNcell", (6, 3), lambda L: L.RNN(L.LSTMCell(4))),
     (
         "StackedRNNCells",

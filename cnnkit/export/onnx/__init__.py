@@ -65,6 +65,7 @@ import os
 
 import numpy as np
 
+from cnnkit import saving
 from cnnkit.export.onnx.graph import _TWO_GIB, DEFAULT_OPSET, MIN_OPSET
 from cnnkit.export.onnx.model import _build_model, supported_layers
 from cnnkit.io_utils import atomic_write
@@ -120,7 +121,7 @@ def export_command(model_path, out_path, opset: int = DEFAULT_OPSET) -> int:
     """``cnnkit export MODEL OUT.onnx``: load a saved model and write it as ONNX.
 
     Args:
-        model_path: a model file readable by ``cnnkit.models.load_model`` (``.keras``).
+        model_path: a model file readable by ``cnnkit.saving.load_model`` (``.keras``).
         out_path: the ONNX file to write.
         opset: as :func:`export_onnx`.
 
@@ -129,20 +130,12 @@ def export_command(model_path, out_path, opset: int = DEFAULT_OPSET) -> int:
 
     Raises:
         FileNotFoundError: ``model_path`` does not exist.
-        NotImplementedError: this cnnkit cannot read model files (no ``load_model``).
         ImportError, ValueError: as :func:`export_onnx`.
     """
     path = os.fspath(model_path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: {path!r}")
-    try:  # looked up when called, so that a patched `cnnkit.models.load_model` is used
-        from cnnkit.models import load_model
-    except ImportError:
-        raise NotImplementedError(
-            "Reading model files needs `cnnkit.models.load_model`, which this version of "
-            "cnnkit does not have."
-        ) from None
-    model = load_model(path)
+    model = saving.load_model(path)
     proto = export_onnx(model, out_path, opset=opset)
     print(
         f"Exported {path} to {os.fspath(out_path)} (ONNX opset {opset}, "

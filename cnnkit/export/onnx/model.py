@@ -6,8 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from cnnkit.applications.convnext import LayerScale, StochasticDepth
-from cnnkit.applications.inception_resnet_v2 import CustomScaleLayer
 from cnnkit.export.onnx.conv import (
     _convert_conv,
     _convert_conv_transpose,
@@ -126,8 +124,6 @@ from cnnkit.layers import (
     ZeroPadding2D,
 )
 from cnnkit.layers.operations import Operation
-from cnnkit.models.functional import Functional
-from cnnkit.models.sequential import Sequential
 
 # ---------------------------------------------------------------------------
 # Walking the model
@@ -204,14 +200,16 @@ def _input_dtype(tensor) -> np.dtype:
 
 
 def _is_graph_model(layer) -> bool:
-    return (isinstance(layer, Functional) and type(layer).call is Functional.call) or (
-        isinstance(layer, Sequential) and type(layer).call is Sequential.call
-    )
+    """A functional or ``Sequential`` model that runs its graph: the class whose ``call`` runs
+    declares ``_is_graph_network = True`` (a subclass with its own ``call`` does not)."""
+    runs = next((c for c in type(layer).__mro__ if "call" in vars(c)), None)
+    return runs is not None and vars(runs).get("_is_graph_network", False) is True
 
 
 def _convert_model(g: _Graph, model, inputs: list[_Value]) -> list[_Value]:
-    """Inline a functional or sequential model on the given input values."""
-    if isinstance(model, Sequential):
+    """Inline a functional model (its call nodes) or a ``Sequential`` one (its layer stack)
+    on the given input values."""
+    if getattr(model, "_nodes", None) is None:  # a Sequential model: a stack of layers
         if not model.built or not model.inputs:
             raise ValueError(f"Nested Sequential model {model.name!r} is not built.")
         value = _conform(g, model.inputs[0], inputs[0])
@@ -285,14 +283,20 @@ def _convert_call(g: _Graph, layer, ins: list[_Value], is_list: bool, kwargs) ->
 def supported_layers() -> list[str]:
     """The names of the layer classes :func:`export_onnx` converts, sorted."""
     names = {cls.__name__ for cls in _CONVERTERS} | {"InputLayer", "Functional", "Sequential"}
-    return sorted(names)
+    return sorted(names | set(_DECLARING_LAYERS))
 
 
 def _converter(layer):
-    """The converter of ``layer``'s class (or a base class whose ``call`` it keeps)."""
+    """The converter of ``layer``'s class (or a base class whose ``call`` it keeps), or the one
+    its class declares (``_onnx_conversion``)."""
+    runs = type(layer).call
     for cls in type(layer).__mro__:
-        if cls in _CONVERTERS and type(layer).call is cls.call:
+        if getattr(cls, "call", None) is not runs:
+            continue
+        if cls in _CONVERTERS:
             return _CONVERTERS[cls]
+        if vars(cls).get("_onnx_conversion") in _DECLARED_CONVERSIONS:
+            return _DECLARED_CONVERSIONS[vars(cls)["_onnx_conversion"]]
     raise NotImplementedError(
         f"Cannot export {_describe(layer)} to ONNX: {type(layer).__name__} has no ONNX "
         f"conversion. Supported layers: {', '.join(supported_layers())}."
@@ -373,7 +377,13 @@ _CONVERTERS = {
     SpatialDropout3D: _convert_identity,
     Normalization: _convert_normalization,
     Operation: _convert_operation,
-    CustomScaleLayer: _convert_scale_residual,
-    LayerScale: _convert_layer_scale,
-    StochasticDepth: _convert_identity,
 }
+
+# Layers defined outside cnnkit.layers declare the conversion that computes them in their class
+# body (``_onnx_conversion = "layer_scale"``): the exporter imports no model or application.
+_DECLARED_CONVERSIONS = {
+    "identity": _convert_identity,
+    "layer_scale": _convert_layer_scale,
+    "scale_residual": _convert_scale_residual,
+}
+_DECLARING_LAYERS = ("CustomScaleLayer", "LayerScale", "StochasticDepth")  # in applications
