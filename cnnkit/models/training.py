@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cnnkit import backend
+from cnnkit import backend, tree
 from cnnkit import distribution as distribution_lib
 from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
@@ -63,8 +63,10 @@ class Trainer:
         self._loss_fns: list = []
         self._loss_weights: list[float] = []
         self._metric_ids = None
+        self._weighted_metric_ids = None
         self._metrics: list | None = None
         self._loss_tracker = _loss_tracker()
+        self._output_loss_trackers: list = []
         self.steps_per_execution = 1
         self._run_eagerly = False
         self._jit_compile = False
@@ -133,10 +135,21 @@ class Trainer:
                 stacklevel=2,
             )
             jit_compile = False
+        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value and not isinstance(value, (list, tuple, dict)):
+                raise ValueError(
+                    f"Expected `{name}` argument to be a list, tuple, or dict. "
+                    f"Received instead: {name}={value!r} of type {type(value)}"
+                )
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        if isinstance(loss, Mapping):  # by output name, as Keras; an output left out has none
-            loss = _by_output(self, loss, "loss", missing=None)
+        if isinstance(loss, Mapping):  # by output name, as Keras: one entry for each output
+            names = _output_names(self)
+            if set(loss) != set(names):
+                raise ValueError(
+                    f"Expected keys {names} in loss dict, but found loss.keys()={list(loss)}"
+                )
+            loss = [loss[name] for name in names]
         loss_list = loss if isinstance(loss, (list, tuple)) else [loss]
         self._loss_fns = [None if item is None else losses.get(item) for item in loss_list]
         if loss_weights is None:
@@ -145,23 +158,16 @@ class Trainer:
             if isinstance(loss_weights, Mapping):
                 loss_weights = _by_output(self, loss_weights, "loss_weights", missing=1.0)
             self._loss_weights = [float(w) for w in loss_weights]
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise TypeError(
-                "Expected `metrics` argument to be a list, tuple, or dict. "
-                f"Received instead: metrics={metrics!r} of type {type(metrics).__name__}"
-            )
-        self._metric_ids_by_output = None  # a dict of metrics: one list per output
-        if isinstance(metrics, Mapping):
-            per_output = _by_output(self, metrics, "metrics", missing=[])
-            self._metric_ids_by_output = [
-                list(m) if isinstance(m, (list, tuple)) else [m] for m in per_output
-            ]
-            metrics = None
-        self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
-        # As Keras: `metrics` ignore sample and class weights, `weighted_metrics` use them.
-        self._weighted_metric_count = len(list(weighted_metrics or []))
+        # Kept as given (Keras's compile config); resolved per output on the first batch.
+        self._metric_ids = metrics
+        self._weighted_metric_ids = weighted_metrics
+        outputs = getattr(self, "outputs", None)
+        if outputs:  # a graph's outputs are known: a bad structure is refused now
+            for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+                _metrics_by_output(value, _output_names(self), name)
         self._metrics = None
         self._loss_tracker = _loss_tracker()
+        self._output_loss_trackers = []  # `<output>_loss` of each output's loss, built on use
         self.steps_per_execution = int(steps_per_execution)
         self.run_eagerly = bool(run_eagerly)
         self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
@@ -188,7 +194,9 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        return [self._loss_tracker, *(self._metrics or [])]
+        """The loss tracker, the compiled metrics, then one ``<output>_loss`` tracker per
+        output with a loss when there are several (Keras's order)."""
+        return [self._loss_tracker, *(self._metrics or []), *self._output_loss_trackers]
 
     @property
     def metrics_names(self) -> list[str]:
@@ -218,8 +226,10 @@ class Trainer:
         n = len(outs)
         fns = self._loss_fns if len(self._loss_fns) == n else self._loss_fns * n
         weights = self._loss_weights if len(self._loss_weights) == n else [1.0] * n
+        # As Keras, several losses are also reported one by one, unweighted (`a_loss`, ...).
+        by_output = [None] * n if sum(fn is not None for fn in fns) > 1 else None
         total = None
-        for fn, w, target, out in zip(fns, weights, ys, outs):
+        for index, (fn, w, target, out) in enumerate(zip(fns, weights, ys, outs)):
             if fn is None:
                 continue
             if target is None:
@@ -229,6 +239,8 @@ class Trainer:
                     "when the model adds its own losses (`add_loss`)."
                 )
             term = _apply_loss(fn, target, out, sample_weight)
+            if by_output is not None:
+                by_output[index] = float(term.data)
             if w != 1.0:
                 term = term * w
             total = term if total is None else total + term
@@ -237,6 +249,7 @@ class Trainer:
             raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
         for penalty in penalties:
             total = penalty if total is None else total + penalty
+        self._record_output_losses(by_output, _length(outs[0].data))
         return total
 
     def _forward_loss(self, x, y, sample_weight, training: bool):
@@ -261,26 +274,75 @@ class Trainer:
             metric.update_state(ys[index], outs[index].data, sample_weight=weights)
         return self._logs()
 
+    def _record_output_losses(self, values, rows: int) -> None:
+        """Each output's unweighted loss of a batch of ``rows`` samples into its
+        ``<output>_loss`` tracker (``values``: one float or ``None`` per output, or ``None``
+        for fewer than two losses). Under data parallelism the step sums the processes'
+        values first (:meth:`_sum_output_losses`)."""
+        if values is None:
+            return
+        if not self._output_loss_trackers:
+            self._output_loss_trackers = _output_loss_trackers(self, values)
+        if distribution_lib.active_data_parallel() is not None:
+            self._pending_output_losses = (values, rows)
+            return
+        present = [v for v in values if v is not None]
+        for tracker, value in zip(self._output_loss_trackers, present):
+            tracker.update_state(value, sample_weight=rows)
+
+    def _sum_output_losses(self, dist, n: int) -> None:
+        """The ``<output>_loss`` values of one global batch of ``n`` samples: each process's
+        share (its rows' mean times rows / n) summed over the processes, in one all-reduce."""
+        pending, self._pending_output_losses = getattr(self, "_pending_output_losses", None), None
+        count = sum(fn is not None for fn in self._loss_fns) if self._loss_fns else 0
+        if len(self._loss_fns) == 1 and count == 1:
+            count = len(_output_names(self))  # one loss for every output
+        if count < 2:
+            return
+        shares = np.zeros(count, dtype=np.float64)
+        if pending is not None:
+            values, rows = pending
+            shares[:] = [v * rows / n for v in values if v is not None]
+        dist.sum_in_place(shares)
+        if not self._output_loss_trackers:
+            fns = self._loss_fns if len(self._loss_fns) > 1 else self._loss_fns * count
+            self._output_loss_trackers = _output_loss_trackers(
+                self, [None if fn is None else 0.0 for fn in fns]
+            )
+        for tracker, value in zip(self._output_loss_trackers, shares):
+            tracker.update_state(float(value), sample_weight=n)
+
     def _build_metrics(self, ys, outs) -> list:
+        """The compiled metrics, named as Keras names them: ``<output>_<metric>`` with
+        several outputs, ``weighted_`` for a weighted metric whose name is taken, ``_1``,
+        ``_2``... after a repeated name."""
         from cnnkit import metrics as metrics_module
 
-        built, self._metrics_outputs = [], []
-        by_output = getattr(self, "_metric_ids_by_output", None)
-        shared = list(self._metric_ids or [])
-        first_weighted = len(shared) - getattr(self, "_weighted_metric_count", 0)
-        names = {self._loss_tracker.name}
-        for index, (target, out) in enumerate(zip(ys, outs)):
-            ids = shared + (by_output[index] if by_output else [])
-            for position, identifier in enumerate(ids):
-                weighted = first_weighted <= position < len(shared)
-                metric = metrics_module.get(identifier, np.asarray(target), out.data)
-                if weighted and metric.name in names:  # Keras: "weighted_" on a clash
-                    metric.name = f"weighted_{metric.name}"
-                if len(outs) > 1:
-                    metric.name = f"{_output_names(self)[index]}_{metric.name}"
-                names.add(metric.name)
-                built.append(metric)
-                self._metrics_outputs.append((metric, index, weighted))
+        names = _output_names(self) if len(outs) > 1 else [None]
+        built, self._metrics_outputs, self._metric_base_names = [], [], []
+        taken: dict = {}
+        for weighted, ids in ((False, self._metric_ids), (True, self._weighted_metric_ids)):
+            by_output = _metrics_by_output(
+                ids, names, "weighted_metrics" if weighted else "metrics"
+            )
+            for index, identifiers in enumerate(by_output):
+                target, out = np.asarray(ys[index]), outs[index].data
+                for identifier in identifiers:
+                    metric = metrics_module.get(identifier, target, out)
+                    base = metric.name
+                    prefix = f"{names[index]}_" if names[index] is not None else ""
+                    name = prefix + base
+                    if name in taken and weighted:
+                        name = f"{prefix}weighted_{base}"
+                    if name in taken:
+                        taken[name] += 1
+                        name = f"{name}_{taken[name] - 1}"
+                    else:
+                        taken[name] = 1
+                    metric.name = name
+                    built.append(metric)
+                    self._metrics_outputs.append((metric, index, weighted))
+                    self._metric_base_names.append(base)
         return built
 
     def _logs(self) -> dict:
@@ -304,7 +366,7 @@ class Trainer:
         self._reset_metrics()
         xb, yb, sw = next(data.get_numpy_iterator())
         logs = self._train_step(xb, yb, sw, self.trainable_weights)
-        return logs if return_dict else _as_list(logs)
+        return logs if return_dict else _as_list(self, logs)
 
     # -- Keras's per-batch hooks: override them to customise fit/evaluate/predict -----------
     def train_step(self, data) -> dict:
@@ -352,7 +414,7 @@ class Trainer:
         ``self.metrics`` (they take their kind from the outputs, as Keras's do)."""
         if self._metrics is not None:
             return
-        if self._metric_ids or getattr(self, "_metric_ids_by_output", None):
+        if self._metric_ids or self._weighted_metric_ids:
             with no_grad():
                 outputs = infer(self, x)
             outs, ys = _outputs_and_targets(outputs, y)
@@ -403,6 +465,7 @@ class Trainer:
                 loss, part = float(total.data), ([o.data for o in outs], ys, sample_weight)
             grads, loss = dist.reduce_gradients(grads, variables, loss)
             self.optimizer.apply(grads, variables)
+        self._sum_output_losses(dist, n)
         outs, ys, sample_weight = dist.gather(part)
         return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
 
@@ -412,7 +475,7 @@ class Trainer:
         x, y = _by_input(self, x), _targets_by_output(self, y)
         self._reset_metrics()
         logs = self._test_step(x, y, sample_weight)
-        return logs if return_dict else _as_list(logs)
+        return logs if return_dict else _as_list(self, logs)
 
     def _test_step(self, x, y, sample_weight) -> dict:
         """Loss and metrics of one batch (or of a joined run of batches)."""
@@ -427,6 +490,7 @@ class Trainer:
                 part = ([o.data for o in outs], ys, sample_weight)
             outs, ys, sample_weight = dist.gather(part)
             loss = dist.sum_scalar(loss)
+            self._sum_output_losses(dist, n)
             return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
         with no_grad(), backend.parallel_region():
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
@@ -690,7 +754,7 @@ class Trainer:
         logs = self._run_evaluation(iterator, cbs)
         if return_dict:
             return logs
-        values = _as_list(logs)
+        values = _as_list(self, logs)
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -973,10 +1037,55 @@ def _chief_view(verbose, callbacks):
     return 0, kept
 
 
-def _as_list(logs: dict) -> list:
-    values = [logs["loss"]]
-    values += [v for k, v in logs.items() if k != "loss"]
-    return values
+def _as_list(model, logs: dict) -> list:
+    """``logs`` as a list in Keras's order: the model's metrics in ``model.metrics``'s
+    order, a compiled metric by the name it was given (with several outputs its log is
+    ``<output>_<name>``, so it falls to the end), then every other log by name."""
+    base = dict(
+        zip(map(id, model._metrics or []), getattr(model, "_metric_base_names", None) or [])
+    )
+    order = [base.get(id(m), m.name) for m in model.metrics]
+    values = [logs[name] for name in order if name in logs]
+    return values + [logs[k] for k in sorted(logs) if k not in order]
+
+
+def _metrics_by_output(metrics, names: list, argument: str) -> list[list]:
+    """``compile``'s ``metrics`` (or ``weighted_metrics``) as a list of identifiers for
+    each output, as Keras reads them: every metric for a single output; with several, a
+    list or tuple with one entry (a metric, a list of them, or ``None``) per output, or a
+    dict by output name.
+
+    Raises:
+        ValueError: for any other structure, with Keras's message.
+    """
+    if not metrics:
+        return [[] for _ in names]
+    if len(names) == 1:
+        return [list(tree.flatten(metrics))]
+    if isinstance(metrics, (list, tuple)) and len(metrics) == len(names):
+        entries = list(metrics)
+    elif isinstance(metrics, Mapping) and set(metrics) <= set(names):
+        entries = [metrics.get(name) for name in names]
+    else:
+        raise ValueError(
+            f"The model has {len(names)} outputs, `{argument}` gives "
+            f"{len(metrics)} entries.\nInvalid `{argument}`. `{argument}` should contain "
+            "metrics objects and either be a dict or a list matching the output names of the "
+            f"functional model {names} or match the output structure of the model: "
+            f"{['X'] * len(names)}.\nReceived: {argument}={metrics}"
+        )
+    return [[] if e is None else list(e) if isinstance(e, (list, tuple)) else [e] for e in entries]
+
+
+def _output_loss_trackers(model, values: list) -> list:
+    """A ``Mean`` named ``<output>_loss`` for each output with a loss (``values[i]`` not
+    ``None``), in output order."""
+    from cnnkit.metrics import Mean
+
+    names = _output_names(model)
+    if len(names) != len(values):
+        names = [f"output_{i}" for i in range(len(values))]
+    return [Mean(name=f"{name}_loss") for name, v in zip(names, values) if v is not None]
 
 
 def _resolve_verbose(verbose) -> int:
