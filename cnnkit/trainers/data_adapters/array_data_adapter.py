@@ -200,7 +200,9 @@ def sample_weights(sample_weight, class_weight, y, n: int):
                 f"received {len(weights)}."
             )
     if class_weight is not None:
-        if y is None or isinstance(y, list):
+        if isinstance(y, (list, tuple, dict)):  # Keras's message and check
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
+        if y is None:
             raise ValueError("`class_weight` needs a single array of targets `y`.")
         labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
         labels = labels.astype("int64")
