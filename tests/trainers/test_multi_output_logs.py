@@ -207,3 +207,46 @@ def test_bad_metrics_and_losses_are_refused_as_keras(name):
     error = _refusal(keras, kwargs)
     assert isinstance(error, ValueError)
     assert re.search(match, str(error)), str(error)
+
+
+class _OneProcessOfTwo:
+    """A stand-in data-parallel distribution whose collectives return this process's values
+    (as if the other process had no rows): the steps' data-parallel paths on one process."""
+
+    process_index, num_processes = 0, 2
+
+    def shard(self, x, y, sample_weight):
+        return x, y, sample_weight, len(x)
+
+    def reduce_gradients(self, grads, variables, loss):
+        return grads, loss
+
+    def gather(self, value):
+        return value
+
+    def sum_scalar(self, value):
+        return value
+
+    def sum_in_place(self, array):
+        return array
+
+
+def test_per_output_losses_under_data_parallelism_sum_the_processes_shares(monkeypatch):
+    from cnnkit import distribution
+
+    kwargs = CASES["loss_weights"]
+    expected, _ = _evaluate(cnnkit, kwargs, sample_weight=SW)
+    plain = _model(cnnkit)
+    plain.set_weights(_weights())
+    plain.compile("sgd", **kwargs)
+    trained = plain.train_on_batch(X, [Y_A, Y_B], return_dict=True)
+
+    monkeypatch.setattr(distribution, "active_data_parallel", _OneProcessOfTwo)
+    monkeypatch.setattr(distribution, "is_chief", lambda: True)
+    logs, _ = _evaluate(cnnkit, kwargs, sample_weight=SW)
+    assert logs == pytest.approx(expected, rel=1e-6)
+    model = _model(cnnkit)
+    model.set_weights(_weights())
+    model.compile("sgd", **kwargs)
+    assert model.train_on_batch(X, [Y_A, Y_B], return_dict=True) == pytest.approx(trained)
+    assert list(trained) == ["a_loss", "b_loss", "loss"]
