@@ -88,10 +88,18 @@ class Trainer:
 
         Args:
             optimizer: an optimizer or its string id (``"adam"``, ``"sgd"``, ...).
-            loss: a loss (string id, function or Loss object), or one per output (list).
-            loss_weights: optional list of scalars weighting each output's loss.
-            metrics: list of metrics (``"accuracy"`` is resolved from the shapes, as in Keras).
-            weighted_metrics: metrics weighted by ``sample_weight``/``class_weight``.
+            loss: a loss (string id, function or Loss object) for every output, or one per
+                output: a list, or a dict with every output name (``None`` for no loss).
+                With several losses the logs also hold each output's, unweighted, as
+                ``<output>_loss`` (and ``val_<output>_loss``), as in Keras.
+            loss_weights: optional scalars weighting each output's loss (a list, or a dict
+                by output name).
+            metrics: a list of metrics (``"accuracy"`` is resolved from the shapes, as in
+                Keras). With several outputs, as Keras: a list with one entry per output (a
+                metric, a list of them or ``None``) or a dict by output name; they are
+                logged as ``<output>_<metric>``.
+            weighted_metrics: metrics weighted by ``sample_weight``/``class_weight``, given
+                as ``metrics``.
             run_eagerly: accepted for Keras's API; every cnnkit step runs eagerly (op by op
                 in NumPy), so ``True`` and ``False`` give the same results. Kept as
                 ``model.run_eagerly``.
@@ -113,7 +121,8 @@ class Trainer:
 
         Raises:
             ValueError: for an invalid ``steps_per_execution``, ``jit_compile`` or
-                ``run_eagerly``.
+                ``run_eagerly``; ``metrics``/``weighted_metrics`` neither a list, tuple nor
+                dict, or not one entry per output; a ``loss`` dict without every output.
         """
         from cnnkit import losses, optimizers
 
@@ -238,7 +247,7 @@ class Trainer:
                     "fit/evaluate (or yield `(x, y)` batches), or compile without `loss=` "
                     "when the model adds its own losses (`add_loss`)."
                 )
-            term = _apply_loss(fn, target, out, sample_weight)
+            term = _apply_loss(fn, target, out, _output_weights(sample_weight, index))
             if by_output is not None:
                 by_output[index] = float(term.data)
             if w != 1.0:
@@ -270,7 +279,7 @@ class Trainer:
         if self._metrics is None:
             self._metrics = self._build_metrics(ys, outs)
         for metric, index, weighted in self._metrics_outputs:
-            weights = sample_weight if weighted else None
+            weights = _output_weights(sample_weight, index) if weighted else None
             metric.update_state(ys[index], outs[index].data, sample_weight=weights)
         return self._logs()
 
@@ -361,6 +370,7 @@ class Trainer:
         """One gradient step on one batch; returns the loss and metrics of that batch."""
         self._require_compiled("train_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         data = ArrayDataAdapter(x, y, sample_weight, class_weight=class_weight)
         self._check_before_training(data)
         self._reset_metrics()
@@ -473,6 +483,7 @@ class Trainer:
         """Loss and metrics of one batch, without updating weights."""
         self._require_compiled("test_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         self._reset_metrics()
         logs = self._test_step(x, y, sample_weight)
         return logs if return_dict else _as_list(self, logs)
@@ -550,7 +561,8 @@ class Trainer:
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``.
             shuffle: reshuffle the training samples every epoch.
             class_weight: dict class index → weight of that class's samples in the loss.
-            sample_weight: per-sample weights of the loss.
+            sample_weight: per-sample weights of the loss; with several outputs, one array
+                for all, or one per output (a list, or a dict by output name).
             initial_epoch: epoch to start from (to resume; a
                 :class:`~cnnkit.callbacks.BackupAndRestore` that restores a backup sets it,
                 and the batch within that epoch, in ``on_train_begin``).
@@ -578,6 +590,7 @@ class Trainer:
             )
         verbose = _resolve_verbose(verbose)
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         if validation_split and validation_data is None:
             x, y, sample_weight, validation_data = train_validation_split(
                 x, y, sample_weight, validation_split
@@ -667,6 +680,7 @@ class Trainer:
             )
         vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
         vx, vy = _by_input(self, vx), _targets_by_output(self, vy)
+        vsw = _targets_by_output(self, vsw, "sample_weight")
         return get_data_adapter(vx, vy, vsw, batch_size or 32)
 
     def _check_before_training(self, data) -> None:
@@ -740,6 +754,7 @@ class Trainer:
         if distribution_lib.active_data_parallel() is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         data = get_data_adapter(x, y, sample_weight, batch_size or 32, steps)
         self._check_before_training(data)
         iterator = self._test_iterator(data, steps, callbacks, "test")
@@ -927,6 +942,14 @@ def _loss_tracker():
     return Mean(name="loss")
 
 
+def _output_weights(sample_weight, index: int):
+    """The sample weights of output ``index``: its own array when ``sample_weight`` has one
+    per output (a list, as Keras takes them), else the one array every output shares."""
+    if isinstance(sample_weight, (list, tuple)):
+        return sample_weight[index]
+    return sample_weight
+
+
 def _apply_loss(fn, y_true, y_pred, sample_weight):
     """Mean loss over the batch (Keras's sum_over_batch_size), weighted per sample."""
     from cnnkit import losses
@@ -1003,11 +1026,12 @@ def _flat_logs(logs) -> dict:
     return flat
 
 
-def _targets_by_output(model, y):
-    """A dict of targets keyed by output name as a list in the model's output order."""
+def _targets_by_output(model, y, what: str = "y"):
+    """A dict of targets (or of sample weights) keyed by output name as a list in the
+    model's output order."""
     if not isinstance(y, Mapping):
         return y
-    values = _by_output(model, y, "y")
+    values = _by_output(model, y, what)
     return values if len(values) > 1 else values[0]
 
 

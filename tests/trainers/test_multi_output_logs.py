@@ -250,3 +250,67 @@ def test_per_output_losses_under_data_parallelism_sum_the_processes_shares(monke
     model.compile("sgd", **kwargs)
     assert model.train_on_batch(X, [Y_A, Y_B], return_dict=True) == pytest.approx(trained)
     assert list(trained) == ["a_loss", "b_loss", "loss"]
+
+
+SW_B = RNG.random(20).astype(np.float32)
+PER_OUTPUT = dict(loss=[SCE, "mse"], weighted_metrics={"a": "accuracy", "b": "mae"})
+
+
+def test_one_sample_weight_per_output():
+    logs, _ = _evaluate(cnnkit, PER_OUTPUT, sample_weight=[SW, SW_B])
+    a, b = _predictions(_weights())
+    a_terms = -np.log(a[np.arange(20), Y_A])
+    b_terms = np.mean((b - Y_B) ** 2, axis=1)
+    expected = {
+        "a_accuracy": np.sum((a.argmax(1) == Y_A) * SW) / np.sum(SW),
+        "a_loss": np.mean(a_terms * SW),  # Keras's sum_over_batch_size
+        "b_loss": np.mean(b_terms * SW_B),
+        "b_mae": np.sum(np.abs(b - Y_B)[:, 0] * SW_B) / np.sum(SW_B),
+    }
+    expected["loss"] = expected["a_loss"] + expected["b_loss"]
+    assert logs == pytest.approx(expected, rel=1e-5)
+    by_name, _ = _evaluate(cnnkit, PER_OUTPUT, sample_weight={"b": SW_B, "a": SW})
+    assert by_name == logs
+
+
+def _fit_with_weights_per_output(k):
+    model = _model(k)
+    model.set_weights(_weights())
+    model.compile("sgd", **PER_OUTPUT)
+    history = model.fit(
+        X,
+        [Y_A, Y_B],
+        sample_weight=[SW, SW_B],
+        batch_size=5,
+        epochs=2,
+        shuffle=False,
+        validation_split=0.25,
+        verbose=0,
+    )
+    return history.history
+
+
+def test_fit_with_a_sample_weight_per_output_as_keras():
+    keras = pytest.importorskip("keras")
+    ours, theirs = _fit_with_weights_per_output(cnnkit), _fit_with_weights_per_output(keras)
+    assert list(ours) == list(theirs)
+    for key in theirs:
+        assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), key
+
+
+def _class_weight_refusal(k):
+    model = _model(k)
+    model.compile("sgd", loss=[SCE, "mse"])
+    with pytest.raises(ValueError) as error:
+        model.fit(X, [Y_A, Y_B], class_weight={0: 1.0, 1: 2.0, 2: 3.0}, verbose=0)
+    return str(error.value)
+
+
+def test_class_weight_is_refused_with_several_outputs():
+    message = _class_weight_refusal(cnnkit)
+    assert message == "`class_weight` is only supported for Models with a single output."
+
+
+def test_class_weight_is_refused_with_several_outputs_as_keras():
+    keras = pytest.importorskip("keras")
+    assert _class_weight_refusal(cnnkit) == _class_weight_refusal(keras)
