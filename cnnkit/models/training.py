@@ -338,7 +338,9 @@ class Trainer:
                 target, out = np.asarray(ys[index]), outs[index].data
                 for identifier in identifiers:
                     metric = metrics_module.get(identifier, target, out)
-                    base = metric.name
+                    # a Metric object given to compile keeps the name it came with
+                    base = getattr(metric, "_compile_name", metric.name)
+                    metric._compile_name = base
                     prefix = f"{names[index]}_" if names[index] is not None else ""
                     name = prefix + base
                     if name in taken and weighted:
@@ -367,7 +369,8 @@ class Trainer:
             m.reset_state()
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One gradient step on one batch; returns the loss and metrics of that batch."""
+        """One gradient step on one batch; returns the batch's loss and metrics as
+        ``evaluate`` does (the loss alone when there is nothing else, as Keras), or a dict."""
         self._require_compiled("train_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
         sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
@@ -480,7 +483,8 @@ class Trainer:
         return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """Loss and metrics of one batch, without updating weights."""
+        """Loss and metrics of one batch, without updating weights (returned as by
+        ``train_on_batch``)."""
         self._require_compiled("test_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
         sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
@@ -767,10 +771,7 @@ class Trainer:
         if progbar is not None:
             progbar.start_mode("test", iterator.num_batches)
         logs = self._run_evaluation(iterator, cbs)
-        if return_dict:
-            return logs
-        values = _as_list(self, logs)
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else _as_list(self, logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
@@ -1061,16 +1062,18 @@ def _chief_view(verbose, callbacks):
     return 0, kept
 
 
-def _as_list(model, logs: dict) -> list:
+def _as_list(model, logs: dict):
     """``logs`` as a list in Keras's order: the model's metrics in ``model.metrics``'s
     order, a compiled metric by the name it was given (with several outputs its log is
-    ``<output>_<name>``, so it falls to the end), then every other log by name."""
+    ``<output>_<name>``, so it falls to the end), then every other log by name. A single
+    value is returned alone, as Keras."""
     base = dict(
         zip(map(id, model._metrics or []), getattr(model, "_metric_base_names", None) or [])
     )
     order = [base.get(id(m), m.name) for m in model.metrics]
     values = [logs[name] for name in order if name in logs]
-    return values + [logs[k] for k in sorted(logs) if k not in order]
+    values += [logs[k] for k in sorted(logs) if k not in order]
+    return values[0] if len(values) == 1 else values
 
 
 def _metrics_by_output(metrics, names: list, argument: str) -> list[list]:

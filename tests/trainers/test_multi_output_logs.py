@@ -314,3 +314,39 @@ def test_class_weight_is_refused_with_several_outputs():
 def test_class_weight_is_refused_with_several_outputs_as_keras():
     keras = pytest.importorskip("keras")
     assert _class_weight_refusal(cnnkit) == _class_weight_refusal(keras)
+
+
+def _on_batch_results(k):
+    inputs = k.Input((4,))
+    model = k.Model(inputs, k.layers.Dense(1)(inputs))
+    model.set_weights([w[:, :1] if w.ndim == 2 else w[:1] for w in _weights()[:2]])
+    model.compile("sgd", "mse")
+    single = (model.train_on_batch(X, Y_B), model.test_on_batch(X, Y_B))
+    model.compile("sgd", "mse", metrics=["mae"])
+    return single, (model.train_on_batch(X, Y_B), model.test_on_batch(X, Y_B))
+
+
+def test_on_batch_returns_the_loss_alone_without_metrics():
+    (trained, tested), (with_metrics, tested_with_metrics) = _on_batch_results(cnnkit)
+    assert isinstance(trained, float) and isinstance(tested, float)
+    assert isinstance(with_metrics, list) and len(with_metrics) == len(tested_with_metrics) == 2
+
+
+def test_on_batch_results_as_keras():
+    keras = pytest.importorskip("keras")
+    ours, theirs = _on_batch_results(cnnkit), _on_batch_results(keras)
+    assert [type(v) for pair in ours for v in pair] == [type(v) for pair in theirs for v in pair]
+
+    def flat(results):
+        return [float(v) for pair in results for item in pair for v in np.atleast_1d(item)]
+
+    assert flat(ours) == pytest.approx(flat(theirs), rel=1e-4)
+
+
+def test_a_metric_object_keeps_its_name_when_compiled_again():
+    model = _model(cnnkit)
+    metric = cnnkit.metrics.MeanAbsoluteError(name="m1")
+    for _ in range(2):
+        model.compile("sgd", "mse", metrics=[[metric], None])
+        logs = model.evaluate(X, [np.eye(3)[Y_A], Y_B], verbose=0, return_dict=True)
+        assert list(logs) == ["a_loss", "a_m1", "b_loss", "loss"]
