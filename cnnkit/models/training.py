@@ -258,7 +258,8 @@ class Trainer:
             raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
         for penalty in penalties:
             total = penalty if total is None else total + penalty
-        self._record_output_losses(by_output, _length(outs[0].data))
+        if by_output is not None:
+            self._record_output_losses(by_output, _length(getattr(outs[0], "data", outs[0])))
         return total
 
     def _forward_loss(self, x, y, sample_weight, training: bool):
@@ -285,11 +286,9 @@ class Trainer:
 
     def _record_output_losses(self, values, rows: int) -> None:
         """Each output's unweighted loss of a batch of ``rows`` samples into its
-        ``<output>_loss`` tracker (``values``: one float or ``None`` per output, or ``None``
-        for fewer than two losses). Under data parallelism the step sums the processes'
+        ``<output>_loss`` tracker (``values``: one float, or ``None`` for an output without a
+        loss, per output). Under data parallelism the step sums the processes'
         values first (:meth:`_sum_output_losses`)."""
-        if values is None:
-            return
         if not self._output_loss_trackers:
             self._output_loss_trackers = _output_loss_trackers(self, values)
         if distribution_lib.active_data_parallel() is not None:
@@ -946,7 +945,7 @@ def _loss_tracker():
 def _output_weights(sample_weight, index: int):
     """The sample weights of output ``index``: its own array when ``sample_weight`` has one
     per output (a list, as Keras takes them), else the one array every output shares."""
-    if isinstance(sample_weight, (list, tuple)):
+    if isinstance(sample_weight, (list, tuple)) and np.ndim(sample_weight[0]) >= 1:
         return sample_weight[index]
     return sample_weight
 
