@@ -350,3 +350,45 @@ def test_a_metric_object_keeps_its_name_when_compiled_again():
         model.compile("sgd", "mse", metrics=[[metric], None])
         logs = model.evaluate(X, [np.eye(3)[Y_A], Y_B], verbose=0, return_dict=True)
         assert list(logs) == ["a_loss", "a_m1", "b_loss", "loss"]
+
+
+def _fit_dict_outputs(k, sample_weight):
+    """A model with a dict of outputs, trained on dicts of targets and sample weights."""
+    inputs = k.Input((4,), name="x")
+    hidden = k.layers.Dense(8, activation="relu", name="h")(inputs)
+    outputs = {
+        "b": k.layers.Dense(1, name="b")(hidden),
+        "a": k.layers.Dense(3, activation="softmax", name="a")(hidden),
+    }
+    model = k.Model(inputs, outputs)
+    model.set_weights(_weights())
+    model.compile("sgd", loss={"b": "mse", "a": SCE}, metrics={"a": ["accuracy"]})
+    history = model.fit(
+        X,
+        {"b": Y_B, "a": Y_A},
+        sample_weight=sample_weight,
+        batch_size=5,
+        shuffle=False,
+        validation_split=0.25,
+        verbose=0,
+    )
+    return history.history
+
+
+def test_dict_outputs_take_dicts_of_targets_and_sample_weights():
+    by_name = _fit_dict_outputs(cnnkit, {"b": SW_B, "a": SW})
+    by_position = _fit_dict_outputs(cnnkit, [SW, SW_B])  # the outputs' sorted order: a, b
+    assert list(by_name) == [
+        "a_accuracy", "a_loss", "b_loss", "loss",
+        "val_a_accuracy", "val_a_loss", "val_b_loss", "val_loss",
+    ]  # fmt: skip
+    assert by_name == by_position
+
+
+def test_dict_outputs_take_dicts_of_targets_and_sample_weights_as_keras():
+    keras = pytest.importorskip("keras")
+    ours = _fit_dict_outputs(cnnkit, {"b": SW_B, "a": SW})
+    theirs = _fit_dict_outputs(keras, {"b": SW_B, "a": SW})
+    assert list(ours) == list(theirs)
+    for key in theirs:
+        assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), key
