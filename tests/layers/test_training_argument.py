@@ -259,6 +259,20 @@ def _graph_node_values(k):
     return [*results, seen]
 
 
+def _time_distributed_flip(k):
+    """A wrapper passes its own `training`, None included, to the wrapped layer's call."""
+    frames = np.stack([X[:4], X[4:8], X[8:12]], axis=1)  # (4, 3, 4, 4, 1)
+
+    def effect(y):
+        return "unchanged" if np.allclose(np.asarray(y), frames) else "changed"
+
+    td = k.layers.TimeDistributed(k.layers.RandomFlip(seed=1))
+    i = k.Input((3, 4, 4, 1))
+    m = k.Model(i, k.layers.TimeDistributed(k.layers.RandomFlip(seed=1))(i))
+    return [effect(td(frames)), effect(td(frames, training=True)), effect(m(frames)),
+            effect(m(frames, training=True))]  # fmt: skip
+
+
 SCENARIOS = {
     _flip_alone: "changed",
     _flip_explicit_false: "unchanged",
@@ -275,6 +289,7 @@ SCENARIOS = {
     _explicit_none_beats_the_default: [True, None, False],
     _explicit_none_clears_the_context: [None, None, True],
     _model_called_with_none_inside_training: [None, None],
+    _time_distributed_flip: ["unchanged", "changed", "unchanged", "changed"],
     _graph_node_values: [
         [True, True, None, False],
         [True, True, None, False],
