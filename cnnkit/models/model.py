@@ -216,12 +216,15 @@ class Model(Trainer, Layer):
         weights = list(getattr(self, "_loss_weights", None) or [])
         metrics = getattr(self, "_metric_ids", None)  # as given: a list, or a dict by output
         weighted = getattr(self, "_weighted_metric_ids", None)
+        with self._metrics_named_as_given():
+            metrics = serialize_keras_object(metrics) if metrics else None
+            weighted = serialize_keras_object(weighted) if weighted else None
         return {
             "optimizer": serialize_keras_object(self.optimizer),
             "loss": serialize_keras_object(self.loss),
             "loss_weights": None if all(w == 1.0 for w in weights) else weights,
-            "metrics": serialize_keras_object(metrics) if metrics else None,
-            "weighted_metrics": serialize_keras_object(weighted) if weighted else None,
+            "metrics": metrics,
+            "weighted_metrics": weighted,
             "run_eagerly": bool(getattr(self, "run_eagerly", False)),
             "steps_per_execution": int(getattr(self, "steps_per_execution", 1)),
             "jit_compile": False,

@@ -24,6 +24,7 @@ with a note naming the steps it happened in; nothing is run twice.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
 from collections.abc import Mapping
@@ -354,6 +355,21 @@ class Trainer:
                     self._metrics_outputs.append((metric, index, weighted))
                     self._metric_base_names.append(base)
         return built
+
+    @contextlib.contextmanager
+    def _metrics_named_as_given(self):
+        """The compiled Metric objects under the names they were given to ``compile``
+        (what the compile config writes, as Keras's, whose objects keep their names); their
+        log names (``<output>_<name>``...) come back after."""
+        built = [m for m in self._metrics or [] if hasattr(m, "_compile_name")]
+        logged = [m.name for m in built]
+        for metric in built:
+            metric.name = metric._compile_name
+        try:
+            yield
+        finally:
+            for metric, name in zip(built, logged):
+                metric.name = name
 
     def _logs(self) -> dict:
         """Current metric values, keys sorted as Keras 3 does (``accuracy`` before ``loss``)."""

@@ -392,3 +392,38 @@ def test_dict_outputs_take_dicts_of_targets_and_sample_weights_as_keras():
     assert list(ours) == list(theirs)
     for key in theirs:
         assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), key
+
+
+def _saved_and_loaded(tmp_path):
+    model = _model(cnnkit)
+    model.set_weights(_weights())
+    model.compile(
+        "sgd",
+        loss=[SCE, "mse"],
+        metrics=[["accuracy"], None],
+        weighted_metrics={"b": [cnnkit.metrics.MeanAbsoluteError()]},
+    )
+    logs = _evaluate_model(model)
+    model.save(tmp_path / "two.keras")
+    return model, logs
+
+
+def _evaluate_model(model):
+    return model.evaluate(X, [Y_A, Y_B], sample_weight=SW, verbose=0, return_dict=True)
+
+
+def test_metric_objects_are_saved_under_their_own_names(tmp_path):
+    model, logs = _saved_and_loaded(tmp_path)
+    config = model.get_compile_config()
+    assert config["weighted_metrics"]["b"][0]["config"]["name"] == "mean_absolute_error"
+    assert "b_mean_absolute_error" in logs  # the log name is unchanged by saving
+    assert _evaluate_model(model) == logs
+    loaded = cnnkit.models.load_model(tmp_path / "two.keras")
+    assert _evaluate_model(loaded) == pytest.approx(logs)
+
+
+def test_metric_objects_saved_by_cnnkit_log_under_the_same_names_in_keras(tmp_path):
+    keras = pytest.importorskip("keras")
+    _, logs = _saved_and_loaded(tmp_path)
+    loaded = keras.models.load_model(tmp_path / "two.keras")
+    assert _evaluate_model(loaded) == pytest.approx(logs, rel=1e-4)
