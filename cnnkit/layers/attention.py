@@ -28,7 +28,7 @@ from cnnkit.kernels import activations as act_ops
 from cnnkit.kernels import attention as attention_ops
 from cnnkit.kernels import shape as shape_ops
 from cnnkit.layers._shapes import require_rank
-from cnnkit.layers.base import Layer
+from cnnkit.layers.base import NOT_GIVEN, Layer
 from cnnkit.layers.core import _serialize_callable
 from cnnkit.layers.einsum_dense import EinsumDense
 
@@ -122,7 +122,7 @@ class _QKVCall:
 
     _takes_query_value_key = True  # a saved call with 2 or 3 arguments is replayed as a list
 
-    def __call__(self, query, value=None, key=None, training=None, **kwargs):
+    def __call__(self, query, value=None, key=None, training=NOT_GIVEN, **kwargs):
         if value is None:
             if not isinstance(query, (list, tuple)) or len(query) not in (2, 3):
                 raise TypeError(

@@ -44,7 +44,7 @@ from cnnkit import random as cnnkit_random
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels.image import FILL_MODES, INTERPOLATIONS, affine_transform
 from cnnkit.layers.augmentation import _check_choice, _RandomImageLayer, _value_range
-from cnnkit.layers.base import standardize_data_format
+from cnnkit.layers.base import NOT_GIVEN, standardize_data_format
 
 
 def _unit_range(value, name: str) -> tuple[float, float]:
@@ -140,7 +140,7 @@ class _ImagePreprocessingLayer(_RandomImageLayer):
         transformation = self.get_random_transformation(images, training=True)
         return self.transform_images(images, transformation, training=True)
 
-    def __call__(self, inputs, *args, training=None, **kwargs):
+    def __call__(self, inputs, *args, training=NOT_GIVEN, **kwargs):
         if isinstance(inputs, dict):
             return self._call_dict(inputs, bool(self._resolve_training(training)))
         return super().__call__(inputs, *args, training=training, **kwargs)

@@ -143,6 +143,23 @@ class KerasTensor:
         )
 
 
+class _NotGiven:
+    """The default of ``training`` in ``Layer.__call__``: no value given, which differs
+    from an explicit ``training=None`` (as in Keras, that one reaches ``call`` and the
+    layers called after it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self):
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = _NotGiven()
+
+
 class Node:
     """One call of a layer on symbolic inputs: the edge set of the functional graph."""
 
@@ -156,9 +173,10 @@ class Node:
         self.outputs = outputs
         self.output_tensors = _flatten(outputs)
         self.kwargs = kwargs
-        # The `training` value this call resolved to (Keras records it among the node's call
-        # arguments): a model called without `training` gives it to the layer again.
-        self.training = None
+        # The `training` value this call resolved to, or an explicit `training=None` (Keras
+        # records either among the node's call arguments, and writes it in the config); a
+        # model called without `training` gives it to the layer again. NOT_GIVEN: none.
+        self.training = NOT_GIVEN
 
     @property
     def parent_nodes(self) -> list[Node]:
@@ -593,7 +611,7 @@ class Layer:
         return cls(**config)
 
     # -- calling -------------------------------------------------------
-    def __call__(self, *args, training=None, **kwargs):
+    def __call__(self, *args, training=NOT_GIVEN, **kwargs):
         """Run ``call`` now on arrays or Tensors, or record it in the graph on KerasTensors.
 
         The inputs are the first positional argument, or the keyword named as ``call``'s
@@ -613,10 +631,13 @@ class Layer:
                 )
             inputs = kwargs.pop(name)
         if any(isinstance(t, KerasTensor) for t in _flatten(inputs) + _flatten(args)):
-            training = self._resolve_training(training)
+            resolved = self._resolve_training(training)
             outputs = self._symbolic_call(inputs, kwargs, args)
             if self._call_takes("training") and self._inbound_nodes:
-                self._inbound_nodes[-1].training = training
+                explicit_none = resolved is None and training is not NOT_GIVEN
+                self._inbound_nodes[-1].training = (
+                    resolved if resolved is not None or explicit_none else NOT_GIVEN
+                )
             return outputs
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(self._to_tensor(t) for t in inputs)
@@ -639,9 +660,9 @@ class Layer:
         context = _CALL_CONTEXT.get()
         token = _CALL_CONTEXT.set(_CallContext()) if context is None else None
         try:
-            training = self._resolve_training(training)
-            if training is not None and self._call_takes("training"):
-                kwargs["training"] = training  # only a `call` that declares it gets it
+            resolved = self._resolve_training(training)
+            if self._call_takes("training") and (resolved is not None or training is None):
+                kwargs["training"] = resolved  # only a `call` that declares it gets it
             self._losses = []  # this call's add_loss() and activity penalties
             outputs = self.call(inputs, *args, **kwargs)
         finally:
@@ -657,17 +678,18 @@ class Layer:
     def _resolve_training(self, training):
         """The ``training`` value of this call, found as Keras finds it.
 
-        In order: ``training`` given to this call (``None`` counts as not given); else the
+        In order: ``training`` given to this call, an explicit ``None`` included; else the
         value of the enclosing call (the outermost layer or model call opens a context that
-        every layer called inside it reads and then sets to its own value, as in Keras);
-        else the default of ``training`` in this layer's ``call`` signature (``None`` where
-        it has none). The result is stored in the context for the layers called after.
+        every layer called inside it reads and then sets to its own value, as in Keras),
+        when not ``None``; else the default of ``training`` in this layer's ``call``
+        signature (``None`` where it has none). The result is stored in the context for the
+        layers called after: an explicit ``None`` clears it for them, as in Keras.
         """
         context = _CALL_CONTEXT.get()
-        if training is None and context is not None:
-            training = context.training
-        if training is None:
-            training = self._call_training_default()
+        if training is NOT_GIVEN:
+            training = None if context is None else context.training
+            if training is None:
+                training = self._call_training_default()
         if context is not None:
             context.training = training
         return training

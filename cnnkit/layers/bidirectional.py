@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnkit.kernels import recurrent as rnn_ops
 from cnnkit.kernels import shape as shape_ops
-from cnnkit.layers.base import Layer
+from cnnkit.layers.base import NOT_GIVEN, Layer
 from cnnkit.layers.recurrent import _first, _split_states, _with_states
 from cnnkit.layers.wrappers import deserialize_layer, serialize_layer
 
@@ -139,7 +139,7 @@ class Bidirectional(Layer):
             self._initial_weights = None
         self.built = True
 
-    def __call__(self, inputs, initial_state=None, training=None, **kwargs):
+    def __call__(self, inputs, initial_state=None, training=NOT_GIVEN, **kwargs):
         inputs = _with_states(self.name, inputs, initial_state)
         return super().__call__(inputs, training=training, **kwargs)
 

@@ -23,7 +23,7 @@ from cnnkit.backend import xp
 from cnnkit.kernels import conv as conv_ops
 from cnnkit.kernels import sequence as seq_ops
 from cnnkit.layers._shapes import require_rank
-from cnnkit.layers.base import standardize_padding, standardize_tuple
+from cnnkit.layers.base import NOT_GIVEN, standardize_padding, standardize_tuple
 from cnnkit.layers.convolutional3d import conv3d
 from cnnkit.layers.rnn import RNN
 from cnnkit.layers.rnn_cells import LSTMCell
@@ -248,7 +248,7 @@ class _ConvLSTM(RNN):
             **kwargs,
         )
 
-    def __call__(self, inputs, initial_state=None, training=None, **kwargs):
+    def __call__(self, inputs, initial_state=None, training=NOT_GIVEN, **kwargs):
         if initial_state is not None:
             states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
             inputs = [inputs, *states]

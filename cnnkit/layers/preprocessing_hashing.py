@@ -48,6 +48,42 @@ def _as_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
+def _check_mask_value(layer, values: np.ndarray) -> None:
+    """Keras compares the inputs with ``mask_value`` converted to their dtype
+    (``tf.equal``), which fails for a value that dtype cannot hold: refuse it as Keras."""
+    mask, kind = layer.mask_value, values.dtype.kind
+    if kind in "USO":
+        fits, dtype = isinstance(mask, (str, bytes)), "string"
+    elif kind == "b":
+        fits, dtype = isinstance(mask, (bool, np.bool_)), "bool"
+    elif kind in "iu":
+        fits = isinstance(mask, (numbers.Integral, np.bool_))
+        dtype = str(values.dtype)
+    else:
+        fits = isinstance(mask, (numbers.Real, np.bool_)) and not isinstance(mask, (str, bytes))
+        dtype = str(values.dtype)
+    if not fits:
+        raise TypeError(
+            f"Cannot convert {mask!r} to a tensor of dtype {dtype}: the `mask_value` of "
+            f"layer {layer.name!r} must be of the inputs' type. Received: "
+            f"mask_value={mask!r} and inputs of dtype {values.dtype}."
+        )
+
+
+def _equal(values: np.ndarray, mask_value) -> np.ndarray:
+    """Where ``values`` equal ``mask_value``; strings and bytes compare as UTF-8, as in
+    TensorFlow (which holds both as bytes)."""
+    targets = [mask_value]
+    if isinstance(mask_value, bytes):
+        targets.append(mask_value.decode("utf-8", errors="replace"))
+    elif isinstance(mask_value, str):
+        targets.append(mask_value.encode("utf-8"))
+    found = np.zeros(values.shape, dtype=bool)
+    for target in targets:
+        found |= np.asarray(values == target, dtype=bool)
+    return found
+
+
 def _values_as_strings(values: np.ndarray, argument: str = "inputs") -> list:
     """The flat values as the strings TensorFlow hashes (``tf.as_string`` after a float cast)."""
     kind = values.dtype.kind
@@ -121,6 +157,8 @@ class Hashing(_HashingBase):
     Raises:
         ValueError: ``num_bins`` missing or < 1, a non-integer dtype in ``"int"`` mode, an
             unknown ``output_mode``, a malformed ``salt`` or ``sparse=True``.
+        TypeError: on a call, a ``mask_value`` that the inputs' type cannot hold (a string
+            for numbers, a number for strings, a float for integers), as Keras.
 
     Example:
         >>> Hashing(num_bins=3)([["A"], ["B"], ["C"], ["D"], ["E"]]).numpy().ravel()
@@ -196,7 +234,8 @@ class Hashing(_HashingBase):
         mask = None
         if self.mask_value is not None and bins > 1:
             bins -= 1
-            mask = np.asarray(values == self.mask_value, dtype=bool)
+            _check_mask_value(self, values)
+            mask = _equal(values, self.mask_value)
         strings = _values_as_strings(values)
         if self.strong_hash:
             hashes = hashing.siphash64(strings, self.salt)

@@ -30,7 +30,7 @@ from cnnkit import activations, backend, initializers, regularizers
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import recurrent as rnn_ops
-from cnnkit.layers.base import InputSpec, Layer
+from cnnkit.layers.base import NOT_GIVEN, InputSpec, Layer
 from cnnkit.layers.core import _serialize_callable, _set_constraints
 
 
@@ -215,7 +215,7 @@ class _RNN(Layer):
         self.built = True
 
     # -- calling ---------------------------------------------------------------------------
-    def __call__(self, inputs, initial_state=None, training=None, **kwargs):
+    def __call__(self, inputs, initial_state=None, training=NOT_GIVEN, **kwargs):
         # the initial states join the inputs: they become edges of a functional graph
         inputs = _with_states(self.name, inputs, initial_state)
         return super().__call__(inputs, training=training, **kwargs)

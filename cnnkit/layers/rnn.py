@@ -19,7 +19,7 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import sequence as seq_ops
 from cnnkit.layers._shapes import require_rank
-from cnnkit.layers.base import Layer
+from cnnkit.layers.base import NOT_GIVEN, Layer
 from cnnkit.layers.recurrent import _first, _split_states, _with_states
 from cnnkit.layers.rnn_cells import StackedRNNCells, _output_size, _state_sizes
 from cnnkit.layers.wrappers import deserialize_layer, serialize_layer
@@ -125,7 +125,7 @@ class RNN(Layer):
         self.built = True
 
     # -- calling ---------------------------------------------------------------------------
-    def __call__(self, inputs, initial_state=None, training=None, **kwargs):
+    def __call__(self, inputs, initial_state=None, training=NOT_GIVEN, **kwargs):
         inputs = _with_states(self.name, inputs, initial_state)
         return super().__call__(inputs, training=training, **kwargs)
 

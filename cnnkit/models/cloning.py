@@ -8,6 +8,7 @@ from cnnkit.layers.base import KerasTensor, Layer, _flatten
 from cnnkit.layers.core import Input, InputLayer
 from cnnkit.layers.operations import Operation
 from cnnkit.models.functional import Functional
+from cnnkit.models.functional_config import node_call_kwargs
 from cnnkit.models.sequential import Sequential
 
 
@@ -133,7 +134,7 @@ def _clone_functional(model: Functional, input_tensors, clone_layer) -> Function
 
     for node in model._nodes:
         layer = clone_layer(node.layer)
-        outputs = layer(remap(node.inputs), *remap(node.args), **remap(dict(node.kwargs)))
+        outputs = layer(remap(node.inputs), *remap(node.args), **remap(node_call_kwargs(node)))
         for old, new in zip(node.output_tensors, _flatten(outputs)):
             values[id(old)] = new
 

@@ -37,6 +37,8 @@ class Functional(Model):
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._inputs_struct = inputs
+        if type(outputs) is dict:  # as Keras's tree.flatten: a dict's outputs by sorted key
+            outputs = {key: outputs[key] for key in sorted(outputs)}
         self._outputs_struct = outputs
         self.inputs = _flatten(inputs)
         self.outputs = _flatten(outputs)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 
-from cnnkit.layers.base import KerasTensor
+from cnnkit.layers.base import NOT_GIVEN, KerasTensor
 from cnnkit.layers.core import InputLayer
 
 
@@ -78,7 +78,7 @@ def functional_get_config(model) -> dict:
         inbound = [
             {
                 "args": [serialize_arg(a) for a in _call_arguments(node)],
-                "kwargs": serialize_arg(dict(node.kwargs)),
+                "kwargs": serialize_arg(node_call_kwargs(node)),
             }
             for node in layer._inbound_nodes
             if id(node) in own_nodes and not isinstance(node.layer, InputLayer)
@@ -214,8 +214,18 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
     return cls(inputs=inputs, outputs=outputs, name=name, trainable=trainable)
 
 
+def node_call_kwargs(node) -> dict:
+    """A node's keyword arguments as Keras writes them: with the ``training`` value the
+    call recorded (an explicit ``None`` too), when it recorded one."""
+    kwargs = dict(node.kwargs)
+    if node.training is not NOT_GIVEN:
+        kwargs["training"] = node.training
+    return kwargs
+
+
 def _call_layer(layer, args: list, kwargs: dict) -> None:
-    kwargs = {k: v for k, v in kwargs.items() if not (k in ("mask", "training") and v is None)}
+    # a `training` written in the config, `None` included, is given again (Keras's replay)
+    kwargs = {k: v for k, v in kwargs.items() if not (k == "mask" and v is None)}
     if len(args) in (2, 3) and getattr(layer, "_takes_query_value_key", False):
         args = [list(args)]  # Keras writes mha(query, value) as two arguments
     params = list(inspect.signature(type(layer).call).parameters.values())[1:]  # after self

@@ -12,7 +12,7 @@ import numpy as np
 from cnnkit import backend
 from cnnkit.argument_validation import snake_case
 from cnnkit.layers.base import Layer
-from cnnkit.models.training import Trainer, _output_names
+from cnnkit.models.training import Trainer
 
 # The entries of a compile config that ``compile_from_config`` passes to ``compile``.
 COMPILE_ARGUMENTS = (
@@ -214,18 +214,17 @@ class Model(Trainer, Layer):
         from cnnkit.saving.serialization import serialize_keras_object
 
         weights = list(getattr(self, "_loss_weights", None) or [])
-        ids = list(getattr(self, "_metric_ids", None) or [])
-        split = len(ids) - getattr(self, "_weighted_metric_count", 0)
-        metrics, weighted = ids[:split], ids[split:]
-        by_output = getattr(self, "_metric_ids_by_output", None)
-        if by_output is not None:  # metrics given as a dict by output name, kept so
-            metrics = {n: m for n, m in zip(_output_names(self), by_output) if m}
+        metrics = getattr(self, "_metric_ids", None)  # as given: a list, or a dict by output
+        weighted = getattr(self, "_weighted_metric_ids", None)
+        with self._metrics_named_as_given():
+            metrics = serialize_keras_object(metrics) if metrics else None
+            weighted = serialize_keras_object(weighted) if weighted else None
         return {
             "optimizer": serialize_keras_object(self.optimizer),
             "loss": serialize_keras_object(self.loss),
             "loss_weights": None if all(w == 1.0 for w in weights) else weights,
-            "metrics": serialize_keras_object(metrics) if metrics else None,
-            "weighted_metrics": serialize_keras_object(weighted) if weighted else None,
+            "metrics": metrics,
+            "weighted_metrics": weighted,
             "run_eagerly": bool(getattr(self, "run_eagerly", False)),
             "steps_per_execution": int(getattr(self, "steps_per_execution", 1)),
             "jit_compile": False,

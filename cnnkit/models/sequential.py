@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnkit.layers.base import KerasTensor, Layer
+from cnnkit.layers.base import NOT_GIVEN, KerasTensor, Layer
 from cnnkit.layers.core import InputLayer
 from cnnkit.models.functional import adjust_input_rank
 from cnnkit.models.model import Model
@@ -211,7 +211,7 @@ class Sequential(Model):
             given = training
             if given is None and layer._call_takes("training"):
                 given = layer._call_training_default()
-            x = layer(x, training=given)
+            x = layer(x, training=NOT_GIVEN if given is None else given)
         return x
 
     def compute_output_shape(self, input_shape):

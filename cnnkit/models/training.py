@@ -24,13 +24,14 @@ with a note naming the steps it happened in; nothing is run twice.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
-from cnnkit import backend
+from cnnkit import backend, tree
 from cnnkit import distribution as distribution_lib
 from cnnkit.autodiff import Tensor, no_grad
 from cnnkit.backend import xp
@@ -64,8 +65,10 @@ class Trainer:
         self._loss_fns: list = []
         self._loss_weights: list[float] = []
         self._metric_ids = None
+        self._weighted_metric_ids = None
         self._metrics: list | None = None
         self._loss_tracker = _loss_tracker()
+        self._output_loss_trackers: list = []
         self.steps_per_execution = 1
         self._run_eagerly = False
         self._jit_compile = False
@@ -87,10 +90,18 @@ class Trainer:
 
         Args:
             optimizer: an optimizer or its string id (``"adam"``, ``"sgd"``, ...).
-            loss: a loss (string id, function or Loss object), or one per output (list).
-            loss_weights: optional list of scalars weighting each output's loss.
-            metrics: list of metrics (``"accuracy"`` is resolved from the shapes, as in Keras).
-            weighted_metrics: metrics weighted by ``sample_weight``/``class_weight``.
+            loss: a loss (string id, function or Loss object) for every output, or one per
+                output: a list, or a dict with every output name (``None`` for no loss).
+                With several losses the logs also hold each output's, unweighted, as
+                ``<output>_loss`` (and ``val_<output>_loss``), as in Keras.
+            loss_weights: optional scalars weighting each output's loss (a list, or a dict
+                by output name).
+            metrics: a list of metrics (``"accuracy"`` is resolved from the shapes, as in
+                Keras). With several outputs, as Keras: a list with one entry per output (a
+                metric, a list of them or ``None``) or a dict by output name; they are
+                logged as ``<output>_<metric>``.
+            weighted_metrics: metrics weighted by ``sample_weight``/``class_weight``, given
+                as ``metrics``.
             run_eagerly: accepted for Keras's API; every cnnkit step runs eagerly (op by op
                 in NumPy), so ``True`` and ``False`` give the same results. Kept as
                 ``model.run_eagerly``.
@@ -112,7 +123,8 @@ class Trainer:
 
         Raises:
             ValueError: for an invalid ``steps_per_execution``, ``jit_compile`` or
-                ``run_eagerly``.
+                ``run_eagerly``; ``metrics``/``weighted_metrics`` neither a list, tuple nor
+                dict, or not one entry per output; a ``loss`` dict without every output.
         """
         from cnnkit import losses, optimizers
 
@@ -134,10 +146,21 @@ class Trainer:
                 stacklevel=2,
             )
             jit_compile = False
+        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value and not isinstance(value, (list, tuple, dict)):
+                raise ValueError(
+                    f"Expected `{name}` argument to be a list, tuple, or dict. "
+                    f"Received instead: {name}={value!r} of type {type(value)}"
+                )
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        if isinstance(loss, Mapping):  # by output name, as Keras; an output left out has none
-            loss = _by_output(self, loss, "loss", missing=None)
+        if isinstance(loss, Mapping):  # by output name, as Keras: one entry for each output
+            names = _output_names(self)
+            if set(loss) != set(names):
+                raise ValueError(
+                    f"Expected keys {names} in loss dict, but found loss.keys()={list(loss)}"
+                )
+            loss = [loss[name] for name in names]
         loss_list = loss if isinstance(loss, (list, tuple)) else [loss]
         self._loss_fns = [None if item is None else losses.get(item) for item in loss_list]
         if loss_weights is None:
@@ -146,23 +169,16 @@ class Trainer:
             if isinstance(loss_weights, Mapping):
                 loss_weights = _by_output(self, loss_weights, "loss_weights", missing=1.0)
             self._loss_weights = [float(w) for w in loss_weights]
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise TypeError(
-                "Expected `metrics` argument to be a list, tuple, or dict. "
-                f"Received instead: metrics={metrics!r} of type {type(metrics).__name__}"
-            )
-        self._metric_ids_by_output = None  # a dict of metrics: one list per output
-        if isinstance(metrics, Mapping):
-            per_output = _by_output(self, metrics, "metrics", missing=[])
-            self._metric_ids_by_output = [
-                list(m) if isinstance(m, (list, tuple)) else [m] for m in per_output
-            ]
-            metrics = None
-        self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
-        # As Keras: `metrics` ignore sample and class weights, `weighted_metrics` use them.
-        self._weighted_metric_count = len(list(weighted_metrics or []))
+        # Kept as given (Keras's compile config); resolved per output on the first batch.
+        self._metric_ids = metrics
+        self._weighted_metric_ids = weighted_metrics
+        outputs = getattr(self, "outputs", None)
+        if outputs:  # a graph's outputs are known: a bad structure is refused now
+            for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+                _metrics_by_output(value, _output_names(self), name)
         self._metrics = None
         self._loss_tracker = _loss_tracker()
+        self._output_loss_trackers = []  # `<output>_loss` of each output's loss, built on use
         self.steps_per_execution = int(steps_per_execution)
         self.run_eagerly = bool(run_eagerly)
         self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
@@ -189,7 +205,9 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        return [self._loss_tracker, *(self._metrics or [])]
+        """The loss tracker, the compiled metrics, then one ``<output>_loss`` tracker per
+        output with a loss when there are several (Keras's order)."""
+        return [self._loss_tracker, *(self._metrics or []), *self._output_loss_trackers]
 
     @property
     def metrics_names(self) -> list[str]:
@@ -219,8 +237,10 @@ class Trainer:
         n = len(outs)
         fns = self._loss_fns if len(self._loss_fns) == n else self._loss_fns * n
         weights = self._loss_weights if len(self._loss_weights) == n else [1.0] * n
+        # As Keras, several losses are also reported one by one, unweighted (`a_loss`, ...).
+        by_output = [None] * n if sum(fn is not None for fn in fns) > 1 else None
         total = None
-        for fn, w, target, out in zip(fns, weights, ys, outs):
+        for index, (fn, w, target, out) in enumerate(zip(fns, weights, ys, outs)):
             if fn is None:
                 continue
             if target is None:
@@ -229,7 +249,9 @@ class Trainer:
                     "fit/evaluate (or yield `(x, y)` batches), or compile without `loss=` "
                     "when the model adds its own losses (`add_loss`)."
                 )
-            term = _apply_loss(fn, target, out, sample_weight)
+            term = _apply_loss(fn, target, out, _output_weights(sample_weight, index))
+            if by_output is not None:
+                by_output[index] = float(term.data)
             if w != 1.0:
                 term = term * w
             total = term if total is None else total + term
@@ -238,6 +260,8 @@ class Trainer:
             raise ValueError("The model has no loss to optimise. Pass `loss=` to compile().")
         for penalty in penalties:
             total = penalty if total is None else total + penalty
+        if by_output is not None:
+            self._record_output_losses(by_output, _length(getattr(outs[0], "data", outs[0])))
         return total
 
     def _forward_loss(self, x, y, sample_weight, training: bool):
@@ -258,31 +282,95 @@ class Trainer:
         if self._metrics is None:
             self._metrics = self._build_metrics(ys, outs)
         for metric, index, weighted in self._metrics_outputs:
-            weights = sample_weight if weighted else None
+            weights = _output_weights(sample_weight, index) if weighted else None
             metric.update_state(ys[index], outs[index].data, sample_weight=weights)
         return self._logs()
 
+    def _record_output_losses(self, values, rows: int) -> None:
+        """Each output's unweighted loss of a batch of ``rows`` samples into its
+        ``<output>_loss`` tracker (``values``: one float, or ``None`` for an output without a
+        loss, per output). Under data parallelism the step sums the processes'
+        values first (:meth:`_sum_output_losses`)."""
+        if not self._output_loss_trackers:
+            self._output_loss_trackers = _output_loss_trackers(self, values)
+        if distribution_lib.active_data_parallel() is not None:
+            self._pending_output_losses = (values, rows)
+            return
+        present = [v for v in values if v is not None]
+        for tracker, value in zip(self._output_loss_trackers, present):
+            tracker.update_state(value, sample_weight=rows)
+
+    def _sum_output_losses(self, dist, n: int) -> None:
+        """The ``<output>_loss`` values of one global batch of ``n`` samples: each process's
+        share (its rows' mean times rows / n) summed over the processes, in one all-reduce."""
+        pending, self._pending_output_losses = getattr(self, "_pending_output_losses", None), None
+        count = sum(fn is not None for fn in self._loss_fns) if self._loss_fns else 0
+        if len(self._loss_fns) == 1 and count == 1:
+            count = len(_output_names(self))  # one loss for every output
+        if count < 2:
+            return
+        shares = np.zeros(count, dtype=np.float64)
+        if pending is not None:
+            values, rows = pending
+            shares[:] = [v * rows / n for v in values if v is not None]
+        dist.sum_in_place(shares)
+        if not self._output_loss_trackers:
+            fns = self._loss_fns if len(self._loss_fns) > 1 else self._loss_fns * count
+            self._output_loss_trackers = _output_loss_trackers(
+                self, [None if fn is None else 0.0 for fn in fns]
+            )
+        for tracker, value in zip(self._output_loss_trackers, shares):
+            tracker.update_state(float(value), sample_weight=n)
+
     def _build_metrics(self, ys, outs) -> list:
+        """The compiled metrics, named as Keras names them: ``<output>_<metric>`` with
+        several outputs, ``weighted_`` for a weighted metric whose name is taken, ``_1``,
+        ``_2``... after a repeated name."""
         from cnnkit import metrics as metrics_module
 
-        built, self._metrics_outputs = [], []
-        by_output = getattr(self, "_metric_ids_by_output", None)
-        shared = list(self._metric_ids or [])
-        first_weighted = len(shared) - getattr(self, "_weighted_metric_count", 0)
-        names = {self._loss_tracker.name}
-        for index, (target, out) in enumerate(zip(ys, outs)):
-            ids = shared + (by_output[index] if by_output else [])
-            for position, identifier in enumerate(ids):
-                weighted = first_weighted <= position < len(shared)
-                metric = metrics_module.get(identifier, np.asarray(target), out.data)
-                if weighted and metric.name in names:  # Keras: "weighted_" on a clash
-                    metric.name = f"weighted_{metric.name}"
-                if len(outs) > 1:
-                    metric.name = f"{_output_names(self)[index]}_{metric.name}"
-                names.add(metric.name)
-                built.append(metric)
-                self._metrics_outputs.append((metric, index, weighted))
+        names = _output_names(self) if len(outs) > 1 else [None]
+        built, self._metrics_outputs, self._metric_base_names = [], [], []
+        taken: dict = {}
+        for weighted, ids in ((False, self._metric_ids), (True, self._weighted_metric_ids)):
+            by_output = _metrics_by_output(
+                ids, names, "weighted_metrics" if weighted else "metrics"
+            )
+            for index, identifiers in enumerate(by_output):
+                target, out = np.asarray(ys[index]), outs[index].data
+                for identifier in identifiers:
+                    metric = metrics_module.get(identifier, target, out)
+                    # a Metric object given to compile keeps the name it came with
+                    base = getattr(metric, "_compile_name", metric.name)
+                    metric._compile_name = base
+                    prefix = f"{names[index]}_" if names[index] is not None else ""
+                    name = prefix + base
+                    if name in taken and weighted:
+                        name = f"{prefix}weighted_{base}"
+                    if name in taken:
+                        taken[name] += 1
+                        name = f"{name}_{taken[name] - 1}"
+                    else:
+                        taken[name] = 1
+                    metric.name = name
+                    built.append(metric)
+                    self._metrics_outputs.append((metric, index, weighted))
+                    self._metric_base_names.append(base)
         return built
+
+    @contextlib.contextmanager
+    def _metrics_named_as_given(self):
+        """The compiled Metric objects under the names they were given to ``compile``
+        (what the compile config writes, as Keras's, whose objects keep their names); their
+        log names (``<output>_<name>``...) come back after."""
+        built = [m for m in self._metrics or [] if hasattr(m, "_compile_name")]
+        logged = [m.name for m in built]
+        for metric in built:
+            metric.name = metric._compile_name
+        try:
+            yield
+        finally:
+            for metric, name in zip(built, logged):
+                metric.name = name
 
     def _logs(self) -> dict:
         """Current metric values, keys sorted as Keras 3 does (``accuracy`` before ``loss``)."""
@@ -297,15 +385,17 @@ class Trainer:
             m.reset_state()
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One gradient step on one batch; returns the loss and metrics of that batch."""
+        """One gradient step on one batch; returns the batch's loss and metrics as
+        ``evaluate`` does (the loss alone when there is nothing else, as Keras), or a dict."""
         self._require_compiled("train_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         data = ArrayDataAdapter(x, y, sample_weight, class_weight=class_weight)
         self._check_before_training(data)
         self._reset_metrics()
         xb, yb, sw = next(data.get_numpy_iterator())
         logs = self._train_step(xb, yb, sw, self.trainable_weights)
-        return logs if return_dict else _as_list(logs)
+        return logs if return_dict else _as_list(self, logs)
 
     # -- Keras's per-batch hooks: override them to customise fit/evaluate/predict -----------
     def train_step(self, data) -> dict:
@@ -353,7 +443,7 @@ class Trainer:
         ``self.metrics`` (they take their kind from the outputs, as Keras's do)."""
         if self._metrics is not None:
             return
-        if self._metric_ids or getattr(self, "_metric_ids_by_output", None):
+        if self._metric_ids or self._weighted_metric_ids:
             with no_grad():
                 outputs = infer(self, x)
             outs, ys = _outputs_and_targets(outputs, y)
@@ -404,16 +494,19 @@ class Trainer:
                 loss, part = float(total.data), ([o.data for o in outs], ys, sample_weight)
             grads, loss = dist.reduce_gradients(grads, variables, loss)
             self.optimizer.apply(grads, variables)
+        self._sum_output_losses(dist, n)
         outs, ys, sample_weight = dist.gather(part)
         return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """Loss and metrics of one batch, without updating weights."""
+        """Loss and metrics of one batch, without updating weights (returned as by
+        ``train_on_batch``)."""
         self._require_compiled("test_on_batch")
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         self._reset_metrics()
         logs = self._test_step(x, y, sample_weight)
-        return logs if return_dict else _as_list(logs)
+        return logs if return_dict else _as_list(self, logs)
 
     def _test_step(self, x, y, sample_weight) -> dict:
         """Loss and metrics of one batch (or of a joined run of batches)."""
@@ -428,6 +521,7 @@ class Trainer:
                 part = ([o.data for o in outs], ys, sample_weight)
             outs, ys, sample_weight = dist.gather(part)
             loss = dist.sum_scalar(loss)
+            self._sum_output_losses(dist, n)
             return self._update_metrics(loss, [Tensor(o) for o in outs], ys, sample_weight, n)
         with no_grad(), threads.parallel_region():
             total, outs, ys = self._forward_loss(x, y, sample_weight, training=False)
@@ -487,7 +581,8 @@ class Trainer:
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``.
             shuffle: reshuffle the training samples every epoch.
             class_weight: dict class index → weight of that class's samples in the loss.
-            sample_weight: per-sample weights of the loss.
+            sample_weight: per-sample weights of the loss; with several outputs, one array
+                for all, or one per output (a list, or a dict by output name).
             initial_epoch: epoch to start from (to resume; a
                 :class:`~cnnkit.callbacks.BackupAndRestore` that restores a backup sets it,
                 and the batch within that epoch, in ``on_train_begin``).
@@ -515,6 +610,7 @@ class Trainer:
             )
         verbose = _resolve_verbose(verbose)
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         if validation_split and validation_data is None:
             x, y, sample_weight, validation_data = train_validation_split(
                 x, y, sample_weight, validation_split
@@ -604,6 +700,7 @@ class Trainer:
             )
         vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
         vx, vy = _by_input(self, vx), _targets_by_output(self, vy)
+        vsw = _targets_by_output(self, vsw, "sample_weight")
         return get_data_adapter(vx, vy, vsw, batch_size or 32)
 
     def _check_before_training(self, data) -> None:
@@ -677,6 +774,7 @@ class Trainer:
         if distribution_lib.active_data_parallel() is not None:
             verbose, callbacks = _chief_view(verbose, callbacks)
         x, y = _by_input(self, x), _targets_by_output(self, y)
+        sample_weight = _targets_by_output(self, sample_weight, "sample_weight")
         data = get_data_adapter(x, y, sample_weight, batch_size or 32, steps)
         self._check_before_training(data)
         iterator = self._test_iterator(data, steps, callbacks, "test")
@@ -689,10 +787,7 @@ class Trainer:
         if progbar is not None:
             progbar.start_mode("test", iterator.num_batches)
         logs = self._run_evaluation(iterator, cbs)
-        if return_dict:
-            return logs
-        values = _as_list(logs)
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else _as_list(self, logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x``, as NumPy arrays, computed in batches."""
@@ -864,6 +959,14 @@ def _loss_tracker():
     return Mean(name="loss")
 
 
+def _output_weights(sample_weight, index: int):
+    """The sample weights of output ``index``: its own array when ``sample_weight`` has one
+    per output (a list, as Keras takes them), else the one array every output shares."""
+    if isinstance(sample_weight, (list, tuple)) and np.ndim(sample_weight[0]) >= 1:
+        return sample_weight[index]
+    return sample_weight
+
+
 def _apply_loss(fn, y_true, y_pred, sample_weight):
     """Mean loss over the batch (Keras's sum_over_batch_size), weighted per sample."""
     from cnnkit import losses
@@ -940,11 +1043,12 @@ def _flat_logs(logs) -> dict:
     return flat
 
 
-def _targets_by_output(model, y):
-    """A dict of targets keyed by output name as a list in the model's output order."""
+def _targets_by_output(model, y, what: str = "y"):
+    """A dict of targets (or of sample weights) keyed by output name as a list in the
+    model's output order."""
     if not isinstance(y, Mapping):
         return y
-    values = _by_output(model, y, "y")
+    values = _by_output(model, y, what)
     return values if len(values) > 1 else values[0]
 
 
@@ -974,10 +1078,57 @@ def _chief_view(verbose, callbacks):
     return 0, kept
 
 
-def _as_list(logs: dict) -> list:
-    values = [logs["loss"]]
-    values += [v for k, v in logs.items() if k != "loss"]
-    return values
+def _as_list(model, logs: dict):
+    """``logs`` as a list in Keras's order: the model's metrics in ``model.metrics``'s
+    order, a compiled metric by the name it was given (with several outputs its log is
+    ``<output>_<name>``, so it falls to the end), then every other log by name. A single
+    value is returned alone, as Keras."""
+    base = dict(
+        zip(map(id, model._metrics or []), getattr(model, "_metric_base_names", None) or [])
+    )
+    order = [base.get(id(m), m.name) for m in model.metrics]
+    values = [logs[name] for name in order if name in logs]
+    values += [logs[k] for k in sorted(logs) if k not in order]
+    return values[0] if len(values) == 1 else values
+
+
+def _metrics_by_output(metrics, names: list, argument: str) -> list[list]:
+    """``compile``'s ``metrics`` (or ``weighted_metrics``) as a list of identifiers for
+    each output, as Keras reads them: every metric for a single output; with several, a
+    list or tuple with one entry (a metric, a list of them, or ``None``) per output, or a
+    dict by output name.
+
+    Raises:
+        ValueError: for any other structure, with Keras's message.
+    """
+    if not metrics:
+        return [[] for _ in names]
+    if len(names) == 1:
+        return [list(tree.flatten(metrics))]
+    if isinstance(metrics, (list, tuple)) and len(metrics) == len(names):
+        entries = list(metrics)
+    elif isinstance(metrics, Mapping) and set(metrics) <= set(names):
+        entries = [metrics.get(name) for name in names]
+    else:
+        raise ValueError(
+            f"The model has {len(names)} outputs, `{argument}` gives "
+            f"{len(metrics)} entries.\nInvalid `{argument}`. `{argument}` should contain "
+            "metrics objects and either be a dict or a list matching the output names of the "
+            f"functional model {names} or match the output structure of the model: "
+            f"{['X'] * len(names)}.\nReceived: {argument}={metrics}"
+        )
+    return [[] if e is None else list(e) if isinstance(e, (list, tuple)) else [e] for e in entries]
+
+
+def _output_loss_trackers(model, values: list) -> list:
+    """A ``Mean`` named ``<output>_loss`` for each output with a loss (``values[i]`` not
+    ``None``), in output order."""
+    from cnnkit.metrics import Mean
+
+    names = _output_names(model)
+    if len(names) != len(values):
+        names = [f"output_{i}" for i in range(len(values))]
+    return [Mean(name=f"{name}_loss") for name, v in zip(names, values) if v is not None]
 
 
 def _resolve_verbose(verbose) -> int:

@@ -143,7 +143,8 @@ class SKLBase(BaseEstimator):
                 model.compile(
                     optimizer=type(original.optimizer).from_config(original.optimizer.get_config()),
                     loss=original.loss,
-                    metrics=list(original._metric_ids or []),
+                    metrics=original._metric_ids,
+                    weighted_metrics=original._weighted_metric_ids,
                 )
             return model
         return self.model(X=X, y=y, **(self.model_kwargs or {}))

@@ -1,6 +1,8 @@
 """Hashing and HashedCrossing: the hashes against published and TensorFlow values, the
 layers against Keras's documented outputs, shapes, configs and saving."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -173,6 +175,51 @@ def test_hashing_bad_arguments(kwargs, pattern):
 def test_hashing_refuses_values_that_are_not_text_or_numbers():
     with pytest.raises(TypeError, match="strings, bytes or numbers"):
         Hashing(3)(np.array([[None]], dtype=object))
+
+
+MASK_CASES = [
+    # (inputs, mask_value, bins or the dtype named in the error), as Keras with TensorFlow
+    (np.array([[1], [2]]), "x", "int64"),
+    (np.array([[1], [2]]), "1", "int64"),
+    (np.array([[1], [2]]), 1.0, "int64"),
+    (np.array([[1.0], [2.0]]), "x", "float64"),
+    (np.array([["a"], ["b"]]), 1, "string"),
+    (np.array([["a"], ["b"]]), 1.0, "string"),
+    (np.array([[True], [False]]), 1, "bool"),
+    (np.array([[1], [2]]), 1, [0, 2]),
+    (np.array([[1], [2]]), np.int64(1), [0, 2]),
+    (np.array([[1], [2]]), True, [0, 2]),
+    (np.array([[1.0], [2.0]]), 1, [0, 2]),
+    (np.array([["a"], ["b"]]), b"a", [0, 1]),
+    (np.array([[b"a"], [b"b"]]), "a", [0, 1]),
+]
+
+
+@pytest.mark.parametrize("inputs, mask_value, expected", MASK_CASES)
+def test_hashing_refuses_a_mask_value_of_another_type(inputs, mask_value, expected):
+    layer = Hashing(num_bins=3, mask_value=mask_value)
+    if isinstance(expected, str):
+        with pytest.raises(
+            TypeError,
+            match=rf"Cannot convert {re.escape(repr(mask_value))} to a tensor of dtype "
+            rf"{expected}: the `mask_value` of layer '{layer.name}' must be of the inputs' type",
+        ):
+            layer(inputs)
+    else:
+        assert layer(inputs).numpy().ravel().tolist() == expected
+    assert Hashing(num_bins=1, mask_value=mask_value)(inputs).numpy().ravel().tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("inputs, mask_value, expected", MASK_CASES)
+def test_hashing_mask_value_types_as_keras(inputs, mask_value, expected):
+    pytest.importorskip("tensorflow")  # Keras's Hashing runs TensorFlow's string ops
+    keras = pytest.importorskip("keras")
+    layer = keras.layers.Hashing(num_bins=3, mask_value=mask_value)
+    if isinstance(expected, str):
+        with pytest.raises(TypeError, match=r"Cannot convert .* of dtype"):
+            layer(inputs)
+    else:
+        assert keras.ops.convert_to_numpy(layer(inputs)).ravel().tolist() == expected
 
 
 # -- HashedCrossing ------------------------------------------------------------------------

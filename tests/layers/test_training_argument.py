@@ -165,6 +165,114 @@ def _outer_context_reaches_dropout(k):
     ]
 
 
+def _explicit_none_beats_the_default(k):
+    """`training=None` given to a call reaches `call` as None, not as its default."""
+    seen = []
+
+    class TrainingByDefault(_probe_class(k)):
+        def call(self, inputs, training=True):
+            self.record(training)
+            return inputs
+
+    probe = TrainingByDefault(seen)
+    probe(X)
+    probe(X, training=None)
+    probe(X, training=False)
+    return seen
+
+
+def _explicit_none_clears_the_context(k):
+    """Inside a training=True call, an explicit None is this call's value and, set in the
+    context, the one the next calls inherit (a layer whose default is True keeps it)."""
+    seen = []
+    Probe = _probe_class(k)
+
+    class TrainingByDefault(Probe):
+        def call(self, inputs, training=True):
+            self.record(training)
+            return inputs
+
+    class Outer(k.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first = Probe(seen)
+            self.second = Probe(seen)
+            self.third = TrainingByDefault(seen)
+
+        def call(self, inputs):
+            self.first(inputs, training=None)
+            self.second(inputs)
+            return self.third(inputs)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    outer = Outer()
+    outer(X, training=True)  # Keras's first call also traces `call` to build the layer
+    del seen[:]
+    outer(X, training=True)
+    return seen
+
+
+def _model_called_with_none_inside_training(k):
+    seen = []
+    Probe = _probe_class(k)
+    i = k.Input((4, 4, 1))
+    inner = k.Model(i, Probe(seen)(i))
+
+    class Outer(k.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+            self.after = Probe(seen)
+
+        def call(self, inputs):
+            return self.after(self.inner(inputs, training=None))
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    outer = Outer()
+    outer(X, training=True)
+    del seen[:]
+    outer(X, training=True)
+    return seen
+
+
+def _graph_node_values(k):
+    """A node built with training=True/None/False keeps that value; a node without one
+    takes the context the previous layer set; the model's own value overrides them all."""
+    seen = []
+    Probe = _probe_class(k)
+    i = k.Input((4, 4, 1))
+    x = Probe(seen)(i, training=True)
+    x = Probe(seen)(x)
+    x = Probe(seen)(x, training=None)
+    m = k.Model(i, Probe(seen)(x, training=False))
+    results = []
+    for kwargs in ({}, {"training": None}, {"training": False}):
+        del seen[:]
+        m(X, **kwargs)
+        results.append(list(seen))
+    del seen[:]
+    m.predict(X, verbose=0)
+    return [*results, seen]
+
+
+def _time_distributed_flip(k):
+    """A wrapper passes its own `training`, None included, to the wrapped layer's call."""
+    frames = np.stack([X[:4], X[4:8], X[8:12]], axis=1)  # (4, 3, 4, 4, 1)
+
+    def effect(y):
+        return "unchanged" if np.allclose(np.asarray(y), frames) else "changed"
+
+    td = k.layers.TimeDistributed(k.layers.RandomFlip(seed=1))
+    i = k.Input((3, 4, 4, 1))
+    m = k.Model(i, k.layers.TimeDistributed(k.layers.RandomFlip(seed=1))(i))
+    return [effect(td(frames)), effect(td(frames, training=True)), effect(m(frames)),
+            effect(m(frames, training=True))]  # fmt: skip
+
+
 SCENARIOS = {
     _flip_alone: "changed",
     _flip_explicit_false: "unchanged",
@@ -178,6 +286,16 @@ SCENARIOS = {
     _custom_layer_default_none: [None, True, False],
     _explicit_false_inside_training: ["unchanged", False, True],
     _outer_context_reaches_dropout: [False, True],
+    _explicit_none_beats_the_default: [True, None, False],
+    _explicit_none_clears_the_context: [None, None, True],
+    _model_called_with_none_inside_training: [None, None],
+    _time_distributed_flip: ["unchanged", "changed", "unchanged", "changed"],
+    _graph_node_values: [
+        [True, True, None, False],
+        [True, True, None, False],
+        [False, False, False, False],
+        [False, False, False, False],
+    ],
 }
 
 
@@ -229,3 +347,82 @@ def test_layer_defaults_match_keras_signatures():
         assert default(ours) == default(theirs), name
         checked += 1
     assert checked > 100
+
+
+def _recording_probe(k, seen):
+    """A probe that Keras and cnnkit can rebuild from its config (clone, from_config)."""
+
+    class RecordingProbe(k.layers.Layer):
+        def call(self, inputs, training=None):
+            seen.append(training)
+            return inputs
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    return RecordingProbe
+
+
+def _node_training_round_trip(k):
+    """The ``training`` each node was built with: in the config's ``kwargs``, and as the
+    values a clone and a model rebuilt from the config give the layers."""
+    seen = []
+    Probe = _recording_probe(k, seen)
+    i = k.Input((3,))
+    x = Probe(name="p_true")(i, training=True)
+    x = Probe(name="p_plain")(x)
+    x = Probe(name="p_none")(x, training=None)
+    model = k.Model(i, Probe(name="p_false")(x, training=False))
+    config = model.get_config()
+    written = {
+        layer["name"]: layer["inbound_nodes"][0]["kwargs"]
+        for layer in config["layers"]
+        if layer["inbound_nodes"]
+    }
+    data = np.ones((2, 3), "float32")
+    calls = []
+    for rebuilt in (
+        k.models.clone_model(model),
+        k.Model.from_config(config, custom_objects={"RecordingProbe": Probe}),
+    ):
+        del seen[:]
+        rebuilt(data)
+        calls.append(list(seen))
+    return written, calls
+
+
+NODE_TRAINING = (
+    {
+        "p_true": {"training": True},
+        "p_plain": {},
+        "p_none": {"training": None},
+        "p_false": {"training": False},
+    },
+    [[True, True, None, False], [True, True, None, False]],
+)
+
+
+def test_node_training_values_are_written_and_kept():
+    assert _node_training_round_trip(cnnkit) == NODE_TRAINING
+
+
+def test_node_training_values_are_written_and_kept_as_keras():
+    keras = pytest.importorskip("keras")
+    assert _node_training_round_trip(keras) == NODE_TRAINING
+
+
+def test_a_keras_config_with_training_none_loads_with_that_value():
+    """Keras writes an explicit `training=None` as `"training": null`: loading keeps it."""
+    seen = []
+    Probe = _recording_probe(cnnkit, seen)
+    i = cnnkit.Input((3,))
+    inner = Probe(name="p")(i, training=None)
+    config = cnnkit.Model(i, Probe(name="q")(inner)).get_config()
+    assert config["layers"][1]["inbound_nodes"][0]["kwargs"] == {"training": None}
+    rebuilt = cnnkit.Model.from_config(config, custom_objects={"RecordingProbe": Probe})
+    del seen[:]
+    rebuilt(np.ones((2, 3), "float32"), training=None)
+    assert seen == [None, None]
+    del seen[:]
+    rebuilt(np.ones((2, 3), "float32"), training=True)
+    assert seen == [True, True]

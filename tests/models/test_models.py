@@ -533,16 +533,23 @@ def test_dict_inputs_targets_losses_and_outputs_by_name(tmp_path):
     )
     x, y = _tickets()
     history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    assert sorted(history.history) == ["department_accuracy", "loss"]
+    # as Keras: each output's loss too, and a dict of outputs in sorted key order
+    assert list(history.history) == [
+        "department_accuracy",
+        "department_loss",
+        "loss",
+        "priority_loss",
+    ]
     out = model.predict(x, verbose=0)
-    assert list(out) == ["priority", "department"]
+    assert list(out) == model.output_names == ["department", "priority"]
     called = model(x)  # a direct call takes the dict too, and returns one
     np.testing.assert_allclose(called["department"].numpy(), out["department"], rtol=1e-6)
     assert out["priority"].shape == (40, 1) and out["department"].shape == (40, 4)
     picked = out["department"][np.arange(40), y["department"]]
-    expected = np.mean((out["priority"] - y["priority"]) ** 2) - 0.2 * np.mean(np.log(picked))
-    loss, accuracy = model.evaluate(x, y, verbose=0)
-    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    department, priority = -np.mean(np.log(picked)), np.mean((out["priority"] - y["priority"]) ** 2)
+    loss, department_loss, priority_loss, accuracy = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(loss, priority + 0.2 * department, rtol=1e-5)
+    np.testing.assert_allclose([department_loss, priority_loss], [department, priority], rtol=1e-5)
     np.testing.assert_allclose(accuracy, np.mean(out["department"].argmax(1) == y["department"]))
     model.save(tmp_path / "tickets.keras")
     loaded = keras.models.load_model(tmp_path / "tickets.keras").predict(x, verbose=0)
@@ -557,7 +564,11 @@ def test_dict_inputs_targets_losses_and_outputs_by_name(tmp_path):
             lambda m, x, y: m.predict({"title": x["title"]}, verbose=0),
             r"no data for the input\(s\) \['tags'\]",
         ),
-        (lambda m, x, y: m.compile("sgd", loss={"prio": "mse"}), r"output names.*\['prio'\]"),
+        (
+            lambda m, x, y: m.compile("sgd", loss={"prio": "mse"}),
+            r"Expected keys \['department', 'priority'\] in loss dict, but found "
+            r"loss.keys\(\)=\['prio'\]",
+        ),
         (
             lambda m, x, y: m.fit(x, {"priority": y["priority"]}, verbose=0),
             r"`y` gives no value for the output\(s\) \['department'\]",

@@ -80,7 +80,7 @@ class ArrayDataAdapter(DataAdapter):
             yield (
                 take(self.x, rows),
                 None if self.y is None else take(self.y, rows),
-                None if self.sample_weight is None else self.sample_weight[rows],
+                None if self.sample_weight is None else take(self.sample_weight, rows),
             )
 
 
@@ -190,8 +190,13 @@ def length(x) -> int:
 
 def sample_weights(sample_weight, class_weight, y, n: int):
     """One float32 weight per sample: ``sample_weight`` times the weight of each sample's
-    class (``class_weight``), or ``None`` when neither is given."""
+    class (``class_weight``), or ``None`` when neither is given; with several targets, a
+    list of such arrays, one per output, is taken as it is (as Keras)."""
     weights = None
+    if _per_output(sample_weight, y):
+        if class_weight is not None:
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
+        return [sample_weights(w, None, None, n) for w in sample_weight]
     if sample_weight is not None:
         weights = np.asarray(sample_weight, dtype="float32").reshape(-1)
         if len(weights) != n:
@@ -200,7 +205,9 @@ def sample_weights(sample_weight, class_weight, y, n: int):
                 f"received {len(weights)}."
             )
     if class_weight is not None:
-        if y is None or isinstance(y, list):
+        if isinstance(y, (list, tuple, dict)):  # Keras's message and check
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
+        if y is None:
             raise ValueError("`class_weight` needs a single array of targets `y`.")
         labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
         labels = labels.astype("int64")
@@ -210,6 +217,16 @@ def sample_weights(sample_weight, class_weight, y, n: int):
         cw = table[labels]
         weights = cw if weights is None else weights * cw
     return weights
+
+
+def _per_output(sample_weight, y) -> bool:
+    """Whether ``sample_weight`` is a list of arrays, one per target of a list ``y``."""
+    return (
+        isinstance(sample_weight, (list, tuple))
+        and isinstance(y, list)
+        and len(sample_weight) == len(y) > 1
+        and all(w is not None and np.ndim(w) >= 1 for w in sample_weight)
+    )
 
 
 def train_validation_split(x, y, sample_weight, validation_split: float):
