@@ -599,3 +599,89 @@ def test_activation_set_to_none_after_construction_is_skipped_as_keras(make):
     expected = keras_ref.ops.convert_to_numpy(ref(x))
     assert (expected < 0).any()  # no relu, softmax or sigmoid left
     np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+def _two_output_model(module):
+    inputs = module.Input((3,))
+    score = module.layers.Dense(1, name="score")(inputs)
+    label = module.layers.Dense(2, activation="softmax", name="label")(inputs)
+    return module.Model(inputs, [score, label])
+
+
+def test_metrics_as_a_list_per_output_match_keras():
+    # guides/training_with_built_in_methods: metrics=[[MAPE(), MAE()], [CategoricalAccuracy()]].
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 3)).astype("float32")
+    y = [rng.random((16, 1)).astype("float32"), np.eye(2, dtype="float32")[rng.integers(0, 2, 16)]]
+    logs = []
+    for module in (keras, keras_ref):
+        model = _two_output_model(module)
+        model.compile(
+            loss=["mse", "categorical_crossentropy"],
+            metrics=[[module.metrics.MeanAbsoluteError(), "mse"], None],
+        )
+        model.set_weights([np.full(w.shape, 0.1, "float32") for w in model.get_weights()])
+        logs.append(model.evaluate(x, y, verbose=0, return_dict=True))
+    ours, theirs = logs
+    assert {"score_mean_absolute_error", "score_mse"} <= set(ours) & set(theirs)
+    assert not any(name.startswith("label_") and name != "label_loss" for name in ours)
+    for name in set(ours) & set(theirs):
+        assert ours[name] == pytest.approx(float(theirs[name]), rel=1e-5), name
+
+
+def test_metrics_as_a_list_per_output_need_one_entry_per_output():
+    model = _two_output_model(keras)
+    with pytest.raises(ValueError, match="The model has 2 outputs, `metrics` gives 1 entries"):
+        model.compile(loss="mse", metrics=[["mae"]])
+
+
+def test_each_output_loss_is_logged_unweighted_as_keras():
+    # guides/training_with_built_in_methods: a two-output model's logs name each output's loss.
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(1)
+    x = rng.random((10, 3)).astype("float32")
+    y = [rng.random((10, 1)).astype("float32"), np.eye(2, dtype="float32")[rng.integers(0, 2, 10)]]
+    sample_weight = rng.random(10).astype("float32")
+    logs = []
+    for module in (keras, keras_ref):
+        model = _two_output_model(module)
+        model.compile(loss=["mse", "categorical_crossentropy"], loss_weights=[2.0, 0.5])
+        model.set_weights([np.full(w.shape, 0.2, "float32") for w in model.get_weights()])
+        logs.append(
+            model.evaluate(
+                x, y, sample_weight=sample_weight, batch_size=4, verbose=0, return_dict=True
+            )
+        )
+    ours, theirs = logs
+    assert sorted(ours) == sorted(theirs) == ["label_loss", "loss", "score_loss"]
+    for name in theirs:
+        assert ours[name] == pytest.approx(float(theirs[name]), rel=1e-5), name
+    assert ours["loss"] == pytest.approx(
+        2.0 * ours["score_loss"] + 0.5 * ours["label_loss"], rel=1e-5
+    )
+    model = _two_output_model(keras)
+    model.compile(loss=[None, "categorical_crossentropy"])  # one loss: no per-output entries
+    assert list(model.evaluate(x, y, verbose=0, return_dict=True)) == ["loss"]
+
+
+def test_targets_only_for_the_outputs_with_a_loss_as_keras():
+    # guides/training_with_built_in_methods: loss=[None, CategoricalCrossentropy()].
+    keras_ref = pytest.importorskip("keras")
+    rng = np.random.default_rng(2)
+    x = rng.random((10, 3)).astype("float32")
+    labels = np.eye(2, dtype="float32")[rng.integers(0, 2, 10)]
+    logs = []
+    for module in (keras, keras_ref):
+        model = _two_output_model(module)
+        model.compile(loss=[None, "categorical_crossentropy"])
+        model.set_weights([np.full(w.shape, 0.3, "float32") for w in model.get_weights()])
+        logs.append(model.evaluate(x, labels, verbose=0, return_dict=True))
+    ours, theirs = logs
+    assert sorted(ours) == sorted(theirs) == ["loss"]
+    for name in theirs:
+        assert ours[name] == pytest.approx(float(theirs[name]), rel=1e-5), name
+    with pytest.raises(ValueError, match="2 output"):
+        model = _two_output_model(keras)
+        model.compile(loss=["mse", "categorical_crossentropy"])
+        model.evaluate(x, labels, verbose=0)

@@ -233,7 +233,7 @@ class Trainer:
             ValueError: when there is no loss at all (no ``loss=`` and no penalty).
         """
         del x, training  # the default loss needs neither
-        outs, ys = _outputs_and_targets(y_pred, y)
+        outs, ys = _outputs_and_targets(y_pred, y, self._loss_fns)
         n = len(outs)
         fns = self._loss_fns if len(self._loss_fns) == n else self._loss_fns * n
         weights = self._loss_weights if len(self._loss_weights) == n else [1.0] * n
@@ -274,7 +274,7 @@ class Trainer:
             total = compute_loss(x, y, outputs, sample_weight)
         if not isinstance(total, Tensor):
             total = Tensor(xp.asarray(total, dtype=backend.floatx()))
-        outs, ys = _outputs_and_targets(outputs, y)
+        outs, ys = _outputs_and_targets(outputs, y, self._loss_fns)
         return total, outs, ys
 
     def _update_metrics(self, loss_value, outs, ys, sample_weight, batch_size) -> dict:
@@ -446,7 +446,7 @@ class Trainer:
         if self._metric_ids or self._weighted_metric_ids:
             with no_grad():
                 outputs = infer(self, x)
-            outs, ys = _outputs_and_targets(outputs, y)
+            outs, ys = _outputs_and_targets(outputs, y, self._loss_fns)
             self._metrics = self._build_metrics(ys, outs)
         else:
             self._metrics = []
@@ -922,15 +922,25 @@ def _check_first_layer_inputs(model, x) -> None:
             check(arrays[index])
 
 
-def _outputs_and_targets(outputs, y) -> tuple[list, list]:
+def _outputs_and_targets(outputs, y, loss_fns=()) -> tuple[list, list]:
     """The model's outputs and the targets as two lists of the same length, in output order
-    (a dict of outputs in the model's order; ``y=None`` gives no target per output)."""
+    (a dict of outputs in the model's order; ``y=None`` gives no target per output).
+
+    As Keras, when compile's list of losses has ``None`` for some outputs, ``y`` may give
+    targets for the other outputs only (their targets are then ``None``).
+    """
     if isinstance(outputs, Mapping):
         outputs = list(outputs.values())
     outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     if y is None:
         return outs, [None] * len(outs)
     ys = list(y) if isinstance(y, (list, tuple)) else [y]
+    with_loss = [i for i, fn in enumerate(loss_fns or ()) if fn is not None]
+    if len(ys) != len(outs) and len(loss_fns or ()) == len(outs) and len(ys) == len(with_loss):
+        targets = [None] * len(outs)
+        for index, target in zip(with_loss, ys):
+            targets[index] = target
+        return outs, targets
     if len(ys) != len(outs):
         raise ValueError(
             f"The model has {len(outs)} output(s) but `y` provides {len(ys)} target(s)."
