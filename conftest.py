@@ -44,3 +44,16 @@ def _global_dtype_policy():
     saved = dtype_policies._GLOBAL_POLICY
     yield
     dtype_policies._GLOBAL_POLICY = saved
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Pretend there are two cores, whatever this machine has (the code paths are the same),
+    and split even small work between them."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from cnnkit.kernels import threads
+
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_FLOPS_PER_THREAD", 1)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        yield

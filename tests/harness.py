@@ -106,3 +106,27 @@ def run_layer_test(
         for w_before, w_after in zip(before, model.get_weights()):
             assert not np.allclose(w_before, w_after), "a trainable weight did not change"
     return layer
+
+
+def blas_threads() -> list[int]:
+    """The thread count of each loaded BLAS library (through threadpoolctl)."""
+    from cnnkit.kernels import threads
+
+    return [lib.num_threads for lib in threads._blas()]
+
+
+def spy_on_splits(monkeypatch) -> list:
+    """Record how inference cuts each batch between the cores: a list that receives one
+    ``[(start, stop), ...]`` per split batch (nothing for a batch run whole)."""
+    from cnnkit.models import inference
+
+    calls, slices = [], inference._slices
+
+    def spy(model, x):
+        found = slices(model, x)
+        if found is not None:
+            calls.append([(s.start, s.stop) for s in found])
+        return found
+
+    monkeypatch.setattr(inference, "_slices", spy)
+    return calls

@@ -4,33 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import threadpoolctl
 
 from cnnkit import layers
-from cnnkit.kernels import threads
 from cnnkit.models import Model, Sequential, inference
-
-
-@pytest.fixture
-def two_threads(monkeypatch):
-    """Pretend there are two cores, and split even small batches."""
-    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
-    monkeypatch.setattr(threads, "MIN_FLOPS_PER_THREAD", 1)
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        yield
-
-
-def _spy_on_splits(monkeypatch) -> list:
-    calls, slices = [], inference._slices
-
-    def spy(model, x):
-        found = slices(model, x)
-        if found is not None:
-            calls.append([(s.start, s.stop) for s in found])
-        return found
-
-    monkeypatch.setattr(inference, "_slices", spy)
-    return calls
+from tests.harness import spy_on_splits
 
 
 class Scale(layers.Layer):
@@ -80,7 +57,7 @@ def test_only_a_declared_layer_gets_the_split_inference_path(
     i = layers.Input((3,))
     model = Model(i, layer_cls()(layers.Dense(3, kernel_initializer="identity")(i)))
     x = np.arange(24, dtype="float32").reshape(8, 3)
-    calls = _spy_on_splits(monkeypatch)
+    calls = spy_on_splits(monkeypatch)
     out = model.predict(x, batch_size=8, verbose=0)
     np.testing.assert_allclose(out, 3.0 * x)
     assert inference.samplewise(model) is split

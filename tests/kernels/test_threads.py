@@ -4,12 +4,12 @@
 A convolution's chunks are shared between the threads, each with a single-threaded BLAS.
 The results must not depend on how many threads ran them (bitwise for the forward pass,
 which splits rows; up to float32 summation order for the kernel gradient, which sums the
-threads' partial products), and the BLAS thread count must come back as it was.
+threads' partial products), and the BLAS thread count must come back as it was. The
+``two_threads`` fixture (``conftest.py``) pretends there are two cores.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 
 import numpy as np
@@ -17,21 +17,9 @@ import pytest
 
 from cnnkit.autodiff import Variable
 from cnnkit.kernels import conv, threads
+from tests.harness import blas_threads as _blas_threads
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
-
-
-def _blas_threads() -> list[int]:
-    return [lib.num_threads for lib in threads._blas()]
-
-
-@pytest.fixture
-def two_threads(monkeypatch):
-    """Pretend there are two cores, whatever this machine has (the code paths are the same)."""
-    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
-    monkeypatch.setattr(threads, "MIN_FLOPS_PER_THREAD", 1)  # split even small test shapes
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        yield
 
 
 def test_parallel_map_keeps_order_and_runs_on_several_threads(two_threads):
@@ -183,96 +171,6 @@ def test_conv_results_do_not_depend_on_the_thread_count(two_threads, strides):
     np.testing.assert_array_equal(one[3], two[3])
 
 
-def test_training_leaves_the_blas_thread_count_as_it_was(two_threads):
-    from cnnkit import applications
-
-    before = _blas_threads()
-    rng = np.random.default_rng(0)
-    model = applications.lecture_cnn()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    x = rng.random((64, 28, 28, 1), dtype=np.float32)
-    model.fit(x, rng.integers(0, 10, 64), batch_size=32, verbose=0)
-    model.predict(x[:8], verbose=0)
-    assert _blas_threads() == before
-
-
-# --------------------------------------------------------------------------- optimizers
-
-
-def _optimizer_run(make, lanes: int) -> list[np.ndarray]:
-    from cnnkit.optimizers.base import Variable as OptVariable  # the engine's Variable
-
-    rng = np.random.default_rng(3)
-    variables = [
-        OptVariable(rng.standard_normal(shape, dtype=np.float32))
-        for shape in [(7, 5), (3,), (4, 4, 2, 3), (1,)]
-    ]
-    optimizer = make()
-    limit = threadpoolctl.threadpool_limits(limits=lanes, user_api="blas")
-    with limit, threads.parallel_region():
-        for _ in range(4):
-            grads = [rng.standard_normal(v.data.shape, dtype=np.float32) for v in variables]
-            optimizer.apply(grads, variables)
-    return [v.data.copy() for v in variables]
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: __import__("cnnkit").optimizers.Adam(1e-2),
-        lambda: __import__("cnnkit").optimizers.Adam(1e-2, amsgrad=True),
-        lambda: __import__("cnnkit").optimizers.AdamW(1e-2),
-        lambda: __import__("cnnkit").optimizers.SGD(1e-2, momentum=0.9, nesterov=True),
-        lambda: __import__("cnnkit").optimizers.RMSprop(1e-2, momentum=0.5, centered=True),
-        lambda: __import__("cnnkit").optimizers.Adagrad(1e-1),
-    ],
-    ids=["adam", "amsgrad", "adamw", "nesterov", "rmsprop-centered", "adagrad"],
-)
-def test_optimizer_updates_split_over_threads_equal_whole_updates(two_threads, make):
-    whole = _optimizer_run(make, lanes=1)
-    split = _optimizer_run(make, lanes=2)
-    for a, b in zip(whole, split):
-        np.testing.assert_array_equal(a, b)  # elementwise: slicing changes no rounding
-
-
-def test_split_variables_cover_every_value_once():
-    from cnnkit.autodiff import Variable as V
-    from cnnkit.optimizers.base import _split_variables
-
-    variables = [V(np.zeros(s, np.float32)) for s in [(5, 3), (1,), (2, 2), (9,)]]
-    grads = [np.full(v.data.shape, i, np.float32) for i, v in enumerate(variables)]
-    shares = _split_variables(grads, variables, 3)
-    counts = [sum(part.data.size for _, part in share) for share in shares]
-    assert counts == [9, 10, 10]  # 29 values in near-equal runs
-    for share in shares:
-        for g, part in share:
-            part.data += 1  # views into the variables
-            assert g.shape == part.data.shape
-            assert np.all(g == grads[variables.index(part.variable)].reshape(-1)[0])
-    assert all(np.all(v.data == 1) for v in variables)
-
-
-def test_a_custom_update_step_is_never_split(two_threads):
-    import cnnkit
-
-    calls = []
-
-    class Halving(cnnkit.optimizers.Optimizer):
-        def update_step(self, gradient, variable, learning_rate):
-            calls.append(variable.data.shape)
-            variable.assign_sub(gradient * 0.5)
-
-    optimizer = Halving(learning_rate=0.1)
-    v = Variable(np.ones((50, 40), np.float32))
-    with threads.parallel_region():
-        optimizer.apply([np.ones((50, 40), np.float32)], [v])
-    assert calls == [(50, 40)]  # the whole variable, once
-    np.testing.assert_array_equal(v.data, 0.5)
-
-
-# --------------------------------------------------------------------------- per-row ops
-
-
 def _both_ways(run):
     """``run()`` on one thread, then split over two (the fixture makes every op split)."""
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
@@ -374,146 +272,6 @@ def test_a_forked_child_starts_its_own_workers(two_threads):
     os.close(read)
 
 
-# --------------------------------------------------------------------------- inference split
-
-
-def _branchy_model():
-    """Convolutions, batch norm, dropout, pooling and a channel concatenation: all sample-wise."""
-    from cnnkit import layers
-    from cnnkit.models import Model
-
-    i = layers.Input((8, 8, 3))
-    a = layers.Conv2D(4, 3, padding="same", activation="relu")(i)
-    b = layers.BatchNormalization()(layers.Conv2D(4, 1)(i))
-    x = layers.MaxPooling2D()(layers.Concatenate()([a, b]))
-    x = layers.Dropout(0.5)(layers.Flatten()(x))
-    return Model(i, layers.Dense(3, activation="softmax")(x))
-
-
-def _spy_on_splits(monkeypatch):
-    from cnnkit.models import inference
-
-    calls, slices = [], inference._slices
-
-    def spy(model, x):
-        found = slices(model, x)
-        if found is not None:
-            calls.append([(s.start, s.stop) for s in found])
-        return found
-
-    monkeypatch.setattr(inference, "_slices", spy)
-    return calls
-
-
-def test_inference_split_by_samples_equals_the_whole_batch(two_threads, monkeypatch):
-    from cnnkit.autodiff import no_grad
-    from cnnkit.models import inference
-
-    model = _branchy_model()
-    bn = model.layers[3]
-    bn.moving_mean.assign(np.full(4, 0.3, "float32"))  # inference uses the moving statistics
-    x = np.random.default_rng(0).random((9, 8, 8, 3), dtype=np.float32)
-    with no_grad():
-        whole = model(x, training=False).numpy()
-    calls = _spy_on_splits(monkeypatch)
-    with no_grad(), threads.parallel_region():
-        split = inference.infer(model, x).numpy()
-    assert calls == [[(0, 4), (4, 9)]]
-    np.testing.assert_allclose(split, whole, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(model.predict(x, batch_size=9, verbose=0), whole, rtol=1e-6)
-    assert len(calls) == 2  # predict split its batch too
-
-
-def test_a_model_that_mixes_samples_is_never_split(two_threads, monkeypatch):
-    from cnnkit import layers
-    from cnnkit.models import Model, inference
-
-    class Centre(layers.Layer):  # subtracts the batch mean: each output depends on the batch
-        def call(self, x):
-            return x - x.mean(axis=0)
-
-    i = layers.Input((3,))
-    model = Model(i, Centre()(layers.Dense(3, kernel_initializer="identity")(i)))
-    x = np.arange(24, dtype="float32").reshape(8, 3)
-    calls = _spy_on_splits(monkeypatch)
-    np.testing.assert_allclose(model.predict(x, batch_size=8, verbose=0), x - x.mean(axis=0))
-    assert calls == [] and not inference.samplewise(model)
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda L: L.Concatenate(axis=0),
-        lambda L: L.SimpleRNN(2, stateful=True),
-        lambda L: L.Bidirectional(L.SimpleRNN(2, stateful=True)),
-    ],
-    ids=["concatenate-batch-axis", "stateful-rnn", "stateful-bidirectional"],
-)
-def test_layers_that_couple_samples_are_not_samplewise(make):
-    from cnnkit import layers
-    from cnnkit.models import Model, inference
-
-    i = layers.Input((4, 2), batch_size=2)
-    layer = make(layers)
-    out = layer([i, i]) if isinstance(layer, layers.Concatenate) else layer(i)
-    assert not inference.samplewise(Model(i, out))
-
-
-def test_recurrent_and_channel_concatenation_are_samplewise():
-    from cnnkit import layers
-    from cnnkit.models import Model, inference
-
-    i = layers.Input((4, 2))
-    x = layers.Bidirectional(layers.LSTM(2, return_sequences=True))(i)
-    out = layers.Concatenate(axis=-1)([x, layers.GRU(3, return_sequences=True)(i)])
-    assert inference.samplewise(Model(i, out))
-
-
-def test_an_error_in_a_split_batch_names_its_slice_and_runs_once(two_threads, monkeypatch):
-    from cnnkit import layers
-    from cnnkit.models import Sequential
-
-    model = Sequential([layers.Input((4,)), layers.Dense(8)])
-    calls = _spy_on_splits(monkeypatch)
-    runs, call = [], Sequential.__call__
-    monkeypatch.setattr(
-        Sequential, "__call__", lambda self, x, **kw: runs.append(len(x)) or call(self, x, **kw)
-    )
-    with pytest.raises(ValueError, match=r"found shape=\(5, 5\)") as info:  # a slice's
-        model.predict(np.ones((10, 5), "float32"), batch_size=10, verbose=0)
-    assert len(calls) == 1
-    assert sorted(runs) == [5, 5]  # each slice once; the batch is not run again unsplit
-    notes = info.value.__notes__
-    assert re.fullmatch(
-        r"Raised by samples (0-4|5-9) of a batch of 10, split between 2 threads "
-        r"\(cnnkit\.models\.inference\.infer\)\.",
-        notes[0],
-    )
-    assert notes[1:] == ["Raised in `predict` at step 0."]
-
-
-def test_embedding_tables_do_not_count_as_work_worth_splitting(monkeypatch):
-    from cnnkit import layers
-    from cnnkit.models import Sequential, inference
-
-    monkeypatch.setattr(threads, "_available_cpus", lambda: 2)
-    lookup = Sequential(
-        [
-            layers.Input((10,)),
-            layers.Embedding(40_000, 64),  # 2.56 M weights, but only looked up
-            layers.GlobalAveragePooling1D(),
-            layers.Dense(2),
-        ]
-    )
-    dense = Sequential([layers.Input((1600,)), layers.Dense(1600)])  # 2.56 M multiply-adds
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"), threads.parallel_region():
-        assert inference._slices(lookup, np.zeros((32, 10), "int32")) is None
-        assert inference._slices(dense, np.zeros((32, 1600), "float32")) == [
-            slice(0, 16),
-            slice(16, 32),
-        ]
-
-
 def test_chunked_hands_every_chunk_to_exactly_one_thread(two_threads):
     split = threads._split_batch(37, 1, 10**12)  # several chunks per thread
     taken = []
@@ -558,20 +316,3 @@ def test_chunked_scratch_is_reused_within_a_thread(two_threads):
 
     threads.chunked(40, 32, 10**12, body)
     assert all(len(addresses) == 1 for addresses in seen.values())  # one buffer per thread
-
-
-def test_an_activity_penalty_is_computed_on_the_whole_batch(two_threads, monkeypatch):
-    from cnnkit import layers
-    from cnnkit.models import Sequential, inference
-
-    model = Sequential(
-        [layers.Input((3,)), layers.Dense(2, activity_regularizer="l1", use_bias=False)]
-    )
-    model.compile(optimizer="sgd", loss="mse")
-    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
-    calls = _spy_on_splits(monkeypatch)
-    out = model.predict(x, batch_size=8, verbose=0)
-    # mse plus 0.01 * sum |activations| over the whole batch (Keras's l1 default factor)
-    expected = np.mean(out**2) + 0.01 * np.abs(out).sum()
-    np.testing.assert_allclose(model.evaluate(x, y, batch_size=8, verbose=0), expected, rtol=1e-5)
-    assert calls == [] and not inference.samplewise(model)
