@@ -89,7 +89,8 @@ def add_args(parser):
 if __name__ == "__main__":
     raise SystemExit(
         main(
-            "VGG-style CIFAR model, 100 training steps at batch 32 (seconds, lower is better)",
+            "VGG-style CIFAR model, --steps training steps (100 unless given) at --batch-size "
+            "(seconds, lower is better)",
             measure,
             "s",
             add_args=add_args,
