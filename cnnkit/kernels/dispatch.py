@@ -33,8 +33,10 @@ NumPy stays the default: it is the reference, its results are the same from run 
 for the convolutions (oneDNN's convolutions won on some VGG shapes by up to 1.4x and lost
 on the lecture CNN's small ones; batch normalisation 2x).
 
-:func:`set_kernels` sets the choice of the whole process; :func:`use_kernels` changes it for
-the calling thread (and the worker threads it fans out to) inside a ``with`` block only.
+:func:`set_kernels` sets the choice of the whole process (its first value comes from the
+environment variable ``CNNKIT_KERNELS`` where set, e.g. ``CNNKIT_KERNELS=auto python
+train.py``); :func:`use_kernels` changes it for the calling thread (and the worker threads it
+fans out to) inside a ``with`` block only.
 
 Example:
     >>> import numpy as np
@@ -56,13 +58,14 @@ import collections
 import contextlib
 import contextvars
 import importlib
+import os
 import threading
 
 from cnnkit.kernels import numpy_ops
 
 CHOICES = ("auto", "numpy", "onednn", "reference")
 DEFAULT = "numpy"
-_STATE = {"choice": DEFAULT}
+ENVIRONMENT_VARIABLE = "CNNKIT_KERNELS"
 _LOCAL: contextvars.ContextVar = contextvars.ContextVar("cnnkit_kernels", default=None)
 _COUNTS: collections.Counter = collections.Counter()
 _LOCK = threading.Lock()
@@ -103,9 +106,9 @@ def use_kernels(name: str):
         _LOCAL.reset(token)
 
 
-def _check(name) -> None:
+def _check(name, where: str = "`kernels`") -> None:
     if name not in CHOICES:
-        raise ValueError(f"`kernels` must be one of {CHOICES}. Received: {name!r}")
+        raise ValueError(f"{where} must be one of {CHOICES}. Received: {name!r}")
     if name == "onednn":
         from cnnkit.kernels.onednn import library
 
@@ -114,6 +117,17 @@ def _check(name) -> None:
                 "oneDNN kernels are not available here: "
                 f"{library.why_unavailable()}. Install them with pip install 'cnnkit[fast]'."
             )
+
+
+def _from_environment() -> str:
+    """The process's first choice: ``CNNKIT_KERNELS`` where set (as ``KERAS_BACKEND`` picks
+    Keras's backend), else ``"numpy"``."""
+    name = os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() or DEFAULT
+    _check(name, f"The environment variable {ENVIRONMENT_VARIABLE}")
+    return name
+
+
+_STATE = {"choice": _from_environment()}
 
 
 def kernels() -> str:

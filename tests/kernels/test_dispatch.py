@@ -217,3 +217,30 @@ def test_only_auto_races(restore_default):
         dispatch.timed("conv2d", "k", name, 1.0)
     assert dispatch.tuning_report(reset=True) == {("conv2d", "k"): {"choice": None, "ms": {}}}
     assert dispatch.tuning_report() == {}
+
+
+@pytest.mark.parametrize(
+    "value, want", [("auto", "auto"), (" Reference ", "reference"), ("", "numpy")]
+)
+def test_the_environment_variable_picks_the_first_choice(value, want):
+    import os
+    import subprocess
+    import sys
+
+    code = "from cnnkit.kernels import dispatch; print(dispatch.kernels())"
+    env = dict(os.environ, CNNKIT_KERNELS=value)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == want, out.stderr
+
+
+def test_an_unknown_environment_value_is_refused_by_name():
+    import os
+    import subprocess
+    import sys
+
+    code = "from cnnkit.kernels import dispatch"
+    env = dict(os.environ, CNNKIT_KERNELS="fastest")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "The environment variable CNNKIT_KERNELS must be one of" in out.stderr
+    assert "Received: 'fastest'" in out.stderr
