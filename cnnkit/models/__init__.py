@@ -23,7 +23,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in ("load_model", "save_model"):
-        from cnnkit.saving import saving_api  # the way back of saving's import of models
+        from cnnkit.saving import saving_api  # loaded on first use: `import cnnkit.models` stays light
 
         value = getattr(saving_api, name)
         globals()[name] = value

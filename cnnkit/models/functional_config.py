@@ -35,7 +35,7 @@ def functional_get_config(model) -> dict:
     """Keras 3's config of a functional model (see the module docstring)."""
     from cnnkit.models.functional import Functional  # that module imports this one on first use
 
-    # Model.get_config's way back to saving, which serializes the layers
+    # saving serializes the layers; loaded on first use, as the models load lazily
     from cnnkit.saving.serialization import serialize_keras_object
 
     own_nodes = {id(n) for n in model._nodes}
@@ -112,7 +112,7 @@ def functional_from_config(cls, config: Mapping, custom_objects=None):
     (or Keras's)."""
     from cnnkit.models.functional import Functional  # that module imports this one on first use
 
-    # Model.from_config's way back to saving, which deserializes the layers
+    # saving deserializes the layers; loaded on first use, as the models load lazily
     from cnnkit.saving.serialization import deserialize_keras_object
 
     config = dict(config)
