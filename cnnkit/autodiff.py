@@ -234,6 +234,34 @@ class Tensor:
     def __getitem__(self, index):
         return GetItem.apply(self, index=index)
 
+    # -- comparisons: element-wise boolean tensors, no gradient (as torch's, under Keras) --
+    __hash__ = object.__hash__  # tensors stay usable as dict keys and set members, by identity
+
+    def _compare(self, other, ufunc) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor(ufunc(self.data, other))
+
+    def __eq__(self, other):
+        return self._compare(other, xp.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, xp.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, xp.less)
+
+    def __le__(self, other):
+        return self._compare(other, xp.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, xp.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, xp.greater_equal)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)  # NumPy's rule: one element, else "ambiguous"
+
     def sum(self, axis=None, keepdims: bool = False):
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 

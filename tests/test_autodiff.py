@@ -121,3 +121,29 @@ def test_broadcast_arithmetic_gives_gradients_of_the_input_shapes():
     assert a.grad.shape == (2, 3) and b.grad.shape == (3,)
     np.testing.assert_allclose(a.grad, [[1.0, 2.0, 3.0]] * 2)
     np.testing.assert_allclose(b.grad, [2.0, 2.0, 2.0])
+
+
+def test_comparisons_are_element_wise_boolean_tensors_as_on_keras_torch():
+    x = Variable(np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal((x != 0).data, [False, True, True])
+    np.testing.assert_array_equal((x == 1).data, [False, True, False])
+    np.testing.assert_array_equal((x < Tensor(np.array([1.0, 1.0, 3.0]))).data, [True, False, True])
+    np.testing.assert_array_equal((1 <= x).data, [False, True, True])  # reflected
+    np.testing.assert_array_equal((x > 0.5).data, [False, True, True])
+    np.testing.assert_array_equal((x >= 2).data, [False, False, True])
+    mask = x != 0
+    assert mask.dtype == np.bool_ and not mask.requires_grad  # no gradient through a test
+    assert {x: "kept"}[x] == "kept" and x in {x}  # hashing stays by identity
+    assert bool(Tensor(np.array(1.0)) == 1.0)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(x == x)
+
+
+def test_a_symbolic_not_equal_records_a_node_and_equal_stays_identity_as_keras():
+    import cnnkit as keras
+
+    inputs = keras.Input((3,))
+    assert (inputs == 0) is False  # KerasTensor's == is Python's, as in Keras
+    model = keras.Model(inputs, keras.ops.cast(inputs != 0, "float32"))
+    out = model.predict(np.array([[0.0, 1.0, -2.0]], "float32"), verbose=0)
+    np.testing.assert_array_equal(out, [[0.0, 1.0, 1.0]])

@@ -121,6 +121,12 @@ class KerasTensor:
     def __ge__(self, other):
         return self._operation("greater_equal", self, other)
 
+    # ``!=`` records a node, as Keras's KerasTensor; ``==`` stays identity there too
+    __hash__ = object.__hash__
+
+    def __ne__(self, other):
+        return self._operation("not_equal", self, other)
+
     def __getitem__(self, key):
         return self._operation("get_item", self, key)
 
