@@ -1,7 +1,8 @@
 """Write ``cnnkit/ops/keras_operations.py``: how Keras 3 records each op on symbolic tensors.
 
 Keras's op functions end ``return ClassName(<init arguments>).symbolic_call(<call arguments>)``
-when an input is symbolic; a saved model names the class, its ``__init__`` arguments (the
+(or ``return ClassName(<init arguments>)(<call arguments>)``) when an input is symbolic; a
+saved model names the class, its ``__init__`` arguments (the
 config) and the call arguments (the node's ``args``). This script reads the installed Keras's
 sources with ``ast`` and keeps, per op function, the class name, the module Keras writes, the
 ``__init__`` parameters with the function parameter each comes from, and the call parameters.
@@ -45,6 +46,19 @@ def _source_name(node, params) -> str | None:
     return None
 
 
+def _made_operation(node):
+    """The ``ClassName(...)`` of ``return ClassName(...).symbolic_call(...)`` or of
+    ``return ClassName(...)(...)`` (Keras writes both), else ``None``."""
+    if not (isinstance(node, ast.Return) and isinstance(node.value, ast.Call)):
+        return None
+    func = node.value.func
+    if isinstance(func, ast.Attribute) and func.attr == "symbolic_call":
+        func = func.value
+    if isinstance(func, ast.Call) and isinstance(func.func, ast.Name):
+        return func
+    return None
+
+
 def table_for(module: str) -> dict:
     import keras
 
@@ -57,16 +71,9 @@ def table_for(module: str) -> dict:
             continue
         params = [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
         for node in ast.walk(fn):
-            if not (
-                isinstance(node, ast.Return)
-                and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Attribute)
-                and node.value.func.attr == "symbolic_call"
-                and isinstance(node.value.func.value, ast.Call)
-                and isinstance(node.value.func.value.func, ast.Name)
-            ):
+            make = _made_operation(node)
+            if make is None:
                 continue
-            make = node.value.func.value
             cls_name = make.func.id
             if cls_name not in classes:
                 break

@@ -72,6 +72,7 @@ class Operation(Layer):
     """
 
     _keeps_integer_inputs = True
+    _dtype_policy_in_config = False  # an op's `dtype` (Cast's) is its argument, a plain string
 
     def __init__(self, op: str, name=None, **config):
         keras_op = _keras_operation(op)

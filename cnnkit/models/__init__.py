@@ -23,7 +23,8 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in ("load_model", "save_model"):
-        from cnnkit.saving import saving_api  # loaded on first use: `import cnnkit.models` stays light
+        # loaded on first use, so that `import cnnkit.models` stays light
+        from cnnkit.saving import saving_api
 
         value = getattr(saving_api, name)
         globals()[name] = value

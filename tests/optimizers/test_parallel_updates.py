@@ -61,7 +61,8 @@ def test_split_variables_cover_every_value_once():
         for g, part in share:
             part.data += 1  # views into the variables
             assert g.shape == part.data.shape
-            assert np.all(g == grads[[id(v) for v in variables].index(id(part.variable))].reshape(-1)[0])
+            index = [id(v) for v in variables].index(id(part.variable))  # not ==: element-wise
+            assert np.all(g == grads[index].reshape(-1)[0])
     assert all(np.all(v.data == 1) for v in variables)
 
 

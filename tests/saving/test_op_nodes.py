@@ -25,6 +25,7 @@ def build(lib):
     x = lib.ops.mean(inputs + dense * 2.0, axis=-1, keepdims=True)
     x = lib.ops.concatenate([x, lib.ops.relu(inputs)[:, :1], lib.ops.reshape(x, (-1, 1))], axis=-1)
     x = lib.ops.where(x > 0, x, -x)
+    x = x + lib.ops.cast(x != 0, "float32")  # `!=` records a node; Cast's dtype is a string
     taken = lib.ops.transpose(lib.ops.take(x, [0, 1], axis=1), (1, 0))
     weights = np.arange(6, dtype="float32").reshape(3, 2)
     x = lib.ops.softmax(x - taken[0][:, None], axis=-1) @ weights
@@ -58,6 +59,8 @@ def test_cnnkit_round_trip_without_keras(tmp_path):
     assert mean["config"] == {"name": mean["name"], "axis": -1, "keepdims": True}
     assert layers["Multiply"]["inbound_nodes"][0]["args"][1] == 2.0  # constants stay arguments
     assert layers["Softmax"]["module"] == "keras.src.ops.nn"
+    assert layers["NotEqual"]["module"] == "keras.src.ops.numpy"
+    assert layers["Cast"]["config"] == {"name": layers["Cast"]["name"], "dtype": "float32"}
     loaded = cnnkit.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), 1e-6)
 
