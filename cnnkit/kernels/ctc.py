@@ -36,6 +36,7 @@ import numpy as np
 
 from cnnkit.autodiff import Function
 from cnnkit.backend import xp
+from cnnkit.kernels.losses import _log_softmax_parts
 
 
 def _lse(*terms):
@@ -48,15 +49,13 @@ def _lse(*terms):
 
 
 def _shift(a, k):
-    """``a[..., s - k]`` along the last axis, ``-inf`` where ``s < k``."""
+    """``a[..., s - k]`` along the last axis (``k < 0``: ahead), ``-inf`` outside."""
     out = xp.full_like(a, -xp.inf)
-    out[..., k:] = a[..., :-k]
+    if k > 0:
+        out[..., k:] = a[..., :-k]
+    else:
+        out[..., :k] = a[..., -k:]
     return out
-
-
-def log_softmax(z):
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class CTCLoss(Function):
@@ -68,15 +67,15 @@ class CTCLoss(Function):
 
     def forward(self, z, labels, label_lengths, logit_lengths, blank):
         batch, steps, _ = z.shape
-        y = log_softmax(z)
+        y, probs = _log_softmax_parts(z)
         size = 2 * labels.shape[1] + 1
         ext = xp.full((batch, size), blank, dtype=xp.intp)  # l': blanks around the labels
         inside = xp.arange(labels.shape[1]) < label_lengths[:, None]
         ext[:, 1::2] = xp.where(inside, labels, blank)  # padding past the length is ignored
         pos = xp.arange(size)
         ext_len = 2 * label_lengths[:, None] + 1
-        skip = (pos % 2 == 1) & (pos >= 2)
-        skip = skip & (ext != _shift_int(ext, 2))  # (B, S): may jump from s - 2
+        skip = xp.zeros((batch, size), dtype=bool)  # (B, S): may jump from s - 2
+        skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
         emit = xp.take_along_axis(y, xp.broadcast_to(ext[:, None, :], (batch, steps, size)), -1)
         emit = xp.where(pos < ext_len[:, None, :], emit, -xp.inf)  # (B, T, S)
         alphas = xp.full((steps, batch, size), -xp.inf, dtype=z.dtype)
@@ -91,38 +90,33 @@ class CTCLoss(Function):
         end = last[rows, ext_len[:, 0] - 1]
         before = xp.where(label_lengths > 0, last[rows, xp.maximum(ext_len[:, 0] - 2, 0)], -xp.inf)
         log_p = _lse(end, before)
-        self.save_for_backward(y, ext, ext_len, skip, emit, alphas, log_p, logit_lengths)
+        empty = xp.where(label_lengths == 0, 0.0, -xp.inf)  # no steps: only an empty target
+        log_p = xp.where(logit_lengths == 0, empty, log_p)
+        self.save_for_backward(probs, ext, ext_len, skip, emit, alphas, log_p, logit_lengths)
         return (-log_p).astype(z.dtype)
 
     def backward(self, grad):
-        y, ext, ext_len, skip, emit, alphas, log_p, lengths = self.saved
-        batch, steps, classes = y.shape
+        probs, ext, ext_len, skip, emit, alphas, log_p, lengths = self.saved
+        batch, steps, classes = probs.shape
         pos = xp.arange(ext.shape[1])
         final = xp.where((pos == ext_len - 1) | (pos == ext_len - 2), 0.0, -xp.inf)
-        beta = xp.full(ext.shape, -xp.inf, dtype=y.dtype)
-        occupancy = xp.empty((batch, steps, ext.shape[1]), dtype=y.dtype)
+        beta = xp.full(ext.shape, -xp.inf, dtype=probs.dtype)
+        occupancy = xp.empty((batch, steps, ext.shape[1]), dtype=probs.dtype)
         for t in range(steps - 1, -1, -1):
             if t < steps - 1:
                 nxt = beta + emit[:, t + 1]  # (B, S): finishing from s at t + 1
-                two = xp.where(skip, nxt, -xp.inf)[:, 2:]
-                jump = xp.concatenate([two, xp.full((batch, 2), -xp.inf, y.dtype)], axis=1)
-                beta = _lse(nxt, _shift(nxt[..., ::-1], 1)[..., ::-1], jump)
+                jump = _shift(xp.where(skip, nxt, -xp.inf), -2)
+                beta = _lse(nxt, _shift(nxt, -1), jump)
             beta = xp.where((t == lengths - 1)[:, None], final, beta)
             beta = xp.where((t < lengths)[:, None], beta, -xp.inf)
             occupancy[:, t] = alphas[t] + beta
         with np.errstate(invalid="ignore"):
             occupancy = xp.exp(occupancy - log_p[:, None, None])
-        onehot = (ext[:, :, None] == xp.arange(classes)).astype(y.dtype)  # (B, S, K)
+        onehot = (ext[:, :, None] == xp.arange(classes)).astype(probs.dtype)  # (B, S, K)
         gamma = xp.einsum("bts,bsk->btk", occupancy, onehot)
         valid = (xp.arange(steps) < lengths[:, None])[:, :, None]
-        dz = xp.where(valid, xp.exp(y) - gamma, 0.0)
-        return (dz * grad[:, None, None]).astype(y.dtype)
-
-
-def _shift_int(a, k):
-    out = xp.full_like(a, -1)
-    out[..., k:] = a[..., :-k]
-    return out
+        dz = xp.where(valid, probs - gamma, 0.0)
+        return (dz * grad[:, None, None]).astype(probs.dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -214,7 +208,9 @@ def beam_search_decode(logits, lengths, beam_width, top_paths, blank):
     """Keras's ``strategy="beam_search"``: ``(paths (top_paths, B, T) int32, scores (B,
     top_paths))``, the scores being the log-probabilities of the decoded label sequences."""
     classes = logits.shape[-1]
-    x = log_softmax(logits)[..., ::-1]  # Keras's tie-breaking: classes searched in reverse
+    x = _log_softmax_parts(logits)[0][
+        ..., ::-1
+    ]  # Keras's tie-breaking: classes searched in reverse
     found = [
         _beam_search_one(x[b], int(lengths[b]), beam_width, top_paths, classes - blank - 1)
         for b in range(len(x))

@@ -89,6 +89,9 @@ def test_ctc_loss_on_a_small_case_by_hand():
     np.testing.assert_allclose(loss, [-np.log(0.75)], rtol=1e-6)
     # An empty target: only the all-blank path.
     np.testing.assert_allclose(ops.ctc_loss([[1]], np.zeros((1, 3, 2)), [0], [3]), [3 * np.log(2)])
+    # No output steps: only an empty target is possible (PyTorch's convention).
+    no_steps = ops.ctc_loss([[1], [1]], np.zeros((2, 3, 2)), [1, 0], [0, 0])
+    np.testing.assert_array_equal(no_steps, [np.inf, 0.0])
 
 
 def test_ctc_loss_dtypes_and_an_impossible_alignment():
