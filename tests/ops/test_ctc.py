@@ -282,3 +282,29 @@ def test_a_functional_model_with_a_ctc_layer_trains():
     model.compile(optimizer=cnnkit.optimizers.Adam(0.02))
     history = model.fit({"image": x, "label": y}, epochs=10, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_a_functional_ctc_loss_saves_as_keras_ctc_loss_op(tmp_path):
+    """``ops.ctc_loss`` on symbolic inputs is Keras's ``CTCLoss`` op: Keras loads the file."""
+    keras = pytest.importorskip("keras")
+    target = layers.Input((3,), dtype="int32")
+    logits = layers.Input((8, 4))
+    target_length = layers.Input((), dtype="int32")
+    output_length = layers.Input((), dtype="int32")
+    loss = ops.ctc_loss(target, logits, target_length, output_length, mask_index=3)
+    model = cnnkit.Model([target, logits, target_length, output_length], loss)
+    rng = np.random.default_rng(0)
+    data = [
+        rng.integers(0, 3, (2, 3)).astype("int32"),
+        rng.standard_normal((2, 8, 4)).astype("float32"),
+        np.array([3, 2], "int32"),
+        np.array([8, 6], "int32"),
+    ]
+    expected = ops.ctc_loss(*data, mask_index=3)
+    np.testing.assert_allclose(model.predict(data, verbose=0), expected, rtol=1e-6)
+    path = str(tmp_path / "ctc_op.keras")
+    model.save(path)
+    theirs = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(theirs.predict(data, verbose=0)), expected, rtol=1e-5
+    )
