@@ -39,7 +39,7 @@ import math
 import numpy as np
 
 from cnnkit import backend
-from cnnkit.argument_validation import standardize_tuple
+from cnnkit.argument_validation import check_positive_int, is_int, standardize_tuple
 from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as _act
@@ -1249,22 +1249,12 @@ def _ctc_lengths(x, name: str, batch: int, at_most: int, what: str):
 
 
 def _mask_index(mask_index, num_classes: int) -> int:
-    if (
-        isinstance(mask_index, bool)
-        or not isinstance(mask_index, (int, np.integer))
-        or not 0 <= mask_index < num_classes
-    ):
+    if not is_int(mask_index) or not 0 <= mask_index < num_classes:
         raise ValueError(
             f"Argument `mask_index` must be an int in [0, {num_classes}) (num_classes="
             f"{num_classes}). Received: mask_index={mask_index!r}"
         )
     return int(mask_index)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 @_dual
@@ -1364,8 +1354,8 @@ def ctc_decode(
     if strategy == "greedy":
         paths, scores = _ctc.greedy_decode(logits, lengths, bool(merge_repeated), blank)
     elif strategy == "beam_search":
-        beam_width = _positive_int(beam_width, "beam_width")
-        top_paths = _positive_int(top_paths, "top_paths")
+        beam_width = check_positive_int("beam_width", beam_width)
+        top_paths = check_positive_int("top_paths", top_paths)
         paths, scores = _ctc.beam_search_decode(logits, lengths, beam_width, top_paths, blank)
     else:
         raise ValueError(
