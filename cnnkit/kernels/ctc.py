@@ -206,11 +206,16 @@ def _beam_search_one(x, length, beam_width, top_paths, blank):
 
 def beam_search_decode(logits, lengths, beam_width, top_paths, blank):
     """Keras's ``strategy="beam_search"``: ``(paths (top_paths, B, T) int32, scores (B,
-    top_paths))``, the scores being the log-probabilities of the decoded label sequences."""
+    top_paths))``, the scores being the log-probabilities of the decoded label sequences.
+
+    Each step extends every beam by every class, merges equal label sequences (summing their
+    probabilities, apart for beams whose last step was a blank and the others) and keeps the
+    ``beam_width`` best. Equal paths are found by sorting them, where Keras on torch hashes
+    them: only exactly tied scores can come out in another order. Samples run one by one.
+    """
     classes = logits.shape[-1]
-    x = _log_softmax_parts(logits)[0][
-        ..., ::-1
-    ]  # Keras's tie-breaking: classes searched in reverse
+    # As Keras, the classes are searched in reverse order (its tie-breaking).
+    x = _log_softmax_parts(logits)[0][..., ::-1]
     found = [
         _beam_search_one(x[b], int(lengths[b]), beam_width, top_paths, classes - blank - 1)
         for b in range(len(x))
