@@ -578,6 +578,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 # ---------------------------------------------------------------------------
 
 from cnnkit.losses_extra import (  # noqa: E402
+    CTC,
     BinaryFocalCrossentropy,
     CategoricalFocalCrossentropy,
     CategoricalGeneralizedCrossEntropy,
@@ -600,6 +601,7 @@ from cnnkit.losses_extra import (  # noqa: E402
     categorical_hinge,
     circle,
     cosine_similarity,
+    ctc,
     dice,
     hinge,
     huber,
@@ -636,6 +638,7 @@ _CLASSES = {
         CategoricalHinge,
         Circle,
         CosineSimilarity,
+        CTC,
         Dice,
         Hinge,
         Huber,
@@ -662,6 +665,7 @@ _FUNCTIONS: dict[str, Callable] = {
         categorical_hinge,
         circle,
         cosine_similarity,
+        ctc,
         dice,
         hinge,
         huber,

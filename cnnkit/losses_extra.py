@@ -1,4 +1,4 @@
-"""The rest of Keras 3's losses (all but CTC): functions and classes, re-exported by
+"""The rest of Keras 3's losses: functions and classes, re-exported by
 :mod:`cnnkit.losses` (import them from there: ``cnnkit.losses.Huber``).
 
 Functions return per-sample values; classes add sample weights and the reduction of
@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from cnnkit.autodiff import Tensor
 from cnnkit.kernels import circle_loss
 from cnnkit.kernels import losses_extra as ops
@@ -27,6 +29,7 @@ from cnnkit.losses import (
     _prediction,
     _same_rank,
 )
+from cnnkit.ops import nn as nn_ops
 
 __all__ = [
     "Hinge",
@@ -45,6 +48,7 @@ __all__ = [
     "Dice",
     "Tversky",
     "Circle",
+    "CTC",
     "hinge",
     "squared_hinge",
     "categorical_hinge",
@@ -61,6 +65,7 @@ __all__ = [
     "dice",
     "tversky",
     "circle",
+    "ctc",
 ]
 
 
@@ -212,6 +217,42 @@ def circle(
     return circle_loss.circle(
         y_true, _prediction(y_pred), ref_labels, ref_embeddings, remove_diagonal, gamma, margin
     )
+
+
+def ctc(y_true, y_pred) -> Tensor:
+    """Connectionist temporal classification loss, per sample (see ``cnnkit.ops.ctc_loss``).
+
+    Class 0 is the blank and pads the targets: each target's length is its number of non-zero
+    labels, and every output step counts.
+
+    Args:
+        y_true: integer labels ``(batch_size, max_label_length)``, padded with 0.
+        y_pred: logits ``(batch_size, max_length, num_classes)`` (not softmax-normalised).
+
+    Returns:
+        The losses, shape ``(batch_size,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(float(ctc([[1, 0]], np.zeros((1, 2, 2), dtype="float32")).numpy()[0]), 4)
+        0.2877
+    """
+    y_pred = _prediction(y_pred)
+    labels = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    if labels.ndim != 2:
+        raise ValueError(
+            "Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` "
+            f"in integer format. Received: y_true.shape={labels.shape}"
+        )
+    if y_pred.ndim != 3:
+        raise ValueError(
+            "Logits `y_pred` are expected to be a tensor of shape "
+            f"`(batch_size, max_length, num_classes)`. Received: y_pred.shape={y_pred.shape}"
+        )
+    batch, steps = y_pred.shape[:2]
+    label_length = (labels != 0).sum(axis=-1).astype("int32")
+    output_length = np.full(batch, steps, dtype="int32")
+    return nn_ops.ctc_loss(labels, y_pred, label_length, output_length, mask_index=0)
 
 
 # ---------------------------------------------------------------------------
@@ -478,3 +519,18 @@ class Circle(_Simple):
             margin=margin,
             remove_diagonal=remove_diagonal,
         )
+
+
+class CTC(_Simple):
+    """Connectionist temporal classification loss; see :func:`ctc`.
+
+    Example:
+        >>> import numpy as np
+        >>> round(float(CTC()([[1, 0]], np.zeros((1, 2, 2), dtype="float32")).numpy()), 4)
+        0.2877
+    """
+
+    _fn = staticmethod(ctc)
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)

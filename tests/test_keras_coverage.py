@@ -14,10 +14,6 @@ import numpy as np
 import pytest
 
 EXCLUDED = {
-    "losses": {
-        "CTC": "connectionist temporal classification is out of scope (sequence transcription)",
-        "ctc": "see CTC",
-    },
     "optimizers": {
         "legacy": "TF-Keras 2's optimizer namespace, kept by Keras 3 for imports only",
     },

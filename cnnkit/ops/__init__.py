@@ -10,8 +10,8 @@ The Fourier transforms ``fft``, ``fft2``, ``ifft2``, ``rfft`` and ``irfft`` take
 ``(real, imag)`` pairs, as in Keras (module ``spectral``).
 
 Out of scope (not provided): complex numbers (``angle``, ``conj``, ``conjugate``, ``imag``,
-``real``, ``isreal``, ``view_as_complex``, ``view_as_real``, ``polar``), ``stft``/``istft``,
-CTC (``ctc_loss``, ``ctc_decode``) and ``saturate_cast``.
+``real``, ``isreal``, ``view_as_complex``, ``view_as_real``, ``polar``), ``stft``/``istft``
+and ``saturate_cast``.
 
 Example:
     >>> import numpy as np

@@ -10,7 +10,7 @@ activations without a kernel are written here as element-wise ops: each is a pai
 Integer inputs to float ops are cast to ``cnnkit.backend.floatx()``; float arrays keep their
 dtype (float64 in, float64 out), as Keras's ``convert_to_tensor`` does.
 
-Out of scope: ``ctc_loss``/``ctc_decode`` and ``polar`` (complex numbers).
+Out of scope: ``polar`` (complex numbers).
 
 Deliberate deviations from Keras 3 (torch backend), each noted where it happens:
 
@@ -39,14 +39,16 @@ import math
 import numpy as np
 
 from cnnkit import backend
-from cnnkit.argument_validation import standardize_tuple
+from cnnkit.argument_validation import check_positive_int, is_int, standardize_tuple
 from cnnkit.autodiff import Function, Tensor, unbroadcast
 from cnnkit.backend import xp
 from cnnkit.kernels import activations as _act
 from cnnkit.kernels import conv as _conv
+from cnnkit.kernels import ctc as _ctc
 from cnnkit.kernels import losses as _losses
 from cnnkit.kernels import pool as _pool_k
 from cnnkit.kernels import shape as _shape
+from cnnkit.ops._dispatch import cast_input
 
 __all__ = [
     "relu",
@@ -90,6 +92,8 @@ __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
+    "ctc_loss",
+    "ctc_decode",
     "moments",
     "batch_normalization",
     "layer_normalization",
@@ -1209,6 +1213,155 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return _losses.sparse_categorical_crossentropy(
         labels, _class_last(output, axis), bool(from_logits)
     )
+
+
+# ---------------------------------------------------------------------------
+# Connectionist temporal classification
+# ---------------------------------------------------------------------------
+
+
+def _ctc_logits(x, name: str) -> Tensor:
+    """``(B, T, K)`` float logits; half precision is computed in float32, as Keras."""
+    x = _float(x)
+    if x.ndim != 3:
+        raise ValueError(
+            f"Argument `{name}` must be a tensor of shape (batch_size, max_length, "
+            f"num_classes). Received: {name}.shape={x.shape}"
+        )
+    if x.dtype.itemsize < 4:
+        x = cast_input(x, "float32")
+    return x
+
+
+def _ctc_lengths(x, name: str, batch: int, at_most: int, what: str):
+    lengths = _int_array(x, name)
+    if lengths.shape != (batch,):
+        raise ValueError(
+            f"Argument `{name}` must have shape (batch_size,) = ({batch},). "
+            f"Received: {name}.shape={lengths.shape}"
+        )
+    if lengths.size and (lengths.min() < 0 or lengths.max() > at_most):
+        raise ValueError(
+            f"Argument `{name}` must hold lengths in [0, {at_most}] (the {what}). "
+            f"Received: {name}={lengths.tolist()}"
+        )
+    return lengths
+
+
+def _mask_index(mask_index, num_classes: int) -> int:
+    if not is_int(mask_index) or not 0 <= mask_index < num_classes:
+        raise ValueError(
+            f"Argument `mask_index` must be an int in [0, {num_classes}) (num_classes="
+            f"{num_classes}). Received: mask_index={mask_index!r}"
+        )
+    return int(mask_index)
+
+
+@_dual
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Connectionist temporal classification loss, per sample: ``-log p(target | output)``.
+
+    ``p`` sums over every alignment of the target to the output steps (blanks anywhere,
+    repeats merged) with ``log_softmax(output)`` as the per-step log-probabilities. An
+    alignment that cannot exist (a target too long for its output) gives ``inf`` (and NaN
+    gradients), as Keras's torch backend. See :mod:`cnnkit.kernels.ctc` for the maths.
+
+    Args:
+        target: integer labels ``(batch_size, max_label_length)``; entries past
+            ``target_length`` are ignored.
+        output: logits ``(batch_size, max_length, num_classes)`` (not softmax-normalised).
+        target_length: ``(batch_size,)`` label lengths.
+        output_length: ``(batch_size,)`` numbers of valid output steps.
+        mask_index: the blank class. Defaults to ``0``.
+
+    Returns:
+        The losses, shape ``(batch_size,)``, in ``output``'s float dtype (at least float32).
+
+    Example:
+        >>> import numpy as np
+        >>> logits = np.zeros((1, 2, 2), dtype="float32")  # 2 steps, classes {blank, 1}
+        >>> round(float(ctc_loss([[1]], logits, [1], [2])[0]), 4)  # -log(3 / 4)
+        0.2877
+    """
+    output = _ctc_logits(output, "output")
+    batch, steps, classes = output.shape
+    labels = _int_array(target, "target")
+    if labels.ndim != 2 or labels.shape[0] != batch:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same first dimension, with "
+            "`target` of shape (batch_size, max_label_length). "
+            f"Received shapes: target.shape={labels.shape}, output.shape={output.shape}"
+        )
+    blank = _mask_index(mask_index, classes)
+    label_lengths = _ctc_lengths(
+        target_length, "target_length", batch, labels.shape[1], "target width"
+    )
+    logit_lengths = _ctc_lengths(output_length, "output_length", batch, steps, "output steps")
+    inside = np.arange(labels.shape[1]) < label_lengths[:, None]
+    bad = inside & ((labels < 0) | (labels >= classes))
+    if bad.any():
+        raise ValueError(
+            f"Argument `target` must hold labels in [0, {classes}) within `target_length`. "
+            f"Received the label {int(labels[bad][0])}"
+        )
+    return _ctc.CTCLoss.apply(
+        output,
+        labels=labels,
+        label_lengths=label_lengths,
+        logit_lengths=logit_lengths,
+        blank=blank,
+    )
+
+
+@_dual
+def ctc_decode(
+    inputs,
+    sequence_lengths,
+    strategy="greedy",
+    beam_width=100,
+    top_paths=1,
+    merge_repeated=True,
+    mask_index=0,
+):
+    """Decode CTC logits into label sequences, as Keras 3 (not differentiable).
+
+    Args:
+        inputs: logits ``(batch_size, max_length, num_classes)`` (not softmax-normalised).
+        sequence_lengths: ``(batch_size,)`` numbers of valid steps.
+        strategy: ``"greedy"`` (best class per step) or ``"beam_search"``.
+        beam_width: beams kept by the beam search. Defaults to 100.
+        top_paths: decoded sequences returned by the beam search. Defaults to 1.
+        merge_repeated: greedy only: merge repeated classes. Defaults to ``True``.
+        mask_index: the blank class; ``None`` means the last class. Defaults to ``0``.
+
+    Returns:
+        ``(paths, scores)``. ``paths`` are int32 ``(top_paths, batch_size, max_length)``
+        (``(1, batch_size, max_length)`` for greedy): the decoded labels first, then ``-1``.
+        ``scores`` are ``(batch_size, top_paths)``: for greedy minus the sum of each step's
+        largest logit, for beam search the log-probability of each decoded sequence.
+
+    Example:
+        >>> import numpy as np
+        >>> logits = np.log(np.array([[[.1, .8, .1], [.1, .8, .1], [.8, .1, .1], [.1, .1, .8]]]))
+        >>> paths, scores = ctc_decode(logits, [4])
+        >>> paths.tolist()
+        [[[1, 2, -1, -1]]]
+    """
+    logits = _ctc_logits(inputs, "inputs").data
+    batch, steps, classes = logits.shape
+    lengths = _ctc_lengths(sequence_lengths, "sequence_lengths", batch, steps, "input steps")
+    blank = classes - 1 if mask_index is None else _mask_index(mask_index, classes)
+    if strategy == "greedy":
+        paths, scores = _ctc.greedy_decode(logits, lengths, bool(merge_repeated), blank)
+    elif strategy == "beam_search":
+        beam_width = check_positive_int("beam_width", beam_width)
+        top_paths = check_positive_int("top_paths", top_paths)
+        paths, scores = _ctc.beam_search_decode(logits, lengths, beam_width, top_paths, blank)
+    else:
+        raise ValueError(
+            f"Invalid strategy {strategy!r}. Supported values are 'greedy' and 'beam_search'."
+        )
+    return Tensor(paths), Tensor(scores)
 
 
 # ---------------------------------------------------------------------------

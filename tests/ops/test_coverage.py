@@ -25,9 +25,6 @@ EXCLUDED = {
     # short-time transforms (framing, windows, overlap-add) are not provided
     "stft": "STFT",
     "istft": "STFT",
-    # connectionist temporal classification: sequence-model losses, not CNN ops
-    "ctc_loss": "CTC",
-    "ctc_decode": "CTC",
     # float8/int saturating casts for quantisation: no quantised dtypes here
     "saturate_cast": "quantisation casts",
 }
