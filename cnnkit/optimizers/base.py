@@ -427,7 +427,8 @@ class Optimizer:
     def learning_rate(self, value) -> None:
         if callable(value):
             if isinstance(self._learning_rate, Variable):
-                self._variables.remove(self._learning_rate)
+                lr = self._learning_rate  # by identity: tensors compare element-wise
+                self._variables = [v for v in self._variables if v is not lr]
             self._set_schedule(value)
             return
         if not isinstance(self._learning_rate, Variable):
