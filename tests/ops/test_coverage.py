@@ -22,9 +22,6 @@ EXCLUDED = {
     "view_as_complex": "complex numbers",
     "view_as_real": "complex numbers",
     "polar": "complex numbers",
-    # short-time transforms (framing, windows, overlap-add) are not provided
-    "stft": "STFT",
-    "istft": "STFT",
     # connectionist temporal classification: sequence-model losses, not CNN ops
     "ctc_loss": "CTC",
     "ctc_decode": "CTC",
