@@ -1,5 +1,6 @@
 """Keras 3's discrete Fourier transforms (``keras.ops.fft``, ``fft2``, ``ifft2``, ``rfft``,
-``irfft``), on (real, imaginary) pairs of real arrays.
+``irfft``) and short-time transforms (``stft``, ``istft``), on (real, imaginary) pairs of
+real arrays.
 
 cnnkit has no complex dtype, so, as in Keras, a complex array is a pair ``(real, imag)`` of
 float arrays of one shape, and every transform returns such a pair. Each transform is a
@@ -13,6 +14,11 @@ Written with :func:`cnnkit.ops.numpy.matmul`, the transforms are differentiable 
 autodiff engine, and exact up to float rounding (the matrices are built in float64, then
 cast to the input's float dtype). The cost is ``O(n^2)`` per transformed row instead of an
 FFT's ``O(n log n)``: fine for the patch grids and sequence lengths of models such as FNet.
+
+The short-time transform frames the (reflect-padded) signal with
+:func:`cnnkit.ops.core.extract_sequences` and multiplies the frames by the DFT matrix with the
+window folded into its rows; its inverse overlap-adds the inverse-transformed frames by pads
+and reshapes only, so both stay differentiable.
 
 Example:
     >>> import numpy as np

@@ -143,6 +143,24 @@ def test_symbolic_shapes_with_none_batch_and_saving(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0)[1], x, atol=1e-4)
 
 
+def test_symbolic_shapes_with_unknown_length():
+    from cnnkit.layers import Input
+    from cnnkit.models import Model
+
+    inputs = Input(shape=(None,))
+    real, imag = ops.stft(inputs, 16, 4, 16)
+    assert real.shape == imag.shape == (None, None, 9)
+    assert ops.istft((real, imag), 16, 4, 16).shape == (None, None)
+    restored = ops.istft((real, imag), 16, 4, 16, length=100)
+    assert restored.shape == (None, 100)
+    x = SIGNAL[0].astype("float32")[:, :40]
+    spectrum, signal = Model(inputs, [real, restored]).predict(x, verbose=0)
+    assert spectrum.shape == (3, 11, 9) and signal.shape == (3, 100)
+    np.testing.assert_allclose(signal[:, :40], x, atol=1e-5)
+    with pytest.raises(ValueError, match="fft_length"):
+        ops.stft(inputs, 16, 4, 8)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
