@@ -348,8 +348,15 @@ class MelSpectrogram(Layer):
             )
         if window is not None:
             window_array(window, self.sequence_length, periodic=True, name="MelSpectrogram")
-        self.window = window if window is None or isinstance(window, str) else list(window)
+        if window is not None and not isinstance(window, str):
+            window = np.asarray(window).tolist()
+        self.window = window
         self.sampling_rate = check_real("sampling_rate", sampling_rate, minimum=0)
+        if not sampling_rate:
+            raise ValueError(
+                f"Invalid value for argument `sampling_rate`. Expected > 0. Received: "
+                f"sampling_rate={sampling_rate!r}"
+            )
         self.num_mel_bins = check_positive_int("num_mel_bins", num_mel_bins)
         self.min_freq = check_real("min_freq", min_freq, minimum=0)
         self.max_freq = check_real("max_freq", max_freq or int(sampling_rate / 2))

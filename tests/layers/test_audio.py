@@ -228,6 +228,8 @@ def test_mel_spectrogram_mixes_samples_only_with_top_db():
         (lambda: layers.MelSpectrogram(fft_length=64, sequence_length=128), ValueError, "fft_"),
         (lambda: layers.MelSpectrogram(window="blackman"), ValueError, "window"),
         (lambda: layers.MelSpectrogram(num_mel_bins=0), ValueError, "num_mel_bins"),
+        (lambda: layers.MelSpectrogram(sampling_rate=0), ValueError, "sampling_rate"),
+        (lambda: layers.MelSpectrogram(top_db="80"), ValueError, "top_db"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_argument_named(make, error, match):
