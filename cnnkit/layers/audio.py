@@ -43,6 +43,14 @@ def _data_format(value) -> str:
     return value
 
 
+def _check_rank(input_shape, ranks, layer: str, expected: str) -> None:
+    if len(input_shape) not in ranks:
+        raise ValueError(
+            f"`{layer}` expects inputs of shape {expected}. Received: "
+            f"input_shape={tuple(input_shape)}"
+        )
+
+
 class STFTSpectrogram(Layer):
     """Spectrograms of 1-D signals by a short-time Fourier transform with trainable kernels.
 
@@ -155,11 +163,7 @@ class STFTSpectrogram(Layer):
         self.data_format = _data_format(data_format)
 
     def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"`STFTSpectrogram` expects inputs of rank 3 (batch, time, channels). Received: "
-                f"input_shape={tuple(input_shape)}"
-            )
+        _check_rank(input_shape, (3,), "STFTSpectrogram", "(batch, time, channels)")
         shape = (self.frame_length, 1, self._fft_length // 2 + 1)
         args = (self.window, self.scaling, self.periodic)
         if self.mode != "imag":
@@ -225,6 +229,7 @@ class STFTSpectrogram(Layer):
         return ops.log(ops.maximum(magnitude, backend.epsilon()))
 
     def compute_output_shape(self, input_shape):
+        _check_rank(input_shape, (3,), "STFTSpectrogram", "(batch, time, channels)")
         if self.data_format == "channels_last":
             batch, time, channels = input_shape
         else:
@@ -438,7 +443,12 @@ class MelSpectrogram(Layer):
         weights = np.maximum(0.0, np.minimum(rising, falling))
         return np.pad(weights, [(1, 0), (0, 0)]).astype(dtype)
 
+    def build(self, input_shape):
+        _check_rank(input_shape, (1, 2), "MelSpectrogram", "(batch, samples) or (samples,)")
+        self.built = True
+
     def compute_output_shape(self, input_shape):
+        _check_rank(input_shape, (1, 2), "MelSpectrogram", "(batch, samples) or (samples,)")
         samples = input_shape[-1]
         frames = None
         if samples is not None:
