@@ -224,7 +224,7 @@ def test_mel_spectrogram_mixes_samples_only_with_top_db():
         (lambda: layers.STFTSpectrogram(window="kaiser2"), ValueError, "window"),
         (lambda: layers.STFTSpectrogram(frame_length=8, window=[1.0] * 5), ValueError, r"\[8\]"),
         (lambda: layers.STFTSpectrogram(data_format="nchw"), ValueError, "data_format"),
-        (lambda: layers.STFTSpectrogram()(np.zeros((2, 300), "float32")), ValueError, "rank 3"),
+        (lambda: layers.STFTSpectrogram()(np.zeros((2, 300), "float32")), ValueError, "channels"),
         (lambda: layers.MelSpectrogram(fft_length=64, sequence_length=128), ValueError, "fft_"),
         (lambda: layers.MelSpectrogram(window="blackman"), ValueError, "window"),
         (lambda: layers.MelSpectrogram(num_mel_bins=0), ValueError, "num_mel_bins"),
