@@ -312,6 +312,80 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+class STFT(Initializer):
+    """The kernel of a short-time Fourier transform as a 1-D convolution (``STFTSpectrogram``).
+
+    For a shape ``(T, 1, F)`` (``T`` window samples, ``F`` frequency bins), entry
+    ``[t, 0, k]`` is ``cos(2 pi t k / N)`` (``side="real"``) or ``-sin(2 pi t k / N)``
+    (``side="imag"``) with ``N = 2 (F - 1)``, times the window sample ``w[t]`` divided by the
+    window's scale: ``sqrt(sum(w ** 2))`` for ``"density"``, ``sum(|w|)`` for ``"spectrum"``,
+    1 for None (no scaling without a window either).
+
+    Args:
+        side: ``"real"`` or ``"imag"``, the part of the transform.
+        window: a window name (``"hann"``, ``"hamming"``, ``"blackman"``, ``"bartlett"``,
+            ``"boxcar"``), an array of ``T`` samples, or None.
+        scaling: ``"density"`` (default), ``"spectrum"`` or None.
+        periodic: a periodic window (for spectral analysis) instead of a symmetric one.
+
+    Raises:
+        ValueError: for another ``side`` or ``scaling``, an unknown window name, or (at call
+            time) a window array of another length than ``T``.
+
+    Example:
+        >>> kernel = STFT("real", window=None)((4, 1, 3))
+        >>> kernel.shape, kernel[:, 0, 2].tolist()  # the Nyquist bin: (-1) ** t
+        ((4, 1, 3), [1.0, -1.0, 1.0, -1.0])
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        from cnnkit.ops.spectral import window_array  # ops import this module
+
+        if side not in ("real", "imag"):
+            raise ValueError(f"`side` should be 'real' or 'imag'. Received: side={side!r}")
+        if isinstance(window, str):
+            window_array(window, 1, periodic, name="STFT")  # an unknown name fails here
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(
+                "Scaling is invalid, it must be `None`, 'density' or 'spectrum'. Received: "
+                f"scaling={scaling!r}"
+            )
+        self.side = side
+        self.window = window
+        self.scaling = scaling
+        self.periodic = periodic
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        from cnnkit.ops.spectral import window_array
+
+        shape = _normalize_shape(shape)
+        if len(shape) != 3:
+            raise ValueError(f"`STFT` expects a shape (T, 1, F). Received: shape={shape}")
+        frame_length, _, bins = shape
+        dtype = _resolve_dtype(dtype, floating=True)
+        angle = 2.0 * np.pi * np.outer(np.arange(frame_length), np.arange(bins))
+        angle /= 2 * (bins - 1) if bins > 1 else 1
+        kernel = np.cos(angle) if self.side == "real" else -np.sin(angle)
+        if self.window is not None:
+            win = window_array(self.window, frame_length, self.periodic, name="STFT")
+            scale = 1.0
+            if self.scaling == "density":
+                scale = np.sqrt(np.sum(win**2))
+            elif self.scaling == "spectrum":
+                scale = np.sum(np.abs(win))
+            kernel = kernel * win[:, None] / scale
+        return np.broadcast_to(kernel[:, None, :], shape).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        window = self.window.tolist() if isinstance(self.window, np.ndarray) else self.window
+        return {
+            "side": self.side,
+            "window": window,
+            "periodic": self.periodic,
+            "scaling": self.scaling,
+        }
+
+
 # --------------------------------------------------------------------------- random
 
 
@@ -696,6 +770,9 @@ _BY_NAME: dict[str, type[Initializer]] = {
     "Identity": Identity,
     "identity": Identity,
     "IdentityInitializer": Identity,
+    "STFT": STFT,
+    "STFTInitializer": STFT,
+    "stft": STFT,
     "RandomNormal": RandomNormal,
     "random_normal": RandomNormal,
     "normal": RandomNormal,

@@ -22,8 +22,6 @@ EXCLUDED = {
         "JaxLayer": "wraps a JAX function: needs the JAX backend",
         "TFSMLayer": "runs a TensorFlow SavedModel graph (code from a file)",
         "TorchModuleWrapper": "wraps a torch.nn.Module: needs the torch backend",
-        "MelSpectrogram": "audio preprocessing is out of scope",
-        "STFTSpectrogram": "audio preprocessing is out of scope",
         "MaxNumBoundingBoxes": "bounding-box preprocessing is out of scope",
     },
 }

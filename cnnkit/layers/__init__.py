@@ -9,6 +9,7 @@ from cnnkit.layers.attention import (
     GroupQueryAttention,
     MultiHeadAttention,
 )
+from cnnkit.layers.audio import MelSpectrogram, STFTSpectrogram
 from cnnkit.layers.augmentation import (
     RandomBrightness,
     RandomContrast,
@@ -271,6 +272,8 @@ __all__ = [
     "Subtract",
     "TextVectorization",
     "Normalization",
+    "STFTSpectrogram",
+    "MelSpectrogram",
     "CategoryEncoding",
     "Discretization",
     "CenterCrop",

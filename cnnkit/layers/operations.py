@@ -119,6 +119,12 @@ class Operation(Layer):
             out = out.astype(backend.floatx())
         return Tensor(out)
 
+    def _symbolic_output_shape(self, inputs, shapes, kwargs, args=()):
+        rule = _OUTPUT_SHAPES.get(self.op)
+        if rule is not None:
+            return rule(shapes, **self.op_config)
+        return super()._symbolic_output_shape(inputs, shapes, kwargs, args)
+
     def _symbolic_call(self, inputs, kwargs, args=()):
         outputs = super()._symbolic_call(inputs, kwargs, args)
         if self.op in OPERATIONS:
@@ -161,6 +167,47 @@ class Operation(Layer):
             f"Unknown Keras operation {class_name!r}: cnnkit knows the op classes of "
             "keras.ops (numpy, nn, math, core, image, linalg)."
         )
+
+
+def _stft_shapes(shape, sequence_length, sequence_stride, fft_length, window, center, **_):
+    """The shapes of ``stft``'s ``(real, imag)`` (Keras's ``STFT.compute_output_spec``)."""
+    from cnnkit.ops.spectral import _stft_arguments  # checks the arguments as a call would
+
+    _stft_arguments("stft", sequence_length, sequence_stride, fft_length, window, "float32")
+    frames = None
+    if shape[-1] is not None:
+        padded = 2 * (fft_length // 2) if center else 0
+        frames = 1 + (shape[-1] + padded - fft_length) // sequence_stride
+    out = (*shape[:-1], frames, fft_length // 2 + 1)
+    return [out, out]
+
+
+def _istft_shape(shapes, sequence_length, sequence_stride, fft_length, length, window, center, **_):
+    """The shape of ``istft``'s signal (Keras's ``ISTFT.compute_output_spec``)."""
+    from cnnkit.ops.spectral import _stft_arguments
+
+    _stft_arguments("istft", sequence_length, sequence_stride, fft_length, window, "float32")
+    if not isinstance(shapes, list) or len(shapes) != 2 or len(shapes[0]) < 2:
+        raise ValueError(
+            "`istft` expects a tuple of two tensors (real, imag) of rank >= 2. Received "
+            f"shapes: {shapes}"
+        )
+    if shapes[0] != shapes[1]:
+        raise ValueError(
+            "`istft`: the real and imaginary parts must have the same shape. Received: "
+            f"x[0].shape = {shapes[0]}, x[1].shape = {shapes[1]}"
+        )
+    samples = length
+    if length is None and shapes[0][-2] is not None:
+        samples = (shapes[0][-2] - 1) * sequence_stride + fft_length
+        if center:
+            samples -= 2 * (fft_length // 2)
+    return (*shapes[0][:-2], samples)
+
+
+# Ops whose output shape follows from Keras's formula rather than from a traced run: stand-ins
+# of 2 or 3 samples are shorter than a frame.
+_OUTPUT_SHAPES = {"stft": _stft_shapes, "istft": _istft_shape}
 
 
 def _keras_table() -> dict:

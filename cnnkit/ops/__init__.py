@@ -6,12 +6,12 @@ losses), ``image``, ``linalg``, plus ``core`` (conversion, control flow, scatter
 ``ops.math``) and ``dtypes`` (Keras's promotion lattice). Arrays in give NumPy arrays out;
 cnnkit Tensors in give Tensors out, differentiable through the autodiff engine.
 
-The Fourier transforms ``fft``, ``fft2``, ``ifft2``, ``rfft`` and ``irfft`` take and return
-``(real, imag)`` pairs, as in Keras (module ``spectral``).
+The Fourier transforms ``fft``, ``fft2``, ``ifft2``, ``rfft`` and ``irfft``, and the
+short-time transforms ``stft`` and ``istft``, take and return ``(real, imag)`` pairs, as in
+Keras (module ``spectral``).
 
 Out of scope (not provided): complex numbers (``angle``, ``conj``, ``conjugate``, ``imag``,
-``real``, ``isreal``, ``view_as_complex``, ``view_as_real``, ``polar``), ``stft``/``istft``
-and ``saturate_cast``.
+``real``, ``isreal``, ``view_as_complex``, ``view_as_real``, ``polar``) and ``saturate_cast``.
 
 Example:
     >>> import numpy as np

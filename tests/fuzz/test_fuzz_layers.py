@@ -228,6 +228,15 @@ LAYERS.update(
         "AdaptiveMaxPooling2D": (lambda: L.AdaptiveMaxPooling2D(2), "float"),
         "AdaptiveMaxPooling3D": (lambda: L.AdaptiveMaxPooling3D((1, 2, 2)), "float"),
         "ReversibleEmbedding": (lambda: L.ReversibleEmbedding(10, 3), "int"),
+        "STFTSpectrogram": (lambda: L.STFTSpectrogram(frame_length=4, frame_step=2), "float"),
+        "STFTSpectrogram-same-stft": (
+            lambda: L.STFTSpectrogram("stft", frame_length=4, padding="same", expand_dims=True),
+            "float",
+        ),
+        "MelSpectrogram": (
+            lambda: L.MelSpectrogram(fft_length=4, sequence_stride=2, num_mel_bins=2),
+            "float",
+        ),
     }
 )
 

@@ -22,9 +22,6 @@ EXCLUDED = {
     "view_as_complex": "complex numbers",
     "view_as_real": "complex numbers",
     "polar": "complex numbers",
-    # short-time transforms (framing, windows, overlap-add) are not provided
-    "stft": "STFT",
-    "istft": "STFT",
     # float8/int saturating casts for quantisation: no quantised dtypes here
     "saturate_cast": "quantisation casts",
 }

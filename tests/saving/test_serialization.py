@@ -171,6 +171,10 @@ LAYER_CASES = {
     "RandomZoom": lambda: seq((4, 4, 2), L.RandomZoom(0.1)),
     "ReLU": lambda: seq((4,), L.ReLU(max_value=1.0, negative_slope=0.1)),
     "Rescaling": lambda: seq((4,), L.Rescaling(1 / 255.0, offset=-0.5)),
+    "STFTSpectrogram": lambda: seq(
+        (32, 2), L.STFTSpectrogram(mode="psd", frame_length=8, window="hamming", padding="same")
+    ),
+    "MelSpectrogram": lambda: seq((64,), L.MelSpectrogram(fft_length=16, num_mel_bins=4)),
     "Reshape": lambda: seq((6,), L.Reshape((2, 3))),
     "Resizing": lambda: seq((6, 6, 2), L.Resizing(4, 3, interpolation="nearest")),
     "SeparableConv2D": lambda: seq((6, 6, 2), L.SeparableConv2D(3, 3, depth_multiplier=2)),
