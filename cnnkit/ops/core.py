@@ -342,9 +342,13 @@ def scatter(indices, values, shape):
     shape = tuple(int(s) for s in shape)
     vdtype = dtype(values)
 
+    target = np.broadcast_shapes(*(np.shape(i) for i in idx)) + shape[len(idx) :]
+
     def f(v):
         out = np.zeros(shape, dtype=v.dtype)
-        np.add.at(out, idx, v)
+        # values of the indexed shape: NumPy 2.4's add.at reads past a broadcast operand
+        # when the index arrays have two or more dimensions
+        np.add.at(out, idx, np.ascontiguousarray(np.broadcast_to(v, target)))
         return out
 
     if recording(values):

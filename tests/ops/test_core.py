@@ -300,3 +300,9 @@ def test_ops_on_symbolic_inputs_build_a_functional_model():
     before = model.get_weights()[0].copy()
     model.fit(x, np.zeros((2, 1), "float32"), epochs=1, verbose=0)
     assert not np.allclose(model.get_weights()[0], before)
+
+
+def test_scatter_broadcasts_values_over_two_dimensional_indices():
+    # (2, 2, 1) indices with (2,) values broadcast to their (2, 2) rows
+    got = ops.scatter(np.array([[[0], [1]], [[1], [2]]]), np.array([1.0, 2.0]), (4,))
+    np.testing.assert_array_equal(got, [1.0, 3.0, 2.0, 0.0])
