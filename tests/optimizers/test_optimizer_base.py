@@ -575,3 +575,12 @@ def test_steps_allocate_almost_nothing(make):
         tracemalloc.stop()
     assert peak < 64 * 1024, f"a step allocated {peak} bytes (one weight is 1 MiB)"
     assert all(v.dtype == np.float32 for v in variables + opt.variables[1:])
+
+
+def test_a_schedule_replacing_the_learning_rate_removes_that_variable_only():
+    # iteration and learning rate are both 0: tensors compare element-wise, so only identity
+    # tells the learning-rate variable from the step counter
+    optimizer = SGD(learning_rate=0.0)
+    assert [v.name for v in optimizer.variables] == ["iteration", "learning_rate"]
+    optimizer.learning_rate = ExponentialDecay(0.1, 10, 0.9)
+    assert [v.name for v in optimizer.variables] == ["iteration"]
