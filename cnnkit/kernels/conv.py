@@ -174,11 +174,19 @@ class Conv2D(Function):
             top, bottom, left, right = self.pads[:4]
             xpad = pad_nhwc(xpad, ((top, bottom), (left, right)))
         g2d = grad.reshape(n * oh * ow, f)  # (N*OH*OW, F)
-        dx = self._input_grad(grad, kernel) if self.needs_grad[0] else None
-        dkernel = None
-        if self.needs_grad[1]:  # Σ colsᵀ @ g: (KH*KW*C, F)
+
+        def kernel_grad():  # Σ colsᵀ @ g: (KH*KW*C, F)
             dkernel = self.ops.correlate_backward_weights(xpad, g2d, *self.geom, cols=cols)
-            dkernel = dkernel.reshape(kernel.shape)
+            return dkernel.reshape(kernel.shape)
+
+        flops = 2 * g2d.size * kernel.size // f  # each product's
+        dx, dkernel = self.ops.concurrently(
+            (
+                (lambda: self._input_grad(grad, kernel)) if self.needs_grad[0] else None,
+                kernel_grad if self.needs_grad[1] else None,
+            ),
+            (flops, flops),
+        )
         grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(g2d) if self.needs_grad[2] else None,)

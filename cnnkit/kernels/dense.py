@@ -39,8 +39,16 @@ class Dense(Function):
         g2d = grad.reshape(-1, grad.shape[-1])  # (B, M)
         if relu_out is not None:
             g2d = g2d * (relu_out > 0)
-        dx = self.ops.matmul(g2d, kernel.T).reshape(xshape) if self.needs_grad[0] else None
-        dk = self.ops.matmul(x2d.T, g2d) if self.needs_grad[1] else None
+        flops = 2 * g2d.shape[0] * kernel.size  # each product's
+        dx, dk = self.ops.concurrently(
+            (
+                (lambda: self.ops.matmul(g2d, kernel.T).reshape(xshape))
+                if self.needs_grad[0]
+                else None,
+                (lambda: self.ops.matmul(x2d.T, g2d)) if self.needs_grad[1] else None,
+            ),
+            (flops, flops),
+        )
         if len(self.parents) == 2:
             return dx, dk
         db = sum_rows(g2d) if self.needs_grad[2] else None

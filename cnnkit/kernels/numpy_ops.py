@@ -39,6 +39,7 @@ from cnnkit.autodiff import relu_, row_tile, rowwise, sum_rows
 from cnnkit.kernels import reference_ops
 from cnnkit.kernels.reference_ops import window
 from cnnkit.kernels.threads import chunked, conv_workspace_bytes, xp
+from cnnkit.kernels.threads import concurrently as concurrently  # independent products at once
 from cnnkit.kernels.threads import matmul as matmul  # Dense's products, split over the threads
 
 NAME = "numpy"
