@@ -179,7 +179,9 @@ class Conv2D(Function):
             dkernel = self.ops.correlate_backward_weights(xpad, g2d, *self.geom, cols=cols)
             return dkernel.reshape(kernel.shape)
 
-        flops = 2 * g2d.size * kernel.size // f  # each product's
+        # Side by side only when the kernel gradient has the forward pass's columns: one
+        # that rebuilds them needs a workspace of its own (then each runs split by itself).
+        flops = 2 * g2d.size * kernel.size // f if cols is not None else 0  # each product's
         dx, dkernel = self.ops.concurrently(
             (
                 (lambda: self._input_grad(grad, kernel)) if self.needs_grad[0] else None,

@@ -213,7 +213,7 @@ def correlate_backward_weights(xpad, g2d, kh, kw, oh, ow, strides, dilation, col
 
 # -- pooling (``plan``: a :class:`cnnkit.kernels.pool._Plan`) -------------------------------
 
-_MAX_POOL_COST = 50  # per input value and pass, in the units of threads_for
+_MAX_POOL_COST = 16  # per input value and pass, in the units of threads_for: split from 1M
 
 
 def _blocks(x, plan):

@@ -120,10 +120,13 @@ def cpu_threads() -> int:
     return max(1, min(_available_cpus(), min(lib.num_threads for lib in libs)))
 
 
-MIN_FLOPS_PER_THREAD = 25_000_000
-"""Work below which a second thread does not pay: about 0.25 ms of one core's matrix
-products. Waking a thread and waiting for it costs 20-90 µs here, and the lecture CNN's
-training step (products of 3-42 MFLOP) was 25 % slower with its ops split."""
+MIN_FLOPS_PER_THREAD = 8_000_000
+"""Work below which a second thread does not pay: about 0.1 ms of one core's matrix
+products, against the 30-100 µs of waking a worker and waiting for it. Measured on the
+lecture CNN's training step (products of 3-42 MFLOP), alternating in one process: 8.45 ms
+a step with products split from 16 MFLOP on, 9.13 ms from 50 MFLOP on (better in 8 of 9
+rounds). Work that is not a matrix product states its cost in these units (pooling,
+optimizer updates, a whole model's batch)."""
 
 
 def threads_for(flops: int) -> int:
@@ -230,7 +233,8 @@ class _Worker:
                 self._result, self._error = context.run(_map_list, fn, items), None
             except BaseException as error:  # raised again in the calling thread
                 self._result, self._error = None, error
-            self._task = None
+            # nothing of this task outlives it while the thread waits for the next one
+            self._task = context = fn = items = None
             self._done.release()
 
     def submit(self, fn, items) -> None:
@@ -241,9 +245,10 @@ class _Worker:
     def join(self) -> list:
         self._done.acquire()
         error, self._error = self._error, None
+        result, self._result = self._result, None
         if error is not None:
             raise error
-        return self._result
+        return result
 
 
 def _map_list(fn, items) -> list:
