@@ -28,12 +28,12 @@ import math
 from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels.threads import parallel_map, threads_for
+from cnnkit.layers import embedding
 
 _COST_PER_WEIGHT = 0.64
 """A batch's cost per weight and sample in the units of ``threads_for``: a batch splits
 from 25 million weight-samples on (measured with ``benchmarks/predict.py``), where one
 sample's products alone would split from 8 million."""
-from cnnkit.layers import embedding
 
 
 def samplewise(layer) -> bool:
