@@ -73,6 +73,8 @@ _MODULES = {
     "conv2d": "cnnkit.kernels.onednn.conv",
     "batch_norm": "cnnkit.kernels.onednn.norm",
     "max_pool2d": "cnnkit.kernels.onednn.pool",
+    "avg_pool2d": "cnnkit.kernels.onednn.pool",
+    "depthwise_conv2d": "cnnkit.kernels.onednn.conv",
 }
 
 

@@ -18,6 +18,14 @@ from cnnkit.kernels import threads as cores
 from cnnkit.kernels.onednn import library as dnnl
 
 DECLINED_IMPLEMENTATIONS = ("ref", "gemm")
+"""Parts of an implementation's name (``"ref:any"``, ``"x64:gemm:jit"``) that decline it;
+``ref_int8`` and the like count, ``brgemm`` does not."""
+
+
+def declines(info: str) -> bool:
+    """Whether the implementation named ``info`` is a slow fallback (see
+    :data:`DECLINED_IMPLEMENTATIONS`)."""
+    return any(part.split("_")[0] in DECLINED_IMPLEMENTATIONS for part in info.split(":"))
 
 
 class Declined(Exception):
@@ -59,7 +67,7 @@ def stage(lib, pd) -> dict:
         Declined: the implementation is a slow fallback.
     """
     info = lib.impl_info(pd)
-    if info.startswith(DECLINED_IMPLEMENTATIONS):
+    if declines(info):
         raise Declined(info)
     scratch_md = lib.query_md(pd, dnnl.QUERY_SCRATCHPAD_MD)
     return {
