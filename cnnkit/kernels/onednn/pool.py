@@ -6,8 +6,9 @@ each window (oneDNN's workspace) and routes each window's gradient there: ``"sam
 never wins, and on ties the first maximum in row-major window order takes the gradient (as
 NumPy's kernels, TensorFlow and PyTorch do; checked on inputs of zeros and ones). Average
 pooling divides each window by its real (non-padded) pixels, as Keras does with ``"same"``
-(oneDNN's ``pooling_avg_exclude_padding``). Measured on the VGG-style model's largest max
-pooling (32×32×32×32, window 2): 0.93 ms forward and backward against NumPy's 1.67.
+(oneDNN's ``pooling_avg_exclude_padding``). Measured on the VGG-style model's largest
+pooling (32×32×32×32, window 2), forward and backward: max 0.93 ms against NumPy's 1.67,
+average 0.8 ms against 1.8.
 """
 
 from __future__ import annotations

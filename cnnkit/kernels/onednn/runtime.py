@@ -3,8 +3,9 @@ OpenMP team's size, and one execution over the caller's NumPy arrays.
 
 A *plan* holds the primitives oneDNN made for one shape; it is created on first use in
 each Python thread and reused. A primitive whose implementation is oneDNN's reference or
-GEMM fallback (``ref:``/``gemm:``, which ran 1.4× to 1000× slower than the jit kernels in
-measurements) is declined: the plan is ``None`` and the caller runs its NumPy kernel.
+GEMM fallback (``ref:any``, ``x64:gemm:jit``: :func:`declines`; they ran 1.4× to 1000×
+slower than the jit kernels in measurements) is declined: the plan is ``None`` and the
+caller runs its NumPy kernel.
 """
 
 from __future__ import annotations
