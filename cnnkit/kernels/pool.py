@@ -17,6 +17,8 @@ a fast path for non-overlapping windows without padding (``PH == SH``, ``PW == S
 indivisible "valid" remainder is cropped, see :func:`_plan`); every other case pads once and
 loops over the ``PH * PW`` window offsets, each a sliced view of shape ``(N, OH, OW, C)``,
 the backward accumulating into the same slices (:mod:`cnnkit.kernels.reference_ops`).
+Where :func:`cnnkit.kernels.dispatch.fast` offers oneDNN, it runs max and average pooling
+whole, forward and backward (:mod:`cnnkit.kernels.onednn.pool`).
 
 Max pooling's gradient goes to ONE element per window: on ties, the first maximum in row-major
 window order (top-left first), as TensorFlow's and PyTorch's argmax do.
