@@ -73,6 +73,8 @@ _MODULES = {
     "conv2d": "cnnkit.kernels.onednn.conv",
     "batch_norm": "cnnkit.kernels.onednn.norm",
     "max_pool2d": "cnnkit.kernels.onednn.pool",
+    "conv2d_transpose": "cnnkit.kernels.onednn.conv",
+    "dense": "cnnkit.kernels.onednn.dense",
 }
 
 

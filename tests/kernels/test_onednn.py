@@ -203,6 +203,7 @@ def test_enum_values_match_the_installed_header():
         "dnnl_hwio": library.TAG_HWIO,
         "dnnl_x": library.TAG_X,
         "dnnl_ab": library.TAG_AB,
+        "dnnl_ba": library.TAG_BA,
         "dnnl_backward": library.BACKWARD,
         "dnnl_use_global_stats": library.USE_GLOBAL_STATS,
         "dnnl_use_scale": library.USE_SCALE,

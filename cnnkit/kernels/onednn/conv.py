@@ -119,17 +119,26 @@ def _weights(run, plan: _Plan, stage: dict, kernel: np.ndarray) -> None:
     run.add(dnnl.ARG_WEIGHTS, stage["weights_md"], blocked)
 
 
+def plan_key(x_shape, kernel_shape, oh, ow, strides, dilation, pads, has_bias, training):
+    """The key of the plan :func:`forward` makes for these shapes (``backward_data`` and
+    ``backward_weights`` take it): a transposed convolution runs the plan of the convolution
+    it transposes from its backward-data, before any forward pass made it."""
+    n, h, w, c = x_shape
+    kh, kw, _, f = kernel_shape
+    return (
+        n, h, w, c, kh, kw, f, oh, ow, tuple(strides), tuple(dilation), tuple(pads),
+        bool(has_bias), bool(training),
+    )  # fmt: skip
+
+
 def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training, threads=None):
     """``correlate(x, kernel) + bias`` as an (N, OH, OW, F) array, or ``None`` when
     oneDNN is unavailable or has no fast kernel for this shape."""
     if x.dtype != np.float32 or kernel.dtype != np.float32:
         return None
-    n, h, w, c = x.shape
-    kh, kw, _, f = kernel.shape
-    key = (
-        n, h, w, c, kh, kw, f, oh, ow, tuple(strides), tuple(dilation), tuple(pads),
-        bias is not None, bool(training),
-    )  # fmt: skip
+    n, f = x.shape[0], kernel.shape[3]
+    has_bias = bias is not None
+    key = plan_key(x.shape, kernel.shape, oh, ow, strides, dilation, pads, has_bias, training)
     plan = _plan(key)
     if plan is None:
         return None
