@@ -19,8 +19,9 @@ with the same names and signatures, and each must give the same values and gradi
   definition.
 
 A faster library can also replace single ops: ``pip install "cnnkit[fast]"`` adds oneDNN
-3.2 (:mod:`cnnkit.kernels.onednn`): convolutions without column matrices and batch
-normalisation in one or two passes. With ``"auto"`` an op asks :func:`fast` for the oneDNN
+3.2 (:mod:`cnnkit.kernels.onednn`): convolutions and transposed convolutions without column
+matrices, batch normalisation in one or two passes, max pooling and Dense's inner product (2-D
+inputs). With ``"auto"`` an op asks :func:`fast` for the oneDNN
 version, and each shape *races* (:class:`Race`): for its first runs oneDNN on every core,
 oneDNN on one core and NumPy take turns, each timed over its forward and backward passes,
 and the fastest runs that shape from then on (:func:`tuning_report` shows the races).

@@ -11,6 +11,12 @@ ReLU maps NaN to 0 where NumPy's (and Keras's) keeps it, and a NaN loss must sta
 Primitives are planned once per shape and thread (:class:`_Plan`); a call wraps the caller's
 arrays in memory objects, runs the weight reorder and the primitive, and waits. The caller
 owns every output array: nothing oneDNN allocates outlives a call except the cached plans.
+
+A transposed convolution runs the plan of the convolution it transposes (see
+:func:`plan_key`): its forward pass is that convolution's backward-data, its input gradient a
+forward pass, its kernel gradient a backward-weights with the two activations' roles swapped.
+oneDNN's own deconvolution primitive wraps the same backward-data kernels (its implementation
+name is theirs) and adds nothing for float32 but a second set of bindings.
 """
 
 from __future__ import annotations
