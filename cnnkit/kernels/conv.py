@@ -500,7 +500,7 @@ class Conv2DTranspose(Function):
         fast = dispatch.fast("conv2d_transpose")
         if fast is None or x.dtype != xp.float32 or kernel.dtype != xp.float32:
             return None
-        kh, kw, h, w, strides, dilation = self.geom
+        _, _, h, w, strides, dilation = self.geom
         training = any(self.needs_grad)
         key = (x.shape, kernel.shape, strides, dilation, self.window, training)
         self.race = dispatch.Race("conv2d_transpose", key)
@@ -519,10 +519,10 @@ class Conv2DTranspose(Function):
     def backward(self, grad):
         start = time.perf_counter()
         x2d, w2d, kshape = self.saved
-        found = None
+        grads = None
         if self.fast is not None:  # the mirror convolution's forward and backward-weights
-            found = self._fast_backward(xp.ascontiguousarray(grad), x2d, w2d.reshape(kshape))
-        if found is None:
+            grads = self._fast_backward(xp.ascontiguousarray(grad), x2d, w2d.reshape(kshape))
+        if grads is None:
             gcanvas = pad_nhwc(grad, self.window)  # (N, HC, WC, F), C-contiguous
             dx = cols = dkernel = None
             if self.needs_grad[0]:  # a Conv2D forward of the gradient
@@ -531,8 +531,7 @@ class Conv2DTranspose(Function):
             if self.needs_grad[1]:  # Σ colsᵀ @ x: (KH*KW*F, C)
                 dkernel = self.ops.correlate_backward_weights(gcanvas, x2d, *self.geom, cols=cols)
                 dkernel = dkernel.reshape(kshape)
-            found = (dx, dkernel)
-        grads = found
+            grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(grad) if self.needs_grad[2] else None,)
         if self.race is not None:
@@ -541,7 +540,7 @@ class Conv2DTranspose(Function):
 
     def _fast_backward(self, grad, x2d, kernel):
         """``(dx, dkernel)`` by oneDNN, or ``None`` where it declined either."""
-        kh, kw, h, w, strides, dilation = self.geom
+        _, _, h, w, strides, dilation = self.geom
         geometry = (h, w, strides, dilation, (*self.window[0], *self.window[1]))
         threads = self.race.threads
         dx = dkernel = None
