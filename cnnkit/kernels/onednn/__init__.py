@@ -2,6 +2,8 @@
 
 :mod:`~cnnkit.kernels.onednn.library` binds oneDNN 3.2's C API with ctypes;
 :mod:`~cnnkit.kernels.onednn.conv` runs 2-D convolutions (forward with bias and ReLU fused,
-backward-data, backward-weights). :mod:`cnnkit.kernels.dispatch` decides when they run; the
+backward-data, backward-weights), and transposed convolutions with the same plans;
+:mod:`~cnnkit.kernels.onednn.dense` runs Dense's inner product.
+:mod:`cnnkit.kernels.dispatch` decides when they run; the
 NumPy kernels stay the reference they are tested against (``tests/kernels/test_onednn.py``).
 """
