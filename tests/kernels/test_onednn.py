@@ -679,3 +679,20 @@ def test_a_decoder_with_transposed_convolutions_trains_the_same_on_both(kernels)
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
     for a, b in zip(results[0][1], results[1][1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+@needs_onednn
+def test_a_transposed_convolution_runs_one_plan_of_the_convolution_it_transposes(
+    kernels, monkeypatch
+):
+    from cnnkit.kernels.onednn import conv as onednn_conv
+    from cnnkit.kernels.onednn import runtime
+
+    monkeypatch.setattr(runtime._STATE, "plans", {})
+    kernels("onednn")
+    x = np.ones((2, 7, 7, 16), "float32")
+    _transposed(x, np.ones((4, 4, 8, 16), "float32"), None, (2, 2), "same", None, (1, 1),
+                np.ones((2, 14, 14, 8), "float32"))  # fmt: skip
+    ((key, stages),) = onednn_conv.implementations().items()
+    assert key[:9] == (2, 14, 14, 8, 4, 4, 16, 7, 7)  # Conv2D from 14x14x8 to 7x7x16
+    assert set(stages) == {"forward", "backward_data", "backward_weights"}

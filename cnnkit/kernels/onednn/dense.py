@@ -3,9 +3,10 @@ backward-weights (bias gradient fused), for 2-D float32 inputs.
 
 cnnkit keeps the kernel as ``(K, M)``, row-major; oneDNN's weights are ``(OC, IC) = (M,
 K)``, so the same buffer is oneDNN's ``ba`` layout and no reorder is needed in either
-direction. With these plain weights oneDNN runs its own JIT GEMM (``x64:gemm:jit``); its
-blocked-weights brgemm kernel would need the kernel reordered on every call and back for its
-gradient. Only oneDNN's reference implementation is declined (:func:`runtime.stage`).
+direction. With these plain weights oneDNN runs its own JIT GEMM (``x64:gemm:jit``, not one
+of the fallbacks :func:`runtime.stage` declines; here that is the inner product's kernel, not
+a convolution's column-matrix detour); its blocked-weights brgemm kernel would need the kernel
+reordered on every call and back for its gradient.
 """
 
 from __future__ import annotations
