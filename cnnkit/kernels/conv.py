@@ -174,11 +174,21 @@ class Conv2D(Function):
             top, bottom, left, right = self.pads[:4]
             xpad = pad_nhwc(xpad, ((top, bottom), (left, right)))
         g2d = grad.reshape(n * oh * ow, f)  # (N*OH*OW, F)
-        dx = self._input_grad(grad, kernel) if self.needs_grad[0] else None
-        dkernel = None
-        if self.needs_grad[1]:  # Σ colsᵀ @ g: (KH*KW*C, F)
+
+        def kernel_grad():  # Σ colsᵀ @ g: (KH*KW*C, F)
             dkernel = self.ops.correlate_backward_weights(xpad, g2d, *self.geom, cols=cols)
-            dkernel = dkernel.reshape(kernel.shape)
+            return dkernel.reshape(kernel.shape)
+
+        # Side by side only when the kernel gradient has the forward pass's columns: one
+        # that rebuilds them needs a workspace of its own (then each runs split by itself).
+        flops = 2 * g2d.size * kernel.size // f if cols is not None else 0  # each product's
+        dx, dkernel = self.ops.concurrently(
+            (
+                (lambda: self._input_grad(grad, kernel)) if self.needs_grad[0] else None,
+                kernel_grad if self.needs_grad[1] else None,
+            ),
+            (flops, flops),
+        )
         grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(g2d) if self.needs_grad[2] else None,)
@@ -274,7 +284,10 @@ class DepthwiseConv2D(Function):
     The correlation and its two gradients come from :func:`cnnkit.kernels.dispatch.ops`
     (``depthwise_correlate``, ``depthwise_backward_data``, ``depthwise_backward_weights``).
     Backward, per offset: ``dxpad[window] += Σ_m g · kernel[i, j]`` and
-    ``dkernel[i, j] = Σ_{n,y,x} window · g``.
+    ``dkernel[i, j] = Σ_{n,y,x} window · g``. oneDNN, where :func:`cnnkit.kernels.dispatch.fast`
+    offers it and has a fast kernel for the shape, runs it as a convolution of ``C`` groups:
+    the kernel seen as ``(KH, KW, 1, C·M)`` is Keras's grouped layout (3×3 on 32×56×56×32,
+    forward and backward: 24 ms against NumPy's 281; on 32×14×14×128, 3.2 against 67).
     """
 
     def forward(self, x, kernel, bias=None, *, strides=(1, 1), padding="valid", dilation=(1, 1)):
@@ -287,19 +300,42 @@ class DepthwiseConv2D(Function):
             )
         oh, top, bottom = _pads(h, kh, strides[0], padding, dilation[0])
         ow, left, right = _pads(w, kw, strides[1], padding, dilation[1])
-        xpad = pad_nhwc(x, ((top, bottom), (left, right)))
-        self.ops = dispatch.ops()
+        self.geom = (oh, ow, strides, dilation)
+        self.crop, self.pads = (top, left, h, w), ((top, bottom), (left, right))
+        self.ops, self.fast, self.race = dispatch.ops(), None, None
+        fast = dispatch.fast("depthwise_conv2d")
+        if fast is not None:  # oneDNN where it is faster for this shape
+            out = self._fast_forward(fast, x, kernel, bias, padding)
+            if out is not None:
+                return out
+        start = time.perf_counter()
+        xpad = pad_nhwc(x, self.pads)
         dispatch.record("depthwise_conv2d", self.ops.NAME)
         out = self.ops.depthwise_correlate(xpad, kernel, oh, ow, strides, dilation)
         if bias is not None:
             rowwise(xp.add, out.reshape(-1, c * m), bias, out=out.reshape(-1, c * m))
-        self.geom = (oh, ow, strides, dilation)
-        self.crop = (top, left, h, w)
         self.save_for_backward(xpad, kernel)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=not any(self.needs_grad))
         return out
 
     def backward(self, grad):
+        start = time.perf_counter()
         xpad, kernel = self.saved
+        grads = None
+        if self.fast is not None:  # oneDNN ran the forward pass: `xpad` is the unpadded x
+            grads = self._fast_backward(xp.ascontiguousarray(grad), xpad, _grouped(kernel))
+            if grads is None:  # oneDNN declined a backward pass: NumPy runs both
+                xpad = pad_nhwc(xpad, self.pads)
+            elif grads[1] is not None:
+                grads = (grads[0], grads[1].reshape(kernel.shape), *grads[2:])
+        if grads is None:
+            grads = self._numpy_backward(grad, xpad, kernel)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=True)
+        return grads
+
+    def _numpy_backward(self, grad, xpad, kernel):
         top, left, h, w = self.crop
         n, c, m = grad.shape[0], kernel.shape[2], kernel.shape[3]
         g5 = grad.reshape(n, *self.geom[:2], c, m)
@@ -313,6 +349,39 @@ class DepthwiseConv2D(Function):
         if len(self.parents) == 3:
             grads += (sum_rows(grad) if self.needs_grad[2] else None,)
         return grads
+
+    def _fast_forward(self, fast, x, kernel, bias, padding):
+        """oneDNN's forward pass, or ``None`` when NumPy runs it (as :class:`Conv2D`'s)."""
+        oh, ow, strides, dilation = self.geom
+        training = any(self.needs_grad)
+        key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
+        self.race = dispatch.Race("depthwise_conv2d", key)
+        if not self.race.fast:
+            return None
+        start = time.perf_counter()
+        self.threads = self.race.threads
+        pads = (*self.pads[0], *self.pads[1])
+        done = fast.forward(
+            x, _grouped(kernel), bias, oh, ow, strides, dilation, pads,
+            training=training, threads=self.threads,
+        )  # fmt: skip
+        if done is None:  # no fast kernel for this shape
+            self.race.decline()
+            return None
+        out, self.fast_key = done
+        self.fast = fast
+        self.save_for_backward(x, kernel)
+        dispatch.record("depthwise_conv2d", "onednn")
+        self.race.add(time.perf_counter() - start, done=not training)
+        return out
+
+    _fast_backward = Conv2D._fast_backward  # oneDNN's backward-data and backward-weights
+
+
+def _grouped(kernel):
+    """A depthwise kernel (KH, KW, C, M) as the grouped convolution's (KH, KW, 1, C·M)."""
+    kh, kw, c, m = kernel.shape
+    return kernel.reshape(kh, kw, 1, c * m)
 
 
 def depthwise_conv2d(

@@ -79,8 +79,16 @@ class Dense(Function):
             dx, dk, db = self.ops.dense_backward(g2d, self.fast, *need, self.race.threads)
             dx = None if dx is None else dx.reshape(xshape)
         else:
-            dx = self.ops.matmul(g2d, kernel.T).reshape(xshape) if self.needs_grad[0] else None
-            dk = self.ops.matmul(x2d.T, g2d) if self.needs_grad[1] else None
+            flops = 2 * g2d.shape[0] * kernel.size  # each product's
+            dx, dk = self.ops.concurrently(
+                (
+                    (lambda: self.ops.matmul(g2d, kernel.T).reshape(xshape))
+                    if self.needs_grad[0]
+                    else None,
+                    (lambda: self.ops.matmul(x2d.T, g2d)) if self.needs_grad[1] else None,
+                ),
+                (flops, flops),
+            )
         grads = (dx, dk if self.needs_grad[1] else None)
         if len(self.parents) == 3:
             if db is None and self.needs_grad[2]:

@@ -39,6 +39,7 @@ from cnnkit.autodiff import relu_, row_tile, rowwise, sum_rows
 from cnnkit.kernels import reference_ops
 from cnnkit.kernels.reference_ops import window
 from cnnkit.kernels.threads import chunked, conv_workspace_bytes, xp
+from cnnkit.kernels.threads import concurrently as concurrently  # independent products at once
 from cnnkit.kernels.threads import matmul as matmul  # Dense's products, split over the threads
 
 NAME = "numpy"
@@ -212,7 +213,7 @@ def correlate_backward_weights(xpad, g2d, kh, kw, oh, ow, strides, dilation, col
 
 # -- pooling (``plan``: a :class:`cnnkit.kernels.pool._Plan`) -------------------------------
 
-_MAX_POOL_COST = 50  # per input value and pass, in the units of threads_for
+_MAX_POOL_COST = 16  # per input value and pass, in the units of threads_for: split from 1M
 
 
 def _blocks(x, plan):

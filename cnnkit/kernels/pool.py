@@ -17,6 +17,8 @@ a fast path for non-overlapping windows without padding (``PH == SH``, ``PW == S
 indivisible "valid" remainder is cropped, see :func:`_plan`); every other case pads once and
 loops over the ``PH * PW`` window offsets, each a sliced view of shape ``(N, OH, OW, C)``,
 the backward accumulating into the same slices (:mod:`cnnkit.kernels.reference_ops`).
+Where :func:`cnnkit.kernels.dispatch.fast` offers oneDNN, it runs max and average pooling
+whole, forward and backward (:mod:`cnnkit.kernels.onednn.pool`).
 
 Max pooling's gradient goes to ONE element per window: on ties, the first maximum in row-major
 window order (top-left first), as TensorFlow's and PyTorch's argmax do.
@@ -123,29 +125,42 @@ def _plan(shape, pool_size, strides, padding) -> _Plan:
     return _Plan(pool, stride, (oh, ow), tuple(pads), fast)
 
 
-class MaxPool2D(Function):
+class _WindowPool(Function):
+    """What max and average pooling share: oneDNN's forward pass, where it runs the shape
+    (with ``"auto"``, where it won the shape's race), and the timing of the race."""
+
+    def _fast(self, op: str, x, plan: _Plan):
+        """``(out, saved)`` from oneDNN, or ``None`` when ``self.ops`` (NumPy) runs it."""
+        self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        self.race = None
+        fast = dispatch.fast(op)
+        if fast is None:
+            return None
+        self.race = dispatch.Race(op, (x.shape, plan))
+        if not self.race.fast:
+            return None
+        found = getattr(fast, op)(x, plan, self.race.threads)
+        if found is None:  # no fast kernel for this shape
+            self.race.decline()
+        else:
+            self.ops = fast
+        return found
+
+    def _timed(self, start: float, done: bool) -> None:
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=done)
+
+
+class MaxPool2D(_WindowPool):
     """Max over each window; see the module docstring for shapes, padding and ties."""
 
     def forward(self, x, plan: _Plan):
-        self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
-        self.race = found = None
         start = time.perf_counter()
-        fast = dispatch.fast("max_pool2d")
-        if fast is not None:  # oneDNN where it is faster for this shape
-            self.race = dispatch.Race("max_pool2d", (x.shape, plan))
-            if self.race.fast:
-                found = fast.max_pool2d(x, plan, self.race.threads)
-                if found is None:  # no fast kernel for this shape
-                    self.race.decline()
-                else:
-                    self.ops = fast
-        if found is None:
-            found = self.ops.max_pool2d(x, plan)
+        found = self._fast("max_pool2d", x, plan) or self.ops.max_pool2d(x, plan)
         out, saved = found  # saved: what backward reads again
         dispatch.record("max_pool2d", self.ops.NAME)
         self.save_for_backward(saved, out)
-        if self.race is not None:
-            self.race.add(time.perf_counter() - start, done=not any(self.needs_grad))
+        self._timed(start, done=not any(self.needs_grad))
         return out
 
     def backward(self, grad):
@@ -155,25 +170,37 @@ class MaxPool2D(Function):
             dx = self.ops.max_pool2d_backward(saved, grad, self.in_shape, self.race.threads)
         else:
             dx = self.ops.max_pool2d_backward(saved, out, grad, self.plan, self.in_shape)
-        if self.race is not None:
-            self.race.add(time.perf_counter() - start, done=True)
+        self._timed(start, done=True)
         return dx
 
 
-class AvgPool2D(Function):
+class AvgPool2D(_WindowPool):
     """Mean over each window; "same" divides by the count of real (non-padded) pixels."""
 
     def forward(self, x, plan: _Plan):
-        self.plan, self.in_shape, self.ops = plan, x.shape, dispatch.ops()
+        start = time.perf_counter()
+        found = self._fast("avg_pool2d", x, plan)
         dispatch.record("avg_pool2d", self.ops.NAME)
-        self.counts = _window_counts(x.shape, plan, x.dtype)  # (1, OH, OW, 1) or a scalar
-        total = self.ops.sum_pool2d(x, plan)  # (N, OH, OW, C)
-        total /= self.counts
+        if found is not None:
+            total, self.fast_saved = found
+        else:
+            self.counts = _window_counts(x.shape, plan, x.dtype)  # (1, OH, OW, 1) or a scalar
+            total = self.ops.sum_pool2d(x, plan)  # (N, OH, OW, C)
+            total /= self.counts
+        self._timed(start, done=not any(self.needs_grad))
         return total
 
     def backward(self, grad):
-        scaled = grad / self.counts  # (N, OH, OW, C)
-        return self.ops.sum_pool2d_backward(scaled, self.plan, self.in_shape)
+        start = time.perf_counter()
+        if self.ops.NAME == "onednn":  # the implementation that ran the forward pass
+            dx = self.ops.avg_pool2d_backward(
+                self.fast_saved, grad, self.in_shape, self.race.threads
+            )
+        else:
+            scaled = grad / self.counts  # (N, OH, OW, C)
+            dx = self.ops.sum_pool2d_backward(scaled, self.plan, self.in_shape)
+        self._timed(start, done=True)
+        return dx
 
 
 def _window_counts(in_shape, plan: _Plan, dtype):

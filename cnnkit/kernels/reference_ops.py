@@ -42,6 +42,13 @@ def chunked(n: int, bytes_per_sample: int, flops: int, body, ordered_sum: bool =
     return result if ordered_sum else None
 
 
+def concurrently(calls, flops):
+    """:func:`cnnkit.kernels.threads.concurrently` in the calling thread, one call after
+    the other (``None`` for a ``None`` call)."""
+    del flops
+    return [None if call is None else call() for call in calls]
+
+
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D arrays, one product in the calling thread (Dense's products)."""
     return xp.matmul(a, b, out=out)

@@ -15,8 +15,8 @@ A batch is split only when every layer declares itself sample-wise
 (:attr:`cnnkit.layers.Layer.samplewise`: the built-in layers do; a subclass that overrides
 ``call`` may mix samples, so it runs as it is unless it declares it), and when the
 batch is worth more than one thread
-(:func:`cnnkit.kernels.threads.threads_for`, with two operations per weight and sample as the
-estimate, embedding tables left out). The slices' outputs are concatenated in order;
+(:func:`cnnkit.kernels.threads.threads_for`, with :data:`_COST_PER_WEIGHT` per weight and
+sample as the estimate, embedding tables left out). The slices' outputs are concatenated in order;
 each sample's output is that of the unsplit batch. If a slice raises, its error propagates
 with a note naming the slice's samples; nothing runs again.
 """
@@ -29,6 +29,11 @@ from cnnkit.autodiff import Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels.threads import parallel_map, threads_for
 from cnnkit.layers import embedding
+
+_COST_PER_WEIGHT = 0.64
+"""A batch's cost per weight and sample in the units of ``threads_for``: a batch splits
+from 25 million weight-samples on (measured with ``benchmarks/predict.py``), where one
+sample's products alone would split from 8 million."""
 
 
 def samplewise(layer) -> bool:
@@ -142,7 +147,7 @@ def _slices(model, x) -> list[slice] | None:
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays) or not _ready(model):
         return None
-    threads = min(threads_for(2 * _computing_params(model) * n), n)
+    threads = min(threads_for(int(_COST_PER_WEIGHT * _computing_params(model) * n)), n)
     if threads < 2:
         return None
     bounds = [n * t // threads for t in range(threads + 1)]

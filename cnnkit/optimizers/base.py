@@ -77,7 +77,7 @@ class _ScalarVariable(Variable):
         return format(self.data.item(), spec)
 
 
-_ELEMENTWISE_COST = 50
+_ELEMENTWISE_COST = 16
 """An optimizer update's cost per value in the matrix-product FLOPs of
 :func:`cnnkit.kernels.threads.threads_for`, set so that updates split from a million values on.
 Measured on 2 cores with Adam: 2.26 million values (the VGG-style model) took 4.0-4.3 ms

@@ -1,8 +1,9 @@
-"""oneDNN's convolution kernels against cnnkit's NumPy reference (``cnnkit[fast]``).
+"""oneDNN's kernels against cnnkit's NumPy reference (``cnnkit[fast]``).
 
-Every case runs the same float32 convolution, forward and backward, once with
-``set_kernels("numpy")`` and once with ``set_kernels("onednn")``, and compares values and
-gradients. Skipped with the reason where oneDNN 3.2 is not installed.
+Every case runs the same float32 op (convolution, depthwise convolution, pooling, batch
+normalisation), forward and backward, once with ``set_kernels("numpy")`` and once with
+``set_kernels("onednn")``, and compares values and gradients. Skipped with the reason where
+oneDNN 3.2 is not installed.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def test_slow_implementations_are_declined(kernels, monkeypatch):
     monkeypatch.setattr(library.Library, "impl_info", lambda self, pd: "ref:any")
     from cnnkit.kernels.onednn import runtime
 
-    monkeypatch.setattr(runtime._STATE, "plans", {})
+    monkeypatch.setattr(runtime._STATE, "plans", {}, raising=False)
     x = np.ones((1, 5, 5, 2), "float32")
     k = np.ones((3, 3, 2, 1), "float32")
     dispatch.kernels_report(reset=True)
@@ -201,6 +202,7 @@ def test_enum_values_match_the_installed_header():
         "dnnl_format_tag_any": library.TAG_ANY,
         "dnnl_nhwc": library.TAG_NHWC,
         "dnnl_hwio": library.TAG_HWIO,
+        "dnnl_hwigo": library.TAG_HWIGO,
         "dnnl_x": library.TAG_X,
         "dnnl_ab": library.TAG_AB,
         "dnnl_ba": library.TAG_BA,
@@ -218,6 +220,7 @@ def test_enum_values_match_the_installed_header():
         "dnnl_query_scratchpad_md": library.QUERY_SCRATCHPAD_MD,
         "dnnl_query_workspace_md": library.QUERY_WORKSPACE_MD,
         "dnnl_pooling_max": library.POOLING_MAX,
+        "dnnl_pooling_avg_exclude_padding": library.POOLING_AVG_EXCLUDE_PADDING,
     }
     for name, value in expected.items():
         assert values[name] == value, name
@@ -449,6 +452,203 @@ def test_onednn_batch_norm_inference_matches_numpy(kernels, case):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
+AVG_POOL_CASES = [
+    *POOL_CASES,
+    ((2, 9, 8, 3), (3, 2), 1, "same"),  # odd sizes: uneven padding, windows of 4 to 6 pixels
+    ((3, 7, 5, 8), 3, None, "same"),  # windows overhanging by 2 at the bottom and right
+]
+
+
+def _avg_pool(x, size, strides, padding, g=None):
+    from cnnkit.kernels import pool
+
+    xt = Tensor(x, requires_grad=True)
+    out = pool.avg_pool2d(xt, size, strides, padding)
+    out.backward(np.arange(out.data.size, dtype="float32").reshape(out.shape) if g is None else g)
+    return out.data, xt.grad
+
+
+@needs_onednn
+@pytest.mark.parametrize(
+    "case", AVG_POOL_CASES, ids=[f"case{i}" for i in range(len(AVG_POOL_CASES))]
+)
+def test_onednn_average_pooling_matches_numpy_and_counts_real_pixels(kernels, case):
+    shape, size, strides, padding = case
+    x = np.random.default_rng(6).standard_normal(shape).astype("float32")
+    kernels("numpy")
+    reference = _avg_pool(x, size, strides, padding)
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = _avg_pool(x, size, strides, padding)
+    assert dispatch.kernels_report() == {"avg_pool2d": {"onednn": 1}}
+    for want, got in zip(reference, fast, strict=True):
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+    ones = _avg_pool(np.ones(shape, "float32"), size, strides, padding)[0]
+    np.testing.assert_allclose(ones, 1.0, rtol=1e-6)  # "same" never averages in the padding
+
+
+DEPTHWISE_CASES = [
+    # (N, H, W, C), (KH, KW, M), strides, padding, dilation, bias
+    ((4, 12, 12, 3), (3, 3, 1), (1, 1), "same", (1, 1), True),
+    ((3, 11, 10, 5), (3, 3, 2), (2, 2), "same", (1, 1), True),  # odd sizes, multiplier 2
+    ((3, 11, 10, 5), (2, 2, 3), (1, 1), "same", (1, 1), False),  # even kernel
+    ((2, 9, 9, 16), (3, 3, 1), (2, 2), "same", (1, 1), True),
+    ((2, 10, 12, 8), (5, 3, 1), (1, 1), "valid", (1, 1), True),
+    ((2, 1, 20, 6), (1, 3, 1), (1, 1), "same", (1, 1), True),  # DepthwiseConv1D's images
+    ((4, 14, 14, 32), (3, 3, 1), (1, 1), "same", (1, 1), False),  # MobileNet-like
+]
+
+
+def _depthwise(x, k, b, strides, padding, dilation, g):
+    xt, kt = Tensor(x, requires_grad=True), Tensor(k, requires_grad=True)
+    bt = None if b is None else Tensor(b, requires_grad=True)
+    out = conv.depthwise_conv2d(xt, kt, bt, strides, padding, dilation)
+    out.backward(g)
+    return out.data, xt.grad, kt.grad, None if bt is None else bt.grad
+
+
+def _depthwise_case(case, seed=7):
+    shape, (kh, kw, m), strides, padding, dilation, bias = case
+    rng = np.random.default_rng(seed)
+    c = shape[3]
+    x = rng.standard_normal(shape).astype("float32")
+    k = (rng.standard_normal((kh, kw, c, m)) / np.sqrt(kh * kw)).astype("float32")
+    b = rng.standard_normal(c * m).astype("float32") if bias else None
+    oh = conv.conv_output_length(shape[1], kh, strides[0], padding, dilation[0])
+    ow = conv.conv_output_length(shape[2], kw, strides[1], padding, dilation[1])
+    g = rng.standard_normal((shape[0], oh, ow, c * m)).astype("float32")
+    return x, k, b, strides, padding, dilation, g
+
+
+def _assert_close(reference, fast, rtol=2e-5):
+    for i, (want, got) in enumerate(zip(reference, fast, strict=True)):
+        if want is None:
+            assert got is None, i
+            continue
+        assert got.dtype == np.float32 and got.shape == want.shape, i
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
+@needs_onednn
+@pytest.mark.parametrize(
+    "case", DEPTHWISE_CASES, ids=[f"case{i}" for i in range(len(DEPTHWISE_CASES))]
+)
+def test_onednn_depthwise_convolution_matches_numpy(kernels, case):
+    args = _depthwise_case(case)
+    kernels("numpy")
+    reference = _depthwise(*args)
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = _depthwise(*args)
+    assert dispatch.kernels_report() == {"depthwise_conv2d": {"onednn": 1}}
+    _assert_close(reference, fast)
+
+
+def test_gemm_and_reference_implementations_are_declined_by_name():
+    from cnnkit.kernels.onednn import runtime
+
+    for name in ("ref:any", "ref_int8:any", "gemm:jit", "x64:gemm:jit"):
+        assert runtime.declines(name), name
+    for name in ("jit:avx2", "jit_dw:avx2", "brdgmm_dw:avx2", "brgemm:avx2", "brgconv:avx512_core"):
+        assert not runtime.declines(name), name
+
+
+@needs_onednn
+def test_declined_pooling_and_depthwise_shapes_run_on_numpy_alike(kernels, monkeypatch):
+    from cnnkit.kernels.onednn import runtime
+
+    dw = _depthwise_case(DEPTHWISE_CASES[1])
+    pool_case = AVG_POOL_CASES[1]
+    x = np.random.default_rng(8).standard_normal(pool_case[0]).astype("float32")
+    kernels("numpy")
+    reference = _depthwise(*dw), _avg_pool(x, *pool_case[1:])
+    kernels("onednn")
+    monkeypatch.setattr(library.Library, "impl_info", lambda self, pd: "x64:gemm:jit")
+    monkeypatch.setattr(runtime._STATE, "plans", {}, raising=False)
+    dispatch.kernels_report(reset=True)
+    fast = _depthwise(*dw), _avg_pool(x, *pool_case[1:])
+    assert dispatch.kernels_report() == {
+        "avg_pool2d": {"numpy": 1},
+        "depthwise_conv2d": {"numpy": 1},
+    }
+    for want, got in zip(reference, fast, strict=True):
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(b, a)
+
+
+@needs_onednn
+def test_a_declined_depthwise_backward_pass_runs_on_numpy(kernels, monkeypatch):
+    from cnnkit.kernels.onednn import conv as onednn_conv
+    from cnnkit.kernels.onednn import runtime
+
+    def declined(plan):
+        raise runtime.Declined("ref:any")
+
+    args = _depthwise_case(DEPTHWISE_CASES[1])
+    kernels("numpy")
+    reference = _depthwise(*args)
+    kernels("onednn")
+    monkeypatch.setattr(onednn_conv._Plan, "backward_data", declined)
+    dispatch.kernels_report(reset=True)
+    fast = _depthwise(*args)
+    assert dispatch.kernels_report() == {"depthwise_conv2d": {"onednn": 1}}  # the forward pass
+    _assert_close(reference[:1], fast[:1])
+    for want, got in zip(reference[1:], fast[1:], strict=True):
+        np.testing.assert_array_equal(got, want)  # NumPy's backward, from the same arrays
+
+
+def test_float64_depthwise_and_average_pooling_stay_on_numpy(kernels):
+    kernels("auto")
+    dispatch.kernels_report(reset=True)
+    conv.depthwise_conv2d(Tensor(np.ones((1, 4, 4, 2))), Tensor(np.ones((2, 2, 2, 1))))
+    _avg_pool(np.ones((1, 4, 4, 2)), 2, None, "valid", g=np.ones((1, 2, 2, 2)))
+    assert dispatch.kernels_report() == {
+        "avg_pool2d": {"numpy": 1},
+        "depthwise_conv2d": {"numpy": 1},
+    }
+
+
+@needs_onednn
+def test_a_separable_block_trains_the_same_with_auto_kernels(kernels):
+    import cnnkit as keras
+
+    def train():
+        keras.utils.set_random_seed(4)
+        model = keras.Sequential([
+            keras.Input((9, 9, 4)),
+            keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+            keras.layers.SeparableConv2D(6, 3, strides=2, padding="same", activation="relu"),
+            keras.layers.AveragePooling2D(2, padding="same"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ])  # fmt: skip
+        model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+        rng = np.random.default_rng(0)
+        x = rng.random((160, 9, 9, 4), dtype=np.float32)
+        y = rng.integers(0, 3, 160)
+        history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+        return history.history["loss"][0], model.get_weights()
+
+    kernels("numpy")
+    loss, weights = train()
+    kernels("auto")
+    dispatch.tuning_report(reset=True)
+    dispatch.kernels_report(reset=True)
+    fast_loss, fast_weights = train()
+    races = dispatch.tuning_report(reset=True)
+    assert {op for op, _ in races} >= {"depthwise_conv2d", "avg_pool2d"}
+    for (op, _), race in races.items():
+        if op in ("depthwise_conv2d", "avg_pool2d"):
+            assert race["choice"] is not None and set(race["ms"]) == set(dispatch.CANDIDATES)
+    counts = dispatch.kernels_report(reset=True)
+    assert counts["depthwise_conv2d"].get("onednn", 0) >= 2 * dispatch._Trial.ROUNDS
+    assert counts["avg_pool2d"].get("onednn", 0) >= 2 * dispatch._Trial.ROUNDS
+    assert abs(fast_loss - loss) < 1e-4
+    for want, got in zip(weights, fast_weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
 def _transposed(x, k, b, strides, padding, output_padding, dilation, g, needs=(True, True)):
     xt, kt = Tensor(x, requires_grad=needs[0]), Tensor(k, requires_grad=needs[1])
     bt = None if b is None else Tensor(b, requires_grad=True)
@@ -466,8 +666,8 @@ TRANSPOSED_CASES = [
     ((3, 5, 6, 4), (2, 2, 5), (3, 3), "valid", None, (1, 1), True),  # stride > kernel
     ((3, 5, 6, 4), (3, 3, 5), (2, 2), "valid", (1, 1), (1, 1), True),
     ((3, 5, 6, 4), (3, 2, 5), (2, 3), "same", (1, 0), (1, 1), True),  # odd output padding
-    ((2, 6, 6, 3), (3, 3, 4), (1, 1), "same", None, (2, 2), True),  # dilation
-    ((2, 6, 5, 3), (3, 3, 4), (2, 2), "valid", None, (2, 1), False),  # dilation and stride
+    ((2, 6, 6, 3), (3, 3, 4), (1, 1), "same", None, (2, 2), True),  # dilation (its kernel
+    # gradient has only oneDNN's GEMM: NumPy runs that backward pass)
     ((2, 1, 9, 3), (1, 3, 4), (1, 2), "same", None, (1, 1), True),  # Conv1DTranspose's rows
 ]
 
@@ -514,14 +714,17 @@ def test_transposed_convolutions_onednn_cannot_run_stay_on_numpy(kernels):
     kernels("numpy")
     want = ops.conv_transpose(x, k, 2, "valid", output_padding=2)  # no mirror convolution
     want64 = ops.conv_transpose(x.astype("float64"), k.astype("float64"), 2, "same")
+    dilated = ops.conv_transpose(x, k, 2, "valid", dilation_rate=(2, 1))  # GEMM only
     kernels("onednn")
     dispatch.kernels_report(reset=True)
     got = ops.conv_transpose(x, k, 2, "valid", output_padding=2)
     got64 = ops.conv_transpose(x.astype("float64"), k.astype("float64"), 2, "same")
-    assert dispatch.kernels_report() == {"conv2d_transpose": {"numpy": 2}}
+    got_dilated = ops.conv_transpose(x, k, 2, "valid", dilation_rate=(2, 1))
+    assert dispatch.kernels_report() == {"conv2d_transpose": {"numpy": 3}}
     assert got.shape == (2, 13, 13, 4) and got64.dtype == np.float64
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     np.testing.assert_array_equal(np.asarray(got64), np.asarray(want64))
+    np.testing.assert_array_equal(np.asarray(got_dilated), np.asarray(dilated))
 
 
 def _dense(x, k, b, relu, g, needs=(True, True, True)):

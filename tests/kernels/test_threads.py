@@ -316,3 +316,88 @@ def test_chunked_scratch_is_reused_within_a_thread(two_threads):
 
     threads.chunked(40, 32, 10**12, body)
     assert all(len(addresses) == 1 for addresses in seen.values())  # one buffer per thread
+
+
+def test_concurrently_runs_large_independent_calls_on_two_threads(two_threads):
+    seen = []
+
+    def call(value):
+        def run():
+            seen.append(threading.get_ident())
+            return value
+
+        return run
+
+    with threads.parallel_region():
+        out = threads.concurrently([call(1), None, call(3)], [10**7, 0, 10**7])
+    assert out == [1, None, 3]
+    assert len(set(seen)) == 2  # the second call ran on a worker
+
+
+def test_concurrently_keeps_small_work_on_the_calling_thread(two_threads):
+    seen = []
+    calls = [lambda: seen.append(threading.get_ident()) or "a", lambda: "b"]
+    out = threads.concurrently(calls, [10**7, threads.MIN_FLOPS_CONCURRENT - 1])
+    assert out == ["a", "b"] and seen == [threading.get_ident()]
+
+
+def test_concurrently_raises_a_calls_exception_after_both_finished(two_threads):
+    finished = []
+
+    def fails():
+        raise ValueError("boom")
+
+    def slow():
+        finished.append(np.ones((300, 300)) @ np.ones((300, 300)))
+        return 1
+
+    with pytest.raises(ValueError, match="boom"):
+        threads.concurrently([slow, fails], [10**8, 10**8])
+    assert len(finished) == 1
+
+
+@pytest.mark.parametrize("layer", ["conv", "dense"])
+def test_gradients_computed_side_by_side_equal_serial_ones_bit_for_bit(
+    two_threads, monkeypatch, layer
+):
+    """A convolution's (and Dense's) input and kernel gradients run at once on two threads;
+    each keeps its own arrays and order of summation, so nothing changes in the last bit."""
+    from cnnkit.kernels import dense
+
+    rng = np.random.default_rng(3)
+    if layer == "conv":
+        x = Variable(rng.standard_normal((8, 11, 11, 6), dtype=np.float32))
+        k = Variable(rng.standard_normal((3, 3, 6, 7), dtype=np.float32))
+        b = Variable(rng.standard_normal(7, dtype=np.float32))
+
+        def forward():
+            return conv.conv2d(x, k, b, strides=(2, 2), relu=True)
+    else:
+        x = Variable(rng.standard_normal((16, 40), dtype=np.float32))
+        k = Variable(rng.standard_normal((40, 30), dtype=np.float32))
+        b = Variable(rng.standard_normal(30, dtype=np.float32))
+
+        def forward():
+            return dense.dense(x, k, b, relu=True)
+
+    def run():
+        for v in (x, k, b):
+            v.grad = None
+        (forward() * 1.5).sum().backward()
+        return [v.grad.copy() for v in (x, k, b)]
+
+    calls = []
+    original = threads.parallel_map
+    monkeypatch.setattr(
+        threads, "parallel_map", lambda fn, items: calls.append(1) or original(fn, items)
+    )
+    monkeypatch.setattr(threads, "MIN_FLOPS_PER_THREAD", 10**18)  # no product split by rows
+    monkeypatch.setattr(threads, "MIN_FLOPS_CONCURRENT", 1)
+    with threads.parallel_region():
+        side_by_side = run()
+    assert calls, "the gradients did not run side by side"
+    monkeypatch.setattr(threads, "MIN_FLOPS_CONCURRENT", 10**18)
+    with threads.parallel_region():
+        serial = run()
+    for a, s in zip(side_by_side, serial):
+        np.testing.assert_array_equal(a, s)

@@ -1,8 +1,11 @@
-"""2-D convolution through oneDNN: forward (bias fused), backward-data, backward-weights.
+"""2-D convolution through oneDNN: forward (bias fused), backward-data, backward-weights;
+grouped too (a depthwise convolution is the one with a group per input channel).
 
 Activations stay in cnnkit's NHWC layout; the kernel, kept by cnnkit in Keras's HWIO
-layout, is reordered on every call into the blocked layout oneDNN picks for the shape
-(``format_tag_any``): with plain HWIO weights oneDNN falls back to slower kernels. A
+layout (``(KH, KW, C / groups, F)`` when grouped, output channel ``g · F / groups + o``
+of group ``g``: oneDNN's ``hwigo``), is reordered on every call into the blocked layout
+oneDNN picks for the shape (``format_tag_any``): with plain HWIO weights oneDNN falls back
+to slower kernels. A
 primitive whose implementation is oneDNN's reference or GEMM fallback (``ref:``/``gemm:``,
 which ran 1.4× to 1000× slower than the brgemm/jit kernels in measurements) is declined, and
 the caller runs its NumPy kernel instead. ReLU is not fused as a oneDNN post-op: oneDNN's
@@ -31,14 +34,18 @@ class _Plan:
     """The primitives of one convolution shape, created on first use and reused."""
 
     def __init__(self, lib, key):
-        (n, h, w, c, kh, kw, f, oh, ow, strides, dilation, pads, has_bias, training) = key
+        (n, h, w, c, kh, kw, f, oh, ow, strides, dilation, pads, has_bias, training, groups) = key
         top, bottom, left, right = pads
         self.lib = lib
-        self.shapes = ((n, h, w, c), (kh, kw, c, f), (n, oh, ow, f))
+        self.shapes = ((n, h, w, c), (kh, kw, c // groups, f), (n, oh, ow, f))
         self.src_md = lib.memory_desc((n, c, h, w), dnnl.TAG_NHWC)
         self.dst_md = lib.memory_desc((n, f, oh, ow), dnnl.TAG_NHWC)
-        self.user_w_md = lib.memory_desc((f, c, kh, kw), dnnl.TAG_HWIO)
-        any_w = lib.memory_desc((f, c, kh, kw), dnnl.TAG_ANY)
+        if groups == 1:
+            weights, tag = (f, c, kh, kw), dnnl.TAG_HWIO
+        else:
+            weights, tag = (groups, f // groups, c // groups, kh, kw), dnnl.TAG_HWIGO
+        self.user_w_md = lib.memory_desc(weights, tag)
+        any_w = lib.memory_desc(weights, dnnl.TAG_ANY)
         self.bias_md = lib.memory_desc((f,), dnnl.TAG_X) if has_bias else None
         geometry = (
             dnnl.dims_of(strides),
@@ -130,16 +137,17 @@ def plan_key(x_shape, kernel_shape, oh, ow, strides, dilation, pads, has_bias, t
     ``backward_weights`` take it): a transposed convolution runs the plan of the convolution
     it transposes from its backward-data, before any forward pass made it."""
     n, h, w, c = x_shape
-    kh, kw, _, f = kernel_shape
+    kh, kw, per_group, f = kernel_shape
     return (
         n, h, w, c, kh, kw, f, oh, ow, tuple(strides), tuple(dilation), tuple(pads),
-        bool(has_bias), bool(training),
+        bool(has_bias), bool(training), c // per_group,
     )  # fmt: skip
 
 
 def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training, threads=None):
     """``correlate(x, kernel) + bias`` as an (N, OH, OW, F) array, or ``None`` when
-    oneDNN is unavailable or has no fast kernel for this shape."""
+    oneDNN is unavailable or has no fast kernel for this shape. A ``(KH, KW, C / G, F)``
+    kernel makes it a convolution of ``G`` groups."""
     if x.dtype != np.float32 or kernel.dtype != np.float32:
         return None
     n, f = x.shape[0], kernel.shape[3]
@@ -184,7 +192,7 @@ def backward_data(key, grad, kernel, threads=None):
 
 
 def backward_weights(key, x, grad, threads=None):
-    """``(dkernel (KH, KW, C, F), dbias (F,) or None)`` for the planned convolution, or
+    """``(dkernel (KH, KW, C / G, F), dbias (F,) or None)`` for the planned convolution, or
     ``None``."""
     plan = _plan(key)
     if plan is None:

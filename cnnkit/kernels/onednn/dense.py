@@ -3,10 +3,9 @@ backward-weights (bias gradient fused), for 2-D float32 inputs.
 
 cnnkit keeps the kernel as ``(K, M)``, row-major; oneDNN's weights are ``(OC, IC) = (M,
 K)``, so the same buffer is oneDNN's ``ba`` layout and no reorder is needed in either
-direction. With these plain weights oneDNN runs its own JIT GEMM (``x64:gemm:jit``, not one
-of the fallbacks :func:`runtime.stage` declines; here that is the inner product's kernel, not
-a convolution's column-matrix detour); its blocked-weights brgemm kernel would need the kernel
-reordered on every call and back for its gradient.
+direction. With these plain weights oneDNN runs its own JIT GEMM (``x64:gemm:jit``, kept:
+:data:`DECLINED`); its blocked-weights brgemm kernel would need the kernel reordered on every
+call and back for its gradient.
 """
 
 from __future__ import annotations
@@ -17,6 +16,9 @@ from cnnkit.kernels.onednn import library as dnnl
 from cnnkit.kernels.onednn import runtime
 
 NAME = "onednn"
+DECLINED = ("ref",)
+"""Only oneDNN's reference inner product is declined: its GEMM (``x64:gemm:jit``) is the
+inner product's own kernel, not a convolution's column-matrix detour."""
 
 
 class _Plan:
@@ -42,7 +44,7 @@ class _Plan:
             self.dst_md.handle,
             self.attr.handle,
         )
-        self.fwd = runtime.stage(lib, pd)
+        self.fwd = runtime.stage(lib, pd, DECLINED)
         if not training:
             return
         self.bwd_data = runtime.stage(
@@ -56,6 +58,7 @@ class _Plan:
                 pd.handle,
                 self.attr.handle,
             ),
+            DECLINED,
         )
         self.bwd_weights = runtime.stage(
             lib,
@@ -69,6 +72,7 @@ class _Plan:
                 pd.handle,
                 self.attr.handle,
             ),
+            DECLINED,
         )
 
 

@@ -3,8 +3,9 @@ OpenMP team's size, and one execution over the caller's NumPy arrays.
 
 A *plan* holds the primitives oneDNN made for one shape; it is created on first use in
 each Python thread and reused. A primitive whose implementation is oneDNN's reference or
-GEMM fallback (``ref:``/``gemm:``, which ran 1.4× to 1000× slower than the jit kernels in
-measurements) is declined: the plan is ``None`` and the caller runs its NumPy kernel.
+GEMM fallback (``ref:any``, ``x64:gemm:jit``: :func:`declines`; they ran 1.4× to 1000×
+slower than the jit kernels in measurements) is declined: the plan is ``None`` and the
+caller runs its NumPy kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from cnnkit.kernels import threads as cores
 from cnnkit.kernels.onednn import library as dnnl
 
 DECLINED_IMPLEMENTATIONS = ("ref", "gemm")
+"""Parts of an implementation's name (``"ref:any"``, ``"x64:gemm:jit"``) that decline it;
+``ref_int8`` and the like count, ``brgemm`` does not."""
+
+
+def declines(info: str, declined: tuple = DECLINED_IMPLEMENTATIONS) -> bool:
+    """Whether the implementation named ``info`` is a slow fallback: a part of its name is
+    one of ``declined`` (by default :data:`DECLINED_IMPLEMENTATIONS`)."""
+    return any(part.split("_")[0] in declined for part in info.split(":"))
 
 
 class Declined(Exception):
@@ -52,14 +61,15 @@ def planned(make) -> dict:
     return {key: found for (maker, key), found in _plans().items() if maker is make}
 
 
-def stage(lib, pd) -> dict:
-    """A primitive of ``pd`` with its implementation's name and scratchpad.
+def stage(lib, pd, declined: tuple = DECLINED_IMPLEMENTATIONS) -> dict:
+    """A primitive of ``pd`` with its implementation's name and scratchpad. ``declined``:
+    as :func:`declines` (an inner product keeps oneDNN's GEMM, its own kernel there).
 
     Raises:
         Declined: the implementation is a slow fallback.
     """
     info = lib.impl_info(pd)
-    if info.startswith(DECLINED_IMPLEMENTATIONS):
+    if declines(info, declined):
         raise Declined(info)
     scratch_md = lib.query_md(pd, dnnl.QUERY_SCRATCHPAD_MD)
     return {
