@@ -218,6 +218,9 @@ def choose(op: str, key, candidates: tuple) -> str:
     """
     if len(candidates) == 1 or kernels() != "auto":
         return candidates[0]
+    trial = _TRIALS.get((op, key))
+    if trial is not None and trial.choice is not None:  # decided: no lock needed
+        return trial.choice
     with _LOCK:
         trial = _TRIALS.get((op, key))
         if trial is None:
@@ -240,13 +243,15 @@ class Race:
     ``threads`` is oneDNN's thread count for the candidate (``None``: every core).
     """
 
-    __slots__ = ("op", "key", "candidate", "threads", "seconds")
+    __slots__ = ("op", "key", "candidate", "threads", "seconds", "racing")
 
     def __init__(self, op: str, key):
         self.op, self.key = op, key
         self.candidate = choose(op, key, CANDIDATES)
         self.threads = 1 if self.candidate == "onednn:1" else None
         self.seconds = 0.0
+        trial = _TRIALS.get((op, key))
+        self.racing = trial is not None and trial.choice is None  # else nothing to time
 
     @property
     def fast(self) -> bool:
@@ -254,6 +259,8 @@ class Race:
         return self.candidate != "numpy"
 
     def add(self, seconds: float, done: bool = False) -> None:
+        if not self.racing:
+            return
         self.seconds += seconds
         if done:
             timed(self.op, self.key, self.candidate, self.seconds)

@@ -303,44 +303,76 @@ def depthwise_correlate(xpad, kernel, oh, ow, strides, dilation):
     """``out[..., c·M + m] = Σ_ij window_ij(xpad)[..., c] · kernel[i, j, c, m]``: (N, OH, OW, C·M).
 
     One broadcast multiply-add per kernel offset over strided windows (no column matrix: each
-    output reads only ``KH·KW`` values of its channel).
+    output reads only ``KH·KW`` values of its channel), a chunk of samples at a time so that
+    the ``2·KH·KW`` passes over a chunk's output stay in the cache.
     """
     kh, kw, c, m = kernel.shape
     n = xpad.shape[0]
-    out = xp.zeros((n, oh, ow, c, m), dtype=xp.result_type(xpad.dtype, kernel.dtype))
-    term = xp.empty_like(out)
-    for i in range(kh):
-        for j in range(kw):
-            patch = window(xpad, i, j, oh, ow, strides, dilation)  # (N, OH, OW, C)
-            xp.multiply(patch[..., None], kernel[i, j], out=term)  # (N, OH, OW, C, M)
-            out += term
+    dtype = xp.result_type(xpad.dtype, kernel.dtype)
+    out = xp.empty((n, oh, ow, c, m), dtype=dtype)
+    per_sample = oh * ow * c * m * dtype.itemsize
+
+    def body(n0, n1, scratch):
+        acc, term = out[n0:n1], scratch((n1 - n0, oh, ow, c, m), dtype)
+        for i in range(kh):
+            for j in range(kw):
+                patch = window(xpad[n0:n1], i, j, oh, ow, strides, dilation)  # (n, OH, OW, C)
+                if i == j == 0:
+                    xp.multiply(patch[..., None], kernel[i, j], out=acc)
+                    continue
+                xp.multiply(patch[..., None], kernel[i, j], out=term)  # (n, OH, OW, C, M)
+                acc += term
+
+    chunked(n, per_sample, 2 * n * oh * ow * c * m * kh * kw, body)
     return out.reshape(n, oh, ow, c * m)
 
 
 def depthwise_backward_data(g5, kernel, xpad_shape, oh, ow, strides, dilation):
     """``dxpad``: each offset's window receives ``Σ_m g[..., c, m] · kernel[i, j, c, m]``.
 
-    ``g5`` is the output gradient as (N, OH, OW, C, M); returns (N, HP, WP, C).
+    ``g5`` is the output gradient as (N, OH, OW, C, M); returns (N, HP, WP, C). Chunks of
+    samples, as :func:`depthwise_correlate`.
     """
-    kh, kw = kernel.shape[:2]
+    kh, kw, c, m = kernel.shape
+    n = xpad_shape[0]
     dxpad = xp.zeros(xpad_shape, dtype=g5.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            window(dxpad, i, j, oh, ow, strides, dilation)[...] += xp.einsum(
-                "nyxcm,cm->nyxc", g5, kernel[i, j]
-            )
+    per_sample = oh * ow * c * g5.dtype.itemsize
+
+    def body(n0, n1, scratch):
+        target, g = dxpad[n0:n1], g5[n0:n1]
+        term = scratch((n1 - n0, oh, ow, c), g5.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                if m == 1:
+                    xp.multiply(g[..., 0], kernel[i, j, :, 0], out=term)
+                else:
+                    xp.einsum("nyxcm,cm->nyxc", g, kernel[i, j], out=term)
+                window(target, i, j, oh, ow, strides, dilation)[...] += term
+
+    chunked(n, per_sample, 2 * n * oh * ow * c * m * kh * kw, body)
     return dxpad
 
 
 def depthwise_backward_weights(xpad, g5, kernel_shape, oh, ow, strides, dilation):
-    """``dkernel[i, j] = Σ_{n, y, x} window_ij(xpad) · g``: (KH, KW, C, M)."""
-    kh, kw = kernel_shape[:2]
-    dkernel = xp.empty(kernel_shape, dtype=g5.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            patch = window(xpad, i, j, oh, ow, strides, dilation)
-            dkernel[i, j] = xp.einsum("nyxc,nyxcm->cm", patch, g5)
-    return dkernel
+    """``dkernel[i, j] = Σ_{n, y, x} window_ij(xpad) · g``: (KH, KW, C, M), the chunks of
+    samples (as :func:`depthwise_correlate`) added in a fixed order."""
+    kh, kw, c, m = kernel_shape
+    n = xpad.shape[0]
+    per_sample = oh * ow * c * m * g5.dtype.itemsize
+
+    def body(n0, n1, scratch):
+        rows = (n1 - n0) * oh * ow
+        term = scratch((n1 - n0, oh, ow, c, m), g5.dtype)
+        ones = xp.ones(rows, dtype=g5.dtype)
+        part = xp.empty(kernel_shape, dtype=g5.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                patch = window(xpad[n0:n1], i, j, oh, ow, strides, dilation)
+                xp.multiply(patch[..., None], g5[n0:n1], out=term)
+                part[i, j] = (ones @ term.reshape(rows, c * m)).reshape(c, m)  # Σ over pixels
+        return part
+
+    return chunked(n, per_sample, 2 * n * oh * ow * c * m * kh * kw, body, ordered_sum=True)
 
 
 # -- global pooling -------------------------------------------------------------------------

@@ -401,3 +401,36 @@ def test_gradients_computed_side_by_side_equal_serial_ones_bit_for_bit(
         serial = run()
     for a, s in zip(side_by_side, serial):
         np.testing.assert_array_equal(a, s)
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_chunks_of_samples_give_the_unchunked_results(two_threads, multiplier):
+    """The depthwise kernels work a chunk of samples at a time (the cache) on the threads;
+    forward and input gradient are the same bit for bit, the kernel gradient adds the
+    chunks' sums in a fixed order."""
+    from cnnkit.kernels import numpy_ops
+
+    rng = np.random.default_rng(5)
+    xpad = rng.standard_normal((7, 11, 11, 3), dtype=np.float32)
+    kernel = rng.standard_normal((3, 3, 3, multiplier), dtype=np.float32)
+    g5 = rng.standard_normal((7, 5, 5, 3, multiplier), dtype=np.float32)
+    geometry = (5, 5, (2, 2), (1, 1))
+
+    def run():
+        return (
+            numpy_ops.depthwise_correlate(xpad, kernel, *geometry),
+            numpy_ops.depthwise_backward_data(g5, kernel, xpad.shape, *geometry),
+            numpy_ops.depthwise_backward_weights(xpad, g5, kernel.shape, *geometry),
+        )
+
+    whole = run()
+    old = threads.conv_workspace_bytes()
+    threads.set_conv_workspace_bytes(1)  # one sample a chunk
+    try:
+        with threads.parallel_region():
+            chunks = run()
+    finally:
+        threads.set_conv_workspace_bytes(old)
+    np.testing.assert_array_equal(whole[0], chunks[0])
+    np.testing.assert_array_equal(whole[1], chunks[1])
+    np.testing.assert_allclose(whole[2], chunks[2], rtol=1e-5, atol=1e-5)
