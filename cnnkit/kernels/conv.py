@@ -519,7 +519,9 @@ class Conv2DTranspose(Function):
     col2im scatters each row onto the canvas at ``(y·sh, x·sw)``; the output is a window of
     the canvas (:func:`_transpose_pads`), plus bias. Backward is a Conv2D forward: the
     gradient, placed back on the canvas, is im2col'ed; ``dx = cols @ kernel`` and
-    ``dkernel = colsᵀ @ x``.
+    ``dkernel = colsᵀ @ x``. oneDNN (where chosen, see :func:`cnnkit.kernels.dispatch.fast`)
+    runs the same three steps as the *mirror* convolution's backward-data, forward and
+    backward-weights: a Conv2D of ``out`` with ``kernel``, padded by the window's margins.
     """
 
     def forward(
@@ -545,30 +547,84 @@ class Conv2DTranspose(Function):
         geom = (kh, kw, h, w, strides, dilation)  # the geometry of the Conv2D it transposes
         w2d = kernel.reshape(kh * kw * f, c)  # (KH*KW*F, C)
         x2d = x.reshape(n * h * w, c)
-        self.ops = dispatch.ops()
-        dispatch.record("conv2d_transpose", self.ops.NAME)
-        canvas = self.ops.correlate_backward_data(x2d, w2d, (n, hc, wc, f), *geom)
-        out = xp.ascontiguousarray(canvas[:, top : top + oh, left : left + ow, :])
-        if bias is not None:
-            rowwise(xp.add, out.reshape(-1, f), bias, out=out.reshape(-1, f))
         self.geom = geom
         self.window = ((top, hc - top - oh), (left, wc - left - ow))
         self.save_for_backward(x2d, w2d, kernel.shape)
+        self.ops, self.fast, self.race = dispatch.ops(), None, None
+        start = time.perf_counter()
+        out = self._fast_forward(x, kernel, (n, oh, ow, f))
+        if out is None:
+            dispatch.record("conv2d_transpose", self.ops.NAME)
+            canvas = self.ops.correlate_backward_data(x2d, w2d, (n, hc, wc, f), *geom)
+            out = xp.ascontiguousarray(canvas[:, top : top + oh, left : left + ow, :])
+        if bias is not None:
+            rowwise(xp.add, out.reshape(-1, f), bias, out=out.reshape(-1, f))
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=not any(self.needs_grad))
+        return out
+
+    def _fast_forward(self, x, kernel, out_shape):
+        """The mirror convolution's backward-data by oneDNN, or ``None`` when NumPy runs it
+        (not float32, the race picked NumPy, or oneDNN has no fast kernel for the shape)."""
+        fast = dispatch.fast("conv2d_transpose")
+        if fast is None or x.dtype != xp.float32 or kernel.dtype != xp.float32:
+            return None
+        _, _, h, w, strides, dilation = self.geom
+        training = any(self.needs_grad)
+        key = (x.shape, kernel.shape, strides, dilation, self.window, training)
+        self.race = dispatch.Race("conv2d_transpose", key)
+        if not self.race.fast:
+            return None
+        pads = (*self.window[0], *self.window[1])  # the mirror convolution's padding
+        mirror = fast.plan_key(out_shape, kernel.shape, h, w, strides, dilation, pads, False, True)
+        out = fast.backward_data(mirror, x, kernel, self.race.threads)
+        if out is None:
+            self.race.decline()
+            return None
+        dispatch.record("conv2d_transpose", "onednn")
+        self.fast, self.fast_key = fast, mirror
         return out
 
     def backward(self, grad):
+        start = time.perf_counter()
         x2d, w2d, kshape = self.saved
-        gcanvas = pad_nhwc(grad, self.window)  # (N, HC, WC, F), C-contiguous
-        dx = cols = dkernel = None
-        if self.needs_grad[0]:  # a Conv2D forward of the gradient
-            dx, cols = self.ops.correlate(gcanvas, w2d, *self.geom, keep_cols=self.needs_grad[1])
-        if self.needs_grad[1]:  # Σ colsᵀ @ x: (KH*KW*F, C)
-            dkernel = self.ops.correlate_backward_weights(gcanvas, x2d, *self.geom, cols=cols)
-            dkernel = dkernel.reshape(kshape)
-        grads = (dx, dkernel)
+        grads = None
+        if self.fast is not None:  # the mirror convolution's forward and backward-weights
+            grads = self._fast_backward(xp.ascontiguousarray(grad), x2d, w2d.reshape(kshape))
+        if grads is None:
+            gcanvas = pad_nhwc(grad, self.window)  # (N, HC, WC, F), C-contiguous
+            dx = cols = dkernel = None
+            if self.needs_grad[0]:  # a Conv2D forward of the gradient
+                keep = self.needs_grad[1]
+                dx, cols = self.ops.correlate(gcanvas, w2d, *self.geom, keep_cols=keep)
+            if self.needs_grad[1]:  # Σ colsᵀ @ x: (KH*KW*F, C)
+                dkernel = self.ops.correlate_backward_weights(gcanvas, x2d, *self.geom, cols=cols)
+                dkernel = dkernel.reshape(kshape)
+            grads = (dx, dkernel)
         if len(self.parents) == 3:
             grads += (sum_rows(grad) if self.needs_grad[2] else None,)
+        if self.race is not None:
+            self.race.add(time.perf_counter() - start, done=True)
         return grads
+
+    def _fast_backward(self, grad, x2d, kernel):
+        """``(dx, dkernel)`` by oneDNN, or ``None`` where it declined either."""
+        _, _, h, w, strides, dilation = self.geom
+        geometry = (h, w, strides, dilation, (*self.window[0], *self.window[1]))
+        threads = self.race.threads
+        dx = dkernel = None
+        if self.needs_grad[0]:
+            found = self.fast.forward(grad, kernel, None, *geometry, True, threads)
+            if found is None:
+                return None
+            dx = found[0]
+        if self.needs_grad[1]:
+            x = x2d.reshape(grad.shape[0], h, w, -1)
+            found = self.fast.backward_weights(self.fast_key, grad, x, threads)
+            if found is None:
+                return None
+            dkernel = found[0]
+        return dx, dkernel
 
 
 def conv2d_transpose(

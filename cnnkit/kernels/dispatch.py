@@ -19,9 +19,10 @@ with the same names and signatures, and each must give the same values and gradi
   definition.
 
 A faster library can also replace single ops: ``pip install "cnnkit[fast]"`` adds oneDNN
-3.2 (:mod:`cnnkit.kernels.onednn`): convolutions (depthwise ones as grouped convolutions)
-without column matrices, max and average pooling, and batch normalisation in one or two
-passes (the ops of ``_MODULES``). With ``"auto"`` an op asks :func:`fast` for the oneDNN
+3.2 (:mod:`cnnkit.kernels.onednn`): convolutions (depthwise ones as grouped convolutions,
+transposed ones as the convolutions they transpose) without column matrices, max and average
+pooling, batch normalisation in one or two passes, and Dense's inner product (2-D inputs; the
+ops of ``_MODULES``). With ``"auto"`` an op asks :func:`fast` for the oneDNN
 version, and each shape *races* (:class:`Race`): for its first runs oneDNN on every core,
 oneDNN on one core and NumPy take turns, each timed over its forward and backward passes,
 and the fastest runs that shape from then on (:func:`tuning_report` shows the races).
@@ -76,6 +77,8 @@ _MODULES = {
     "max_pool2d": "cnnkit.kernels.onednn.pool",
     "avg_pool2d": "cnnkit.kernels.onednn.pool",
     "depthwise_conv2d": "cnnkit.kernels.onednn.conv",
+    "conv2d_transpose": "cnnkit.kernels.onednn.conv",
+    "dense": "cnnkit.kernels.onednn.dense",
 }
 
 

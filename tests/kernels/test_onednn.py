@@ -205,6 +205,7 @@ def test_enum_values_match_the_installed_header():
         "dnnl_hwigo": library.TAG_HWIGO,
         "dnnl_x": library.TAG_X,
         "dnnl_ab": library.TAG_AB,
+        "dnnl_ba": library.TAG_BA,
         "dnnl_backward": library.BACKWARD,
         "dnnl_use_global_stats": library.USE_GLOBAL_STATS,
         "dnnl_use_scale": library.USE_SCALE,
@@ -379,7 +380,7 @@ def test_a_vgg_block_trains_the_same_with_auto_kernels(kernels):
     dispatch.tuning_report(reset=True)
     fast_loss, fast_weights = train()
     races = dispatch.tuning_report(reset=True)
-    assert {op for op, _ in races} == {"conv2d", "batch_norm", "max_pool2d"}
+    assert {op for op, _ in races} == {"conv2d", "batch_norm", "max_pool2d", "dense"}
     assert all(race["choice"] is not None for race in races.values())  # 20 steps decide
     assert abs(fast_loss - loss) < 1e-4
     for want, got in zip(weights, fast_weights, strict=True):
@@ -646,3 +647,255 @@ def test_a_separable_block_trains_the_same_with_auto_kernels(kernels):
     assert abs(fast_loss - loss) < 1e-4
     for want, got in zip(weights, fast_weights, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+def _transposed(x, k, b, strides, padding, output_padding, dilation, g, needs=(True, True)):
+    xt, kt = Tensor(x, requires_grad=needs[0]), Tensor(k, requires_grad=needs[1])
+    bt = None if b is None else Tensor(b, requires_grad=True)
+    out = conv.conv2d_transpose(xt, kt, bt, strides, padding, output_padding, dilation)
+    out.backward(g)
+    return out.data, xt.grad, kt.grad, None if bt is None else bt.grad
+
+
+TRANSPOSED_CASES = [
+    # (N, H, W, C), (KH, KW, F), strides, padding, output_padding, dilation, bias
+    ((4, 7, 7, 64), (3, 3, 32), (2, 2), "same", None, (1, 1), True),  # DCGAN 7x7 -> 14x14
+    ((4, 7, 7, 64), (4, 4, 32), (2, 2), "same", None, (1, 1), True),  # even kernel
+    ((4, 7, 7, 64), (5, 5, 32), (2, 2), "same", None, (1, 1), False),
+    ((3, 5, 6, 4), (3, 3, 5), (2, 2), "valid", None, (1, 1), True),
+    ((3, 5, 6, 4), (2, 2, 5), (3, 3), "valid", None, (1, 1), True),  # stride > kernel
+    ((3, 5, 6, 4), (3, 3, 5), (2, 2), "valid", (1, 1), (1, 1), True),
+    ((3, 5, 6, 4), (3, 2, 5), (2, 3), "same", (1, 0), (1, 1), True),  # odd output padding
+    ((2, 6, 6, 3), (3, 3, 4), (1, 1), "same", None, (2, 2), True),  # dilation (its kernel
+    # gradient has only oneDNN's GEMM: NumPy runs that backward pass)
+    ((2, 1, 9, 3), (1, 3, 4), (1, 2), "same", None, (1, 1), True),  # Conv1DTranspose's rows
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("needs", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize(
+    "case", TRANSPOSED_CASES, ids=[f"case{i}" for i in range(len(TRANSPOSED_CASES))]
+)
+def test_onednn_transposed_convolution_matches_numpy(kernels, case, needs):
+    shape, (kh, kw, f), strides, padding, output_padding, dilation, bias = case
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape).astype("float32")
+    k = (rng.standard_normal((kh, kw, f, shape[3])) / np.sqrt(kh * kw * f)).astype("float32")
+    b = rng.standard_normal(f).astype("float32") if bias else None
+    op = (None, None) if output_padding is None else output_padding
+    oh = conv.conv_transpose_output_length(shape[1], kh, strides[0], padding, op[0], dilation[0])
+    ow = conv.conv_transpose_output_length(shape[2], kw, strides[1], padding, op[1], dilation[1])
+    g = rng.standard_normal((shape[0], oh, ow, f)).astype("float32")
+    args = (x, k, b, strides, padding, output_padding, dilation, g, needs)
+    kernels("numpy")
+    reference = _transposed(*args)
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = _transposed(*args)
+    assert dispatch.kernels_report() == {"conv2d_transpose": {"onednn": 1}}
+    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast, strict=True):
+        if want is None:
+            assert got is None, name
+            continue
+        assert got.dtype == np.float32 and got.shape == want.shape, name
+        np.testing.assert_allclose(
+            got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max(), err_msg=name
+        )
+
+
+@needs_onednn
+def test_transposed_convolutions_onednn_cannot_run_stay_on_numpy(kernels):
+    from cnnkit import ops
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 5, 5, 3)).astype("float32")
+    k = rng.standard_normal((3, 3, 4, 3)).astype("float32")
+    kernels("numpy")
+    want = ops.conv_transpose(x, k, 2, "valid", output_padding=2)  # no mirror convolution
+    want64 = ops.conv_transpose(x.astype("float64"), k.astype("float64"), 2, "same")
+    dilated = ops.conv_transpose(x, k, 2, "valid", dilation_rate=(2, 1))  # GEMM only
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    got = ops.conv_transpose(x, k, 2, "valid", output_padding=2)
+    got64 = ops.conv_transpose(x.astype("float64"), k.astype("float64"), 2, "same")
+    got_dilated = ops.conv_transpose(x, k, 2, "valid", dilation_rate=(2, 1))
+    assert dispatch.kernels_report() == {"conv2d_transpose": {"numpy": 3}}
+    assert got.shape == (2, 13, 13, 4) and got64.dtype == np.float64
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    np.testing.assert_array_equal(np.asarray(got64), np.asarray(want64))
+    np.testing.assert_array_equal(np.asarray(got_dilated), np.asarray(dilated))
+
+
+def _dense(x, k, b, relu, g, needs=(True, True, True)):
+    from cnnkit.kernels import dense
+
+    xt, kt = Tensor(x, requires_grad=needs[0]), Tensor(k, requires_grad=needs[1])
+    bt = None if b is None else Tensor(b, requires_grad=needs[2])
+    out = dense.dense(xt, kt, bt, relu=relu)
+    out.backward(g)
+    return out.data, xt.grad, kt.grad, None if bt is None else bt.grad
+
+
+DENSE_CASES = [
+    # N, K, M, bias, relu
+    (32, 1600, 128, True, True),
+    (32, 128, 10, True, False),
+    (5, 7, 3, False, False),
+    (1, 4, 1, True, True),
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, True), (False, True, False)])
+@pytest.mark.parametrize("case", DENSE_CASES, ids=[f"case{i}" for i in range(len(DENSE_CASES))])
+def test_onednn_inner_product_matches_numpy(kernels, case, needs):
+    n, k, m, bias, relu = case
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((n, k)).astype("float32")
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype("float32")
+    b = rng.standard_normal(m).astype("float32") if bias else None
+    g = rng.standard_normal((n, m)).astype("float32")
+    kernels("numpy")
+    reference = _dense(x, w, b, relu, g, needs)
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    fast = _dense(x, w, b, relu, g, needs)
+    assert dispatch.kernels_report() == {"dense": {"onednn": 1}}
+    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast, strict=True):
+        if want is None:
+            assert got is None, name
+            continue
+        assert got.dtype == np.float32 and got.shape == want.shape, name
+        np.testing.assert_allclose(
+            got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=name
+        )
+
+
+@needs_onednn
+def test_dense_stays_on_numpy_beyond_two_dimensional_float32_inputs(kernels):
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((4, 3)).astype("float32")
+    x3 = rng.standard_normal((2, 5, 4)).astype("float32")
+    x64 = rng.standard_normal((6, 4))
+    kernels("onednn")
+    dispatch.kernels_report(reset=True)
+    out3 = _dense(x3, w, None, False, np.ones((2, 5, 3), "float32"))
+    out64 = _dense(x64, w.astype("float64"), None, False, np.ones((6, 3)))
+    assert dispatch.kernels_report() == {"dense": {"numpy": 2}}
+    np.testing.assert_allclose(out3[0], x3 @ w, rtol=1e-6)
+    np.testing.assert_allclose(out3[2], x3.reshape(-1, 4).T @ np.ones((10, 3)), rtol=1e-6)
+    assert out64[0].dtype == np.float64
+
+
+@needs_onednn
+def test_declined_dense_and_transposed_convolution_run_on_numpy(kernels, monkeypatch):
+    from cnnkit.kernels.onednn import runtime
+
+    kernels("onednn")
+    monkeypatch.setattr(library.Library, "impl_info", lambda self, pd: "ref:any")
+    monkeypatch.setattr(runtime._STATE, "plans", {})
+    dispatch.kernels_report(reset=True)
+    x = np.ones((3, 4), "float32")
+    out, dx, dk, db = _dense(x, np.ones((4, 2), "float32"), np.ones(2, "float32"), False, x[:, :2])
+    np.testing.assert_array_equal(out, np.full((3, 2), 5.0))
+    np.testing.assert_array_equal(dk, np.full((4, 2), 3.0))
+    np.testing.assert_array_equal(db, [3.0, 3.0])
+    g = np.ones((1, 4, 4, 1), "float32")
+    ones = np.ones((1, 2, 2, 1), "float32")
+    out, dx, dk, _ = _transposed(ones, ones.reshape(2, 2, 1, 1), None, (2, 2), "valid", None,
+                                 (1, 1), g)  # fmt: skip
+    np.testing.assert_array_equal(out, g)  # each input pixel covers its own 2x2 block
+    np.testing.assert_array_equal(dx, np.full((1, 2, 2, 1), 4.0))
+    assert dispatch.kernels_report() == {"conv2d_transpose": {"numpy": 1}, "dense": {"numpy": 1}}
+
+
+@needs_onednn
+def test_auto_races_dense_and_transposed_convolution_with_the_same_values(kernels):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((8, 6, 6, 16)).astype("float32")
+    k = (rng.standard_normal((3, 3, 8, 16)) / 12).astype("float32")
+    g = rng.standard_normal((8, 12, 12, 8)).astype("float32")
+    xd = rng.standard_normal((16, 40)).astype("float32")
+    w, b = rng.standard_normal((40, 5)).astype("float32"), np.ones(5, "float32")
+    gd = rng.standard_normal((16, 5)).astype("float32")
+
+    def step():
+        return [
+            *_transposed(x, k, None, (2, 2), "same", None, (1, 1), g),
+            *_dense(xd, w, b, True, gd),
+        ]
+
+    kernels("numpy")
+    reference = step()
+    kernels("auto")
+    dispatch.tuning_report(reset=True)
+    dispatch.kernels_report(reset=True)
+    runs = 3 * (dispatch._Trial.ROUNDS + 1) + 2  # three candidates race, then the winner runs
+    for _ in range(runs):
+        for want, got in zip(reference, step(), strict=True):
+            if want is None:
+                assert got is None
+            else:
+                np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max())
+    races = dispatch.tuning_report(reset=True)
+    assert sorted(op for op, _ in races) == ["conv2d_transpose", "dense"]
+    for race in races.values():
+        assert set(race["ms"]) == {"onednn", "onednn:1", "numpy"}
+        assert race["choice"] == min(race["ms"], key=race["ms"].get)
+    counts = dispatch.kernels_report(reset=True)
+    assert {op: sum(c.values()) for op, c in counts.items()} == {
+        "conv2d_transpose": runs,
+        "dense": runs,
+    }
+
+
+@needs_onednn
+def test_a_decoder_with_transposed_convolutions_trains_the_same_on_both(kernels):
+    import cnnkit as keras
+
+    rng = np.random.default_rng(11)
+    x = rng.random((32, 10), dtype=np.float32)
+    y = rng.random((32, 8, 8, 1), dtype=np.float32)
+    y1 = rng.random((32, 14, 2), dtype=np.float32)  # (6 - 1) * 2 + 3 + 1 steps
+    results = []
+    for name in ("numpy", "onednn"):
+        kernels(name)
+        keras.utils.set_random_seed(0)
+        z = keras.Input((10,))
+        h = layers.Reshape((2, 2, 8))(layers.Dense(32, activation="relu")(z))
+        h = layers.Conv2DTranspose(6, 4, strides=2, padding="same", activation="relu")(h)
+        image = layers.Conv2DTranspose(1, 3, strides=2, padding="same")(h)
+        row = layers.Reshape((6, 5))(layers.Dense(30)(z))
+        sequence = layers.Conv1DTranspose(2, 3, strides=2, padding="valid", output_padding=1)(row)
+        model = keras.Model(z, [image, sequence])
+        model.compile("adam", ["mse", "mse"])
+        dispatch.kernels_report(reset=True)
+        model.fit(x, [y, y1], batch_size=8, epochs=2, verbose=0, shuffle=False)
+        used = dispatch.kernels_report(reset=True)
+        assert {op: set(c) for op, c in used.items()} == {
+            "conv2d_transpose": {name},
+            "dense": {name},
+        }
+        results.append((model.get_weights(), model.predict(x, batch_size=32, verbose=0)))
+    for a, b in zip(results[0][0], results[1][0], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+@needs_onednn
+def test_a_transposed_convolution_runs_one_plan_of_the_convolution_it_transposes(
+    kernels, monkeypatch
+):
+    from cnnkit.kernels.onednn import conv as onednn_conv
+    from cnnkit.kernels.onednn import runtime
+
+    monkeypatch.setattr(runtime._STATE, "plans", {})
+    kernels("onednn")
+    x = np.ones((2, 7, 7, 16), "float32")
+    _transposed(x, np.ones((4, 4, 8, 16), "float32"), None, (2, 2), "same", None, (1, 1),
+                np.ones((2, 14, 14, 8), "float32"))  # fmt: skip
+    ((key, stages),) = onednn_conv.implementations().items()
+    assert key[:9] == (2, 14, 14, 8, 4, 4, 16, 7, 7)  # Conv2D from 14x14x8 to 7x7x16
+    assert set(stages) == {"forward", "backward_data", "backward_weights"}

@@ -63,7 +63,7 @@ def test_the_table_really_ran_on_the_reference_kernels(reference_kernels, monkey
     for case in CASES:
         case.fn(*[Tensor(a) for a in case.inputs()])
     report = dispatch.kernels_report(reset=True)
-    ops = ("conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "depthwise_conv2d")
+    ops = ("conv2d", "conv2d_transpose", "dense", "max_pool2d", "avg_pool2d", "depthwise_conv2d")
     ops += ("global_max_pool2d", "global_avg_pool2d", "batch_norm", "batch_norm_inference")
     for op in ops:
         assert set(report[op]) == {"reference"}, (op, report[op])

@@ -14,6 +14,12 @@ ReLU maps NaN to 0 where NumPy's (and Keras's) keeps it, and a NaN loss must sta
 Primitives are planned once per shape and thread (:class:`_Plan`); a call wraps the caller's
 arrays in memory objects, runs the weight reorder and the primitive, and waits. The caller
 owns every output array: nothing oneDNN allocates outlives a call except the cached plans.
+
+A transposed convolution runs the plan of the convolution it transposes (see
+:func:`plan_key`): its forward pass is that convolution's backward-data, its input gradient a
+forward pass, its kernel gradient a backward-weights with the two activations' roles swapped.
+oneDNN's own deconvolution primitive wraps the same backward-data kernels (its implementation
+name is theirs) and adds nothing for float32 but a second set of bindings.
 """
 
 from __future__ import annotations
@@ -126,18 +132,27 @@ def _weights(run, plan: _Plan, stage: dict, kernel: np.ndarray) -> None:
     run.add(dnnl.ARG_WEIGHTS, stage["weights_md"], blocked)
 
 
+def plan_key(x_shape, kernel_shape, oh, ow, strides, dilation, pads, has_bias, training):
+    """The key of the plan :func:`forward` makes for these shapes (``backward_data`` and
+    ``backward_weights`` take it): a transposed convolution runs the plan of the convolution
+    it transposes from its backward-data, before any forward pass made it."""
+    n, h, w, c = x_shape
+    kh, kw, per_group, f = kernel_shape
+    return (
+        n, h, w, c, kh, kw, f, oh, ow, tuple(strides), tuple(dilation), tuple(pads),
+        bool(has_bias), bool(training), c // per_group,
+    )  # fmt: skip
+
+
 def forward(x, kernel, bias, oh, ow, strides, dilation, pads, training, threads=None):
     """``correlate(x, kernel) + bias`` as an (N, OH, OW, F) array, or ``None`` when
     oneDNN is unavailable or has no fast kernel for this shape. A ``(KH, KW, C / G, F)``
     kernel makes it a convolution of ``G`` groups."""
     if x.dtype != np.float32 or kernel.dtype != np.float32:
         return None
-    n, h, w, c = x.shape
-    kh, kw, per_group, f = kernel.shape
-    key = (
-        n, h, w, c, kh, kw, f, oh, ow, tuple(strides), tuple(dilation), tuple(pads),
-        bias is not None, bool(training), c // per_group,
-    )  # fmt: skip
+    n, f = x.shape[0], kernel.shape[3]
+    has_bias = bias is not None
+    key = plan_key(x.shape, kernel.shape, oh, ow, strides, dilation, pads, has_bias, training)
     plan = _plan(key)
     if plan is None:
         return None

@@ -28,6 +28,7 @@ TAG_HWIO = 28
 TAG_HWIGO = 39  # (G, O, I, H, W) weights stored H, W, I, G, O: Keras's grouped kernels
 TAG_X = 2
 TAG_AB = 3
+TAG_BA = 14
 FORWARD_TRAINING = 64
 FORWARD_INFERENCE = 96
 CONVOLUTION_DIRECT = 1
@@ -200,6 +201,35 @@ _SIGNATURES = {
         Dims,
         Dims,
         Dims,
+        _handle,
+        _handle,
+    ),
+    "dnnl_inner_product_forward_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        ctypes.c_int,
+        _handle,
+        _handle,
+        _handle,
+        _handle,
+        _handle,
+    ),
+    "dnnl_inner_product_backward_data_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        _handle,
+        _handle,
+        _handle,
+        _handle,
+        _handle,
+    ),
+    "dnnl_inner_product_backward_weights_primitive_desc_create": (
+        ctypes.POINTER(_handle),
+        _handle,
+        _handle,
+        _handle,
+        _handle,
+        _handle,
         _handle,
         _handle,
     ),

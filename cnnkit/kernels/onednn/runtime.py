@@ -23,10 +23,10 @@ DECLINED_IMPLEMENTATIONS = ("ref", "gemm")
 ``ref_int8`` and the like count, ``brgemm`` does not."""
 
 
-def declines(info: str) -> bool:
-    """Whether the implementation named ``info`` is a slow fallback (see
-    :data:`DECLINED_IMPLEMENTATIONS`)."""
-    return any(part.split("_")[0] in DECLINED_IMPLEMENTATIONS for part in info.split(":"))
+def declines(info: str, declined: tuple = DECLINED_IMPLEMENTATIONS) -> bool:
+    """Whether the implementation named ``info`` is a slow fallback: a part of its name is
+    one of ``declined`` (by default :data:`DECLINED_IMPLEMENTATIONS`)."""
+    return any(part.split("_")[0] in declined for part in info.split(":"))
 
 
 class Declined(Exception):
@@ -61,14 +61,15 @@ def planned(make) -> dict:
     return {key: found for (maker, key), found in _plans().items() if maker is make}
 
 
-def stage(lib, pd) -> dict:
-    """A primitive of ``pd`` with its implementation's name and scratchpad.
+def stage(lib, pd, declined: tuple = DECLINED_IMPLEMENTATIONS) -> dict:
+    """A primitive of ``pd`` with its implementation's name and scratchpad. ``declined``:
+    as :func:`declines` (an inner product keeps oneDNN's GEMM, its own kernel there).
 
     Raises:
         Declined: the implementation is a slow fallback.
     """
     info = lib.impl_info(pd)
-    if declines(info):
+    if declines(info, declined):
         raise Declined(info)
     scratch_md = lib.query_md(pd, dnnl.QUERY_SCRATCHPAD_MD)
     return {
