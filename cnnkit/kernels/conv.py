@@ -129,22 +129,14 @@ class Conv2D(Function):
         :func:`cnnkit.kernels.dispatch.choose` picked NumPy for the shape, or oneDNN has no
         fast kernel for it)."""
         kh, kw, oh, ow, strides, dilation = self.geom
-        training = any(self.needs_grad)
-        key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
-        self.race = dispatch.Race("conv2d", key)
-        if not self.race.fast:
-            return None
         start = time.perf_counter()
-        self.threads = self.race.threads
-        done = fast.forward(
-            x, kernel, bias, oh, ow, strides, dilation, self.pads[:4],
-            training=training, threads=self.threads,
+        out = _raced_forward(
+            self, "conv2d", fast, x, kernel, bias, padding, (oh, ow, strides, dilation),
+            self.pads[:4],
         )  # fmt: skip
-        if done is None:  # no fast kernel for this shape
-            self.race.decline()
+        if out is None:
             return None
-        out, self.fast_key = done
-        self.fast = fast
+        training = any(self.needs_grad)
         if relu:
             relu_(out)  # NumPy's max keeps NaN (oneDNN's fused ReLU would not)
         self.relu_out = out if relu else None
@@ -352,30 +344,45 @@ class DepthwiseConv2D(Function):
 
     def _fast_forward(self, fast, x, kernel, bias, padding):
         """oneDNN's forward pass, or ``None`` when NumPy runs it (as :class:`Conv2D`'s)."""
-        oh, ow, strides, dilation = self.geom
-        training = any(self.needs_grad)
-        key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
-        self.race = dispatch.Race("depthwise_conv2d", key)
-        if not self.race.fast:
-            return None
         start = time.perf_counter()
-        self.threads = self.race.threads
-        pads = (*self.pads[0], *self.pads[1])
-        done = fast.forward(
-            x, _grouped(kernel), bias, oh, ow, strides, dilation, pads,
-            training=training, threads=self.threads,
+        out = _raced_forward(
+            self, "depthwise_conv2d", fast, x, kernel, bias, padding, self.geom,
+            (*self.pads[0], *self.pads[1]), onednn_kernel=_grouped(kernel),
         )  # fmt: skip
-        if done is None:  # no fast kernel for this shape
-            self.race.decline()
+        if out is None:
             return None
-        out, self.fast_key = done
-        self.fast = fast
+        training = any(self.needs_grad)
         self.save_for_backward(x, kernel)
         dispatch.record("depthwise_conv2d", "onednn")
         self.race.add(time.perf_counter() - start, done=not training)
         return out
 
     _fast_backward = Conv2D._fast_backward  # oneDNN's backward-data and backward-weights
+
+
+def _raced_forward(fn, op, fast, x, kernel, bias, padding, geometry, pads, onednn_kernel=None):
+    """oneDNN's forward pass of the convolution Function ``fn`` (``op`` in the races), or
+    ``None`` when NumPy runs it: the race of :func:`cnnkit.kernels.dispatch.choose` picked
+    NumPy for the shape, or oneDNN has no fast kernel for it. Sets ``fn.race``,
+    ``fn.threads``, ``fn.fast`` and ``fn.fast_key``. ``onednn_kernel`` is the kernel in the
+    layout oneDNN gets, where it is not ``kernel``'s."""
+    oh, ow, strides, dilation = geometry
+    training = any(fn.needs_grad)
+    key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
+    fn.race = dispatch.Race(op, key)
+    if not fn.race.fast:
+        return None
+    fn.threads = fn.race.threads
+    done = fast.forward(
+        x, kernel if onednn_kernel is None else onednn_kernel, bias, oh, ow, strides, dilation,
+        pads, training=training, threads=fn.threads,
+    )  # fmt: skip
+    if done is None:  # no fast kernel for this shape
+        fn.race.decline()
+        return None
+    out, fn.fast_key = done
+    fn.fast = fast
+    return out
 
 
 def _grouped(kernel):

@@ -56,6 +56,19 @@ CASES = [
 ]
 
 
+def _assert_like_numpy(reference, fast, rtol, atol):
+    """oneDNN's (out, dx, dkernel, dbias) against NumPy's: float32, same shapes, close values
+    (``atol`` relative to each array's largest value), ``None`` where NumPy gives ``None``."""
+    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast, strict=True):
+        if want is None:
+            assert got is None, name
+            continue
+        assert got.dtype == np.float32 and got.shape == want.shape, name
+        np.testing.assert_allclose(
+            got, want, rtol=rtol, atol=atol * np.abs(want).max(), err_msg=name
+        )
+
+
 @needs_onednn
 @pytest.mark.parametrize("case", CASES, ids=[f"case{i}" for i in range(len(CASES))])
 def test_onednn_convolution_matches_numpy(kernels, case):
@@ -73,14 +86,7 @@ def test_onednn_convolution_matches_numpy(kernels, case):
     dispatch.kernels_report(reset=True)
     fast = _run(x, k, b, strides, padding, dilation, relu, g)
     assert dispatch.kernels_report() == {"conv2d": {"onednn": 1}}
-    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast):
-        if want is None:
-            assert got is None
-            continue
-        assert got.dtype == np.float32 and got.shape == want.shape, name
-        np.testing.assert_allclose(
-            got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max(), err_msg=name
-        )
+    _assert_like_numpy(reference, fast, rtol=2e-4, atol=2e-4)
 
 
 @needs_onednn
@@ -694,14 +700,7 @@ def test_onednn_transposed_convolution_matches_numpy(kernels, case, needs):
     dispatch.kernels_report(reset=True)
     fast = _transposed(*args)
     assert dispatch.kernels_report() == {"conv2d_transpose": {"onednn": 1}}
-    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast, strict=True):
-        if want is None:
-            assert got is None, name
-            continue
-        assert got.dtype == np.float32 and got.shape == want.shape, name
-        np.testing.assert_allclose(
-            got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max(), err_msg=name
-        )
+    _assert_like_numpy(reference, fast, rtol=2e-4, atol=2e-4)
 
 
 @needs_onednn
@@ -762,14 +761,7 @@ def test_onednn_inner_product_matches_numpy(kernels, case, needs):
     dispatch.kernels_report(reset=True)
     fast = _dense(x, w, b, relu, g, needs)
     assert dispatch.kernels_report() == {"dense": {"onednn": 1}}
-    for name, want, got in zip(("out", "dx", "dkernel", "dbias"), reference, fast, strict=True):
-        if want is None:
-            assert got is None, name
-            continue
-        assert got.dtype == np.float32 and got.shape == want.shape, name
-        np.testing.assert_allclose(
-            got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=name
-        )
+    _assert_like_numpy(reference, fast, rtol=1e-4, atol=1e-5)
 
 
 @needs_onednn
