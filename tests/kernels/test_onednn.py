@@ -604,6 +604,35 @@ def test_a_declined_depthwise_backward_pass_runs_on_numpy(kernels, monkeypatch):
         np.testing.assert_array_equal(got, want)  # NumPy's backward, from the same arrays
 
 
+@needs_onednn
+def test_a_backward_pass_oneDNN_declined_is_not_asked_for_again(kernels, monkeypatch):
+    from cnnkit.kernels.onednn import conv as onednn_conv
+    from cnnkit.kernels.onednn import runtime
+
+    asked = []
+
+    def declined(plan):
+        asked.append(plan)
+        raise runtime.Declined("ref:any")
+
+    args = _depthwise_case(DEPTHWISE_CASES[2])
+    kernels("numpy")
+    reference = _depthwise(*args)
+    kernels("onednn")
+    monkeypatch.setattr(onednn_conv._Plan, "_make_backward_data", declined)
+    monkeypatch.setattr(runtime._STATE, "plans", {}, raising=False)  # plans made afresh
+    for _ in range(3):
+        fast = _depthwise(*args)
+        for want, got in zip(reference[1:], fast[1:], strict=True):
+            np.testing.assert_array_equal(got, want)  # NumPy's backward every time
+    assert len(asked) == 1
+    report = onednn_conv.implementations()
+    assert any(
+        isinstance(parts, dict) and parts.get("backward_data") == onednn_conv.DECLINED
+        for parts in report.values()
+    )
+
+
 def test_float64_depthwise_and_average_pooling_stay_on_numpy(kernels):
     kernels("auto")
     dispatch.kernels_report(reset=True)

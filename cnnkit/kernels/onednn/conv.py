@@ -29,6 +29,9 @@ import numpy as np
 from cnnkit.kernels.onednn import library as dnnl
 from cnnkit.kernels.onednn import runtime
 
+DECLINED = "declined"
+"""A backward stage oneDNN declined for the plan's shape: NumPy runs it from then on."""
+
 
 class _Plan:
     """The primitives of one convolution shape, created on first use and reused."""
@@ -80,37 +83,54 @@ class _Plan:
         return stage
 
     def backward_data(self) -> dict:
-        if self.bwd_data is None:
-            pd = self.lib.primitive_desc(
-                "dnnl_convolution_backward_data_primitive_desc_create",
-                self.lib.engine,
-                dnnl.CONVOLUTION_DIRECT,
-                self.src_md.handle,
-                self.any_w.handle,
-                self.dst_md.handle,
-                *self.geometry,
-                self.fwd_pd.handle,
-                self.attr.handle,
-            )
-            self.bwd_data = self._stage(pd, dnnl.QUERY_WEIGHTS_MD)
-        return self.bwd_data
+        return self._once("bwd_data", self._make_backward_data)
 
     def backward_weights(self) -> dict:
-        if self.bwd_weights is None:
-            pd = self.lib.primitive_desc(
-                "dnnl_convolution_backward_weights_primitive_desc_create",
-                self.lib.engine,
-                dnnl.CONVOLUTION_DIRECT,
-                self.src_md.handle,
-                self.any_w.handle,
-                None if self.bias_md is None else self.bias_md.handle,
-                self.dst_md.handle,
-                *self.geometry,
-                self.fwd_pd.handle,
-                self.attr.handle,
-            )
-            self.bwd_weights = self._stage(pd, dnnl.QUERY_DIFF_WEIGHTS_MD)
-        return self.bwd_weights
+        return self._once("bwd_weights", self._make_backward_weights)
+
+    def _once(self, name: str, make) -> dict:
+        """The backward stage ``name``, made on first use; one oneDNN declined stays
+        declined (raised again at once, without asking oneDNN every step)."""
+        stage = getattr(self, name)
+        if stage is DECLINED:
+            raise runtime.Declined(f"{name} declined earlier")
+        if stage is None:
+            try:
+                stage = make()
+            except (runtime.Declined, dnnl.OneDNNError):
+                setattr(self, name, DECLINED)
+                raise
+            setattr(self, name, stage)
+        return stage
+
+    def _make_backward_data(self) -> dict:
+        pd = self.lib.primitive_desc(
+            "dnnl_convolution_backward_data_primitive_desc_create",
+            self.lib.engine,
+            dnnl.CONVOLUTION_DIRECT,
+            self.src_md.handle,
+            self.any_w.handle,
+            self.dst_md.handle,
+            *self.geometry,
+            self.fwd_pd.handle,
+            self.attr.handle,
+        )
+        return self._stage(pd, dnnl.QUERY_WEIGHTS_MD)
+
+    def _make_backward_weights(self) -> dict:
+        pd = self.lib.primitive_desc(
+            "dnnl_convolution_backward_weights_primitive_desc_create",
+            self.lib.engine,
+            dnnl.CONVOLUTION_DIRECT,
+            self.src_md.handle,
+            self.any_w.handle,
+            None if self.bias_md is None else self.bias_md.handle,
+            self.dst_md.handle,
+            *self.geometry,
+            self.fwd_pd.handle,
+            self.attr.handle,
+        )
+        return self._stage(pd, dnnl.QUERY_DIFF_WEIGHTS_MD)
 
 
 def _plan(key):
@@ -233,9 +253,9 @@ def implementations() -> dict:
             report[key] = "declined"
             continue
         parts = {"forward": plan.fwd["impl"]}
-        if plan.bwd_data is not None:
-            parts["backward_data"] = plan.bwd_data["impl"]
-        if plan.bwd_weights is not None:
-            parts["backward_weights"] = plan.bwd_weights["impl"]
+        stages = {"backward_data": plan.bwd_data, "backward_weights": plan.bwd_weights}
+        for part, stage in stages.items():
+            if stage is not None:
+                parts[part] = stage if stage is DECLINED else stage["impl"]
         report[key] = parts
     return report
