@@ -794,12 +794,18 @@ class Layer:
         shapes = _shapes_of(inputs)
         self._maybe_build(shapes)
         self._check_input(shapes)
+        self._traced_dtypes = None
         out_shape = self._symbolic_output_shape(inputs, shapes, kwargs, args)
+        dtypes, self._traced_dtypes = self._traced_dtypes, None
         node = Node(self, inputs, None, kwargs, args)
         if isinstance(out_shape, list):
-            outputs = [KerasTensor(s, history=(self, node)) for s in out_shape]
+            dtypes = dtypes if dtypes and len(dtypes) == len(out_shape) else [None] * len(out_shape)
+            outputs = [
+                KerasTensor(s, dtype=d, history=(self, node)) for s, d in zip(out_shape, dtypes)
+            ]
         else:
-            outputs = KerasTensor(out_shape, history=(self, node))
+            dtype = dtypes[0] if dtypes and len(dtypes) == 1 else None
+            outputs = KerasTensor(out_shape, dtype=dtype, history=(self, node))
         node.outputs, node.output_tensors = outputs, _flatten(outputs)
         self._inbound_nodes.append(node)
         self._set_symbolic_masks(inputs, outputs)
@@ -837,7 +843,8 @@ class Layer:
         unknown too. A symbolic input's mask is given as ones, so a ``call`` taking ``mask``
         receives one, as in Keras. Nothing is recorded for gradients, floating-point
         warnings on the zeros are silenced, and the random generator and the layer's added
-        losses are left as they were.
+        losses are left as they were. The outputs' dtypes are kept for the symbolic outputs
+        (an ``argmax`` gives int32, a comparison bool, as Keras's traced ``call``).
         """
         from cnnkit.autodiff import no_grad
 
@@ -857,6 +864,7 @@ class Layer:
                     found.append([tuple(o.shape) for o in _flatten(out)])
         finally:
             generator.state, self._losses[:] = state, losses
+        self._traced_dtypes = [_standardize_dtype(o.dtype) for o in _flatten(out)]
         shapes = [
             tuple(a if a == b else None for a, b in zip(two, three))
             for two, three in zip(found[0], found[1])
