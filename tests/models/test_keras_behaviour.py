@@ -740,3 +740,21 @@ def test_weighted_and_per_output_metrics_survive_save_and_load(tmp_path):
     two.save(tmp_path / "two.keras")
     config = keras.models.load_model(tmp_path / "two.keras").get_compile_config()
     assert config["metrics"] == {"a": ["accuracy"], "b": ["mae"]}
+
+
+def _add_loss_to_functional(lib):
+    inputs = lib.Input((3,))
+    outputs = lib.layers.Dense(2)(inputs)
+    model = lib.Model(inputs, outputs)
+    with pytest.raises(NotImplementedError) as raised:
+        model.add_loss(lib.ops.sum(outputs))
+    with pytest.raises(NotImplementedError):
+        model.add_loss(1.0)
+    return model, str(raised.value)
+
+
+def test_add_loss_on_a_functional_model_is_not_implemented():
+    model, message = _add_loss_to_functional(keras)
+    assert "functional model" in message and "layer's `call`" in message
+    assert model.losses == []
+    _add_loss_to_functional(_reference_keras())  # Keras refuses it the same way
