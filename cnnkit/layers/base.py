@@ -103,6 +103,48 @@ class KerasTensor:
     def __pow__(self, other):
         return self._operation("power", self, other)
 
+    def _ops_function(self, name: str, *operands):
+        """``cnnkit.ops.<name>`` on the operands: a node saved as Keras's op class."""
+        from cnnkit import ops
+
+        return getattr(ops, name)(*operands)
+
+    def __floordiv__(self, other):
+        return self._ops_function("floor_divide", self, other)
+
+    def __rfloordiv__(self, other):
+        return self._ops_function("floor_divide", other, self)
+
+    def __mod__(self, other):
+        return self._ops_function("mod", self, other)
+
+    def __rmod__(self, other):
+        return self._ops_function("mod", other, self)
+
+    def __and__(self, other):
+        return self._ops_function("logical_and", self, other)
+
+    def __rand__(self, other):
+        return self._ops_function("logical_and", other, self)
+
+    def __or__(self, other):
+        return self._ops_function("logical_or", self, other)
+
+    def __ror__(self, other):
+        return self._ops_function("logical_or", other, self)
+
+    def __xor__(self, other):
+        return self._ops_function("logical_xor", self, other)
+
+    def __rxor__(self, other):
+        return self._ops_function("logical_xor", other, self)
+
+    def __invert__(self):
+        return self._ops_function("logical_not", self)
+
+    def __round__(self, ndigits=None):
+        return self._ops_function("round", self, ndigits or 0)
+
     def __neg__(self):
         return self._operation("negative", self)
 
@@ -141,6 +183,9 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    # NumPy defers to the reflected operators: ``array + x`` records a node, as ``x + array``
+    __array_ufunc__ = None
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(

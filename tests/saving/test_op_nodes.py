@@ -227,6 +227,10 @@ ROUND_TRIP_CASES = {
     "average_pool": lambda o, x: o.average_pool(o.reshape(x, (-1, 6, 1)), 2, 2),
     "rfft": lambda o, x: o.rfft(x)[1],
     "searchsorted": lambda o, x: o.cast(o.searchsorted(o.sort(x[0]), x), "float32"),
+    "floor_divide_mod": lambda o, x: x // 0.3 + 1.0 // (o.abs(x) + 1.0) + x % 0.3,
+    "logical_operators": lambda o, x: o.cast(((x > 0) & (x < 1)) | ~(x > -1) ^ (x > 2), "int32"),
+    "round": lambda o, x: round(x * 3.0),
+    "constant_first": lambda o, x: o.arange(6, dtype="float32") + x,
 }
 
 
