@@ -238,6 +238,8 @@ class Trainer:
         property a subclass defines is listed as it is.
 
         Example:
+            >>> import cnnkit
+            >>> model = cnnkit.Sequential([cnnkit.Input((2,)), cnnkit.layers.Dense(1)])
             >>> model.compile("sgd", "mse", metrics=["mae"])
             >>> model.metrics_names
             ['loss', 'compile_metrics']

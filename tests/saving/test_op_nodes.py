@@ -249,3 +249,14 @@ def test_op_models_move_between_keras_and_cnnkit(tmp_path, case, direction):
         load = cnnkit.models.load_model if source is keras else keras.saving.load_model
         got = np.asarray(load(tmp_path / "model.keras").predict(x, verbose=0))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_lambda_outputs_its_compute_dtype_and_an_op_its_own():
+    def dtypes(lib):
+        inputs = lib.Input((5,))
+        wrapped = lib.layers.Lambda(lambda x: lib.ops.argmax(x, axis=-1))(inputs)
+        return str(wrapped.dtype), str(lib.ops.argmax(inputs, axis=-1).dtype)
+
+    assert dtypes(cnnkit) == ("float32", "int32")
+    keras = pytest.importorskip("keras")
+    assert dtypes(cnnkit) == dtypes(keras)
