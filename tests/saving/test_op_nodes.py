@@ -231,6 +231,11 @@ ROUND_TRIP_CASES = {
     "logical_operators": lambda o, x: o.cast(((x > 0) & (x < 1)) | ~(x > -1) ^ (x > 2), "int32"),
     "round": lambda o, x: round(x * 3.0),
     "constant_first": lambda o, x: o.arange(6, dtype="float32") + x,
+    "rms_normalization": lambda o, x: o.rms_normalization(x, axis=-1),
+    "aliases": lambda o, x: o.swish(x) + o.hard_swish(x) + o.abs(x),
+    "attention": lambda o, x: o.reshape(
+        o.dot_product_attention(*[o.reshape(x, (-1, 3, 1, 2))] * 3, is_causal=True), (-1, 6)
+    ),
 }
 
 
