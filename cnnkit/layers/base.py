@@ -103,6 +103,48 @@ class KerasTensor:
     def __pow__(self, other):
         return self._operation("power", self, other)
 
+    def _ops_function(self, name: str, *operands):
+        """``cnnkit.ops.<name>`` on the operands: a node saved as Keras's op class."""
+        from cnnkit import ops
+
+        return getattr(ops, name)(*operands)
+
+    def __floordiv__(self, other):
+        return self._ops_function("floor_divide", self, other)
+
+    def __rfloordiv__(self, other):
+        return self._ops_function("floor_divide", other, self)
+
+    def __mod__(self, other):
+        return self._ops_function("mod", self, other)
+
+    def __rmod__(self, other):
+        return self._ops_function("mod", other, self)
+
+    def __and__(self, other):
+        return self._ops_function("logical_and", self, other)
+
+    def __rand__(self, other):
+        return self._ops_function("logical_and", other, self)
+
+    def __or__(self, other):
+        return self._ops_function("logical_or", self, other)
+
+    def __ror__(self, other):
+        return self._ops_function("logical_or", other, self)
+
+    def __xor__(self, other):
+        return self._ops_function("logical_xor", self, other)
+
+    def __rxor__(self, other):
+        return self._ops_function("logical_xor", other, self)
+
+    def __invert__(self):
+        return self._ops_function("logical_not", self)
+
+    def __round__(self, ndigits=None):
+        return self._ops_function("round", self, ndigits or 0)
+
     def __neg__(self):
         return self._operation("negative", self)
 
@@ -141,6 +183,9 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    # NumPy defers to the reflected operators: ``array + x`` records a node, as ``x + array``
+    __array_ufunc__ = None
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -794,12 +839,18 @@ class Layer:
         shapes = _shapes_of(inputs)
         self._maybe_build(shapes)
         self._check_input(shapes)
+        self._traced_dtypes = None
         out_shape = self._symbolic_output_shape(inputs, shapes, kwargs, args)
+        dtypes, self._traced_dtypes = self._traced_dtypes, None
         node = Node(self, inputs, None, kwargs, args)
         if isinstance(out_shape, list):
-            outputs = [KerasTensor(s, history=(self, node)) for s in out_shape]
+            dtypes = dtypes if dtypes and len(dtypes) == len(out_shape) else [None] * len(out_shape)
+            outputs = [
+                KerasTensor(s, dtype=d, history=(self, node)) for s, d in zip(out_shape, dtypes)
+            ]
         else:
-            outputs = KerasTensor(out_shape, history=(self, node))
+            dtype = dtypes[0] if dtypes and len(dtypes) == 1 else None
+            outputs = KerasTensor(out_shape, dtype=dtype, history=(self, node))
         node.outputs, node.output_tensors = outputs, _flatten(outputs)
         self._inbound_nodes.append(node)
         self._set_symbolic_masks(inputs, outputs)
@@ -837,7 +888,8 @@ class Layer:
         unknown too. A symbolic input's mask is given as ones, so a ``call`` taking ``mask``
         receives one, as in Keras. Nothing is recorded for gradients, floating-point
         warnings on the zeros are silenced, and the random generator and the layer's added
-        losses are left as they were.
+        losses are left as they were. The outputs' dtypes are kept for the symbolic outputs
+        (an ``argmax`` gives int32, a comparison bool, as Keras's traced ``call``).
         """
         from cnnkit.autodiff import no_grad
 
@@ -857,6 +909,7 @@ class Layer:
                     found.append([tuple(o.shape) for o in _flatten(out)])
         finally:
             generator.state, self._losses[:] = state, losses
+        self._traced_dtypes = [_standardize_dtype(o.dtype) for o in _flatten(out)]
         shapes = [
             tuple(a if a == b else None for a, b in zip(two, three))
             for two, three in zip(found[0], found[1])

@@ -337,7 +337,9 @@ class Lambda(Layer):
 
     def _symbolic_output_shape(self, inputs, shapes, kwargs, args=()):
         if self.output_shape_arg is None or args:  # as a layer without compute_output_shape
-            return self._traced_output_shape(inputs, kwargs, args)
+            shape = self._traced_output_shape(inputs, kwargs, args)
+            self._traced_dtypes = None  # Keras's Lambda outputs its compute dtype
+            return shape
         return self.compute_output_shape(shapes)
 
     def get_config(self):

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import operator
 
 import numpy as np
@@ -99,15 +100,13 @@ class Operation(Layer):
             return keras_op[0]
         return "".join(part.capitalize() for part in self.op.split("_"))
 
-    def call(self, *operands):
+    def call(self, *operands, **kwargs):
         """The op on the operands: for an operator, on Tensors (differentiable) when one is a
         float tensor, else on their arrays (integer and boolean tensors, comparisons); for a
-        ``cnnkit.ops`` function, that function with the config as its keyword arguments."""
+        ``cnnkit.ops`` function, that function with the operands, the keyword arguments and
+        the config given to its parameters."""
         if self.op not in OPERATIONS:
-            _, _, init, call = _keras_operation(self.op)
-            kwargs = dict(zip(call, operands))
-            kwargs.update({source: self.op_config[k] for k, source in init if k in self.op_config})
-            return _op_function(self.op)(**kwargs)
+            return self._call_function(operands, kwargs)
         apply = OPERATIONS[self.op]
         if self.op == "get_item" and isinstance(operands[1], list):
             operands = (operands[0], tuple(operands[1]))  # a key read back from JSON, as Keras
@@ -119,11 +118,39 @@ class Operation(Layer):
             out = out.astype(backend.floatx())
         return Tensor(out)
 
+    def _call_function(self, operands, kwargs):
+        """The ``cnnkit.ops`` function on the node's arguments: each positional operand to
+        the parameter Keras's ``symbolic_call`` passes it as (the rest to a ``*operands``
+        parameter), each keyword to its parameter, each config entry to its source."""
+        _, _, init, call, call_kwargs = _keras_operation(self.op)
+        named = {source: self.op_config[key] for key, source in init if key in self.op_config}
+        spread = None
+        for index, name in enumerate(call):
+            if name.startswith("*"):
+                spread = operands[index:]
+                break
+            named[name] = operands[index]
+        sources = dict(call_kwargs)
+        named.update({sources.get(key, key): value for key, value in kwargs.items()})
+        function = _op_function(self.op)
+        if spread is None:
+            return function(**named)
+        leading = []  # the parameters before `*operands` can only be given by position
+        for parameter in inspect.signature(function).parameters.values():
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                break
+            leading.append(named.pop(parameter.name))
+        return function(*leading, *spread, **named)
+
     def _symbolic_output_shape(self, inputs, shapes, kwargs, args=()):
         rule = _OUTPUT_SHAPES.get(self.op)
         if rule is not None:
             return rule(shapes, **self.op_config)
-        return super()._symbolic_output_shape(inputs, shapes, kwargs, args)
+        traced = super()._symbolic_output_shape(inputs, shapes, kwargs, args)
+        rule = _VALUE_DEPENDENT_SHAPES.get(self.op)
+        if rule is not None and not (self.op == "where" and len(args) == 2 and None not in args):
+            return rule(traced, **self.op_config)
+        return traced
 
     def _symbolic_call(self, inputs, kwargs, args=()):
         outputs = super()._symbolic_call(inputs, kwargs, args)
@@ -208,6 +235,41 @@ def _istft_shape(shapes, sequence_length, sequence_stride, fft_length, length, w
 # Ops whose output shape follows from Keras's formula rather than from a traced run: stand-ins
 # of 2 or 3 samples are shorter than a frame.
 _OUTPUT_SHAPES = {"stft": _stft_shapes, "istft": _istft_shape}
+
+
+def _nonzero_shapes(traced, **_):
+    """``nonzero`` (and one-argument ``where``): one index vector per axis, of unknown size."""
+    return [(None,) for _ in traced]
+
+
+def _unique_shapes(traced, axis=None, size=None, return_index=False, return_inverse=False, **_):
+    """``unique``'s outputs (Keras's ``Unique.compute_output_spec``): the values' axis and the
+    first indices and counts have ``size`` entries, unknown without it; the inverse keeps its
+    traced shape."""
+    several = isinstance(traced, list)
+    shapes = [list(s) for s in (traced if several else [traced])]
+    shapes[0][0 if axis is None else axis % len(shapes[0])] = size
+    inverse = 1 + bool(return_index) if return_inverse else None
+    for i, shape in enumerate(shapes[1:], start=1):
+        if i != inverse:
+            shape[0] = size
+    out = [tuple(s) for s in shapes]
+    return out if several else out[0]
+
+
+def _bincount_shape(traced, **_):
+    """``bincount``'s counts: one per value up to the largest, a size found from the values."""
+    return (*traced[:-1], None)
+
+
+# Ops with an output size that follows the values rather than the shapes: the traced size (of
+# zeros standing for the inputs) is replaced as Keras's output spec gives it.
+_VALUE_DEPENDENT_SHAPES = {
+    "nonzero": _nonzero_shapes,
+    "where": _nonzero_shapes,
+    "unique": _unique_shapes,
+    "bincount": _bincount_shape,
+}
 
 
 def _keras_table() -> dict:

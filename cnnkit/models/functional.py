@@ -65,6 +65,20 @@ class Functional(Model):
         self._tracked_layers = layers_by_depth(nodes, op_index, self.inputs)
         self.built = True
 
+    def add_loss(self, loss) -> None:
+        """Not supported on a functional model, as in Keras 3 (whose ``Functional.add_loss``
+        raises ``NotImplementedError``): add the loss from a layer's ``call`` instead.
+
+        Raises:
+            NotImplementedError: always.
+        """
+        del loss
+        raise NotImplementedError(
+            f"`add_loss` is not supported on the functional model {self.name!r} (as in "
+            "Keras 3). Add the loss inside a layer's `call` with `self.add_loss(...)`, or "
+            "compute it in a custom `compute_loss`."
+        )
+
     @classmethod
     def _default_name(cls) -> str:
         return "functional"

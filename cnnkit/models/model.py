@@ -214,14 +214,16 @@ class Model(Trainer, Layer):
         from cnnkit.saving.serialization import serialize_keras_object
 
         weights = list(getattr(self, "_loss_weights", None) or [])
-        metrics = getattr(self, "_metric_ids", None)  # as given: a list, or a dict by output
-        weighted = getattr(self, "_weighted_metric_ids", None)
+        given = getattr(self, "_compile_arguments", None) or {}  # this compile's, as Keras
+        loss = given.get("loss", self.loss)
+        metrics = given.get("metrics")  # as given: a list, or a dict by output
+        weighted = given.get("weighted_metrics")
         with self._metrics_named_as_given():
-            metrics = serialize_keras_object(metrics) if metrics else None
-            weighted = serialize_keras_object(weighted) if weighted else None
+            metrics = None if metrics is None else serialize_keras_object(metrics)
+            weighted = None if weighted is None else serialize_keras_object(weighted)
         return {
             "optimizer": serialize_keras_object(self.optimizer),
-            "loss": serialize_keras_object(self.loss),
+            "loss": serialize_keras_object(loss),
             "loss_weights": None if all(w == 1.0 for w in weights) else weights,
             "metrics": metrics,
             "weighted_metrics": weighted,

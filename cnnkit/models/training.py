@@ -67,6 +67,8 @@ class Trainer:
         self._metric_ids = None
         self._weighted_metric_ids = None
         self._metrics: list | None = None
+        self._has_compile_metrics = False
+        self._compile_arguments: dict = {}
         self._loss_tracker = _loss_tracker()
         self._output_loss_trackers: list = []
         self.steps_per_execution = 1
@@ -153,6 +155,35 @@ class Trainer:
                     f"Received instead: {name}={value!r} of type {type(value)}"
                 )
         self.optimizer = optimizers.get(optimizer)
+        # As Keras: compiling again without `loss` keeps the compiled loss, and without
+        # `metrics` and `weighted_metrics` the compiled metrics; the compile config holds
+        # what this call was given.
+        self._compile_arguments = {
+            "loss": loss,
+            "metrics": metrics,
+            "weighted_metrics": weighted_metrics,
+        }
+        if loss is not None or not self.compiled:
+            self._compile_loss(loss, loss_weights, losses)
+        given = metrics is not None or weighted_metrics is not None
+        if given or not self.compiled:
+            # Kept as given (Keras's compile config); resolved per output on the first batch.
+            self._metric_ids = metrics
+            self._weighted_metric_ids = weighted_metrics
+            outputs = getattr(self, "outputs", None)
+            if outputs:  # a graph's outputs are known: a bad structure is refused now
+                for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+                    _metrics_by_output(value, _output_names(self), name)
+            self._metrics = None
+        self._has_compile_metrics = getattr(self, "_has_compile_metrics", False) or given
+        self._loss_tracker = _loss_tracker()
+        self.steps_per_execution = int(steps_per_execution)
+        self.run_eagerly = bool(run_eagerly)
+        self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
+        self.compiled = True
+
+    def _compile_loss(self, loss, loss_weights, losses) -> None:
+        """Resolve ``compile``'s ``loss`` and ``loss_weights`` per output."""
         self.loss = loss
         if isinstance(loss, Mapping):  # by output name, as Keras: one entry for each output
             names = _output_names(self)
@@ -169,20 +200,7 @@ class Trainer:
             if isinstance(loss_weights, Mapping):
                 loss_weights = _by_output(self, loss_weights, "loss_weights", missing=1.0)
             self._loss_weights = [float(w) for w in loss_weights]
-        # Kept as given (Keras's compile config); resolved per output on the first batch.
-        self._metric_ids = metrics
-        self._weighted_metric_ids = weighted_metrics
-        outputs = getattr(self, "outputs", None)
-        if outputs:  # a graph's outputs are known: a bad structure is refused now
-            for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-                _metrics_by_output(value, _output_names(self), name)
-        self._metrics = None
-        self._loss_tracker = _loss_tracker()
         self._output_loss_trackers = []  # `<output>_loss` of each output's loss, built on use
-        self.steps_per_execution = int(steps_per_execution)
-        self.run_eagerly = bool(run_eagerly)
-        self.jit_compile = False if jit_compile == "auto" else bool(jit_compile)
-        self.compiled = True
 
     @property
     def jit_compile(self) -> bool:
@@ -206,12 +224,30 @@ class Trainer:
     @property
     def metrics(self) -> list:
         """The loss tracker, the compiled metrics, then one ``<output>_loss`` tracker per
-        output with a loss when there are several (Keras's order)."""
+        output with a loss when there are several (Keras's order); none before ``compile``."""
+        if not self.compiled:
+            return []
         return [self._loss_tracker, *(self._metrics or []), *self._output_loss_trackers]
 
     @property
     def metrics_names(self) -> list[str]:
-        return [m.name for m in self.metrics]
+        """The names of the model's metrics as Keras 3 lists them: ``"loss"``, then
+        ``"compile_metrics"`` (Keras holds every metric given to ``compile`` in one
+        container of that name, even an empty list), then each ``<output>_loss``; the
+        names of the logs are those of ``evaluate(return_dict=True)``. A ``metrics``
+        property a subclass defines is listed as it is.
+
+        Example:
+            >>> import cnnkit
+            >>> model = cnnkit.Sequential([cnnkit.Input((2,)), cnnkit.layers.Dense(1)])
+            >>> model.compile("sgd", "mse", metrics=["mae"])
+            >>> model.metrics_names
+            ['loss', 'compile_metrics']
+        """
+        if type(self).metrics is not Trainer.metrics or not self.compiled:
+            return [m.name for m in self.metrics]
+        compiled = ["compile_metrics"] if self._has_compile_metrics else []
+        return [self._loss_tracker.name, *compiled, *(m.name for m in self._output_loss_trackers)]
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:

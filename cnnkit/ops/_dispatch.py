@@ -224,7 +224,7 @@ def _is_symbolic(x, cls) -> bool:
     return isinstance(x, (list, tuple)) and any(isinstance(v, cls) for v in x)
 
 
-def symbolic(fn):
+def symbolic(fn, op_name=None):
     """Let ``fn`` take symbolic ``KerasTensor``s: the call becomes a node of the graph.
 
     In the functional API (``x = Input(...); y = ops.mean(x, axis=1)``) Keras records an op
@@ -233,14 +233,16 @@ def symbolic(fn):
     (the op classes of :mod:`cnnkit.ops.keras_operations`). An op Keras has no class for, or
     a symbolic tensor where Keras takes a constant, becomes a :class:`cnnkit.layers.Lambda`
     whose output shape is found by tracing: such a model runs and trains but cannot be saved.
+    ``op_name`` is the op's name in the table when it is not ``fn``'s (``"image.resize"``).
     """
+    name = op_name or fn.__name__
 
     def op(*args, **kwargs):
         cls = keras_tensor_class()
         if any(_is_symbolic(a, cls) for a in args) or any(
             _is_symbolic(v, cls) for v in kwargs.values()
         ):
-            node = _operation_node(fn, args, kwargs, cls)
+            node = _operation_node(fn, name, args, kwargs, cls)
             if node is not None:
                 return node
             return _symbolic_call(fn, args, kwargs, cls)
@@ -254,14 +256,15 @@ def symbolic(fn):
     return op
 
 
-def _operation_node(fn, args, kwargs, cls):
+def _operation_node(fn, name, args, kwargs, cls):
     """``fn(*args, **kwargs)`` on symbolic tensors as an ``Operation`` node, as Keras records
     it: the call arguments Keras passes to its op class's ``symbolic_call`` are the node's
-    arguments, the others its config. None when Keras has no class for ``fn`` or a symbolic
-    tensor sits in a config argument."""
+    arguments (positional and keyword), the others its config. None when Keras has no class
+    for ``fn``, a symbolic tensor sits in a config argument, or no positional argument is."""
+    from cnnkit.layers.base import standardize_data_format
     from cnnkit.layers.operations import Operation, _keras_operation
 
-    entry = _keras_operation(fn.__name__)
+    entry = _keras_operation(name)
     if entry is None:
         return None
     try:
@@ -270,16 +273,33 @@ def _operation_node(fn, args, kwargs, cls):
         return None  # the op itself will raise its own error
     bound.apply_defaults()
     values = bound.arguments
-    _, _, init, call = entry
+    _, _, init, call, call_kwargs = entry
     config = {key: values[source] for key, source in init if source in values}
-    if any(_is_symbolic(v, cls) for v in config.values()) or not all(c in values for c in call):
+    if any(_is_symbolic(v, cls) for v in config.values()):
         return None
-    if any(
-        name not in call and name not in dict(init).values() and _is_symbolic(value, cls)
-        for name, value in values.items()
-    ):
+    if "data_format" in config:  # Keras's op functions write the standardized format
+        config["data_format"] = standardize_data_format(config["data_format"])
+    operands = []
+    for parameter in call:
+        if parameter.removeprefix("*") not in values:
+            return None
+        if parameter.startswith("*"):
+            operands += list(values[parameter[1:]])
+        else:
+            operands.append(values[parameter])
+    node_kwargs = {}
+    for key, source in call_kwargs:
+        if key == "**":
+            node_kwargs.update(values.get(source, {}))
+        elif source in values:
+            node_kwargs[key] = values[source]
+    used = {parameter.removeprefix("*") for parameter in call}
+    used |= {source for _, source in init} | {source for _, source in call_kwargs}
+    if any(key not in used and _is_symbolic(value, cls) for key, value in values.items()):
         return None
-    return Operation(fn.__name__, **config)(*(values[c] for c in call))
+    if not any(_is_symbolic(v, cls) for v in operands):
+        return None  # a layer call finds its symbolic inputs among the positional arguments
+    return Operation(name, **config)(*operands, **node_kwargs)
 
 
 def _symbolic_call(fn, args, kwargs, cls):
@@ -348,9 +368,10 @@ NOT_SYMBOLIC = frozenset(
 )
 
 
-def make_symbolic(namespace: dict, names) -> None:
-    """Wrap the ops ``names`` of a module's ``namespace`` with :func:`symbolic`."""
+def make_symbolic(namespace: dict, names, prefix: str = "") -> None:
+    """Wrap the ops ``names`` of a module's ``namespace`` with :func:`symbolic`; ``prefix``
+    names a submodule's ops in the table (``"image."``)."""
     for name in names:
         fn = namespace[name]
         if name not in NOT_SYMBOLIC and not getattr(fn, "takes_symbolic", False):
-            namespace[name] = symbolic(fn)
+            namespace[name] = symbolic(fn, prefix + name)

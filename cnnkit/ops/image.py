@@ -38,6 +38,7 @@ from cnnkit.autodiff import Function, Tensor
 from cnnkit.backend import xp
 from cnnkit.kernels import resize as _resize
 from cnnkit.kernels import shape as _shape
+from cnnkit.ops._dispatch import make_symbolic
 from cnnkit.ops.nn import (
     _data_format,
     _dual,
@@ -1030,3 +1031,7 @@ def scale_and_translate(
         values = np.clip(np.round(out.data), raw.min(), raw.max()).astype(raw.dtype)
         return Tensor(values)
     return out
+
+
+# The image ops also accept symbolic KerasTensors (functional API), as Keras records them.
+make_symbolic(globals(), __all__, prefix="image.")

@@ -562,6 +562,8 @@ def _adapt_layer_config(
     config = dict(config)
     if "dtype" in config:
         config["dtype"] = dtype_from_config(config["dtype"], config.get("name"))
+    if _reads_its_own_config(cls):
+        return drop_keras_only(cls, config) if check_arguments else config
     for key, value in list(config.items()):
         if key.endswith(("_initializer", "_regularizer", "_constraint")) and isinstance(
             value, Mapping
@@ -572,6 +574,15 @@ def _adapt_layer_config(
         elif isinstance(value, Mapping) and value.get("module") and "config" in value:
             config[key] = _adapt_nested_layer(value, custom_objects, safe_mode)
     return drop_keras_only(cls, config) if check_arguments else config
+
+
+def _reads_its_own_config(cls) -> bool:
+    """Whether ``from_config`` is the user's own: as in Keras, it receives the nested objects
+    (activations, initializers, sublayers...) still serialized, to deserialize them itself."""
+    for klass in cls.__mro__:
+        if "from_config" in vars(klass):
+            return not klass.__module__.startswith("cnnkit.")
+    return False
 
 
 def _adapt_nested_layer(value: Mapping, custom_objects: dict, safe_mode: bool):

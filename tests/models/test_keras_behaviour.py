@@ -128,8 +128,9 @@ def test_a_model_with_symbolic_arithmetic_saves_and_loads(tmp_path):
 
 def test_a_model_with_an_unsaveable_op_refuses_to_save_clearly(tmp_path):
     inputs = Input(shape=(4,))
-    # cnnkit has no saved form for ops.pad's node (Keras's Pad takes a keyword call argument)
-    model = Model(inputs, keras.ops.pad(inputs, [[0, 0], [1, 1]]))
+    # cnnkit has no saved form for ops.layer_normalization's node (Keras's LayerNorm takes a
+    # computed argument)
+    model = Model(inputs, keras.ops.layer_normalization(inputs))
     with pytest.raises(ValueError, match=r"Cannot save the function .*defined inside another"):
         model.save(tmp_path / "model.keras")
     assert not (tmp_path / "model.keras").exists()
@@ -739,3 +740,21 @@ def test_weighted_and_per_output_metrics_survive_save_and_load(tmp_path):
     two.save(tmp_path / "two.keras")
     config = keras.models.load_model(tmp_path / "two.keras").get_compile_config()
     assert config["metrics"] == {"a": ["accuracy"], "b": ["mae"]}
+
+
+def _add_loss_to_functional(lib):
+    inputs = lib.Input((3,))
+    outputs = lib.layers.Dense(2)(inputs)
+    model = lib.Model(inputs, outputs)
+    with pytest.raises(NotImplementedError) as raised:
+        model.add_loss(lib.ops.sum(outputs))
+    with pytest.raises(NotImplementedError):
+        model.add_loss(1.0)
+    return model, str(raised.value)
+
+
+def test_add_loss_on_a_functional_model_is_not_implemented():
+    model, message = _add_loss_to_functional(keras)
+    assert "functional model" in message and "layer's `call`" in message
+    assert model.losses == []
+    _add_loss_to_functional(_reference_keras())  # Keras refuses it the same way

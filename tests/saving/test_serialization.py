@@ -514,3 +514,49 @@ def test_registration_names_classes_and_functions():
     assert layer.activation is cube
     with pytest.raises(ValueError, match="get_config"):
         register_keras_serializable()(type("NoConfig", (), {}))
+
+
+def _layer_reading_its_own_config(lib):
+    """The serialization guide's layer: its ``from_config`` deserializes its nested objects."""
+
+    class OwnConfigLayer(lib.layers.Layer):
+        def __init__(self, units=3, sublayer=None, activation=None, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.sublayer = sublayer if sublayer is not None else lib.layers.Dense(units)
+            self.activation = lib.activations.get(activation)
+
+        def call(self, x):
+            return self.activation(self.sublayer(x))
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "units": self.units,
+                "sublayer": lib.saving.serialize_keras_object(self.sublayer),
+                "activation": lib.saving.serialize_keras_object(self.activation),
+            }
+
+        @classmethod
+        def from_config(cls, config):
+            assert isinstance(config["sublayer"], dict) and isinstance(config["activation"], dict)
+            sublayer = lib.saving.deserialize_keras_object(config.pop("sublayer"))
+            activation = lib.saving.deserialize_keras_object(config.pop("activation"))
+            return cls(sublayer=sublayer, activation=activation, **config)
+
+    return OwnConfigLayer
+
+
+@pytest.mark.parametrize("library", ["cnnkit", "keras"])
+def test_a_from_config_of_its_own_receives_nested_objects_serialized(tmp_path, library):
+    import cnnkit
+
+    lib = cnnkit if library == "cnnkit" else pytest.importorskip("keras")
+    cls = _layer_reading_its_own_config(lib)
+    inputs = lib.Input((4,))
+    model = lib.Model(inputs, cls(3, activation="tanh")(inputs))
+    model.save(tmp_path / "model.keras")
+    loaded = lib.models.load_model(tmp_path / "model.keras", custom_objects={"OwnConfigLayer": cls})
+    x = np.random.default_rng(0).random((2, 4)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
+    assert loaded.layers[1].activation is lib.activations.tanh
