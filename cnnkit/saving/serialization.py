@@ -579,9 +579,11 @@ def _adapt_layer_config(
 def _reads_its_own_config(cls) -> bool:
     """Whether ``from_config`` is the user's own: as in Keras, it receives the nested objects
     (activations, initializers, sublayers...) still serialized, to deserialize them itself."""
-    for klass in cls.__mro__:
+    for klass in cls.__mro__:  # a user's class defines it before cnnkit's own are reached
+        if builtin_class_anywhere(klass.__name__) is klass:
+            return False
         if "from_config" in vars(klass):
-            return not klass.__module__.startswith("cnnkit.")
+            return True
     return False
 
 
