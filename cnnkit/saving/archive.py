@@ -6,7 +6,8 @@ never a mix. The writer holds an advisory lock on its temporary file, so a later
 tell a temporary file left by a killed process (``SIGKILL`` cannot be caught) from one being
 written, and removes only the former.
 
-Reading never extracts anything to disk and trusts nothing in the archive:
+Reading extracts nothing to disk but the assets a layer asks for (below), and trusts
+nothing in the archive:
 
 - entries whose names are absolute, contain ``..`` or backslashes, or that are symbolic
   links, encrypted or duplicated make the whole archive refused;
@@ -16,8 +17,11 @@ Reading never extracts anything to disk and trusts nothing in the archive:
   ``64 MiB + 100 x`` the archive's size (Keras stores them uncompressed, so a larger
   declared size means a zip bomb);
 - weights saved with NumPy (``model.weights.npz``, which needs pickle) are refused;
-- of the assets, only the vocabularies Keras writes for lookup layers
-  (``assets/<layer path>/vocabulary.txt``) are read, each within 64 MiB;
+- of the assets, the vocabularies Keras writes for lookup layers
+  (``assets/<layer path>/vocabulary.txt``) are read, each within 64 MiB, and those of a
+  layer that defines ``load_assets`` (Keras's hook) once that layer exists, all within
+  256 MiB: they are the one thing written to disk, into a fresh temporary folder the layer
+  reads and that is then removed (:func:`read_assets`);
 - the file (and in a folder each member) must be a regular file: a FIFO or a device is
   refused instead of blocking the reader (:func:`cnnkit.io_utils.open_regular`).
 
@@ -47,6 +51,7 @@ WEIGHTS_RATIO = 100
 MAX_FOLDER_WEIGHTS_BYTES = 2**40  # an unzipped folder's weights are read whole, as written
 MAX_ENTRIES = 10_000
 MAX_ASSET_BYTES = 64 * 2**20
+MAX_ASSETS_BYTES = 256 * 2**20  # all the assets given to layers' load_assets together
 VOCABULARY_ASSET = "vocabulary.txt"  # what Keras's lookup layers write in their assets folder
 
 
@@ -72,8 +77,9 @@ def write_atomically(path: str, write) -> None:
         write(f)
 
 
-def write_archive(path: str, config: bytes, weights: bytes) -> None:
-    """Write a ``.keras`` zip (stored, not compressed, as Keras does) atomically."""
+def write_archive(path: str, config: bytes, weights: bytes, assets: dict | None = None) -> None:
+    """Write a ``.keras`` zip (stored, not compressed, as Keras does) atomically, with
+    ``assets`` (``{"assets/<layer path>/<file>": bytes}``) after the three files."""
     import zipfile
 
     metadata = metadata_json()
@@ -83,21 +89,83 @@ def write_archive(path: str, config: bytes, weights: bytes) -> None:
             archive.writestr(METADATA_FILENAME, metadata)
             archive.writestr(CONFIG_FILENAME, config)
             archive.writestr(WEIGHTS_FILENAME, weights)
+            for name, data in sorted((assets or {}).items()):
+                archive.writestr(name, data)
 
     write_atomically(path, write)
 
 
-def write_folder(path: str, config: bytes, weights: bytes) -> None:
-    """Write the three files into the folder ``path`` (each file atomically)."""
+def write_folder(path: str, config: bytes, weights: bytes, assets: dict | None = None) -> None:
+    """Write the three files (and ``assets``) into the folder ``path``, each file atomically."""
     if os.path.lexists(path) and not os.path.isdir(path):
         raise FileExistsError(f"Cannot save an unzipped model to {path!r}: it is a file.")
     os.makedirs(path, exist_ok=True)
-    for name, data in (
+    files = [
         (METADATA_FILENAME, metadata_json()),
         (WEIGHTS_FILENAME, weights),
         (CONFIG_FILENAME, config),
-    ):
-        write_atomically(os.path.join(path, name), lambda f, data=data: f.write(data))
+        *sorted((assets or {}).items()),
+    ]
+    for name, data in files:
+        target = os.path.join(path, *name.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        write_atomically(target, lambda f, data=data: f.write(data))
+
+
+def read_assets(path: str, prefixes: list[str]) -> dict[str, bytes]:
+    """The assets of a ``.keras`` archive or model folder whose names start with one of
+    ``prefixes`` (``"assets/<layer path>/"``), into memory: each within
+    :data:`MAX_ASSET_BYTES` and all within :data:`MAX_ASSETS_BYTES`, checked on the declared
+    sizes before reading; names checked as every entry's are."""
+    if not prefixes:
+        return {}
+    wanted = tuple(prefixes)
+    if os.path.isdir(path):
+        names = [n for n in _folder_assets(path) if n.startswith(wanted)]
+        for name in names:
+            if os.path.islink(os.path.join(path, *name.split("/"))):
+                raise ValueError(f"Refusing {path!r}: {name!r} is a symbolic link.")
+        sizes = {n: os.lstat(os.path.join(path, *n.split("/"))).st_size for n in names}
+        _check_asset_sizes(path, sizes)
+        return {
+            n: read_regular(os.path.join(path, *n.split("/")), MAX_ASSET_BYTES, f"asset {n!r}")
+            for n in names
+        }
+    import zipfile
+
+    with open_regular(path, "model file") as f, zipfile.ZipFile(f, "r") as archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise ValueError(f"Refusing {path!r}: the archive has {len(infos)} entries.")
+        by_name = {}
+        for info in infos:
+            _check_entry(path, info)
+            by_name[info.filename] = info
+        names = [n for n in by_name if n.startswith(wanted) and not n.endswith("/")]
+        _check_asset_sizes(path, {n: by_name[n].file_size for n in names})
+        return {n: _read_member(archive, by_name, path, n, MAX_ASSET_BYTES) for n in names}
+
+
+def _check_asset_sizes(path: str, sizes: dict) -> None:
+    total = sum(sizes.values())
+    if total > MAX_ASSETS_BYTES:
+        raise ValueError(
+            f"Refusing {path!r}: its layers' assets declare {total} bytes, more than the "
+            f"{MAX_ASSETS_BYTES} allowed."
+        )
+
+
+def _folder_assets(path: str) -> list[str]:
+    """The regular files under a model folder's ``assets/``, as archive names (no links)."""
+    found = []
+    assets_dir = os.path.join(path, ASSETS_DIRNAME)
+    if os.path.isdir(assets_dir) and not os.path.islink(assets_dir):
+        for root, folders, names in os.walk(assets_dir):
+            folders[:] = sorted(d for d in folders if not os.path.islink(os.path.join(root, d)))
+            for name in sorted(names):
+                relative = os.path.relpath(os.path.join(root, name), path).replace(os.sep, "/")
+                found.append(relative)
+    return found
 
 
 def _lock(fd: int) -> None:
@@ -293,14 +361,10 @@ def _read_folder(path: str, need_config: bool) -> ModelFiles:
     raw = read(METADATA_FILENAME, MAX_METADATA_BYTES, False)
     metadata = _parse_json(path, METADATA_FILENAME, raw) if raw is not None else {}
     weights = read(WEIGHTS_FILENAME, MAX_FOLDER_WEIGHTS_BYTES, False)
-    assets, vocabularies = [], {}
-    assets_dir = os.path.join(path, ASSETS_DIRNAME)
-    if os.path.isdir(assets_dir) and not os.path.islink(assets_dir):
-        for root, folders, names in os.walk(assets_dir):
-            folders.sort()
-            for name in sorted(names):
-                relative = os.path.relpath(os.path.join(root, name), path).replace(os.sep, "/")
-                assets.append(relative)
-                if name == VOCABULARY_ASSET:
-                    vocabularies[relative] = read(relative, MAX_ASSET_BYTES, True)
+    assets = _folder_assets(path)
+    vocabularies = {
+        name: read(name, MAX_ASSET_BYTES, True)
+        for name in assets
+        if name.endswith("/" + VOCABULARY_ASSET)
+    }
     return ModelFiles(config, metadata, weights, assets, vocabularies)

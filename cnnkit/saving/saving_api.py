@@ -22,6 +22,7 @@ import io
 import json
 import lzma
 import os
+import tempfile
 import warnings
 import zipfile
 import zlib
@@ -89,10 +90,72 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
         return  # in a multi-process job the processes hold the same model: process 0 saves it
     config = json.dumps(serialize_keras_object(model)).encode("utf-8")
     weights = h5_weights.weights_to_bytes(model, include_optimizer=include_optimizer)
+    assets = _saved_assets(model)
     if zipped:
-        archive.write_archive(path, config, weights)
+        archive.write_archive(path, config, weights, assets)
     else:
-        archive.write_folder(path, config, weights)
+        archive.write_folder(path, config, weights, assets)
+
+
+def _asset_layers(model) -> list:
+    """``(archive folder, layer)`` for each layer with Keras's ``save_assets``/``load_assets``
+    hooks, the folder being ``assets/<the path of its weights group>/`` as Keras writes it."""
+    found, seen = [], set()
+    for entry in h5_weights.weight_entries(model, include_optimizer=False):
+        if id(entry.owner) in seen:
+            continue
+        seen.add(id(entry.owner))
+        if callable(getattr(entry.owner, "save_assets", None)) or callable(
+            getattr(entry.owner, "load_assets", None)
+        ):
+            found.append((f"{archive.ASSETS_DIRNAME}/{entry.path}/", entry.owner))
+    return found
+
+
+def _saved_assets(model) -> dict:
+    """What each layer's ``save_assets(folder)`` writes into a fresh temporary folder, as
+    ``{"assets/<layer path>/<file>": bytes}`` (regular files only)."""
+    assets = {}
+    for prefix, layer in _asset_layers(model):
+        save = getattr(layer, "save_assets", None)
+        if not callable(save):
+            continue
+        with tempfile.TemporaryDirectory(prefix="cnnkit-assets-") as folder:
+            save(folder)
+            for root, folders, names in os.walk(folder):
+                folders.sort()
+                for name in sorted(names):
+                    full = os.path.join(root, name)
+                    if os.path.islink(full) or not os.path.isfile(full):
+                        continue
+                    relative = os.path.relpath(full, folder).replace(os.sep, "/")
+                    with open(full, "rb") as f:
+                        assets[prefix + relative] = f.read()
+    return assets
+
+
+def _load_assets(model, path: str) -> set:
+    """Give each layer with ``load_assets(folder)`` its assets from the file at ``path``,
+    written into a fresh temporary folder it reads (removed afterwards); returns the asset
+    names given out. A layer without assets in the file is not called, as for a vocabulary."""
+    layers = [
+        (prefix, layer)
+        for prefix, layer in _asset_layers(model)
+        if callable(getattr(layer, "load_assets", None))
+    ]
+    data = archive.read_assets(path, [prefix for prefix, _ in layers])
+    for prefix, layer in layers:
+        mine = {name[len(prefix) :]: blob for name, blob in data.items() if name.startswith(prefix)}
+        if not mine:
+            continue
+        with tempfile.TemporaryDirectory(prefix="cnnkit-assets-") as folder:
+            for relative, blob in mine.items():  # names checked: no "..", not absolute
+                target = os.path.join(folder, *relative.split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "xb") as f:
+                    f.write(blob)
+            layer.load_assets(folder)
+    return set(data)
 
 
 # What the standard library and h5py raise on damaged bytes; reported as one ValueError.
@@ -166,13 +229,6 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         config["compile_config"] = None
     if files.weights is None:
         raise ValueError(f"{path!r} has no {archive.WEIGHTS_FILENAME!r}: it holds no weights.")
-    unread = [name for name in files.assets if name not in files.vocabularies]
-    if unread:
-        warnings.warn(
-            f"{path!r} holds assets ({unread[:3]}...) that cnnkit does not read; layers "
-            "that keep state in assets other than a lookup vocabulary are not restored.",
-            stacklevel=2,
-        )
     try:
         with _as_value_error(path, "invalid model config", _CONFIG_ERRORS):
             model = deserialize_keras_object(
@@ -185,6 +241,16 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             raise
         raise ValueError(f"{path!r}: {err}") from err
     _load_vocabularies(model, files.vocabularies, path)
+    with _as_value_error(path, "damaged or unsupported archive", _ARCHIVE_ERRORS):
+        given = _load_assets(model, path)
+    unread = [name for name in files.assets if name not in files.vocabularies and name not in given]
+    if unread:
+        warnings.warn(
+            f"{path!r} holds assets ({unread[:3]}...) that no layer of the model reads "
+            "(cnnkit's lookup layers read their vocabulary; other layers need Keras's "
+            "`load_assets(folder)`).",
+            stacklevel=2,
+        )
     _load_weights_bytes(model, files.weights, path, skip_mismatch=False, load_optimizer=compile)
     return model
 
