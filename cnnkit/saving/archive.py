@@ -134,13 +134,7 @@ def read_assets(path: str, prefixes: list[str]) -> dict[str, bytes]:
     import zipfile
 
     with open_regular(path, "model file") as f, zipfile.ZipFile(f, "r") as archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            raise ValueError(f"Refusing {path!r}: the archive has {len(infos)} entries.")
-        by_name = {}
-        for info in infos:
-            _check_entry(path, info)
-            by_name[info.filename] = info
+        by_name = _checked_entries(path, archive)
         names = [n for n in by_name if n.startswith(wanted) and not n.endswith("/")]
         _check_asset_sizes(path, {n: by_name[n].file_size for n in names})
         return {n: _read_member(archive, by_name, path, n, MAX_ASSET_BYTES) for n in names}
@@ -261,17 +255,7 @@ def _read_zip_file(f, path: str, need_config: bool, zipfile) -> ModelFiles:
             f"{path!r} is not a valid .keras file (not a zip archive): {err}"
         ) from None
     with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            raise ValueError(f"Refusing {path!r}: the archive has {len(infos)} entries.")
-        by_name = {}
-        for info in infos:
-            _check_entry(path, info)
-            if info.filename in by_name:
-                raise ValueError(
-                    f"Refusing {path!r}: the archive has two entries named {info.filename!r}."
-                )
-            by_name[info.filename] = info
+        by_name = _checked_entries(path, archive)
         if "model.weights.npz" in by_name and WEIGHTS_FILENAME not in by_name:
             raise ValueError(
                 f"Refusing {path!r}: its weights are stored as `model.weights.npz`, which can "
@@ -297,6 +281,23 @@ def _read_zip_file(f, path: str, need_config: bool, zipfile) -> ModelFiles:
             if name.endswith("/" + VOCABULARY_ASSET)
         }
     return ModelFiles(config, metadata or {}, weights, assets, vocabularies)
+
+
+def _checked_entries(path: str, archive) -> dict:
+    """``{name: ZipInfo}`` of the archive, every entry checked (:func:`_check_entry`), at most
+    :data:`MAX_ENTRIES`, no name twice."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise ValueError(f"Refusing {path!r}: the archive has {len(infos)} entries.")
+    by_name = {}
+    for info in infos:
+        _check_entry(path, info)
+        if info.filename in by_name:
+            raise ValueError(
+                f"Refusing {path!r}: the archive has two entries named {info.filename!r}."
+            )
+        by_name[info.filename] = info
+    return by_name
 
 
 def _check_entry(path: str, info) -> None:
