@@ -368,7 +368,16 @@ def _raced_forward(fn, op, fast, x, kernel, bias, padding, geometry, pads, onedn
     layout oneDNN gets, where it is not ``kernel``'s."""
     oh, ow, strides, dilation = geometry
     training = any(fn.needs_grad)
-    key = (x.shape, kernel.shape, strides, dilation, padding, bias is not None, training)
+    key = (
+        x.shape,
+        kernel.shape,
+        strides,
+        dilation,
+        padding,
+        bias is not None,
+        training,
+        x.dtype.str,
+    )
     fn.race = dispatch.Race(op, key)
     if not fn.race.fast:
         return None
@@ -578,7 +587,7 @@ class Conv2DTranspose(Function):
             return None
         _, _, h, w, strides, dilation = self.geom
         training = any(self.needs_grad)
-        key = (x.shape, kernel.shape, strides, dilation, self.window, training)
+        key = (x.shape, kernel.shape, strides, dilation, self.window, training, x.dtype.str)
         self.race = dispatch.Race("conv2d_transpose", key)
         if not self.race.fast:
             return None

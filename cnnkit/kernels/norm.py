@@ -108,7 +108,8 @@ class BatchNormTraining(Function):
         found = None
         start = time.perf_counter()
         if fast is not None:  # oneDNN where it is faster for this shape
-            self.race = dispatch.Race("batch_norm", (x2d.shape, epsilon, has_scale, has_offset))
+            key = (x2d.shape, epsilon, has_scale, has_offset, x2d.dtype.str)
+            self.race = dispatch.Race("batch_norm", key)
             if self.race.fast:
                 found = fast.batch_norm_train(x2d, gamma, beta, epsilon, self.race.threads)
                 if found is None:  # no fast kernel for this shape
@@ -172,7 +173,7 @@ class BatchNormInference(Function):
         if fast is not None and axis == x.ndim - 1 and x.flags.c_contiguous:
             x2d = x.reshape(-1, x.shape[-1])  # oneDNN where it is faster for this shape
             race = dispatch.Race(
-                "batch_norm_inference", (x2d.shape, epsilon, has_scale, has_offset)
+                "batch_norm_inference", (x2d.shape, epsilon, has_scale, has_offset, x2d.dtype.str)
             )
             if race.fast:
                 out = fast.batch_norm_apply(x2d, mean, variance, gamma, beta, epsilon, race.threads)

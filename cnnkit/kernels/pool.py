@@ -136,7 +136,7 @@ class _WindowPool(Function):
         fast = dispatch.fast(op)
         if fast is None:
             return None
-        self.race = dispatch.Race(op, (x.shape, plan))
+        self.race = dispatch.Race(op, (x.shape, plan, x.dtype.str))
         if not self.race.fast:
             return None
         found = getattr(fast, op)(x, plan, self.race.threads)

@@ -920,3 +920,19 @@ def test_a_transposed_convolution_runs_one_plan_of_the_convolution_it_transposes
     ((key, stages),) = onednn_conv.implementations().items()
     assert key[:9] == (2, 14, 14, 8, 4, 4, 16, 7, 7)  # Conv2D from 14x14x8 to 7x7x16
     assert set(stages) == {"forward", "backward_data", "backward_weights"}
+
+
+@needs_onednn
+def test_a_float64_run_does_not_settle_the_race_of_the_same_float32_shape(kernels):
+    kernels("auto")
+    dispatch.tuning_report(reset=True)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 8, 8, 3))
+    k = rng.standard_normal((3, 3, 3, 4))
+    conv.conv2d(Tensor(x), Tensor(k))  # float64: oneDNN declines, NumPy runs it
+    for _ in range(16):
+        conv.conv2d(Tensor(x.astype("float32")), Tensor(k.astype("float32")))
+    races = dispatch.tuning_report(reset=True)
+    by_dtype = {key[-1]: race for (op, key), race in races.items() if op == "conv2d"}
+    assert by_dtype["<f8"]["choice"] == "numpy"
+    assert {"onednn", "onednn:1", "numpy"} <= set(by_dtype["<f4"]["ms"])  # raced in full
