@@ -151,9 +151,15 @@ def _load_assets(model, path: str) -> set:
         with tempfile.TemporaryDirectory(prefix="cnnkit-assets-") as folder:
             for relative, blob in mine.items():  # names checked: no "..", not absolute
                 target = os.path.join(folder, *relative.split("/"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "xb") as f:
-                    f.write(blob)
+                try:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "xb") as f:
+                        f.write(blob)
+                except OSError as err:  # e.g. a file and a folder of the same name
+                    raise ValueError(
+                        f"{path!r}: the asset {prefix + relative!r} cannot be given to layer "
+                        f"{layer.name!r}: {err.strerror or err}"
+                    ) from None
             layer.load_assets(folder)
     return set(data)
 

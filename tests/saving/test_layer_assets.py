@@ -128,3 +128,17 @@ def test_assets_move_between_keras_and_cnnkit_both_ways(tmp_path):
     for model in (from_keras, from_cnnkit):
         assert model.layers[0].vocab == "Mary had a little lamb."
         assert model.layers[0].counts == bytes(range(5))
+
+
+def test_assets_whose_names_clash_are_refused_naming_the_file(tmp_path):
+    """A hostile archive holding both a file ``extra`` and a file ``extra/counts.bin``."""
+    cls = _asset_layer_class(cnnkit)
+    path = str(tmp_path / "m.keras")
+    _model(cnnkit, cls).save(path)
+    hostile = str(tmp_path / "hostile.keras")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(hostile, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("assets/layers/layer_with_custom_assets/extra", b"a file, not a folder")
+    with pytest.raises(ValueError, match="hostile.keras.*cannot be given to layer"):
+        cnnkit.saving.load_model(hostile, custom_objects={cls.__name__: cls})
