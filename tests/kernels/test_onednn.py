@@ -360,23 +360,19 @@ def test_batch_norm_stays_on_numpy_where_onednn_cannot_run_it(kernels):
 
 
 @needs_onednn
-def test_a_vgg_block_trains_the_same_with_auto_kernels(kernels):
+def _train_both_ways(kernels, layers, input_shape, classes, seed):
+    """One epoch of a small model on the NumPy kernels, then on the "auto" ones: the races
+    run, the losses and weights agree. Returns ``(tuning report, kernels report)`` of the
+    "auto" run."""
     import cnnkit as keras
 
     def train():
-        keras.utils.set_random_seed(3)
-        model = keras.Sequential([
-            keras.Input((8, 8, 3)),
-            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-            keras.layers.BatchNormalization(),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(4),
-        ])  # fmt: skip
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input(input_shape), *layers(keras.layers)])
         model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
         rng = np.random.default_rng(0)
-        x = rng.random((160, 8, 8, 3), dtype=np.float32)
-        y = rng.integers(0, 4, 160)
+        x = rng.random((160, *input_shape), dtype=np.float32)
+        y = rng.integers(0, classes, 160)
         history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
         return history.history["loss"][0], model.get_weights()
 
@@ -384,13 +380,31 @@ def test_a_vgg_block_trains_the_same_with_auto_kernels(kernels):
     loss, weights = train()
     kernels("auto")
     dispatch.tuning_report(reset=True)
+    dispatch.kernels_report(reset=True)
     fast_loss, fast_weights = train()
-    races = dispatch.tuning_report(reset=True)
-    assert {op for op, _ in races} == {"conv2d", "batch_norm", "max_pool2d", "dense"}
-    assert all(race["choice"] is not None for race in races.values())  # 20 steps decide
     assert abs(fast_loss - loss) < 1e-4
     for want, got in zip(weights, fast_weights, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+    return dispatch.tuning_report(reset=True), dispatch.kernels_report(reset=True)
+
+
+@needs_onednn
+def test_a_vgg_block_trains_the_same_with_auto_kernels(kernels):
+    races, _ = _train_both_ways(
+        kernels,
+        lambda layers: [
+            layers.Conv2D(8, 3, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(4),
+        ],
+        (8, 8, 3),
+        classes=4,
+        seed=3,
+    )
+    assert {op for op, _ in races} == {"conv2d", "batch_norm", "max_pool2d", "dense"}
+    assert all(race["choice"] is not None for race in races.values())  # 20 steps decide
 
 
 POOL_CASES = [
@@ -646,42 +660,25 @@ def test_float64_depthwise_and_average_pooling_stay_on_numpy(kernels):
 
 @needs_onednn
 def test_a_separable_block_trains_the_same_with_auto_kernels(kernels):
-    import cnnkit as keras
-
-    def train():
-        keras.utils.set_random_seed(4)
-        model = keras.Sequential([
-            keras.Input((9, 9, 4)),
-            keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2),
-            keras.layers.SeparableConv2D(6, 3, strides=2, padding="same", activation="relu"),
-            keras.layers.AveragePooling2D(2, padding="same"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(3),
-        ])  # fmt: skip
-        model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
-        rng = np.random.default_rng(0)
-        x = rng.random((160, 9, 9, 4), dtype=np.float32)
-        y = rng.integers(0, 3, 160)
-        history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-        return history.history["loss"][0], model.get_weights()
-
-    kernels("numpy")
-    loss, weights = train()
-    kernels("auto")
-    dispatch.tuning_report(reset=True)
-    dispatch.kernels_report(reset=True)
-    fast_loss, fast_weights = train()
-    races = dispatch.tuning_report(reset=True)
+    races, counts = _train_both_ways(
+        kernels,
+        lambda layers: [
+            layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+            layers.SeparableConv2D(6, 3, strides=2, padding="same", activation="relu"),
+            layers.AveragePooling2D(2, padding="same"),
+            layers.Flatten(),
+            layers.Dense(3),
+        ],
+        (9, 9, 4),
+        classes=3,
+        seed=4,
+    )
     assert {op for op, _ in races} >= {"depthwise_conv2d", "avg_pool2d"}
     for (op, _), race in races.items():
         if op in ("depthwise_conv2d", "avg_pool2d"):
             assert race["choice"] is not None and set(race["ms"]) == set(dispatch.CANDIDATES)
-    counts = dispatch.kernels_report(reset=True)
     assert counts["depthwise_conv2d"].get("onednn", 0) >= 2 * dispatch._Trial.ROUNDS
     assert counts["avg_pool2d"].get("onednn", 0) >= 2 * dispatch._Trial.ROUNDS
-    assert abs(fast_loss - loss) < 1e-4
-    for want, got in zip(weights, fast_weights, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
 
 
 def _transposed(x, k, b, strides, padding, output_padding, dilation, g, needs=(True, True)):
